@@ -1,0 +1,57 @@
+"""Container healthchecks for tinyctl stacks: cheap probes that never import Airflow.
+
+    healthcheck.py http URL          the URL answers 2xx
+    healthcheck.py tcp PORT          something listens on 127.0.0.1:PORT
+    healthcheck.py job JOB_TYPE      this container's Airflow job (DagProcessorJob,
+                                     TriggererJob) heartbeated in the last 30 seconds
+Exit code 0 means healthy. Mounted read-only at /opt/tinyctl/bin by `tinyctl render`.
+"""
+
+import os
+import socket
+import sys
+import urllib.request
+from urllib.parse import unquote, urlsplit
+
+
+def http(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return 0 if 200 <= response.status < 300 else 1
+
+
+def tcp(port: str) -> int:
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=5):
+        return 0
+
+
+def job(job_type: str) -> int:
+    import psycopg2  # installed with apache-airflow[postgres]
+
+    url = urlsplit(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    connection = psycopg2.connect(
+        host=url.hostname,
+        port=url.port or 5432,
+        user=unquote(url.username or ""),
+        password=unquote(url.password or ""),
+        dbname=url.path.lstrip("/"),
+        connect_timeout=5,
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM job WHERE job_type = %s AND state = 'running'"
+                " AND hostname = ANY(%s) AND latest_heartbeat > now() - interval '30 seconds' LIMIT 1",
+                (job_type, [socket.gethostname(), socket.getfqdn()]),
+            )
+            return 0 if cursor.fetchone() else 1
+    finally:
+        connection.close()
+
+
+if __name__ == "__main__":
+    kind, argument = sys.argv[1], sys.argv[2]
+    try:
+        sys.exit({"http": http, "tcp": tcp, "job": job}[kind](argument))
+    except Exception as error:  # any failure is "unhealthy", with the reason in `docker inspect`
+        print(f"unhealthy: {error}", file=sys.stderr)
+        sys.exit(1)

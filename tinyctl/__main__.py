@@ -1,0 +1,3 @@
+from tinyctl.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""The Typer application, shared options, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from tinyctl import __version__
+from tinyctl.cli import output
+from tinyctl.errors import ExitCode, TinyctlError
+from tinyctl.spec import DEFAULT_SPEC, LoadedSpec, load_spec
+
+app = typer.Typer(
+    name="tinyctl",
+    help="A tiny analytics platform on one machine: Airflow 3 + PostgreSQL, brought up, fed and tested.",
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+)
+
+SpecOption = Annotated[
+    Path,
+    typer.Option("--spec", "-f", envvar="TINYCTL_SPEC", help="Project spec file.", show_default=True),
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", envvar="TINYCTL_VERBOSE", help="Echo every external command run.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(function: F) -> F:
+    """Turn tinyctl's typed errors into a panel and their exit code; bugs keep their traceback."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except TinyctlError as error:
+            output.show_error(error)
+            raise typer.Exit(int(error.exit_code)) from None
+        except KeyboardInterrupt:
+            output.err.print("[yellow]Interrupted.[/yellow]")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def command(name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
+    """`@app.command` with tinyctl's error handling."""
+
+    def decorator(function: F) -> F:
+        app.command(name, **kwargs)(handle_errors(function))
+        return function
+
+    return decorator
+
+
+def open_spec(spec: Path) -> LoadedSpec:
+    """Load and validate the spec; warnings go to stderr."""
+    loaded = load_spec(spec)
+    for warning in loaded.warnings:
+        output.warn(str(warning))
+    return loaded
+
+
+def set_verbose(verbose: bool) -> None:
+    if verbose:
+        os.environ["TINYCTL_VERBOSE"] = "1"
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        output.out.print(f"tinyctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """tinyctl: [bold]up[/bold], [bold]deploy-dags[/bold], [bold]seed[/bold], [bold]test-etl[/bold], [bold]status[/bold].
+
+    Exit codes: 0 ok; 1 the work failed (a test, an unhealthy stack); 2 bad input (spec,
+    arguments); 3 environment problem (no Docker, a port taken).
+    """
+
+
+__all__ = ["DEFAULT_SPEC", "JsonOption", "SpecOption", "VerboseOption", "app", "command", "open_spec"]

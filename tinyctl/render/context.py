@@ -1,0 +1,194 @@
+"""Spec + secrets + host facts -> the values the templates are rendered with.
+
+All decisions live here, in Python, so the templates stay declarative: which services exist,
+every environment variable and its value, mounts, ports and healthchecks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from tinyctl.render.images import INPUTS_LABEL, ImagePlan, ca_bundle, plan_images
+from tinyctl.secrets import Secrets, env_name, role_secret
+from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.models import Spec
+
+AIRFLOW_HOME = "/opt/airflow"
+CONTAINER_DATA_DIR = f"{AIRFLOW_HOME}/data"
+CONTAINER_TINYCTL_DIR = "/opt/tinyctl"
+API_PORT = 8080  # inside the container; the host port is the spec's
+SCHEDULER_HEALTH_PORT = 8974
+WORKER_LOG_PORT = 8793
+SUPERUSER = "postgres"
+METADATA_DB = "airflow"
+METADATA_ROLE = "airflow"
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
+# Defaults for local work; every one can be overridden with `airflow.config`.
+LOCAL_DEFAULTS: dict[str, str] = {
+    "core.load_examples": "False",
+    "core.parallelism": "4",  # the scheduler forks this many workers at start; 32 costs ~5 GiB
+    "core.dags_are_paused_at_creation": "True",
+    "api.workers": "1",
+    "dag_processor.refresh_interval": "1",  # new DAG files are seen within a second or two
+    "dag_processor.bundle_refresh_check_interval": "1",
+    "scheduler.enable_health_check": "True",
+    "celery.worker_concurrency": "4",
+}
+
+
+@dataclass(frozen=True)
+class Host:
+    """Facts about the machine that shape the render."""
+
+    uid: int
+    ca_bundle: Path | None
+
+    @classmethod
+    def detect(cls, loaded: LoadedSpec, environ: Mapping[str, str]) -> Host:
+        return cls(uid=os.getuid(), ca_bundle=ca_bundle(loaded.spec, environ, loaded.root))
+
+
+def _env_key(dotted: str) -> str:
+    section, key = dotted.split(".", 1)
+    return f"AIRFLOW__{section.upper()}__{key.upper()}"
+
+
+def _config_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return str(value)
+
+
+def airflow_config(spec: Spec) -> dict[str, str]:
+    """Non-secret Airflow settings, as environment variables (rendered to airflow.env)."""
+    af = spec.airflow
+    warehouse = spec.postgres.default_database
+    env: dict[str, str] = {
+        "AIRFLOW__CORE__EXECUTOR": af.executor,
+        "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u.name}:{u.role}" for u in af.users),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": f"{CONTAINER_TINYCTL_DIR}/auth/passwords.json",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://api-server:{API_PORT}/execution/",
+        "AIRFLOW__API__PORT": str(API_PORT),
+    }
+    if af.executor == "CeleryExecutor":
+        env["AIRFLOW__CELERY__BROKER_URL"] = "redis://redis:6379/0"
+    settings = {**LOCAL_DEFAULTS, **{k: _config_value(v) for k, v in af.config.items()}}
+    if af.executor != "CeleryExecutor":
+        settings = {k: v for k, v in settings.items() if not k.startswith("celery.") or k in af.config}
+    for dotted in sorted(settings):
+        env[_env_key(dotted)] = settings[dotted]
+    env["TINYCTL_PROJECT"] = spec.project.name
+    env["TINYCTL_DATA_DIR"] = CONTAINER_DATA_DIR
+    env["TINYCTL_WAREHOUSE_CONN_ID"] = warehouse.connection_id
+    return env
+
+
+def metadata_url(secrets: Secrets, driver: str = "postgresql+psycopg2") -> str:
+    return f"{driver}://{METADATA_ROLE}:{quote(secrets['airflow_db_password'], safe='')}@postgres:5432/{METADATA_DB}"
+
+
+def airflow_secret_env(spec: Spec, secrets: Secrets) -> dict[str, str]:
+    env = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(secrets),
+        "AIRFLOW__CORE__FERNET_KEY": secrets["fernet_key"],
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets["jwt_secret"],
+        "AIRFLOW__API__SECRET_KEY": secrets["api_secret_key"],
+    }
+    if spec.airflow.executor == "CeleryExecutor":
+        env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + metadata_url(secrets, "postgresql")
+    return env
+
+
+def postgres_secret_env(spec: Spec, secrets: Secrets) -> dict[str, str]:
+    env = {
+        "POSTGRES_USER": SUPERUSER,
+        "POSTGRES_DB": SUPERUSER,
+        "POSTGRES_PASSWORD": secrets["postgres_password"],
+        env_name("airflow_db_password"): secrets["airflow_db_password"],
+    }
+    for role in spec.postgres.roles:
+        env[env_name(role_secret(role.name))] = secrets.role_password(role.name)
+    return env
+
+
+def bootstrap_plan(spec: Spec) -> dict[str, Any]:
+    """Databases, roles and grants for the idempotent bootstrap script."""
+    pg = spec.postgres
+    writers = [r for r in pg.roles if r.access == "write"]
+    databases = []
+    for db in pg.databases:
+        def uses(role: Any, db_name: str = db.name) -> bool:
+            return role.databases is None or db_name in role.databases
+
+        db_writers = [r.name for r in writers if uses(r)]
+        databases.append(
+            {
+                "name": db.name,
+                "schemas": list(db.schemas),
+                "owner": db_writers[0] if db_writers else None,
+                "writers": db_writers,
+                "readers": [r.name for r in pg.roles if r.access == "read" and uses(r)],
+            }
+        )
+    roles = [{"name": r.name, "password_var": env_name(role_secret(r.name))} for r in pg.roles]
+    return {"roles": roles, "databases": databases, "airflow_password_var": env_name("airflow_db_password")}
+
+
+def _relative(target: Path, start: Path) -> str:
+    rel = os.path.relpath(target, start)
+    return rel if rel.startswith(".") else f"./{rel}"
+
+
+def build_context(loaded: LoadedSpec, secrets: Secrets, host: Host, environ: Mapping[str, str]) -> dict[str, Any]:
+    spec = loaded.spec
+    state = loaded.state_dir
+    plans = {p.service: p for p in plan_images(spec, environ)}
+    af, pg = spec.airflow, spec.postgres
+
+    def image(service: str) -> dict[str, Any]:
+        plan: ImagePlan = plans[service]
+        build = None
+        if plan.build:
+            build = {
+                "context": f"./{plan.build.context}",
+                "args": dict(sorted(plan.build.args.items())),
+                "labels": {INPUTS_LABEL: plan.build.digest},
+            }
+        return {"name": plan.image, "build": build}
+
+    return {
+        "project": spec.project.name,
+        "executor": af.executor,
+        "celery": af.executor == "CeleryExecutor",
+        "workers": af.worker_count,
+        "user": f"{host.uid}:0",
+        "images": {name: image(name) for name in plans},
+        "ca_bundle": str(host.ca_bundle) if host.ca_bundle else None,
+        "postgres": {
+            "port": pg.port,
+            "bind": pg.bind,
+            "superuser": SUPERUSER,
+        },
+        "airflow": {"port": af.port, "bind": af.bind, "container_port": API_PORT},
+        "paths": {
+            "dags": "./dags",
+            "logs": "./logs",
+            "data": _relative(loaded.path(spec.data.path), state),
+            "tinyctl": CONTAINER_TINYCTL_DIR,
+            "airflow_home": AIRFLOW_HOME,
+            "data_mount": CONTAINER_DATA_DIR,
+        },
+        "ports": {"scheduler_health": SCHEDULER_HEALTH_PORT, "worker_log": WORKER_LOG_PORT},
+        "airflow_env": airflow_config(spec),
+        "airflow_secret_env": airflow_secret_env(spec, secrets),
+        "postgres_secret_env": postgres_secret_env(spec, secrets),
+        "passwords": {u.name: secrets.user_password(u.name) for u in af.users},
+        "bootstrap": bootstrap_plan(spec),
+    }

@@ -1,0 +1,252 @@
+"""Cross-field checks: the second pass over a spec that already matches the models.
+
+Each check returns `SpecProblem`s located at the YAML node they concern. Errors stop the load;
+warnings are reported by `tinyctl validate` but let the spec through.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from tinyctl.errors import SpecProblem
+from tinyctl.spec.loader import LoadedSpec, format_path
+from tinyctl.spec.models import DEBIAN_POSTGRES_VERSION, Spec
+
+# Settings tinyctl derives from the spec itself; overriding them would break the stack.
+MANAGED_CONFIG = {
+    "core.executor": "set airflow.executor instead",
+    "core.fernet_key": "it is generated into the state folder; override it with TINYCTL_SECRET_FERNET_KEY",
+    "core.auth_manager": "tinyctl runs Airflow's simple auth manager with the users in airflow.users",
+    "core.simple_auth_manager_users": "list users in airflow.users",
+    "core.simple_auth_manager_passwords_file": "passwords are generated into the state folder",
+    "core.execution_api_server_url": "tinyctl points it at the stack's api-server",
+    "core.dags_folder": "set dags.path instead",
+    "database.sql_alchemy_conn": "Airflow's metadata database is managed by tinyctl",
+    "api_auth.jwt_secret": "it is generated; override it with TINYCTL_SECRET_JWT_SECRET",
+    "api.secret_key": "it is generated; override it with TINYCTL_SECRET_API_SECRET_KEY",
+    "api.port": "set airflow.port instead",
+    "celery.broker_url": "tinyctl runs Redis as the broker",
+    "celery.result_backend": "tinyctl stores Celery results in the metadata database",
+}
+RESERVED_DATABASES = {"postgres", "airflow", "template0", "template1"}
+RESERVED_ROLES = {"postgres", "airflow", "public"}
+
+
+def image_source(spec: Spec, environ: Mapping[str, str]) -> str:
+    """The effective image source: TINYCTL_IMAGES_SOURCE overrides the spec."""
+    return environ.get("TINYCTL_IMAGES_SOURCE") or spec.images.source
+
+
+class _Checker:
+    def __init__(self, loaded: LoadedSpec, environ: Mapping[str, str], check_files: bool):
+        self.loaded = loaded
+        self.spec = loaded.spec
+        self.environ = environ
+        self.check_files = check_files
+        self.problems: list[SpecProblem] = []
+
+    def report(self, path: tuple[Any, ...], message: str, *, severity: str = "error") -> None:
+        line, col = self.loaded.locate(*path)
+        self.problems.append(SpecProblem(self.loaded.file, line, col, format_path(path), message, severity))
+
+    def warn(self, path: tuple[Any, ...], message: str) -> None:
+        self.report(path, message, severity="warning")
+
+    def duplicates(self, section: tuple[Any, ...], names: Iterable[str], field: str) -> None:
+        seen: dict[str, int] = {}
+        for index, name in enumerate(names):
+            if name in seen:
+                self.report(
+                    (*section, index, field),
+                    f"duplicate {field} {name!r} (also at {format_path((*section, seen[name]))})",
+                )
+            else:
+                seen[name] = index
+
+    def file(self, path: tuple[Any, ...], relative: str, *, what: str = "file") -> Path | None:
+        if not self.check_files:
+            return None
+        target = self.loaded.path(relative)
+        if not target.exists():
+            self.report(path, f"{what} {relative!r} does not exist (looked for {target})")
+            return None
+        return target
+
+    # ------------------------------------------------------------------ the checks
+
+    def run(self) -> list[SpecProblem]:
+        self.postgres()
+        self.airflow()
+        self.ports()
+        self.dags()
+        self.seeds()
+        self.tests()
+        return self.problems
+
+    def postgres(self) -> None:
+        pg = self.spec.postgres
+        self.duplicates(("postgres", "databases"), (d.name for d in pg.databases), "name")
+        self.duplicates(("postgres", "roles"), (r.name for r in pg.roles), "name")
+        db_names = [d.name for d in pg.databases]
+        for i, db in enumerate(pg.databases):
+            if db.name in RESERVED_DATABASES:
+                self.report(("postgres", "databases", i, "name"), f"{db.name!r} is reserved (Airflow's metadata or a Postgres system database)")
+            for j, schema in enumerate(db.schemas):
+                if db.schemas.index(schema) != j:
+                    self.report(("postgres", "databases", i, "schemas", j), f"duplicate schema {schema!r}")
+                if schema.startswith("pg_") or schema == "information_schema":
+                    self.report(("postgres", "databases", i, "schemas", j), f"{schema!r} is a system schema name")
+        for i, role in enumerate(pg.roles):
+            if role.name in RESERVED_ROLES:
+                self.report(("postgres", "roles", i, "name"), f"{role.name!r} is reserved for tinyctl's own use")
+            for j, name in enumerate(role.databases or []):
+                if name not in db_names:
+                    self.report(("postgres", "roles", i, "databases", j), self._unknown("database", name, db_names))
+        if pg.writer is None:
+            self.report(
+                ("postgres", "roles"),
+                "needs a role with `access: write`: it owns the warehouse schemas and is the role Airflow's DAGs connect as",
+            )
+        if image_source(self.spec, self.environ) == "debian" and pg.image is None:
+            if "version" in pg.model_fields_set and pg.version != DEBIAN_POSTGRES_VERSION:
+                self.report(
+                    ("postgres", "version"),
+                    f"images.source debian builds PostgreSQL {DEBIAN_POSTGRES_VERSION} (Debian bookworm's); "
+                    f"set version: \"{DEBIAN_POSTGRES_VERSION}\" or leave it out",
+                )
+
+    def airflow(self) -> None:
+        af = self.spec.airflow
+        self.duplicates(("airflow", "users"), (u.name for u in af.users), "name")
+        self.duplicates(("airflow", "connections"), (c.id for c in af.connections), "id")
+        self.duplicates(("airflow", "pools"), (p.name for p in af.pools), "name")
+        if af.workers is not None and af.executor != "CeleryExecutor":
+            self.report(("airflow", "workers"), "workers only apply to executor: CeleryExecutor (LocalExecutor runs tasks in the scheduler)")
+        managed = {db.connection_id for db in self.spec.postgres.databases}
+        for i, conn in enumerate(af.connections):
+            if conn.id in managed:
+                self.report(("airflow", "connections", i, "id"), f"{conn.id!r} is the warehouse connection tinyctl defines from postgres.databases")
+        for key in af.config:
+            if key in MANAGED_CONFIG:
+                self.report(("airflow", "config", key), f"{key} is managed by tinyctl: {MANAGED_CONFIG[key]}")
+        if af.bind != "127.0.0.1" and af.bind != "::1":
+            self.warn(("airflow", "bind"), f"the Airflow UI will be reachable from other machines on {af.bind}")
+
+    def ports(self) -> None:
+        pg, af = self.spec.postgres, self.spec.airflow
+        if pg.port is not None and pg.port == af.port:
+            self.report(("airflow", "port"), f"port {af.port} is also postgres.port; give each service its own host port")
+
+    def dags(self) -> None:
+        folder = self.file(("dags", "path"), self.spec.dags.path, what="DAG folder")
+        if folder is not None and not folder.is_dir():
+            self.report(("dags", "path"), f"{self.spec.dags.path!r} is a file; dags.path names a folder")
+
+    def seeds(self) -> None:
+        self.duplicates(("seeds",), (s.name for s in self.spec.seeds), "name")
+        db_names = [d.name for d in self.spec.postgres.databases]
+        for i, seed in enumerate(self.spec.seeds):
+            if seed.database and seed.database not in db_names:
+                self.report(("seeds", i, "database"), self._unknown("database", seed.database, db_names))
+            if seed.csv is not None:
+                if not (seed.csv.endswith(".csv") or seed.csv.endswith(".csv.gz")):
+                    self.report(("seeds", i, "csv"), "a CSV seed file ends in .csv or .csv.gz")
+                self.file(("seeds", i, "csv"), seed.csv)
+                self._schema_known(("seeds", i, "table"), seed.table or "", seed.database)
+            for j, sql in enumerate(seed.sql_files):
+                self.file(("seeds", i, "sql", j) if isinstance(seed.sql, list) else ("seeds", i, "sql"), sql)
+
+    def tests(self) -> None:
+        self.duplicates(("tests",), (t.name for t in self.spec.tests), "name")
+        seed_names = [s.name for s in self.spec.seeds]
+        db_names = [d.name for d in self.spec.postgres.databases]
+        known_dags = self._dag_ids() if self.check_files else None
+        for i, test in enumerate(self.spec.tests):
+            for j, name in enumerate(test.seeds):
+                if name not in seed_names:
+                    self.report(("tests", i, "seeds", j), self._unknown("seed", name, seed_names))
+            if test.database and test.database not in db_names:
+                self.report(("tests", i, "database"), self._unknown("database", test.database, db_names))
+            for j, fixture in enumerate(test.files):
+                self.file(("tests", i, "files", j, "from"), fixture.source)
+                if Path(fixture.target).is_absolute() or ".." in Path(fixture.target).parts:
+                    self.report(("tests", i, "files", j, "to"), "`to` is a folder inside the data folder (no absolute path, no '..')")
+            if known_dags is not None and test.dag not in known_dags:
+                self.warn(
+                    ("tests", i, "dag"),
+                    self._unknown("DAG", test.dag, sorted(known_dags)) + f" (not found in {self.spec.dags.path}/)",
+                )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _schema_known(self, path: tuple[Any, ...], table: str, database: str | None) -> None:
+        if "." not in table:
+            return
+        schema = table.split(".", 1)[0]
+        dbs = self.spec.postgres.databases
+        db = next((d for d in dbs if d.name == database), dbs[0])
+        if schema not in (*db.schemas, "public"):
+            self.warn(path, f"schema {schema!r} is not one of {db.name}'s schemas ({', '.join(db.schemas)}); it must exist before seeding")
+
+    @staticmethod
+    def _unknown(what: str, name: str, known: list[str]) -> str:
+        message = f"unknown {what} {name!r}"
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        if close:
+            return f"{message}; did you mean {close[0]!r}?"
+        return f"{message} (known: {', '.join(known) or 'none'})"
+
+    def _dag_ids(self) -> set[str] | None:
+        folder = self.loaded.path(self.spec.dags.path)
+        if not folder.is_dir():
+            return None
+        return set(scan_dag_ids(folder))
+
+
+def scan_dag_ids(folder: Path) -> Iterator[str]:
+    """DAG ids a folder of DAG files defines, read statically (nothing is imported)."""
+    for file in sorted(folder.rglob("*.py")):
+        try:
+            tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
+        except (SyntaxError, UnicodeDecodeError, OSError):
+            continue
+        yield from dag_ids_in(tree)
+
+
+def dag_ids_in(tree: ast.AST) -> Iterator[str]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _callee(node.func) == "DAG":
+            yield from _dag_id_argument(node)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for decorator in node.decorator_list:
+                call = decorator if isinstance(decorator, ast.Call) else None
+                name = _callee(call.func if call else decorator)
+                if name == "dag":
+                    ids = list(_dag_id_argument(call)) if call else []
+                    yield ids[0] if ids else node.name
+
+
+def _callee(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _dag_id_argument(call: ast.Call) -> Iterator[str]:
+    for keyword in call.keywords:
+        if keyword.arg == "dag_id" and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
+            yield keyword.value.value
+            return
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        yield call.args[0].value
+
+
+def cross_check(loaded: LoadedSpec, *, check_files: bool = True, environ: Mapping[str, str] | None = None) -> list[SpecProblem]:
+    return _Checker(loaded, os.environ if environ is None else environ, check_files).run()

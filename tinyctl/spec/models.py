@@ -1,0 +1,439 @@
+"""The project spec (`tinyctl.yaml`) as pure pydantic models.
+
+Every model forbids unknown keys, so a typo is an error rather than a silently ignored default.
+Checks that need more than one field (duplicate names, ports used twice, files that must exist)
+live in `tinyctl.spec.checks`; this module knows nothing of files, YAML or Docker.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_AIRFLOW_VERSION = "3.3.2"
+DEFAULT_POSTGRES_VERSION = "17"
+DEBIAN_POSTGRES_VERSION = "15"  # what Debian bookworm ships; the only one `images.source: debian` builds
+
+# Compose project names: lowercase letters, digits, dashes and underscores, starting with a
+# letter or digit (the rule `docker compose` itself enforces).
+PROJECT_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+# PostgreSQL identifiers tinyctl creates: lowercase, unquoted-safe.
+IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
+# Airflow ids (connections, pools, users, variables): what Airflow accepts without surprises.
+AIRFLOW_ID = r"^[A-Za-z0-9_.-]{1,250}$"
+CONFIG_KEY = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+
+# How each pattern reads to a person, for error messages.
+PATTERN_HELP = {
+    PROJECT_NAME: "a Compose project name: lowercase letters, digits, '-' and '_', starting with a letter or digit",
+    IDENTIFIER: "a lowercase SQL identifier: letters, digits and '_', not starting with a digit",
+    AIRFLOW_ID: "letters, digits, '_', '.' and '-' only",
+}
+
+Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
+AirflowId = Annotated[str, Field(pattern=AIRFLOW_ID)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Scalar = str | int | float | bool
+
+
+def _check_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address (use 127.0.0.1, or 0.0.0.0 for all interfaces)") from None
+    return value
+
+
+BindAddress = Annotated[str, AfterValidator(_check_address)]
+
+
+def parse_duration(value: str | int) -> int:
+    """'90s', '15m', '2h', '1d' or a number of seconds -> seconds."""
+    if isinstance(value, int):
+        return value
+    match = DURATION.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a duration (write 30s, 15m, 2h or 1d)")
+    amount, unit = int(match.group(1)), match.group(2)
+    return amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def _duration(value: str | int) -> str | int:
+    parse_duration(value)
+    return value
+
+
+Duration = Annotated[str | int, AfterValidator(_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- project, images
+
+
+class Project(Strict):
+    """The project; its name is also the Docker Compose project name."""
+
+    name: str = Field(pattern=PROJECT_NAME, description="Compose project name: lowercase letters, digits, '-' and '_'.")
+    state_dir: str = Field(".tinyctl", description="Folder for rendered files, secrets and logs (git-ignored).")
+
+
+class Images(Strict):
+    """Where the stack's container images come from."""
+
+    source: Literal["official", "debian"] = Field(
+        "official",
+        description="official: apache/airflow and postgres images from a registry; debian: build every "
+        "image locally from a debootstrap'd Debian base (no registry needed). "
+        "Overridden by the TINYCTL_IMAGES_SOURCE environment variable.",
+    )
+    ca_bundle: str | None = Field(
+        None,
+        description="CA bundle handed to image builds as a BuildKit secret (never stored in a layer). "
+        "Default: the file named by PIP_CERT, REQUESTS_CA_BUNDLE or SSL_CERT_FILE.",
+    )
+    pip_index_url: str | None = Field(None, description="Python package index used inside image builds.")
+    debian_mirror: str = Field("http://deb.debian.org/debian", description="Debian mirror for the debian base image.")
+
+
+# --------------------------------------------------------------------------- postgres
+
+
+class Database(Strict):
+    """A warehouse database and the schemas created in it."""
+
+    name: Identifier
+    schemas: list[Identifier] = Field(default_factory=lambda: ["staging", "analytics"])
+    conn_id: AirflowId | None = Field(
+        None, description="Airflow connection id tinyctl defines for this database (default: the database name)."
+    )
+
+    @property
+    def connection_id(self) -> str:
+        return self.conn_id or self.name
+
+
+class Role(Strict):
+    """A login role in the warehouse. `write` owns the schemas; `read` may only SELECT."""
+
+    name: Identifier
+    access: Literal["write", "read"]
+    databases: list[Identifier] | None = Field(None, description="Databases it may use (default: all).")
+
+
+def _default_databases() -> list[Database]:
+    return [Database(name="warehouse")]
+
+
+def _default_roles() -> list[Role]:
+    return [Role(name="etl", access="write"), Role(name="analyst", access="read")]
+
+
+class Postgres(Strict):
+    """PostgreSQL: Airflow's metadata database and the warehouse, in one server."""
+
+    version: str = Field(DEFAULT_POSTGRES_VERSION, pattern=r"^\d{2}$", description="Major version, e.g. '17'.")
+    image: str | None = Field(None, description="Image to run instead of postgres:<version>.")
+    port: Port | None = Field(5432, description="Host port; null keeps Postgres unexposed.")
+    bind: BindAddress = "127.0.0.1"
+    databases: list[Database] = Field(default_factory=_default_databases, min_length=1)
+    roles: list[Role] = Field(default_factory=_default_roles)
+
+    @property
+    def writer(self) -> Role | None:
+        return next((r for r in self.roles if r.access == "write"), None)
+
+    @property
+    def default_database(self) -> Database:
+        return self.databases[0]
+
+
+# --------------------------------------------------------------------------- airflow
+
+
+class User(Strict):
+    """A UI/API user of Airflow's simple auth manager; its password is generated."""
+
+    name: AirflowId
+    role: Literal["admin", "op", "user", "viewer"] = "admin"
+
+
+class Connection(Strict):
+    """An Airflow connection. Passwords come from the environment, never from the spec."""
+
+    id: AirflowId
+    type: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="Connection type, e.g. postgres, http, aws.")
+    description: str | None = None
+    host: str | None = None
+    port: Port | None = None
+    login: str | None = None
+    schema_: str | None = Field(None, alias="schema", description="Database or path.")
+    password_env: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Environment variable holding the password."
+    )
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Pool(Strict):
+    name: AirflowId
+    slots: int = Field(ge=-1, description="-1 means unlimited.")
+    description: str | None = None
+    include_deferred: bool = False
+
+
+class Airflow(Strict):
+    """Apache Airflow 3: its image, executor, ports, users and settings."""
+
+    version: str = Field(DEFAULT_AIRFLOW_VERSION, pattern=r"^3\.\d+\.\d+$", description="Airflow 3.x version.")
+    image: str | None = Field(None, description="Image to run instead of apache/airflow:<version>.")
+    executor: Literal["LocalExecutor", "CeleryExecutor"] = "LocalExecutor"
+    workers: int | None = Field(None, ge=1, le=32, description="Celery workers (CeleryExecutor only; default 1).")
+    port: Port = 8080
+    bind: BindAddress = "127.0.0.1"
+    start_timeout: Duration = Field("10m", description="How long `up` waits for a healthy stack.")
+    users: list[User] = Field(default_factory=lambda: [User(name="admin", role="admin")], min_length=1)
+    config: dict[str, Scalar] = Field(
+        default_factory=dict,
+        description="Airflow settings as 'section.key: value', rendered to AIRFLOW__SECTION__KEY.",
+    )
+    connections: list[Connection] = Field(default_factory=list)
+    variables: dict[Annotated[str, Field(pattern=AIRFLOW_ID)], Any] = Field(default_factory=dict)
+    pools: list[Pool] = Field(default_factory=list)
+    requirements: list[str] = Field(
+        default_factory=list, description="Extra pip requirements; they imply a custom image build."
+    )
+
+    @field_validator("config")
+    @classmethod
+    def _config_keys(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
+        bad = [k for k in value if not CONFIG_KEY.match(k)]
+        if bad:
+            raise ValueError(
+                f"config keys are written 'section.key' in lowercase (e.g. core.parallelism); not {', '.join(map(repr, bad))}"
+            )
+        for key, item in value.items():
+            if isinstance(item, str) and ("\n" in item or "'" in item):
+                raise ValueError(f"config value of {key!r} may not contain a newline or a single quote")
+        return value
+
+    @field_validator("requirements")
+    @classmethod
+    def _requirements(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item.strip() or "\n" in item or item.strip().startswith("-"):
+                raise ValueError(f"{item!r} is not a requirement (write e.g. 'pandas==2.2.3'; pip options are not allowed)")
+        return value
+
+    @property
+    def worker_count(self) -> int:
+        return (self.workers or 1) if self.executor == "CeleryExecutor" else 0
+
+
+class Dags(Strict):
+    path: str = Field("dags", description="Folder of DAG files, relative to the spec file.")
+
+
+class Data(Strict):
+    path: str = Field(
+        "data",
+        description="Project data folder mounted into Airflow at /opt/airflow/data "
+        "(landing files in landing/, archived files in archive/).",
+    )
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+class Seed(Strict):
+    """Data loaded by `tinyctl seed`: SQL files run in order, or a CSV file loaded with COPY."""
+
+    name: AirflowId
+    database: Identifier | None = Field(None, description="Warehouse database (default: the first).")
+    sql: str | list[str] | None = Field(None, description="SQL file(s), each run in one transaction, in order.")
+    csv: str | None = Field(None, description="CSV file (.csv or .csv.gz) loaded with COPY.")
+    table: str | None = Field(None, pattern=r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$", description="schema.table")
+    columns: dict[Identifier, str] | None = Field(
+        None, description="Column name -> SQL type; creates the table when it does not exist."
+    )
+    mode: Literal["replace", "append", "upsert"] = "replace"
+    key: list[Identifier] | None = Field(None, description="Key columns for mode: upsert.")
+    header: bool = True
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    null: str = Field("", description="The string that means NULL in the CSV.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Seed:
+        if (self.sql is None) == (self.csv is None):
+            raise ValueError("a seed has exactly one of `sql` or `csv`")
+        if self.csv is not None and not self.table:
+            raise ValueError("a csv seed needs `table` (schema.table)")
+        if self.sql is not None and (self.table or self.columns or self.key):
+            raise ValueError("`table`, `columns` and `key` belong to csv seeds")
+        if self.mode == "upsert" and not self.key:
+            raise ValueError("mode: upsert needs `key` (the columns that identify a row)")
+        if self.key and self.columns and (missing := [k for k in self.key if k not in self.columns]):
+            raise ValueError(f"key column(s) {', '.join(missing)} are not in `columns`")
+        return self
+
+    @property
+    def sql_files(self) -> list[str]:
+        if self.sql is None:
+            return []
+        return [self.sql] if isinstance(self.sql, str) else list(self.sql)
+
+
+# --------------------------------------------------------------------------- ETL tests
+
+TableName = Annotated[str, Field(pattern=r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$")]
+ColumnName = Annotated[str, Field(pattern=IDENTIFIER)]
+
+
+class RowCount(Strict):
+    table: TableName
+    where: str | None = None
+    equals: int | None = Field(None, ge=0)
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RowCount:
+        if self.equals is None and self.min is None and self.max is None:
+            raise ValueError("row_count needs `equals`, `min` or `max`")
+        if self.equals is not None and (self.min is not None or self.max is not None):
+            raise ValueError("row_count takes `equals` or `min`/`max`, not both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("row_count `min` is larger than `max`")
+        return self
+
+
+class NotNull(Strict):
+    table: TableName
+    columns: list[ColumnName] = Field(min_length=1)
+    where: str | None = None
+
+
+class Unique(Strict):
+    table: TableName
+    columns: list[ColumnName] = Field(min_length=1, description="One column, or several that are unique together.")
+    where: str | None = None
+
+
+class AcceptedValues(Strict):
+    table: TableName
+    column: ColumnName
+    values: list[Scalar] = Field(min_length=1)
+    where: str | None = None
+
+
+class Relationships(Strict):
+    table: TableName
+    column: ColumnName
+    to: str = Field(
+        pattern=r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$",
+        description="schema.table.column every value must be found in.",
+    )
+    where: str | None = None
+
+
+class Freshness(Strict):
+    table: TableName
+    column: ColumnName
+    max_age: Duration = Field(description="e.g. 15m, 2h, 1d")
+
+
+class CustomSql(Strict):
+    query: str = Field(min_length=1)
+    equals: Scalar | None = Field(None, description="Expected single value; without it the query must return no rows.")
+
+
+EXPECTATION_KINDS = ("row_count", "not_null", "unique", "accepted_values", "relationships", "freshness", "sql")
+
+
+class Expectation(Strict):
+    """One assertion on the warehouse after the run. Set exactly one kind."""
+
+    name: str | None = Field(None, description="Shown in reports (default: derived from the expectation).")
+    row_count: RowCount | None = None
+    not_null: NotNull | None = None
+    unique: Unique | None = None
+    accepted_values: AcceptedValues | None = None
+    relationships: Relationships | None = None
+    freshness: Freshness | None = None
+    sql: CustomSql | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Expectation:
+        kinds = [k for k in EXPECTATION_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                f"an expectation has exactly one of {', '.join(EXPECTATION_KINDS)}"
+                + (f" (found {', '.join(kinds)})" if kinds else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in EXPECTATION_KINDS if getattr(self, k) is not None)
+
+    @property
+    def body(self) -> BaseModel:
+        return getattr(self, self.kind)
+
+
+class FileFixture(Strict):
+    """A file copied into the project's data folder before the test's run."""
+
+    source: str = Field(alias="from", description="File or folder, relative to the spec file.")
+    target: str = Field("landing", alias="to", description="Folder inside the data folder.")
+
+
+class EtlTest(Strict):
+    """A smoke test: seed, run a DAG through the scheduler, then assert on the warehouse."""
+
+    name: AirflowId
+    dag: AirflowId
+    conf: dict[str, Any] = Field(default_factory=dict, description="Run configuration passed to the DAG run.")
+    seeds: list[AirflowId] = Field(default_factory=list, description="Seeds loaded before the run.")
+    files: list[FileFixture] = Field(default_factory=list)
+    database: Identifier | None = Field(None, description="Database the expectations query (default: the first).")
+    timeout: Duration = "10m"
+    expect: list[Expectation] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+class Spec(Strict):
+    """A tinyctl project: one YAML file is the single source of truth for the whole stack."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "tinyctl.yaml"},
+    )
+
+    project: Project
+    images: Images = Field(default_factory=Images)
+    postgres: Postgres = Field(default_factory=Postgres)
+    airflow: Airflow = Field(default_factory=Airflow)
+    dags: Dags = Field(default_factory=Dags)
+    data: Data = Field(default_factory=Data)
+    seeds: list[Seed] = Field(default_factory=list)
+    tests: list[EtlTest] = Field(default_factory=list)
+
+
+def json_schema() -> dict[str, Any]:
+    return Spec.model_json_schema(by_alias=True)
