@@ -23,6 +23,8 @@ from tinyctl.spec.models import Spec
 
 SECRETS_FILE = "secrets.json"
 ENV_PREFIX = "TINYCTL_SECRET_"
+# The admin user tinyctl itself uses for Airflow's API (deploys, settings, test runs).
+INTERNAL_USER = "tinyctl"
 
 
 def _password() -> str:
@@ -57,8 +59,15 @@ def env_name(secret: str) -> str:
 def required_names(spec: Spec) -> list[str]:
     names = list(GENERATORS)
     names += [role_secret(role.name) for role in spec.postgres.roles]
-    names += [user_secret(user.name) for user in spec.airflow.users]
+    names += [user_secret(name) for name in api_users(spec)]
     return names
+
+
+def api_users(spec: Spec) -> dict[str, str]:
+    """Airflow users (name -> role): the spec's, plus tinyctl's own admin user."""
+    users = {user.name: user.role for user in spec.airflow.users}
+    users.setdefault(INTERNAL_USER, "admin")
+    return users
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tinyctl.render.images import INPUTS_LABEL, ImagePlan, ca_bundle, plan_images
-from tinyctl.secrets import Secrets, env_name, role_secret
+from tinyctl.secrets import Secrets, api_users, env_name, role_secret
 from tinyctl.spec.loader import LoadedSpec
 from tinyctl.spec.models import Spec
 
@@ -72,7 +72,7 @@ def airflow_config(spec: Spec) -> dict[str, str]:
     env: dict[str, str] = {
         "AIRFLOW__CORE__EXECUTOR": af.executor,
         "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u.name}:{u.role}" for u in af.users),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{name}:{role}" for name, role in api_users(spec).items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": f"{CONTAINER_TINYCTL_DIR}/auth/passwords.json",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://api-server:{API_PORT}/execution/",
         "AIRFLOW__API__PORT": str(API_PORT),
@@ -189,6 +189,6 @@ def build_context(loaded: LoadedSpec, secrets: Secrets, host: Host, environ: Map
         "airflow_env": airflow_config(spec),
         "airflow_secret_env": airflow_secret_env(spec, secrets),
         "postgres_secret_env": postgres_secret_env(spec, secrets),
-        "passwords": {u.name: secrets.user_password(u.name) for u in af.users},
+        "passwords": {name: secrets.user_password(name) for name in api_users(spec)},
         "bootstrap": bootstrap_plan(spec),
     }

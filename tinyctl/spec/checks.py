@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyctl.errors import SpecProblem
+from tinyctl.secrets import INTERNAL_USER
 from tinyctl.spec.loader import LoadedSpec, format_path
 from tinyctl.spec.models import DEBIAN_POSTGRES_VERSION, Spec
 
@@ -125,6 +126,9 @@ class _Checker:
         self.duplicates(("airflow", "users"), (u.name for u in af.users), "name")
         self.duplicates(("airflow", "connections"), (c.id for c in af.connections), "id")
         self.duplicates(("airflow", "pools"), (p.name for p in af.pools), "name")
+        for i, user in enumerate(af.users):
+            if user.name == INTERNAL_USER and user.role != "admin":
+                self.report(("airflow", "users", i, "role"), f"the user {INTERNAL_USER!r} is tinyctl's own API user and must be an admin")
         if af.workers is not None and af.executor != "CeleryExecutor":
             self.report(("airflow", "workers"), "workers only apply to executor: CeleryExecutor (LocalExecutor runs tasks in the scheduler)")
         managed = {db.connection_id for db in self.spec.postgres.databases}

@@ -1,0 +1,180 @@
+"""Commands that feed and test the warehouse: seed, test-etl."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.markup import escape
+from rich.padding import Padding
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tinyctl.cli import output
+from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command, open_spec
+from tinyctl.cli.stack import enable_echo
+from tinyctl.deploy import deploy_dags
+from tinyctl.etl_tests import reports
+from tinyctl.etl_tests.runner import Progress as TestProgress
+from tinyctl.etl_tests.runner import TestResult, run_tests, select_tests
+from tinyctl.seed import run_seeds
+from tinyctl.stack import airflow_client, make_runtime
+
+TASK_COLOURS = {"success": "green", "failed": "red", "upstream_failed": "red", "running": "yellow",
+                "queued": "cyan", "scheduled": "cyan", "skipped": "dim", None: "dim"}
+
+
+@command("seed")
+def seed(
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+    as_json: JsonOption = False,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Load only this seed (repeatable).")] = None,
+) -> None:
+    """Load the spec's seeds into Postgres as the ETL role: SQL files, then CSV files with COPY."""
+    enable_echo(verbose)
+    loaded = open_spec(spec)
+    runtime = make_runtime(loaded)
+    bar = None if as_json or not output.err.is_terminal else Progress(
+        TextColumn("[bold]{task.fields[seed]}"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(), console=output.err, transient=True,
+    )
+    tasks: dict[str, int] = {}
+    started: dict[str, float] = {}
+
+    def on_progress(name: str, done: int, total: int, rows: int) -> None:
+        if bar is None:
+            return
+        if name not in tasks:
+            tasks[name] = bar.add_task(name, total=total or None, seed=name, rate="")
+            started[name] = time.monotonic()
+        elapsed = max(time.monotonic() - started[name], 1e-6)
+        rate = f"{rows / elapsed:,.0f} rows/s" if rows else ""
+        bar.update(tasks[name], completed=done, total=total or None, rate=rate)
+
+    if bar is not None:
+        bar.start()
+    try:
+        outcomes = run_seeds(loaded, runtime, only=only, on_progress=on_progress)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if as_json:
+        output.print_json([o.as_dict() for o in outcomes])
+        return
+    if not outcomes:
+        output.out.print("No seeds in the spec.")
+    for o in outcomes:
+        if o.kind == "csv":
+            rate = f", {o.rows / o.seconds:,.0f} rows/s" if o.seconds > 0 and o.rows else ""
+            output.out.print(f"[green]✓[/green] {escape(o.name)}: {o.rows:,} rows into {escape(o.target)} in {o.seconds:.2f}s{rate}")
+        else:
+            output.out.print(f"[green]✓[/green] {escape(o.name)}: ran {escape(o.target)} in {o.seconds:.2f}s")
+
+
+def _test_view(states: dict[str, TestProgress]) -> Table:
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0))
+    table.add_column("test", style="bold")
+    table.add_column("phase")
+    table.add_column("tasks")
+    for name, progress in states.items():
+        tasks = " ".join(f"[{TASK_COLOURS.get(t.state, 'white')}]{escape(t.label)}[/]" for t in progress.tasks)
+        phase = progress.phase if progress.result is None else progress.result.status
+        table.add_row(name, phase, tasks)
+    return table
+
+
+def _print_result(result: TestResult) -> None:
+    mark = {"passed": "[green]✓ PASS[/green]", "failed": "[red]✗ FAIL[/red]", "error": "[magenta]! ERROR[/magenta]"}[result.status]
+    run = f" run {result.run_seconds:.1f}s," if result.run_seconds is not None else ""
+    output.out.print(f"{mark} [bold]{escape(result.name)}[/bold] (DAG {escape(result.dag)},{run} {result.seconds:.1f}s): {escape(result.message)}")
+    if result.failed_task:
+        output.out.print(f"    failed task: [bold]{escape(result.failed_task)}[/bold]; last lines of its log:")
+        for line in (result.log_tail or "").splitlines():
+            output.out.print(f"      [dim]{escape(line)}[/dim]")
+    for e in result.expectations:
+        if e.passed:
+            output.out.print(f"    [green]✓[/green] {escape(e.name)}")
+            continue
+        output.out.print(f"    [red]✗[/red] {escape(e.name)}: {escape(e.message)}")
+        if e.rows:
+            table = Table(*e.columns, box=None, padding=(0, 2, 0, 0), header_style="dim")
+            for row in e.rows:
+                table.add_row(*(escape(str(v)) for v in row))
+            output.out.print(Padding(table, (0, 0, 0, 6)))
+
+
+@command("test-etl")
+def test_etl(
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+    as_json: JsonOption = False,
+    select: Annotated[list[str] | None, typer.Option("-k", help="Run tests whose name contains PATTERN (or matches a glob).")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report (Jenkins, GitLab).")] = None,
+    html_path: Annotated[Path | None, typer.Option("--html", help="Write a one-page HTML report.")] = None,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, max=16, help="Run up to N independent tests together.")] = 1,
+) -> None:
+    """Run the spec's ETL tests through the real scheduler and check the warehouse. Exit 0 only if all pass."""
+    enable_echo(verbose)
+    loaded = open_spec(spec)
+    runtime = make_runtime(loaded)
+    tests = select_tests(loaded, select)
+    states: dict[str, TestProgress] = {t.name: TestProgress(t.name, "waiting") for t in tests}
+    lock = threading.Lock()
+    live = None if as_json or not output.err.is_terminal else Live(console=output.err, refresh_per_second=4, transient=True)
+    deploy_lock = threading.Lock()
+    deployed = False
+
+    def on_progress(progress: TestProgress) -> None:
+        with lock:
+            states[progress.test] = progress
+            if live is not None:
+                live.update(_test_view(states))
+            elif progress.result is not None and not as_json:
+                _print_result(progress.result)
+
+    def ensure_dag(_dag_id: str) -> None:
+        nonlocal deployed
+        with deploy_lock:  # deploy the DAG folder once per invocation
+            if deployed:
+                return
+            with airflow_client(loaded, runtime) as client:
+                deploy_dags(loaded, runtime, client)
+            deployed = True
+
+    with airflow_client(loaded, runtime) as client:
+        client.require_up()
+    if live is not None:
+        live.start()
+    try:
+        results = run_tests(loaded, runtime, lambda: airflow_client(loaded, runtime), tests, parallel=parallel,
+                            on_progress=on_progress, ensure_dag=ensure_dag)
+    finally:
+        if live is not None:
+            live.stop()
+    project = loaded.spec.project.name
+    if junit:
+        reports.write_report(junit, reports.junit_xml(project, results))
+    if html_path:
+        reports.write_report(html_path, reports.html_report(project, results))
+    if as_json:
+        output.print_json(reports.as_json(project, results))
+    else:
+        if live is not None:
+            for result in results:
+                _print_result(result)
+        counts = reports.summary(results)
+        colour = "green" if counts["passed"] == counts["total"] else "red"
+        output.out.print(
+            f"[{colour}]{counts['passed']} passed, {counts['failed']} failed, {counts['errors']} errors[/] "
+            f"in {counts['seconds']:.1f}s"
+        )
+        for path, kind in ((junit, "JUnit XML"), (html_path, "HTML report")):
+            if path:
+                output.out.print(f"  {kind}: {escape(str(path))}")
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)

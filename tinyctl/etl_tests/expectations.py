@@ -1,0 +1,226 @@
+"""Expectations on the warehouse, each turned into SQL that finds the offending rows.
+
+Every check returns an `ExpectationResult` with a message that names what was expected and
+what was found, plus a few offending rows (never thousands).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tinyctl.db import DatabaseError, Dsn, query
+from tinyctl.db import sql as q
+from tinyctl.spec.models import (
+    AcceptedValues,
+    CustomSql,
+    Expectation,
+    Freshness,
+    NotNull,
+    Relationships,
+    RowCount,
+    Unique,
+    parse_duration,
+)
+
+SAMPLE_ROWS = 5
+
+
+@dataclass
+class ExpectationResult:
+    name: str
+    kind: str
+    passed: bool
+    message: str
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)  # a few offending rows
+    table: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "passed": self.passed, "message": self.message,
+                "table": self.table, "columns": self.columns, "rows": [[_plain(v) for v in r] for r in self.rows]}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _table(name: str) -> q.Composable:
+    return q.Identifier(*name.split("."))
+
+
+def _where(where: str | None, prefix: str = "WHERE") -> q.Composable:
+    return q.SQL(f" {prefix} ({where})") if where else q.SQL("")  # the spec's own SQL, written by its owner
+
+
+def default_name(expectation: Expectation) -> str:
+    body = expectation.body
+    kind = expectation.kind
+    if isinstance(body, RowCount):
+        bound = f"= {body.equals}" if body.equals is not None else " ".join(
+            part for part in (f">= {body.min}" if body.min is not None else "", f"<= {body.max}" if body.max is not None else "") if part
+        )
+        return f"row_count({body.table}{' where ' + body.where if body.where else ''}) {bound}"
+    if isinstance(body, NotNull | Unique):
+        return f"{kind}({body.table}: {', '.join(body.columns)})"
+    if isinstance(body, AcceptedValues):
+        return f"accepted_values({body.table}.{body.column})"
+    if isinstance(body, Relationships):
+        return f"relationships({body.table}.{body.column} -> {body.to})"
+    if isinstance(body, Freshness):
+        return f"freshness({body.table}.{body.column} within {body.max_age})"
+    if isinstance(body, CustomSql):
+        query_text = " ".join(body.query.split())
+        return f"sql({query_text[:60]}{'...' if len(query_text) > 60 else ''})"
+    return kind
+
+
+def _row_count(dsn: Dsn, e: RowCount) -> tuple[bool, str, list[str], list[list[Any]]]:
+    _, rows = query(dsn, q.SQL("SELECT count(*) FROM {}{}").format(_table(e.table), _where(e.where)))
+    count = int(rows[0][0])
+    where = f" where {e.where}" if e.where else ""
+    if e.equals is not None:
+        ok = count == e.equals
+        expected = f"exactly {e.equals}"
+    else:
+        ok = (e.min is None or count >= e.min) and (e.max is None or count <= e.max)
+        expected = " and ".join(p for p in (f"at least {e.min}" if e.min is not None else "",
+                                             f"at most {e.max}" if e.max is not None else "") if p)
+    return ok, f"{e.table}{where} has {count} row(s); expected {expected}", [], []
+
+
+def _not_null(dsn: Dsn, e: NotNull):
+    condition = q.SQL(" OR ").join(q.SQL("{} IS NULL").format(q.Identifier(c)) for c in e.columns)
+    base = q.SQL("FROM {} WHERE ({}){}").format(_table(e.table), condition, _where(e.where, "AND"))
+    _, counted = query(dsn, q.SQL("SELECT count(*) ") + base)
+    bad = int(counted[0][0])
+    if not bad:
+        return True, f"no NULL in {', '.join(e.columns)}", [], []
+    names, rows = query(dsn, q.SQL("SELECT * ") + base + q.SQL(" LIMIT {}").format(q.Literal(SAMPLE_ROWS)))
+    return False, f"{bad} row(s) of {e.table} have NULL in {', '.join(e.columns)}", names, [list(r) for r in rows]
+
+
+def _unique(dsn: Dsn, e: Unique):
+    cols = q.SQL(", ").join(map(q.Identifier, e.columns))
+    groups = q.SQL("SELECT {cols}, count(*) AS copies FROM {table}{where} GROUP BY {cols} HAVING count(*) > 1").format(
+        cols=cols, table=_table(e.table), where=_where(e.where))
+    _, counted = query(dsn, q.SQL("SELECT count(*) FROM ({}) AS d").format(groups))
+    bad = int(counted[0][0])
+    label = ", ".join(e.columns)
+    if not bad:
+        return True, f"({label}) is unique", [], []
+    names, rows = query(dsn, groups + q.SQL(" ORDER BY copies DESC LIMIT {}").format(q.Literal(SAMPLE_ROWS)))
+    return False, f"{bad} value(s) of ({label}) appear more than once in {e.table}", names, [list(r) for r in rows]
+
+
+def _accepted(dsn: Dsn, e: AcceptedValues):
+    values = q.SQL(", ").join(q.Literal(str(v)) for v in e.values)
+    statement = q.SQL(
+        "SELECT {col} AS value, count(*) AS rows FROM {table} WHERE {col} IS NOT NULL AND {col}::text NOT IN ({values}){where}"
+        " GROUP BY {col} ORDER BY rows DESC"
+    ).format(col=q.Identifier(e.column), table=_table(e.table), values=values, where=_where(e.where, "AND"))
+    names, rows = query(dsn, statement)
+    if not rows:
+        return True, f"every {e.column} is one of {', '.join(map(str, e.values))}", [], []
+    total = sum(int(r[1]) for r in rows)
+    shown = ", ".join(repr(r[0]) for r in rows[:SAMPLE_ROWS])
+    return False, f"{total} row(s) of {e.table} have {e.column} outside the accepted values: {shown}", names, [list(r) for r in rows[:SAMPLE_ROWS]]
+
+
+def _relationships(dsn: Dsn, e: Relationships):
+    parent_table, _, parent_column = e.to.rpartition(".")
+    statement = q.SQL(
+        "SELECT c.{col} AS value, count(*) AS rows FROM {child} AS c WHERE c.{col} IS NOT NULL{where}"
+        " AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{pcol} = c.{col}) GROUP BY c.{col} ORDER BY rows DESC"
+    ).format(col=q.Identifier(e.column), child=_table(e.table), where=_where(e.where, "AND"),
+             parent=_table(parent_table), pcol=q.Identifier(parent_column))
+    names, rows = query(dsn, statement)
+    if not rows:
+        return True, f"every {e.table}.{e.column} is found in {e.to}", [], []
+    total = sum(int(r[1]) for r in rows)
+    return (False, f"{total} row(s) of {e.table} have a {e.column} not found in {e.to}", names,
+            [list(r) for r in rows[:SAMPLE_ROWS]])
+
+
+def _freshness(dsn: Dsn, e: Freshness):
+    limit = timedelta(seconds=parse_duration(e.max_age))
+    _, rows = query(dsn, q.SQL("SELECT max({c}), now() - max({c}) FROM {t}").format(c=q.Identifier(e.column), t=_table(e.table)))
+    newest, age = rows[0]
+    if newest is None:
+        return False, f"{e.table} has no {e.column} at all (no rows)", [], []
+    if isinstance(age, timedelta) and age <= limit:
+        return True, f"newest {e.column} is {_human(age)} old (limit {e.max_age})", [], []
+    return False, f"newest {e.column} in {e.table} is {_human(age) if isinstance(age, timedelta) else age} old; limit is {e.max_age}", ["newest"], [[newest]]
+
+
+def _human(age: timedelta) -> str:
+    seconds = int(age.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+def _equal(found: Any, expected: Any) -> bool:
+    if isinstance(expected, bool) or isinstance(found, bool):
+        return found == expected
+    if isinstance(expected, int | float) or isinstance(found, Decimal | int | float):
+        try:
+            return Decimal(str(found)) == Decimal(str(expected))
+        except (InvalidOperation, ValueError):
+            return False
+    return str(found) == str(expected)
+
+
+def _custom(dsn: Dsn, e: CustomSql):
+    statement = q.SQL(e.query.strip().rstrip(";"))
+    if e.equals is None:
+        names, rows = query(dsn, statement, limit=SAMPLE_ROWS + 1)
+        if not rows:
+            return True, "the query returned no rows", [], []
+        more = "more than " if len(rows) > SAMPLE_ROWS else ""
+        return False, f"the query returned {more}{min(len(rows), SAMPLE_ROWS)} row(s); expected none", names, [list(r) for r in rows[:SAMPLE_ROWS]]
+    names, rows = query(dsn, statement, limit=2)
+    if not rows:
+        return False, f"the query returned no rows; expected the value {e.equals!r}", names, []
+    found = rows[0][0]
+    if _equal(found, e.equals):
+        return True, f"the query returned {found!r}", names, []
+    return False, f"the query returned {_plain(found)!r}; expected {e.equals!r}", names, [list(rows[0])]
+
+
+CHECKS = {
+    "row_count": _row_count,
+    "not_null": _not_null,
+    "unique": _unique,
+    "accepted_values": _accepted,
+    "relationships": _relationships,
+    "freshness": _freshness,
+    "sql": _custom,
+}
+
+
+def evaluate(dsn: Dsn, expectation: Expectation) -> ExpectationResult:
+    name = expectation.name or default_name(expectation)
+    body = expectation.body
+    table = getattr(body, "table", None)
+    try:
+        passed, message, columns, rows = CHECKS[expectation.kind](dsn, body)
+    except DatabaseError as error:
+        return ExpectationResult(name, expectation.kind, False, f"the check's query failed: {error.message}", table=table)
+    return ExpectationResult(name, expectation.kind, passed, message, columns, rows, table)
+
+
+def tables_of(expectations: list[Expectation]) -> list[str]:
+    tables: list[str] = []
+    for expectation in expectations:
+        body = expectation.body
+        for name in (getattr(body, "table", None), getattr(body, "to", "").rpartition(".")[0] if isinstance(body, Relationships) else None):
+            if name and name not in tables:
+                tables.append(name)
+    return tables

@@ -1,0 +1,243 @@
+"""The Compose runtime: the rendered compose file, run on a Docker engine."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping
+
+from tinyctl.errors import BadInput, WorkFailed
+from tinyctl.render import COMPOSE_FILE
+from tinyctl.render.images import INPUTS_LABEL, base_image, plan_images
+from tinyctl.runtime.base import BuildOutcome, ProgressCallback, ServiceStatus, StartHandle
+from tinyctl.runtime.base_image import base_image_current, build_base_image
+from tinyctl.runtime.docker import Docker
+from tinyctl.spec.loader import LoadedSpec
+
+BUILD_ENV = {"COMPOSE_BAKE": "false", "DOCKER_BUILDKIT": "1"}
+
+
+def _health(state: str, health: str, exit_code: int, one_shot: bool) -> str:
+    if one_shot:
+        if state == "exited":
+            return "completed" if exit_code == 0 else "failed"
+        return "running" if state == "running" else state
+    return health or "none"
+
+
+class ComposeRuntime:
+    name = "compose"
+
+    def __init__(self, loaded: LoadedSpec, environ: Mapping[str, str] | None = None):
+        self.loaded = loaded
+        self.spec = loaded.spec
+        self.environ = os.environ if environ is None else environ
+        self.project = self.spec.project.name
+        self.compose_file = loaded.state_dir / COMPOSE_FILE
+        self.docker = Docker(self.compose_file, self.project)
+
+    # ------------------------------------------------------------------ engine
+
+    def check_engine(self) -> dict[str, str]:
+        info = self.docker.engine()
+        self._engine = info
+        return {"engine": info.server_version, "compose": info.compose_version, "cpus": str(info.cpus)}
+
+    def memory_bytes(self) -> int:
+        info = getattr(self, "_engine", None) or self.docker.engine()
+        return info.memory_bytes
+
+    def own_ports(self) -> set[int]:
+        return {port for c in self._containers() if c.state == "running" for port in c.published}
+
+    def _require_render(self) -> None:
+        if not self.compose_file.is_file():
+            raise BadInput(f"{self.compose_file} does not exist", hint="Run `tinyctl render` (or `tinyctl up`).")
+
+    # ------------------------------------------------------------------ images
+
+    def images_to_build(self) -> list[str]:
+        """Services whose image is missing or was built from other inputs."""
+        return [
+            plan.service
+            for plan in plan_images(self.spec, self.environ)
+            if plan.build and self.docker.image_label(plan.image, INPUTS_LABEL) != plan.build.digest
+        ]
+
+    def build(self, *, force: bool = False, show_output: bool = True,
+              on_step: ProgressCallback | None = None) -> list[BuildOutcome]:
+        self._require_render()
+        plans = [p for p in plan_images(self.spec, self.environ) if p.build]
+        stale = set(self.images_to_build())
+        todo = [p for p in plans if force or p.service in stale]
+        outcomes = [BuildOutcome(p.service, p.image, False, "up to date") for p in plans if p not in todo]
+        if not todo:
+            return outcomes
+        base = base_image(self.spec, self.environ)
+        if base and any(p.build and p.build.needs_base for p in todo) and (force or not base_image_current(self.docker, base)):
+            if on_step:
+                on_step(f"building the Debian base image {base.tag} (debootstrap, about 30 s)")
+            build_base_image(self.docker, base)
+        if on_step:
+            on_step("building " + ", ".join(f"{p.image}" for p in todo))
+        args = ["build", *(["--no-cache"] if force else []), *[p.service for p in todo]]
+        self._compose_with_env(args, "docker compose build", capture=not show_output)
+        return outcomes + [BuildOutcome(p.service, p.image, True, "forced" if force else "inputs changed") for p in todo]
+
+    def _compose_with_env(self, args: list[str], action: str, *, capture: bool) -> str:
+        previous = {k: os.environ.get(k) for k in BUILD_ENV}
+        os.environ.update(BUILD_ENV)
+        try:
+            return self.docker.compose(args, action, capture=capture)
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> StartHandle:
+        """`docker compose up -d` in the background; the caller polls `services()` meanwhile."""
+        self._require_render()
+        process = self.docker.start_compose(["up", "--detach", "--remove-orphans", "--pull", "missing"])
+        outcome: dict[str, object] = {}
+
+        def wait() -> None:
+            try:
+                outcome["output"] = self.docker.finish(process, "docker compose up")
+            except Exception as error:  # re-raised in the caller's thread by result()
+                outcome["error"] = error
+
+        thread = threading.Thread(target=wait, daemon=True)
+        thread.start()
+
+        def result() -> str:
+            thread.join()
+            if "error" in outcome:
+                raise outcome["error"]  # type: ignore[misc]
+            return str(outcome.get("output", ""))
+
+        def cancel() -> None:
+            if process.poll() is None:
+                process.terminate()
+            thread.join(timeout=10)
+
+        return StartHandle(done=lambda: not thread.is_alive(), result=result, cancel=cancel)
+
+    def stop(self, *, volumes: bool = False) -> None:
+        if not self.compose_file.is_file():
+            return
+        args = ["down", "--remove-orphans", "--timeout", "20"]
+        if volumes:
+            args.append("--volumes")
+        self.docker.compose(args, "docker compose down")
+
+    def restart(self, service: str | None = None) -> None:
+        self._require_render()
+        self._check_service(service)
+        self.docker.compose(["restart", *([service] if service else [])], "docker compose restart")
+
+    def kill(self, service: str) -> None:
+        self._check_service(service)
+        self.docker.compose(["kill", service], "docker compose kill")
+
+    def _check_service(self, service: str | None) -> None:
+        if service and service not in self.expected_services():
+            raise BadInput(
+                f"no service {service!r} in project {self.project}",
+                hint="Services: " + ", ".join(self.expected_services()),
+            )
+
+    # ------------------------------------------------------------------ observing
+
+    def expected_services(self) -> list[str]:
+        services = ["postgres", "db-setup", "airflow-init", "api-server", "scheduler", "dag-processor", "triggerer"]
+        if self.spec.airflow.executor == "CeleryExecutor":
+            services[1:1] = ["redis"]
+            services.append("worker")
+        return services
+
+    def _containers(self):
+        if not self.compose_file.is_file():
+            return []
+        return self.docker.ps()
+
+    def services(self) -> list[ServiceStatus]:
+        containers = self._containers()
+        by_service: dict[str, list] = {}
+        for container in containers:
+            by_service.setdefault(container.service, []).append(container)
+        result: list[ServiceStatus] = []
+        for service in self.expected_services():
+            found = by_service.get(service, [])
+            replicas = self.spec.airflow.worker_count if service == "worker" else 1
+            if not found:
+                for i in range(replicas):
+                    name = f"{service}-{i + 1}" if replicas > 1 else service
+                    result.append(ServiceStatus(name, service, "missing", "none"))
+                continue
+            for container in found:
+                suffix = container.name.rsplit("-", 1)[-1]
+                name = f"{service}-{suffix}" if replicas > 1 or len(found) > 1 else service
+                one_shot = service in ("db-setup", "airflow-init")
+                result.append(
+                    ServiceStatus(
+                        name=name,
+                        service=service,
+                        state=container.state,
+                        health=_health(container.state, container.health, container.exit_code, one_shot),
+                        ports=container.ports,
+                        exit_code=container.exit_code,
+                    )
+                )
+        return result
+
+    def logs(self, service: str | None = None, *, tail: int | None = None, follow: bool = False) -> Iterator[str]:
+        self._require_render()
+        self._check_service(service)
+        return self.docker.logs(service, tail=tail, follow=follow)
+
+    def exec(self, service: str, argv: list[str], *, input: bytes | None = None,
+             env: dict[str, str] | None = None) -> tuple[int, str]:
+        return self.docker.exec(service, argv, input=input, env=env)
+
+    def interactive(self, service: str, argv: list[str], *, env: dict[str, str] | None = None) -> int:
+        args = ["exec"]
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        if not os.isatty(0):
+            args.append("-T")
+        return self.docker.compose_interactive([*args, service, *argv])
+
+    def has_data(self) -> bool:
+        return bool(self.docker.volumes())
+
+    def api_url(self) -> str:
+        af = self.spec.airflow
+        host = "127.0.0.1" if af.bind in ("0.0.0.0", "127.0.0.1") else af.bind
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{af.port}"
+
+    def postgres_address(self) -> tuple[str, int]:
+        """Where the host reaches Postgres: the published port, else the container's own address."""
+        pg = self.spec.postgres
+        if pg.port is not None:
+            host = "127.0.0.1" if pg.bind in ("0.0.0.0", "127.0.0.1") else pg.bind
+            return host, pg.port
+        address = self.docker.service_ip("postgres")
+        if not address:
+            raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
+        return address, 5432
+
+    def memory_usage(self) -> dict[str, int]:
+        names = [c.name for c in self._containers() if c.state == "running"]
+        return self.docker.memory_usage(names)
+
+    def service_log_tail(self, service: str, lines: int = 20) -> str:
+        try:
+            return "\n".join(list(self.docker.logs(service, tail=lines)))
+        except WorkFailed:
+            return ""

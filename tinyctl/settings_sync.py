@@ -1,0 +1,171 @@
+"""Apply the spec's connections, variables and pools through Airflow's API.
+
+Each object is created when missing, updated when different, and reported unchanged otherwise;
+never duplicated. Airflow's API does not give passwords back, so a fingerprint of what tinyctl
+last applied (in the state folder, mode 0600) tells whether a password changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinyctl.airflow import AirflowClient
+from tinyctl.errors import BadInput
+from tinyctl.fsutil import sha256_bytes, write_atomic
+from tinyctl.secrets import load_secrets
+from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.models import Spec
+
+APPLIED_FILE = "applied-settings.json"
+MANAGED_DESCRIPTION = "Managed by tinyctl from tinyctl.yaml (postgres section)"
+
+
+@dataclass(frozen=True)
+class SyncItem:
+    kind: str  # connection, variable, pool
+    name: str
+    action: str  # created, updated, unchanged
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "action": self.action}
+
+
+def desired_connections(loaded: LoadedSpec, environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """conn_id -> API body, including the warehouse connections tinyctl defines itself."""
+    spec = loaded.spec
+    secrets = load_secrets(loaded.state_dir, spec, create=False, environ=environ)
+    bodies: dict[str, dict[str, Any]] = {}
+    writer = spec.postgres.writer
+    for db in spec.postgres.databases:
+        if writer is None:
+            break
+        bodies[db.connection_id] = {
+            "connection_id": db.connection_id,
+            "conn_type": "postgres",
+            "description": MANAGED_DESCRIPTION,
+            "host": "postgres",
+            "port": 5432,
+            "login": writer.name,
+            "schema": db.name,
+            "password": secrets.role_password(writer.name),
+            "extra": None,
+        }
+    for i, conn in enumerate(spec.airflow.connections):
+        password = None
+        if conn.password_env:
+            password = environ.get(conn.password_env)
+            if password is None:
+                line, col = loaded.locate("airflow", "connections", i, "password_env")
+                raise BadInput(
+                    f"connection {conn.id!r}: the environment variable {conn.password_env} is not set",
+                    hint=f"Export {conn.password_env} (see {loaded.file}:{line}:{col}), then run the command again.",
+                )
+        bodies[conn.id] = {
+            "connection_id": conn.id,
+            "conn_type": conn.type,
+            "description": conn.description,
+            "host": conn.host,
+            "port": conn.port,
+            "login": conn.login,
+            "schema": conn.schema_,
+            "password": password,
+            "extra": json.dumps(conn.extra, sort_keys=True) if conn.extra else None,
+        }
+    return bodies
+
+
+def variable_value(value: Any) -> str:
+    """Strings are stored as they are; anything else as JSON (read with deserialize_json=True)."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _fingerprint(body: Mapping[str, Any]) -> str:
+    return sha256_bytes(json.dumps(body, sort_keys=True, default=str).encode())
+
+
+def _same_extra(a: Any, b: Any) -> bool:
+    def parse(value: Any) -> Any:
+        if value in (None, "", "{}"):
+            return {}
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+    return parse(a) == parse(b)
+
+
+def _connection_differs(current: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    for key in ("conn_type", "description", "host", "port", "login", "schema"):
+        if (current.get(key) or None) != (body.get(key) or None):
+            return True
+    return not _same_extra(current.get("extra"), body.get("extra"))
+
+
+def _read_applied(path: Path) -> dict[str, str]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def sync_settings(loaded: LoadedSpec, client: AirflowClient, *, environ: Mapping[str, str] | None = None) -> list[SyncItem]:
+    environ = os.environ if environ is None else environ
+    spec: Spec = loaded.spec
+    applied_path = loaded.state_dir / APPLIED_FILE
+    applied = _read_applied(applied_path)
+    items: list[SyncItem] = []
+
+    current_connections = client.connections()
+    for conn_id, body in desired_connections(loaded, environ).items():
+        key = f"connection:{conn_id}"
+        fingerprint = _fingerprint(body)
+        current = current_connections.get(conn_id)
+        if current is None:
+            client.create_connection(body)
+            action = "created"
+        elif _connection_differs(current, body) or applied.get(key) != fingerprint:
+            client.update_connection(conn_id, body)
+            action = "updated"
+        else:
+            action = "unchanged"
+        applied[key] = fingerprint
+        items.append(SyncItem("connection", conn_id, action))
+
+    current_variables = client.variables()
+    for name, raw in spec.airflow.variables.items():
+        value = variable_value(raw)
+        current = current_variables.get(name)
+        if current is None:
+            client.create_variable(name, value, None)
+            action = "created"
+        elif current.value != value:
+            client.update_variable(name, value, current.description)
+            action = "updated"
+        else:
+            action = "unchanged"
+        items.append(SyncItem("variable", name, action))
+
+    current_pools = client.pools()
+    for pool in spec.airflow.pools:
+        current = current_pools.get(pool.name)
+        description = pool.description
+        if current is None:
+            client.create_pool(pool.name, pool.slots, description, pool.include_deferred)
+            action = "created"
+        elif (current.slots, current.description or None, current.include_deferred) != (pool.slots, description, pool.include_deferred):
+            client.update_pool(pool.name, pool.slots, description, pool.include_deferred)
+            action = "updated"
+        else:
+            action = "unchanged"
+        items.append(SyncItem("pool", pool.name, action))
+
+    write_atomic(applied_path, (json.dumps(applied, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
+    return items

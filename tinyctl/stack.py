@@ -1,0 +1,255 @@
+"""Bringing the stack up and reporting on it: render, pre-flight, build, start, wait for health.
+
+This is core code: it drives the runtime and the Airflow client, reports progress through a
+callback, and raises tinyctl errors. It never prints.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tinyctl.airflow import AirflowClient, AirflowUnreachable, Health
+from tinyctl.errors import EnvironmentProblem, TinyctlError, WorkFailed
+from tinyctl.preflight import PortRequest, check_memory, check_ports, needed_memory
+from tinyctl.render import render, render_status
+from tinyctl.runtime.base import BuildOutcome, Runtime, ServiceStatus
+from tinyctl.runtime.compose import ComposeRuntime
+from tinyctl.secrets import INTERNAL_USER, load_secrets
+from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.models import parse_duration
+
+POLL_SECONDS = 0.5
+AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+
+
+def make_runtime(loaded: LoadedSpec, environ: Mapping[str, str] | None = None) -> Runtime:
+    """The runtime every command goes through (Compose, for now)."""
+    environ = os.environ if environ is None else environ
+    name = environ.get("TINYCTL_RUNTIME", "compose")
+    if name != "compose":
+        raise EnvironmentProblem(f"unknown runtime {name!r}", hint="TINYCTL_RUNTIME may only be `compose` for now.")
+    return ComposeRuntime(loaded, environ)
+
+
+def airflow_client(loaded: LoadedSpec, runtime: Runtime, *, timeout: float = 10.0, retries: int = 3) -> AirflowClient:
+    secrets = load_secrets(loaded.state_dir, loaded.spec, create=False)
+    return AirflowClient(
+        runtime.api_url(), INTERNAL_USER, secrets.user_password(INTERNAL_USER), timeout=timeout, retries=retries
+    )
+
+
+@dataclass
+class UpProgress:
+    phase: str
+    services: list[ServiceStatus] = field(default_factory=list)
+    components: dict[str, str | None] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+
+@dataclass
+class UpResult:
+    already_up: bool
+    seconds: float
+    rendered: list[str]
+    built: list[BuildOutcome]
+    services: list[ServiceStatus]
+    url: str
+    airflow_version: str | None
+
+
+def _log_tail(runtime: Runtime, service: str, lines: int = 20) -> str:
+    try:
+        return "\n".join(list(runtime.logs(service, tail=lines)))
+    except TinyctlError:
+        return "(no log available)"
+
+
+def _describe(status: ServiceStatus) -> str:
+    detail = f"state {status.state}, health {status.health}"
+    if status.state == "exited":
+        detail += f", exit code {status.exit_code}"
+    return f"{status.name} ({detail})"
+
+
+def _first_failure(services: list[ServiceStatus]) -> ServiceStatus | None:
+    """A service that will not become healthy by waiting: a failed one-shot or an unhealthy service."""
+    for status in services:
+        if status.one_shot and status.health == "failed":
+            return status
+        if not status.one_shot and status.health == "unhealthy":
+            return status
+    return None
+
+
+def preflight(loaded: LoadedSpec, runtime: Runtime) -> None:
+    """Ports and memory; raises EnvironmentProblem before anything starts."""
+    spec = loaded.spec
+    requests = [PortRequest("airflow.port", spec.airflow.bind, spec.airflow.port)]
+    if spec.postgres.port is not None:
+        requests.append(PortRequest("postgres.port", spec.postgres.bind, spec.postgres.port))
+    own = runtime.own_ports()
+    describe = getattr(getattr(runtime, "docker", None), "containers_publishing", None)
+    check_ports(requests, own, describe)
+    if not own:
+        check_memory(runtime.memory_bytes(), needed_memory(spec.airflow.worker_count))
+
+
+def _ensure_data_dirs(loaded: LoadedSpec) -> None:
+    data = loaded.path(loaded.spec.data.path)
+    for sub in ("landing", "archive"):
+        (data / sub).mkdir(parents=True, exist_ok=True)
+
+
+def wait_for_airflow(client: AirflowClient, deadline: float, on_health: Callable[[Health], None] | None = None) -> Health:
+    """Poll /api/v2/monitor/health until every component is healthy, or the deadline passes."""
+    last: Health | None = None
+    while True:
+        try:
+            last = client.health()
+            if on_health:
+                on_health(last)
+            if last.all_healthy(AIRFLOW_COMPONENTS):
+                return last
+        except AirflowUnreachable:
+            pass
+        if time.monotonic() > deadline:
+            bad = ", ".join(last.unhealthy(AIRFLOW_COMPONENTS)) if last else "the API server"
+            raise WorkFailed(
+                f"Airflow did not report healthy in time: {bad}",
+                hint="Look at `tinyctl logs scheduler` (or the component named); raise airflow.start_timeout if the machine is slow.",
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def bring_up(
+    loaded: LoadedSpec,
+    runtime: Runtime,
+    *,
+    timeout: float | None = None,
+    on_progress: Callable[[UpProgress], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+    show_build_output: bool = True,
+) -> UpResult:
+    """Render, check, build and start the stack; return once every service and Airflow is healthy."""
+    started = time.monotonic()
+    timeout = float(timeout if timeout is not None else parse_duration(loaded.spec.airflow.start_timeout))
+    report = on_progress or (lambda _progress: None)
+    step = on_step or (lambda _message: None)
+
+    runtime.check_engine()
+    rendered = render(loaded).written
+    services = runtime.services()
+    to_build = runtime.images_to_build()
+    if not rendered and not to_build and services and all(s.ok for s in services):
+        with airflow_client(loaded, runtime, timeout=5, retries=1) as client:
+            try:
+                health = client.health()
+            except AirflowUnreachable:
+                health = None
+            if health is not None and health.all_healthy(AIRFLOW_COMPONENTS):
+                return UpResult(True, time.monotonic() - started, [], [], services, runtime.api_url(), _version(client))
+
+    preflight(loaded, runtime)
+    _ensure_data_dirs(loaded)
+    built: list[BuildOutcome] = []
+    if to_build:
+        built = runtime.build(show_output=show_build_output, on_step=step)
+
+    deadline = time.monotonic() + timeout
+    handle = runtime.start()
+    try:
+        while True:
+            services = runtime.services()
+            report(UpProgress("starting services", services, elapsed=time.monotonic() - started))
+            failure = _first_failure(services)
+            if failure is not None:
+                raise WorkFailed(
+                    f"{failure.name} failed: {_describe(failure)}",
+                    details=f"Last lines of its log:\n{_log_tail(runtime, failure.service)}",
+                    hint=f"Fix the cause shown above, then run `tinyctl up` again (`tinyctl logs {failure.service}` for more).",
+                )
+            if handle.done():
+                handle.result()  # raises when `compose up` itself failed
+                if all(s.ok for s in services):
+                    break
+            if time.monotonic() > deadline:
+                waiting = [s for s in services if not s.ok]
+                first = waiting[0] if waiting else None
+                raise WorkFailed(
+                    f"the stack was not healthy after {timeout:.0f} s: "
+                    + ", ".join(_describe(s) for s in waiting),
+                    details=f"Last lines of {first.service}'s log:\n{_log_tail(runtime, first.service)}" if first else None,
+                    hint="Raise airflow.start_timeout (or pass --timeout) if the machine is just slow; "
+                    "otherwise the log above says why.",
+                )
+            time.sleep(POLL_SECONDS)
+    except BaseException:
+        handle.cancel()
+        raise
+
+    with airflow_client(loaded, runtime) as client:
+        def on_health(health: Health) -> None:
+            report(UpProgress("waiting for Airflow", services, health.components, time.monotonic() - started))
+
+        wait_for_airflow(client, deadline, on_health)
+        client.warm_up_execution_api()
+        version = _version(client)
+    return UpResult(False, time.monotonic() - started, rendered, built, runtime.services(), runtime.api_url(), version)
+
+
+def _version(client: AirflowClient) -> str | None:
+    try:
+        return client.version()
+    except TinyctlError:
+        return None
+
+
+@dataclass
+class StackReport:
+    project: str
+    runtime: str
+    state: str  # up, down, degraded
+    services: list[ServiceStatus]
+    airflow: dict[str, Any]
+    render_fresh: bool
+    render_reasons: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "runtime": self.runtime,
+            "state": self.state,
+            "services": [s.as_dict() for s in self.services],
+            "airflow": self.airflow,
+            "render": {"fresh": self.render_fresh, "reasons": list(self.render_reasons)},
+        }
+
+
+def stack_status(loaded: LoadedSpec, runtime: Runtime) -> StackReport:
+    """What is running, how healthy it is, and whether the rendered files are stale."""
+    runtime.check_engine()
+    services = runtime.services()
+    fresh = render_status(loaded)
+    running = [s for s in services if s.state not in ("missing",)]
+    airflow: dict[str, Any] = {"url": runtime.api_url(), "version": None, "healthy": False, "components": {}}
+    api_up = any(s.service == "api-server" and s.state == "running" for s in services)
+    if api_up:
+        try:
+            with airflow_client(loaded, runtime, timeout=3, retries=1) as client:
+                health = client.health()
+                airflow["components"] = health.components
+                airflow["healthy"] = health.all_healthy(AIRFLOW_COMPONENTS)
+                airflow["version"] = _version(client)
+        except TinyctlError:
+            pass
+    if not running or all(s.state in ("missing", "exited") and not s.one_shot for s in services if not s.one_shot):
+        state = "down"
+    elif all(s.ok for s in services) and airflow["healthy"]:
+        state = "up"
+    else:
+        state = "degraded"
+    return StackReport(loaded.spec.project.name, runtime.name, state, services, airflow, fresh.fresh, fresh.reasons)
