@@ -1,6 +1,6 @@
 """Container healthchecks for tinyctl stacks: cheap probes that never import Airflow.
 
-    healthcheck.py http URL          the URL answers 2xx
+    healthcheck.py http URL [URL...] every URL answers 2xx
     healthcheck.py tcp PORT          something listens on 127.0.0.1:PORT
     healthcheck.py job JOB_TYPE      this container's Airflow job (DagProcessorJob,
                                      TriggererJob) heartbeated in the last 30 seconds
@@ -14,9 +14,12 @@ import urllib.request
 from urllib.parse import unquote, urlsplit
 
 
-def http(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return 0 if 200 <= response.status < 300 else 1
+def http(*urls: str) -> int:
+    for url in urls:
+        with urllib.request.urlopen(url, timeout=8) as response:
+            if not 200 <= response.status < 300:
+                return 1
+    return 0
 
 
 def tcp(port: str) -> int:
@@ -49,9 +52,9 @@ def job(job_type: str) -> int:
 
 
 if __name__ == "__main__":
-    kind, argument = sys.argv[1], sys.argv[2]
+    kind, arguments = sys.argv[1], sys.argv[2:]
     try:
-        sys.exit({"http": http, "tcp": tcp, "job": job}[kind](argument))
+        sys.exit({"http": http, "tcp": tcp, "job": job}[kind](*arguments))
     except Exception as error:  # any failure is "unhealthy", with the reason in `docker inspect`
         print(f"unhealthy: {error}", file=sys.stderr)
         sys.exit(1)

@@ -16,7 +16,8 @@ from typing import Any
 from tinyctl.errors import SpecProblem
 from tinyctl.secrets import INTERNAL_USER
 from tinyctl.spec.loader import LoadedSpec, format_path
-from tinyctl.spec.models import DEBIAN_POSTGRES_VERSION, Spec
+from tinyctl.spec.models import CONFIG_KEY, DEBIAN_POSTGRES_VERSION, Spec
+from tinyctl.spec.yaml_positions import KEY_MARK
 
 # Settings tinyctl derives from the spec itself; overriding them would break the stack.
 MANAGED_CONFIG = {
@@ -27,7 +28,7 @@ MANAGED_CONFIG = {
     "core.simple_auth_manager_passwords_file": "passwords are generated into the state folder",
     "core.execution_api_server_url": "tinyctl points it at the stack's api-server",
     "core.dags_folder": "set dags.path instead",
-    "database.sql_alchemy_conn": "Airflow's metadata database is managed by tinyctl",
+    "database.sql_alchemy_conn": "tinyctl creates and owns Airflow's metadata database",
     "api_auth.jwt_secret": "it is generated; override it with TINYCTL_SECRET_JWT_SECRET",
     "api.secret_key": "it is generated; override it with TINYCTL_SECRET_API_SECRET_KEY",
     "api.port": "set airflow.port instead",
@@ -52,8 +53,9 @@ class _Checker:
         self.problems: list[SpecProblem] = []
 
     def report(self, path: tuple[Any, ...], message: str, *, severity: str = "error") -> None:
-        line, col = self.loaded.locate(*path)
-        self.problems.append(SpecProblem(self.loaded.file, line, col, format_path(path), message, severity))
+        line, col = self.loaded.positions.get(path) or self.loaded.locate(*path)
+        shown = path[:-1] if path and path[-1] == KEY_MARK else path
+        self.problems.append(SpecProblem(self.loaded.file, line, col, format_path(shown), message, severity))
 
     def warn(self, path: tuple[Any, ...], message: str) -> None:
         self.report(path, message, severity="warning")
@@ -135,9 +137,14 @@ class _Checker:
         for i, conn in enumerate(af.connections):
             if conn.id in managed:
                 self.report(("airflow", "connections", i, "id"), f"{conn.id!r} is the warehouse connection tinyctl defines from postgres.databases")
-        for key in af.config:
-            if key in MANAGED_CONFIG:
-                self.report(("airflow", "config", key), f"{key} is managed by tinyctl: {MANAGED_CONFIG[key]}")
+        for key, value in af.config.items():
+            where = ("airflow", "config", key, KEY_MARK)
+            if not CONFIG_KEY.match(key):
+                self.report(where, f"write config keys as 'section.key' in lowercase (e.g. core.parallelism), not {key!r}")
+            elif key in MANAGED_CONFIG:
+                self.report(where, f"{key} is managed by tinyctl: {MANAGED_CONFIG[key]}")
+            if isinstance(value, str) and ("\n" in value or "'" in value):
+                self.report(("airflow", "config", key), "a config value may not contain a newline or a single quote")
         if af.bind != "127.0.0.1" and af.bind != "::1":
             self.warn(("airflow", "bind"), f"the Airflow UI will be reachable from other machines on {af.bind}")
 

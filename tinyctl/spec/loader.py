@@ -140,10 +140,9 @@ def _message(error: dict[str, Any], path: tuple[Any, ...]) -> str:
     if kind == "string_pattern_mismatch":
         pattern = error["ctx"]["pattern"]
         message = f"{error['input']!r} is not {PATTERN_HELP.get(pattern, 'of the form ' + pattern)}"
-    if kind.endswith("_type") or kind in ("literal_error", "enum", "int_parsing", "bool_parsing", "float_parsing"):
-        value = error.get("input")
-        if not isinstance(value, dict | list):
-            message += f" (got {value!r})"
+    value = error.get("input")
+    if kind != "string_pattern_mismatch" and not isinstance(value, dict | list) and "(got " not in message and kind not in ("value_error", "assertion_error"):
+        message += f" (got {value!r})"
     return message
 
 
