@@ -1,0 +1,55 @@
+# tinyctl: the two commands a new user runs are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The demo builds every image locally (no registry needed); IMAGES=official uses Docker Hub.
+IMAGES ?= debian
+DEMO ?= demo
+
+.PHONY: help setup install engine demo demo-down test test-fast lint bench clean
+
+help:
+	@echo "make demo       set everything up, then init + up + seed + test-etl a sample project"
+	@echo "make test       run every test (real Docker engine, Postgres and Airflow)"
+	@echo "make test-fast  the tests that need no engine (seconds)"
+	@echo "make lint       ruff"
+	@echo "make bench      benchmarks (bench/)"
+
+$(BIN)/tinyctl: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(BIN)/tinyctl
+
+engine: install
+	docker/provision-engine.sh $(VENV)
+
+setup: install engine
+
+demo: setup
+	@test -f $(DEMO)/tinyctl.yaml || $(BIN)/tinyctl init $(DEMO) --images $(IMAGES)
+	cd $(DEMO) && ../$(BIN)/tinyctl up && ../$(BIN)/tinyctl seed && ../$(BIN)/tinyctl test-etl --junit report.xml --html report.html
+
+demo-down: install
+	cd $(DEMO) && ../$(BIN)/tinyctl down
+
+test: setup
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m "not engine and not stack"
+
+lint: install
+	$(BIN)/ruff check tinyctl tests bench
+	$(BIN)/ruff format --check tinyctl tests bench
+
+bench: setup
+	$(BIN)/python bench/bench_up.py
+	$(BIN)/python bench/bench_deploy.py
+	$(BIN)/python bench/bench_seed_and_test.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info
