@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -53,14 +52,11 @@ def warehouse_dsn(loaded: LoadedSpec, runtime: Runtime, database: str | None = N
     return Dsn(host, port, db, writer, secrets.role_password(writer))
 
 
-class _Prepend(io.RawIOBase):
+class _Prepend:
     """A stream that yields `head` and then the rest of `tail` (to put a peeked header back)."""
 
     def __init__(self, head: bytes, tail: IO[bytes]):
         self.head, self.tail = head, tail
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         if self.head:
@@ -99,7 +95,7 @@ def _load_csv_seed(loaded: LoadedSpec, seed: Seed, dsn: Dsn, progress: ProgressC
         stream: IO[bytes] = raw
         if seed.header:
             columns, first = _header_columns(raw, seed.delimiter, path)
-            stream = io.BufferedReader(_Prepend(first, raw), buffer_size=1 << 20)  # type: ignore[arg-type]
+            stream = _Prepend(first, raw)  # type: ignore[assignment]
         elif seed.columns:
             columns = list(seed.columns)
         else:

@@ -190,7 +190,8 @@ class Docker:
         return self.image_label(tag, "") is not None
 
     def import_rootfs(self, tarball: Path, tag: str, labels: dict[str, str], env: dict[str, str]) -> None:
-        changes = [f"LABEL {k}={v}" for k, v in labels.items()] + [f"ENV {k}={v}" for k, v in env.items()]
+        changes = [f"LABEL {k}={json.dumps(v)}" for k, v in labels.items()]
+        changes += [f"ENV {k}={json.dumps(v)}" for k, v in env.items()]
         changes.append('CMD ["/bin/bash"]')
         try:
             self.client.image.import_(tarball, tag=tag, changes=changes, message="tinyctl debian base")
