@@ -54,6 +54,7 @@ class FileResult:
     traceback: str | None = None
     previous_live: bool = False  # an older, good version is still the one serving
     seconds: float | None = None
+    restored_at: datetime | None = None
 
     @property
     def failed(self) -> bool:
@@ -165,7 +166,19 @@ def error_location(stack_trace: str, rel: str) -> int | None:
 
 
 def traceback_tail(stack_trace: str, lines: int = 4) -> str:
-    kept = [line for line in (stack_trace or "").strip().splitlines() if line.strip()]
+    """The last lines of a traceback, without the import machinery's own frames."""
+    kept: list[str] = []
+    skip_next = False
+    for line in (stack_trace or "").strip().splitlines():
+        if skip_next and line.startswith("    "):
+            skip_next = False
+            continue
+        skip_next = False
+        if line.strip().startswith('File "<frozen'):
+            skip_next = True
+            continue
+        if line.strip():
+            kept.append(line)
     return "\n".join(kept[-lines:])
 
 
@@ -185,7 +198,6 @@ class _Pending:
     written_at: datetime
     started: float
     check: LocalCheck
-    restored: bool = False
 
 
 def _dag_states(dags: list[Dag]) -> list[DagState]:
@@ -287,7 +299,7 @@ def deploy_dags(
             error = next((e for e in errors if _matches(e, item.rel) and e.timestamp and e.timestamp >= item.written_at), None)
             if error is not None:
                 result = _failed_import(item, error, target_root, client, by_file)
-            elif fresh and not item.restored:
+            elif fresh:
                 current = [d for d in by_file.get(item.rel, []) if not d.is_stale]
                 result = FileResult(item.rel, "live", dags=_dag_states(current or fresh), seconds=time.monotonic() - item.started)
             elif time.monotonic() > deadline:
@@ -298,9 +310,15 @@ def deploy_dags(
                 continue
             waiting.remove(item)
             results.append(result)
-            emit(result)
+            if result.restored_at is None:
+                emit(result)  # restored files are reported once their old version is live again
         if waiting:
             time.sleep(POLL)
+
+    restored = [r for r in results if r.restored_at is not None]
+    _wait_for_restored(client, restored, deadline)
+    for result in restored:
+        emit(result)
 
     if unchanged:
         by_file = _by_file(client.dags())
@@ -330,6 +348,7 @@ def _failed_import(item: _Pending, error: ImportErrorInfo, target_root: Path, cl
     result = FileResult(item.rel, "import_error", message=message, line=error_location(error.stack_trace, item.rel),
                         traceback=traceback_tail(error.stack_trace), seconds=time.monotonic() - item.started)
     if item.old is not None:
+        result.restored_at = datetime.now(UTC)
         write_atomic(target, item.old)
         os.utime(target)
         for dag in by_file.get(item.rel, []):
@@ -344,6 +363,21 @@ def _failed_import(item: _Pending, error: ImportErrorInfo, target_root: Path, cl
     elif target.exists():
         target.unlink()  # a new file that does not import is not deployed at all
     return result
+
+
+def _wait_for_restored(client: AirflowClient, restored: list[FileResult], deadline: float) -> None:
+    """After putting a good version back, wait until its DAGs are active again (bounded)."""
+    pending = {r.file: r for r in restored}
+    while pending and time.monotonic() < deadline:
+        by_file = _by_file(client.dags())
+        for rel, result in list(pending.items()):
+            dags = by_file.get(rel, [])
+            live = [d for d in dags if not d.is_stale and d.last_parsed_time and d.last_parsed_time >= result.restored_at]
+            if live:
+                result.dags = _dag_states(live)
+                del pending[rel]
+        if pending:
+            time.sleep(POLL)
 
 
 def require_deployable(report: DeployReport) -> None:

@@ -38,9 +38,11 @@ def format_result(result: FileResult) -> str:
             "timeout": "not parsed"}.get(result.status, result.status)
     text = f"{icon} {name}: {kind} at [bold]{where}[/bold]: {escape(result.message or '')}"
     if result.traceback and result.status == "import_error":
-        text += "\n" + "\n".join(f"    [dim]{escape(line)}[/dim]" for line in result.traceback.splitlines())
+        frames = result.traceback.splitlines()[:-1]  # the last line is the message shown above
+        text += "".join(f"\n    [dim]{escape(line)}[/dim]" for line in frames)
     if result.previous_live:
-        text += "\n    [yellow]the previous version of this file is still the one live[/yellow]"
+        live = ", ".join(d.dag_id for d in result.dags)
+        text += "\n    [yellow]the previous version of this file is still the one live[/yellow]" + (f" ({escape(live)})" if live else "")
     elif result.status != "timeout":
         text += "\n    [yellow]not deployed[/yellow]"
     return text
