@@ -63,7 +63,7 @@ def local_modules(dag_root: Path) -> set[str]:
         for child in dag_root.iterdir():
             if child.suffix == ".py":
                 names.add(child.stem)
-            elif child.is_dir() and (child / "__init__.py").exists() or child.is_dir() and any(child.glob("*.py")):
+            elif (child.is_dir() and (child / "__init__.py").exists()) or (child.is_dir() and any(child.glob("*.py"))):
                 names.add(child.name)
     return names
 

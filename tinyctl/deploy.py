@@ -12,6 +12,7 @@ seconds, whether each DAG is live or why not.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -274,13 +275,7 @@ def deploy_dags(
     dags = client.dags()
     by_file = _by_file(dags)
     for item in pending:
-        for dag in by_file.get(item.rel, []):
-            if dag.file_token:
-                try:
-                    client.reparse(dag.file_token)
-                except TinyctlError:
-                    pass  # the folder refresh will still pick it up
-                break
+        _request_parse(client, by_file.get(item.rel, []))
 
     waiting = [p for p in pending if p.rel.endswith(".py") and (p.check.may_define_dags or p.check.dag_ids)]
     for item in pending:
@@ -340,6 +335,15 @@ def deploy_dags(
     return DeployReport(results, time.monotonic() - started)
 
 
+def _request_parse(client: AirflowClient, dags: list[Dag]) -> None:
+    """Ask Airflow to parse a file now; any of its DAGs carries the file's token. New files have
+    no token yet: the dag-processor's one-second folder refresh finds them."""
+    token = next((d.file_token for d in dags if d.file_token), None)
+    if token:
+        with contextlib.suppress(TinyctlError):  # the folder refresh still picks the file up
+            client.reparse(token)
+
+
 def _failed_import(item: _Pending, error: ImportErrorInfo, target_root: Path, client: AirflowClient,
                    by_file: dict[str, list[Dag]]) -> FileResult:
     """Report the import error and put the previous good version back (or withdraw a new file)."""
@@ -351,13 +355,7 @@ def _failed_import(item: _Pending, error: ImportErrorInfo, target_root: Path, cl
         result.restored_at = datetime.now(UTC)
         write_atomic(target, item.old)
         os.utime(target)
-        for dag in by_file.get(item.rel, []):
-            if dag.file_token:
-                try:
-                    client.reparse(dag.file_token)
-                except TinyctlError:
-                    pass
-                break
+        _request_parse(client, by_file.get(item.rel, []))
         result.previous_live = True
         result.dags = _dag_states([d for d in by_file.get(item.rel, []) if not d.is_stale])
     elif target.exists():

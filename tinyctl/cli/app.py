@@ -88,12 +88,21 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")
     ] = False,
+    spec: Annotated[
+        Path | None, typer.Option("--spec", "-f", help="Project spec file (also accepted after the command).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Echo every external command run.")] = False,
 ) -> None:
     """tinyctl: [bold]up[/bold], [bold]deploy-dags[/bold], [bold]seed[/bold], [bold]test-etl[/bold], [bold]status[/bold].
 
     Exit codes: 0 ok; 1 the work failed (a test, an unhealthy stack); 2 bad input (spec,
     arguments); 3 environment problem (no Docker, a port taken).
     """
+    # Given before the command, they become the defaults of the command's own options.
+    if spec is not None:
+        os.environ["TINYCTL_SPEC"] = str(spec)
+    if verbose:
+        os.environ["TINYCTL_VERBOSE"] = "1"
 
 
 __all__ = ["DEFAULT_SPEC", "JsonOption", "SpecOption", "VerboseOption", "app", "command", "open_spec"]

@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 
 from tinyctl.cli import output
-from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command, open_spec, set_verbose
+from tinyctl.cli.app import (
+    DEFAULT_SPEC,
+    JsonOption,
+    SpecOption,
+    VerboseOption,
+    command,
+    open_spec,
+    set_verbose,
+)
 from tinyctl.errors import SpecError
 from tinyctl.render import render, render_status
 from tinyctl.scaffold import init_project
@@ -24,6 +32,7 @@ def init(
     images: Annotated[
         str, typer.Option("--images", help="Image source written to the spec: official or debian.")
     ] = "official",
+    verbose: VerboseOption = False,
 ) -> None:
     """Scaffold a working project: spec, sample DAG, landing data, seeds and smoke tests."""
     if images not in ("official", "debian"):
@@ -39,7 +48,7 @@ def init(
 
 
 @command("validate")
-def validate(spec: SpecOption = DEFAULT_SPEC, as_json: JsonOption = False) -> None:
+def validate(spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False) -> None:
     """Check the spec and report every problem at once as file:line:col. Writes nothing."""
     try:
         loaded = load_spec(spec)
@@ -68,7 +77,7 @@ def _problem(problem) -> dict:
 
 
 @command("schema")
-def schema() -> None:
+def schema(verbose: VerboseOption = False) -> None:
     """Print the spec's JSON Schema (for editor completion and validation)."""
     output.print_json(json_schema())
 

@@ -71,7 +71,7 @@ def translate(error: DockerException | ClientNotFoundError, action: str) -> Tiny
         return EnvironmentProblem(f"{action}: a host port is already in use", details=_tail(stderr, 5),
                                   hint="Free the port, or change airflow.port / postgres.port in tinyctl.yaml.")
     if ("pull access denied" in lowered or "failed to resolve reference" in lowered or "error pulling image" in lowered
-            or "no such host" in lowered or "i/o timeout" in lowered and "registry" in lowered):
+            or "no such host" in lowered or ("i/o timeout" in lowered and "registry" in lowered)):
         return EnvironmentProblem(f"{action}: an image could not be pulled", hint=NO_REGISTRY, details=_tail(stderr, 5))
     return WorkFailed(
         f"{action} failed (exit code {error.return_code})",

@@ -115,13 +115,13 @@ class _Checker:
                 ("postgres", "roles"),
                 "needs a role with `access: write`: it owns the warehouse schemas and is the role Airflow's DAGs connect as",
             )
-        if image_source(self.spec, self.environ) == "debian" and pg.image is None:
-            if "version" in pg.model_fields_set and pg.version != DEBIAN_POSTGRES_VERSION:
-                self.report(
-                    ("postgres", "version"),
-                    f"images.source debian builds PostgreSQL {DEBIAN_POSTGRES_VERSION} (Debian bookworm's); "
-                    f"set version: \"{DEBIAN_POSTGRES_VERSION}\" or leave it out",
-                )
+        debian = image_source(self.spec, self.environ) == "debian" and pg.image is None
+        if debian and "version" in pg.model_fields_set and pg.version != DEBIAN_POSTGRES_VERSION:
+            self.report(
+                ("postgres", "version"),
+                f"images.source debian builds PostgreSQL {DEBIAN_POSTGRES_VERSION} (Debian bookworm's); "
+                f"set version: \"{DEBIAN_POSTGRES_VERSION}\" or leave it out",
+            )
 
     def airflow(self) -> None:
         af = self.spec.airflow
