@@ -9,8 +9,8 @@ from pathlib import Path
 
 import jinja2
 import pytest
-
 from conftest import compose_binary
+
 from tinyctl.render import render, render_status
 from tinyctl.render.engine import _environment
 from tinyctl.secrets import load_secrets

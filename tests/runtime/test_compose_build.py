@@ -8,8 +8,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from conftest import new_stack, ok
+
 from tinyctl.render.images import BASE_IMAGE
 
 pytestmark = pytest.mark.engine

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import Stack, new_stack, ok
 
 pytestmark = [pytest.mark.engine, pytest.mark.stack]
