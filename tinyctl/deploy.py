@@ -92,11 +92,13 @@ class DeployReport:
 
 
 def _wanted(path: Path) -> bool:
-    if any(part in SKIP_NAMES for part in path.parts):
+    """DAG-folder content worth deploying: no caches, editor droppings or hidden folders."""
+    *folders, name = path.parts
+    if any(part in SKIP_NAMES or part.startswith(".") for part in folders):
         return False
-    if path.suffix in (".pyc", ".pyo", ".swp") or path.name.endswith("~"):
+    if path.suffix in (".pyc", ".pyo", ".swp") or name.endswith("~"):
         return False
-    return not path.name.startswith(".") or path.name == ".airflowignore"
+    return not name.startswith(".") or name == ".airflowignore"
 
 
 def collect_sources(loaded: LoadedSpec, paths: Iterable[Path] | None) -> dict[str, Path]:

@@ -6,14 +6,18 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from tinyctl import __version__
 from tinyctl.cli import output
 from tinyctl.errors import ExitCode, TinyctlError
-from tinyctl.spec import DEFAULT_SPEC, LoadedSpec, load_spec
+
+if TYPE_CHECKING:
+    from tinyctl.spec import LoadedSpec
+
+DEFAULT_SPEC = Path("tinyctl.yaml")
 
 app = typer.Typer(
     name="tinyctl",
@@ -66,6 +70,8 @@ def command(name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
 
 def open_spec(spec: Path) -> LoadedSpec:
     """Load and validate the spec; warnings go to stderr."""
+    from tinyctl.spec import load_spec
+
     loaded = load_spec(spec)
     for warning in loaded.warnings:
         output.warn(str(warning))

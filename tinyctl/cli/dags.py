@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -11,9 +11,10 @@ from rich.markup import escape
 from tinyctl.cli import output
 from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command, open_spec
 from tinyctl.cli.stack import enable_echo
-from tinyctl.deploy import DeployReport, FileResult, deploy_dags, require_deployable
-from tinyctl.settings_sync import SyncItem, sync_settings
-from tinyctl.stack import airflow_client, make_runtime
+
+if TYPE_CHECKING:
+    from tinyctl.deploy import FileResult
+    from tinyctl.settings_sync import SyncItem
 
 ICON = {
     "live": "[green]✓[/green]", "unchanged": "[green]=[/green]", "module": "[green]✓[/green]",
@@ -55,6 +56,10 @@ def _sync_line(item: SyncItem) -> str:
 
 def after_up(loaded, runtime, *, as_json: bool, quiet_if_unchanged: bool) -> dict[str, Any]:
     """What `up` does once the stack is healthy: sync settings, deploy the DAG folder."""
+    from tinyctl.deploy import deploy_dags, require_deployable
+    from tinyctl.settings_sync import sync_settings
+    from tinyctl.stack import airflow_client
+
     with airflow_client(loaded, runtime) as client:
         items = sync_settings(loaded, client)
         report = deploy_dags(loaded, runtime, client)
@@ -80,6 +85,9 @@ def deploy_dags_command(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for Airflow to parse each file.")] = 60.0,
 ) -> None:
     """Deploy DAG files atomically, have Airflow parse them now, and report each file's DAGs or error."""
+    from tinyctl.deploy import deploy_dags
+    from tinyctl.stack import airflow_client, make_runtime
+
     enable_echo(verbose)
     loaded = open_spec(spec)
     runtime = make_runtime(loaded)
@@ -90,7 +98,7 @@ def deploy_dags_command(
 
     with airflow_client(loaded, runtime) as client:
         client.require_up()
-        report: DeployReport = deploy_dags(loaded, runtime, client, paths=paths, prune=prune, unpause=unpause,
+        report = deploy_dags(loaded, runtime, client, paths=paths, prune=prune, unpause=unpause,
                                            timeout=timeout, on_result=on_result)
     if as_json:
         output.print_json(report.as_dict())
@@ -110,6 +118,9 @@ def sync_settings_command(
     spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
 ) -> None:
     """Apply the spec's connections, variables and pools through Airflow's API."""
+    from tinyctl.settings_sync import sync_settings
+    from tinyctl.stack import airflow_client, make_runtime
+
     enable_echo(verbose)
     loaded = open_spec(spec)
     runtime = make_runtime(loaded)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
@@ -17,12 +17,10 @@ from rich.table import Table
 from tinyctl.cli import output
 from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command, open_spec
 from tinyctl.cli.stack import enable_echo
-from tinyctl.deploy import deploy_dags
-from tinyctl.etl_tests import reports
-from tinyctl.etl_tests.runner import Progress as TestProgress
-from tinyctl.etl_tests.runner import TestResult, run_tests, select_tests
-from tinyctl.seed import run_seeds
-from tinyctl.stack import airflow_client, make_runtime
+
+if TYPE_CHECKING:
+    from tinyctl.etl_tests.runner import Progress as TestProgress
+    from tinyctl.etl_tests.runner import TestResult
 
 TASK_COLOURS = {"success": "green", "failed": "red", "upstream_failed": "red", "running": "yellow",
                 "queued": "cyan", "scheduled": "cyan", "skipped": "dim", None: "dim"}
@@ -36,6 +34,9 @@ def seed(
     only: Annotated[list[str] | None, typer.Option("--only", help="Load only this seed (repeatable).")] = None,
 ) -> None:
     """Load the spec's seeds into Postgres as the ETL role: SQL files, then CSV files with COPY."""
+    from tinyctl.seed import run_seeds
+    from tinyctl.stack import make_runtime
+
     enable_echo(verbose)
     loaded = open_spec(spec)
     runtime = make_runtime(loaded)
@@ -119,6 +120,12 @@ def test_etl(
     parallel: Annotated[int, typer.Option("--parallel", min=1, max=16, help="Run up to N independent tests together.")] = 1,
 ) -> None:
     """Run the spec's ETL tests through the real scheduler and check the warehouse. Exit 0 only if all pass."""
+    from tinyctl.deploy import deploy_dags
+    from tinyctl.etl_tests import reports
+    from tinyctl.etl_tests.runner import Progress as TestProgress
+    from tinyctl.etl_tests.runner import run_tests, select_tests
+    from tinyctl.stack import airflow_client, make_runtime
+
     enable_echo(verbose)
     loaded = open_spec(spec)
     runtime = make_runtime(loaded)

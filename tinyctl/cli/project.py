@@ -19,9 +19,6 @@ from tinyctl.cli.app import (
     set_verbose,
 )
 from tinyctl.errors import SpecError
-from tinyctl.render import render, render_status
-from tinyctl.scaffold import init_project
-from tinyctl.spec import json_schema, load_spec
 
 
 @command("init")
@@ -35,6 +32,8 @@ def init(
     verbose: VerboseOption = False,
 ) -> None:
     """Scaffold a working project: spec, sample DAG, landing data, seeds and smoke tests."""
+    from tinyctl.scaffold import init_project
+
     if images not in ("official", "debian"):
         raise typer.BadParameter("must be official or debian", param_hint="--images")
     result = init_project(directory, force=force, name=name, images_source=images)
@@ -50,6 +49,8 @@ def init(
 @command("validate")
 def validate(spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False) -> None:
     """Check the spec and report every problem at once as file:line:col. Writes nothing."""
+    from tinyctl.spec import load_spec
+
     try:
         loaded = load_spec(spec)
     except SpecError as error:
@@ -79,6 +80,8 @@ def _problem(problem) -> dict:
 @command("schema")
 def schema(verbose: VerboseOption = False) -> None:
     """Print the spec's JSON Schema (for editor completion and validation)."""
+    from tinyctl.spec import json_schema
+
     output.print_json(json_schema())
 
 
@@ -88,6 +91,8 @@ def render_command(
     check: Annotated[bool, typer.Option("--check", help="Only report whether the rendered files are stale; exit 1 if so.")] = False,
 ) -> None:
     """Write the compose file, env/secrets files and Airflow config into the state folder."""
+    from tinyctl.render import render, render_status
+
     set_verbose(verbose)
     loaded = open_spec(spec)
     if check:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
@@ -15,8 +15,10 @@ from rich.table import Table
 from tinyctl.cli import output
 from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command, open_spec
 from tinyctl.errors import BadInput, WorkFailed
-from tinyctl.runtime.base import ServiceStatus
-from tinyctl.stack import UpProgress, bring_up, make_runtime, stack_status
+
+if TYPE_CHECKING:
+    from tinyctl.runtime.base import ServiceStatus
+    from tinyctl.stack import UpProgress
 
 STYLE = {
     "healthy": "green", "completed": "green", "none": "green",
@@ -82,6 +84,8 @@ def up(
     deploy: Annotated[bool, typer.Option("--deploy/--no-deploy", help="Sync settings and deploy DAGs once healthy.")] = True,
 ) -> None:
     """Render, build if needed, start the stack and wait until every service is healthy."""
+    from tinyctl.stack import bring_up, make_runtime
+
     enable_echo(verbose)
     loaded = open_spec(spec)
     runtime = make_runtime(loaded)
@@ -147,6 +151,8 @@ def down(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting data.")] = False,
 ) -> None:
     """Stop and remove the containers. Data is kept unless --volumes is given."""
+    from tinyctl.stack import make_runtime
+
     enable_echo(verbose)
     loaded = open_spec(spec)
     runtime = make_runtime(loaded)
@@ -169,6 +175,8 @@ def restart(
     verbose: VerboseOption = False,
 ) -> None:
     """Restart one service, or the whole stack."""
+    from tinyctl.stack import make_runtime
+
     enable_echo(verbose)
     loaded = open_spec(spec)
     runtime = make_runtime(loaded)
@@ -180,6 +188,8 @@ def restart(
 @command("status")
 def status(spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False) -> None:
     """Services with state, health and ports; the Airflow URL and version; render staleness."""
+    from tinyctl.stack import make_runtime, stack_status
+
     enable_echo(verbose)
     loaded = open_spec(spec)
     report = stack_status(loaded, make_runtime(loaded))
@@ -213,6 +223,8 @@ def logs(
     tail: Annotated[int | None, typer.Option("--tail", "-n", help="Only the last N lines per service.")] = None,
 ) -> None:
     """Show service logs."""
+    from tinyctl.stack import make_runtime
+
     enable_echo(verbose)
     loaded = open_spec(spec)
     runtime = make_runtime(loaded)
@@ -232,6 +244,8 @@ def psql(
     role: Annotated[str | None, typer.Option("--role", help="Role to connect as (default: the ETL writer role).")] = None,
 ) -> None:
     """psql inside the postgres container, as the ETL role (nothing needed on the host)."""
+    from tinyctl.stack import make_runtime
+
     enable_echo(verbose)
     loaded = open_spec(spec)
     pg = loaded.spec.postgres
@@ -261,6 +275,8 @@ def build(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if the inputs did not change (no cache).")] = False,
 ) -> None:
     """Build the project's images (those built locally); skips images whose inputs did not change."""
+    from tinyctl.stack import make_runtime
+
     enable_echo(verbose)
     from tinyctl.render import render
 
