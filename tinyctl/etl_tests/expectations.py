@@ -49,6 +49,15 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _show(value: Any) -> str:
+    """A value as a person reads it: numbers bare, text quoted, NULL for None."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
 def _table(name: str) -> q.Composable:
     return q.Identifier(*name.split("."))
 
@@ -187,11 +196,11 @@ def _custom(dsn: Dsn, e: CustomSql):
         return False, f"the query returned {more}{min(len(rows), SAMPLE_ROWS)} row(s); expected none", names, [list(r) for r in rows[:SAMPLE_ROWS]]
     names, rows = query(dsn, statement, limit=2)
     if not rows:
-        return False, f"the query returned no rows; expected the value {e.equals!r}", names, []
+        return False, f"the query returned no rows; expected the value {_show(e.equals)}", names, []
     found = rows[0][0]
     if _equal(found, e.equals):
-        return True, f"the query returned {found!r}", names, []
-    return False, f"the query returned {_plain(found)!r}; expected {e.equals!r}", names, [list(rows[0])]
+        return True, f"the query returned {_show(found)}", names, []
+    return False, f"the query returned {_show(found)}; expected {_show(e.equals)}", names, [list(rows[0])]
 
 
 CHECKS = {
