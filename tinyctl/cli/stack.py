@@ -91,9 +91,16 @@ def up(
     runtime = make_runtime(loaded)
     live = None if as_json or not output.err.is_terminal else Live(console=output.err, refresh_per_second=4, transient=True)
 
+    reported: set[str] = set()
+
     def on_progress(progress: UpProgress) -> None:
         if live is not None:
             live.update(_progress_view(progress))
+        elif not as_json:  # a log, not a terminal: one line per service as it becomes ready
+            for service in progress.services:
+                if service.ok and service.name not in reported:
+                    reported.add(service.name)
+                    output.err.print(f"  [green]✓[/green] {service.name} {service.health} [dim]{progress.elapsed:.1f}s[/dim]")
 
     def on_step(message: str) -> None:
         if not as_json:
