@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
-
 from conftest import free_port
+
 from tinyctl.errors import EnvironmentProblem
 from tinyctl.preflight import GiB, PortRequest, check_memory, check_ports, port_free, port_holder
 
@@ -19,7 +20,8 @@ def test_a_listening_port_is_taken_and_its_holder_named() -> None:
         port = sock.getsockname()[1]
         assert not port_free("127.0.0.1", port)
         assert not port_free("0.0.0.0", port)
-        assert port_holder(port) == f"{open(f'/proc/{os.getpid()}/comm').read().strip()} (pid {os.getpid()})"
+        name = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+        assert port_holder(port) == f"{name} (pid {os.getpid()})"
         with pytest.raises(EnvironmentProblem) as caught:
             check_ports([PortRequest("airflow.port", "127.0.0.1", port)], own_ports=set())
     assert f"127.0.0.1:{port} (airflow.port) is in use by" in (caught.value.details or "")
@@ -50,5 +52,5 @@ def test_every_taken_port_is_reported_at_once() -> None:
 
 def test_memory_check() -> None:
     check_memory(64 * GiB, 1 * GiB)
-    with pytest.raises(EnvironmentProblem, match="Docker engine has 0.5 GiB"):
+    with pytest.raises(EnvironmentProblem, match=r"Docker engine has 0\.5 GiB"):
         check_memory(GiB // 2, 2 * GiB)

@@ -38,22 +38,15 @@ class LocalCheck:
 
 
 def _top_level_imports(tree: ast.Module) -> Iterable[tuple[str, int]]:
-    """(top-level package, line) of imports that run at import time and are not guarded."""
+    """(top-level package, line) of the module's unconditional imports."""
     for node in tree.body:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name.split(".")[0], node.lineno
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             yield node.module.split(".")[0], node.lineno
-        elif isinstance(node, ast.If) and not _is_type_checking(node.test):
-            yield from _top_level_imports(ast.Module(body=node.body, type_ignores=[]))
-        # try/except ImportError blocks are deliberately skipped: the author handles the absence.
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
+        # Imports under `if` (version checks, TYPE_CHECKING) or `try` are conditional: the author
+        # handles the absence, so they are never "obviously" failing.
 
 
 def local_modules(dag_root: Path) -> set[str]:

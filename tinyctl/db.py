@@ -82,19 +82,105 @@ def _first_line(error: psycopg.Error) -> str:
     return (error.diag.message_primary or str(error)).strip().splitlines()[0]
 
 
+_DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def split_statements(text: str) -> list[tuple[int, str]]:
+    """Split a SQL script at top-level semicolons: [(line the statement starts on, statement)].
+
+    Quotes ('', "", E'' with backslashes, $tag$...$tag$) and comments (--, nested /* */) are
+    respected, so a semicolon inside them does not split.
+    """
+    statements: list[tuple[int, str]] = []
+    i, n, start = 0, len(text), 0
+
+    def flush(end: int) -> None:
+        chunk = text[start:end]
+        body = _strip_leading_comments(chunk)
+        if body.strip():
+            offset = start + (len(chunk) - len(body))
+            statements.append((text.count("\n", 0, offset) + 1, body.rstrip()))
+
+    while i < n:
+        c = text[i]
+        if c == "-" and text.startswith("--", i):
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+        elif c == "/" and text.startswith("/*", i):
+            i = _after_block_comment(text, i)
+            continue
+        elif c == "'":
+            escapes = i > 0 and text[i - 1] in "eE" and (i < 2 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
+            i += 1
+            while i < n:
+                if escapes and text[i] == "\\":
+                    i += 2
+                    continue
+                if text[i] == "'":
+                    if text.startswith("''", i):
+                        i += 2
+                        continue
+                    break
+                i += 1
+        elif c == '"':
+            i = text.find('"', i + 1)
+            i = n if i < 0 else i
+        elif c == "$" and (match := _DOLLAR.match(text, i)) and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
+            tag = match.group(0)
+            end = text.find(tag, match.end())
+            i = n if end < 0 else end + len(tag) - 1
+        elif c == ";":
+            flush(i)
+            start = i + 1
+        i += 1
+    flush(n)
+    return statements
+
+
+def _after_block_comment(text: str, i: int) -> int:
+    """The index just after the /* comment */ that starts at `i` (Postgres nests them)."""
+    depth, i = 1, i + 2
+    while i < len(text) and depth:
+        if text.startswith("/*", i):
+            depth, i = depth + 1, i + 2
+        elif text.startswith("*/", i):
+            depth, i = depth - 1, i + 2
+        else:
+            i += 1
+    return i
+
+
+def _strip_leading_comments(chunk: str) -> str:
+    while True:
+        stripped = chunk.lstrip()
+        if stripped.startswith("--"):
+            newline = stripped.find("\n")
+            chunk = "" if newline < 0 else stripped[newline + 1:]
+        elif stripped.startswith("/*"):
+            chunk = stripped[_after_block_comment(stripped, 0):]
+        else:
+            return stripped
+
+
 def run_script(dsn: Dsn, text: str) -> None:
-    """Run a SQL script (several statements) in one transaction; roll it all back on error."""
+    """Run a SQL script in one transaction, statement by statement so an error has a line.
+
+    On any error the whole script is rolled back.
+    """
     with connect(dsn) as connection:
+        statements = split_statements(text)
         try:
             with connection.transaction():
-                connection.execute(text.encode())
-        except psycopg.Error as error:
-            diag = error.diag
-            line = _position_line(text, diag.statement_position)
-            if line is None and diag.context:
-                match = re.search(r"line (\d+)", diag.context)
-                line = int(match.group(1)) if match and "function" not in diag.context else None
-            raise DatabaseError(_first_line(error), line=line, hint=diag.message_hint) from None
+                for line, statement in statements:
+                    try:
+                        connection.execute(statement.encode())
+                    except psycopg.Error as error:
+                        within = _position_line(statement, error.diag.statement_position)
+                        raise DatabaseError(
+                            _first_line(error), line=line + (within - 1 if within else 0), hint=error.diag.message_hint
+                        ) from None
+        except psycopg.Error as error:  # e.g. the COMMIT itself (deferred constraints)
+            raise DatabaseError(_first_line(error), hint=error.diag.message_hint) from None
 
 
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")

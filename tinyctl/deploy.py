@@ -297,7 +297,8 @@ def deploy_dags(
             if error is not None:
                 result = _failed_import(item, error, target_root, client, by_file)
             elif fresh:
-                current = [d for d in by_file.get(item.rel, []) if not d.is_stale]
+                # Only DAGs parsed from the new bytes: a renamed DAG id stays active in Airflow for a while.
+                current = [d for d in fresh if not d.is_stale]
                 result = FileResult(item.rel, "live", dags=_dag_states(current or fresh), seconds=time.monotonic() - item.started)
             elif time.monotonic() > deadline:
                 result = FileResult(item.rel, "timeout", message=f"Airflow did not parse it within {timeout:.0f} s",

@@ -128,6 +128,8 @@ def _load_csv_seed(loaded: LoadedSpec, seed: Seed, dsn: Dsn, progress: ProgressC
                 f"seed {seed.name}: {where}{column}: {error.message}",
                 hint=f"Fix that row; {seed.table} was left exactly as it was (the load is one transaction).",
             ) from None
+        except BadInput as error:
+            raise BadInput(f"seed {seed.name}: {path}: {error.message}", hint=error.hint) from None
     progress(seed.name, total, total, result.rows)
     return result.rows, result.bytes
 

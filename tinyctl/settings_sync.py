@@ -88,21 +88,32 @@ def _fingerprint(body: Mapping[str, Any]) -> str:
     return sha256_bytes(json.dumps(body, sort_keys=True, default=str).encode())
 
 
-def _same_extra(a: Any, b: Any) -> bool:
-    def parse(value: Any) -> Any:
-        if value in (None, "", "{}"):
-            return {}
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
-        return value
+MASKED = "***"  # what Airflow's API shows instead of a secret-looking value
 
-    return parse(a) == parse(b)
+
+def _parse_extra(value: Any) -> Any:
+    if value in (None, "", "{}"):
+        return {}
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _same_extra(current: Any, desired: Any) -> bool:
+    """Equal, where masked values ("***") count as equal: the fingerprint covers those."""
+    shown, wanted = _parse_extra(current), _parse_extra(desired)
+    if isinstance(shown, dict) and isinstance(wanted, dict):
+        if set(shown) != set(wanted):
+            return False
+        return all(shown[k] == MASKED or shown[k] == wanted[k] for k in wanted)
+    return shown == wanted
 
 
 def _connection_differs(current: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """What the API shows differs from the desired body (secrets excepted: see the fingerprint)."""
     for key in ("conn_type", "description", "host", "port", "login", "schema"):
         if (current.get(key) or None) != (body.get(key) or None):
             return True
@@ -142,15 +153,17 @@ def sync_settings(loaded: LoadedSpec, client: AirflowClient, *, environ: Mapping
     current_variables = client.variables()
     for name, raw in spec.airflow.variables.items():
         value = variable_value(raw)
+        key, fingerprint = f"variable:{name}", _fingerprint({"value": value})
         current = current_variables.get(name)
         if current is None:
             client.create_variable(name, value, None)
             action = "created"
-        elif current.value != value:
+        elif (current.value != MASKED and current.value != value) or applied.get(key) != fingerprint:
             client.update_variable(name, value, current.description)
             action = "updated"
         else:
             action = "unchanged"
+        applied[key] = fingerprint
         items.append(SyncItem("variable", name, action))
 
     current_pools = client.pools()

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from python_on_whales.exceptions import DockerException
 
 from tinyctl.errors import EnvironmentProblem, WorkFailed
 from tinyctl.runtime.docker import ContainerState, Docker, translate
-from python_on_whales.exceptions import DockerException
 
 
 def test_an_unreachable_engine_says_how_to_start_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -127,16 +127,17 @@ def _unique(dsn: Dsn, e: Unique):
 
 
 def _accepted(dsn: Dsn, e: AcceptedValues):
-    values = q.SQL(", ").join(q.Literal(str(v)) for v in e.values)
+    # Typed literals: Postgres compares them with the column's own type (booleans, numerics, dates).
+    values = q.SQL(", ").join(q.Literal(v) for v in e.values)
     statement = q.SQL(
-        "SELECT {col} AS value, count(*) AS rows FROM {table} WHERE {col} IS NOT NULL AND {col}::text NOT IN ({values}){where}"
+        "SELECT {col} AS value, count(*) AS rows FROM {table} WHERE {col} IS NOT NULL AND {col} NOT IN ({values}){where}"
         " GROUP BY {col} ORDER BY rows DESC"
     ).format(col=q.Identifier(e.column), table=_table(e.table), values=values, where=_where(e.where, "AND"))
     names, rows = query(dsn, statement)
     if not rows:
-        return True, f"every {e.column} is one of {', '.join(map(str, e.values))}", [], []
+        return True, f"every {e.column} is one of {', '.join(map(_show, e.values))}", [], []
     total = sum(int(r[1]) for r in rows)
-    shown = ", ".join(repr(r[0]) for r in rows[:SAMPLE_ROWS])
+    shown = ", ".join(_show(r[0]) for r in rows[:SAMPLE_ROWS])
     return False, f"{total} row(s) of {e.table} have {e.column} outside the accepted values: {shown}", names, [list(r) for r in rows[:SAMPLE_ROWS]]
 
 

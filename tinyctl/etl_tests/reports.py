@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,14 @@ from typing import Any
 from tinyctl import __version__
 from tinyctl.etl_tests.runner import TestResult
 from tinyctl.fsutil import write_atomic
+
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def xml_text(text: str) -> str:
+    """Text XML 1.0 can hold: colour codes removed, other control characters dropped."""
+    return _XML_ILLEGAL.sub("", _ANSI.sub("", text))
 
 
 def summary(results: list[TestResult]) -> dict[str, Any]:
@@ -54,14 +63,14 @@ def junit_xml(project: str, results: list[TestResult]) -> bytes:
         case = ET.SubElement(suite, "testcase", classname=f"tinyctl.{project}.{result.dag}", name=result.name,
                              time=f"{result.seconds:.3f}")
         if result.status == "failed":
-            ET.SubElement(case, "failure", message=result.message, type="EtlTestFailure").text = _failure_text(result)
+            ET.SubElement(case, "failure", message=xml_text(result.message), type="EtlTestFailure").text = xml_text(_failure_text(result))
         elif result.status == "error":
-            ET.SubElement(case, "error", message=result.message, type="EtlTestError").text = _failure_text(result)
+            ET.SubElement(case, "error", message=xml_text(result.message), type="EtlTestError").text = xml_text(_failure_text(result))
         out = [f"dag run {result.run_id} ({result.run_state})"] if result.run_id else []
         out += [f"{'PASS' if e.passed else 'FAIL'} {e.name}: {e.message}" for e in result.expectations]
         out += [f"rows {table}: {count}" for table, count in result.row_counts.items()]
         if out:
-            ET.SubElement(case, "system-out").text = "\n".join(out)
+            ET.SubElement(case, "system-out").text = xml_text("\n".join(out))
     ET.indent(suites)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="utf-8") + b"\n"
 
