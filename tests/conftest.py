@@ -57,16 +57,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def tinyctl(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def tinyctl(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess, as a user would."""
     full_env = {**os.environ, **STACK_ENV, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "tinyctl", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "tinyctl", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    )
     return result
 
 
@@ -79,7 +88,9 @@ class Stack:
     airflow_port: int
     postgres_port: int
 
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
         return tinyctl(*args, cwd=self.root, env=env, timeout=timeout)
 
     def json(self, *args: str) -> dict:
@@ -106,7 +117,11 @@ def new_stack(base: Path, prefix: str, *, edit=None) -> Stack:
     init_project(root, name=name, images_source="debian")
     airflow_port, postgres_port = free_port(), free_port()
     spec = root / "tinyctl.yaml"
-    text = spec.read_text().replace("port: 8080", f"port: {airflow_port}").replace("port: 5432", f"port: {postgres_port}")
+    text = (
+        spec.read_text()
+        .replace("port: 8080", f"port: {airflow_port}")
+        .replace("port: 5432", f"port: {postgres_port}")
+    )
     spec.write_text(edit(text) if edit else text)
     return Stack(root, name, airflow_port, postgres_port)
 
@@ -120,8 +135,10 @@ def engine() -> None:
     try:
         Docker().engine()
     except TinyctlError as error:
-        pytest.fail(f"these tests need a Docker engine: {error.message}. {error.hint or ''} "
-                    "(run `make engine`, or deselect them with -m 'not engine and not stack')")
+        pytest.fail(
+            f"these tests need a Docker engine: {error.message}. {error.hint or ''} "
+            "(run `make engine`, or deselect them with -m 'not engine and not stack')"
+        )
 
 
 @pytest.fixture(scope="session")

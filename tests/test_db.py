@@ -16,7 +16,10 @@ def test_semicolons_inside_quotes_comments_and_bodies_do_not_split() -> None:
     assert split_statements(text) == [
         (2, "CREATE TABLE a (x text default 'a;b')"),
         (3, "INSERT INTO a VALUES ('it''s; fine')"),
-        (5, "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END; $body$ LANGUAGE plpgsql"),
+        (
+            5,
+            "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END; $body$ LANGUAGE plpgsql",
+        ),
         (6, "SELECT E'back\\'slash;'"),
         (7, 'SELECT "we;ird" FROM a'),
     ]

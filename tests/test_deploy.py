@@ -62,7 +62,9 @@ def deploy(s: Stack, *args: str) -> tuple[int, dict]:
     try:
         data = json.loads(result.stdout)
     except ValueError:
-        pytest.fail(f"deploy-dags --json printed no JSON (exit {result.returncode})\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        pytest.fail(
+            f"deploy-dags --json printed no JSON (exit {result.returncode})\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
     return result.returncode, data
 
 
@@ -109,8 +111,9 @@ def test_sample_dag_is_live_after_up(deploy_stack: Stack) -> None:
     assert entry["status"] in ("unchanged", "live")
     assert dag_ids(entry) == ["staging_orders"]
     assert entry["dags"][0]["stale"] is False
-    assert (deploy_stack.root / ".tinyctl" / "dags" / "staging_orders.py").read_bytes() == \
-        (deploy_stack.root / "dags" / "staging_orders.py").read_bytes()
+    assert (deploy_stack.root / ".tinyctl" / "dags" / "staging_orders.py").read_bytes() == (
+        deploy_stack.root / "dags" / "staging_orders.py"
+    ).read_bytes()
 
 
 @stack
@@ -127,12 +130,16 @@ def test_a_new_dag_file_goes_live_within_seconds(deploy_stack: Stack) -> None:
     assert dag_ids(entry) == [dag_id]
     assert entry["dags"][0]["stale"] is False
     assert isinstance(entry["seconds"], float | int)
-    print(f"\n[observed] new DAG live after {entry['seconds']} s (whole deploy-dags run {data['seconds']} s)")
+    print(
+        f"\n[observed] new DAG live after {entry['seconds']} s (whole deploy-dags run {data['seconds']} s)"
+    )
     with deploy_stack.client() as client:
         dag = client.dag(dag_id)
     assert dag is not None and not dag.is_stale
     assert dag.relative_fileloc == source.name
-    assert (deploy_stack.root / ".tinyctl" / "dags" / source.name).read_bytes() == source.read_bytes()
+    assert (
+        deploy_stack.root / ".tinyctl" / "dags" / source.name
+    ).read_bytes() == source.read_bytes()
     # Nothing changed since: a second run reports it unchanged.
     code, data = deploy(deploy_stack)
     assert code == 0 and by_file(data)[source.name]["status"] == "unchanged"
@@ -221,7 +228,9 @@ def test_an_airflow_import_error_keeps_the_previous_version_live(deploy_stack: S
         dag = client.dag(dag_id)
         errors = [e for e in client.import_errors() if e.filename.endswith(source.name)]
     assert dag is not None and not dag.is_stale, "the previous version is still active"
-    assert errors == [], "once the good version is re-parsed, Airflow no longer lists an import error"
+    assert errors == [], (
+        "once the good version is re-parsed, Airflow no longer lists an import error"
+    )
 
     # Fixed (and changed): deployed and live again.
     fixed = dag_source(dag_id, tail="# fixed")
@@ -284,7 +293,9 @@ def test_unpause_unpauses_only_the_deployed_files_dags(deploy_stack: Stack) -> N
         assert dag is not None and dag.is_paused is False
         others = {d.dag_id: d.is_paused for d in client.dags() if not d.is_stale}
     for other, paused in paused_before.items():
-        assert others.get(other) == paused, f"{other}: --unpause with a path touched another file's DAG"
+        assert others.get(other) == paused, (
+            f"{other}: --unpause with a path touched another file's DAG"
+        )
 
 
 @stack
@@ -337,8 +348,12 @@ NESTED_TRACE = (
 
 def test_error_location_is_the_line_of_the_deployed_file() -> None:
     assert error_location(IMPORT_TRACE, "broken_dag.py") == 6
-    assert error_location(SYNTAX_TRACE, "broken_dag.py") == 6  # a SyntaxError frame has no ", in ..."
-    assert error_location(NESTED_TRACE, "orders.py") == 3  # where the file imports the failing module
+    assert (
+        error_location(SYNTAX_TRACE, "broken_dag.py") == 6
+    )  # a SyntaxError frame has no ", in ..."
+    assert (
+        error_location(NESTED_TRACE, "orders.py") == 3
+    )  # where the file imports the failing module
     assert error_location(NESTED_TRACE, "common/helpers.py") == 10
     assert error_location("", "x.py") is None
     assert error_location("ValueError: no line here", "x.py") is None
@@ -399,17 +414,30 @@ def test_collect_sources_skips_caches_compiled_and_hidden_files(project: Path) -
         (dags / rel).write_bytes(content)
     loaded = load_spec(project / "tinyctl.yaml")
     sources = collect_sources(loaded, None)
-    assert sorted(sources) == [".airflowignore", "common/__init__.py", "common/util.py", "sql/report.sql", "staging_orders.py"]
+    assert sorted(sources) == [
+        ".airflowignore",
+        "common/__init__.py",
+        "common/util.py",
+        "sql/report.sql",
+        "staging_orders.py",
+    ]
     assert sources["common/util.py"] == dags / "common" / "util.py"
 
 
 def test_collect_sources_skips_files_in_hidden_folders(project: Path) -> None:
     dags = project / "dags"
-    for rel in (".git/config", ".venv/lib/site.py", ".mypy_cache/3.11/x.json", ".ipynb_checkpoints/a-checkpoint.py"):
+    for rel in (
+        ".git/config",
+        ".venv/lib/site.py",
+        ".mypy_cache/3.11/x.json",
+        ".ipynb_checkpoints/a-checkpoint.py",
+    ):
         (dags / rel).parent.mkdir(parents=True, exist_ok=True)
         (dags / rel).write_text("from airflow import DAG\n")
     sources = collect_sources(load_spec(project / "tinyctl.yaml"), None)
-    assert sorted(sources) == ["staging_orders.py"], "hidden folders (tool caches, virtualenvs) are not DAG sources"
+    assert sorted(sources) == ["staging_orders.py"], (
+        "hidden folders (tool caches, virtualenvs) are not DAG sources"
+    )
 
 
 def test_collect_sources_with_explicit_paths(project: Path, tmp_path: Path) -> None:
@@ -500,6 +528,9 @@ def test_check_source_safe_mode_detection_and_dag_ids() -> None:
     decorated = b"from airflow.sdk import dag\n@dag(schedule=None)\ndef my_pipeline():\n    pass\nmy_pipeline()\n"
     assert check_source(decorated, "x.py", KNOWN).dag_ids == ("my_pipeline",)
     # Airflow's safe mode parses only files mentioning both words (case-insensitive).
-    assert check_source(b"# AIRFLOW helpers for my Dag files\nX = 1\n", "x.py", KNOWN).may_define_dags is True
+    assert (
+        check_source(b"# AIRFLOW helpers for my Dag files\nX = 1\n", "x.py", KNOWN).may_define_dags
+        is True
+    )
     assert check_source(b"import os\nX = 1\n", "helpers.py", KNOWN).may_define_dags is False
     assert check_source(b"# airflow only\nX = 1\n", "helpers.py", KNOWN).may_define_dags is False

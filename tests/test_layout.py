@@ -10,7 +10,9 @@ OWN = {"test_layout.py", "test_resources.py"}
 
 
 def _modules(folder: Path) -> set[str]:
-    return {p.stem for p in folder.glob("*.py")} | {p.name for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    return {p.stem for p in folder.glob("*.py")} | {
+        p.name for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    }
 
 
 def test_every_test_file_names_a_module_of_the_package() -> None:
@@ -21,6 +23,8 @@ def test_every_test_file_names_a_module_of_the_package() -> None:
             continue
         folder = PACKAGE / relative.parent
         name = relative.stem.removeprefix("test_")
-        if not folder.is_dir() or not any(name == m or name.startswith(m + "_") for m in _modules(folder)):
+        if not folder.is_dir() or not any(
+            name == m or name.startswith(m + "_") for m in _modules(folder)
+        ):
             strays.append(str(relative))
     assert not strays, f"test files that mirror no module of tinyctl/: {strays}"

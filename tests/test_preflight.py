@@ -43,8 +43,10 @@ def test_every_taken_port_is_reported_at_once() -> None:
         for sock in (a, b):
             sock.bind(("127.0.0.1", 0))
             sock.listen()
-        requests = [PortRequest("airflow.port", "127.0.0.1", a.getsockname()[1]),
-                    PortRequest("postgres.port", "127.0.0.1", b.getsockname()[1])]
+        requests = [
+            PortRequest("airflow.port", "127.0.0.1", a.getsockname()[1]),
+            PortRequest("postgres.port", "127.0.0.1", b.getsockname()[1]),
+        ]
         with pytest.raises(EnvironmentProblem) as caught:
             check_ports(requests, own_ports=set())
     assert len((caught.value.details or "").splitlines()) == 2

@@ -19,7 +19,10 @@ def test_scaffold_is_a_valid_project_with_everything_the_demo_needs(tmp_path: Pa
     assert (result.root / "data" / "archive").is_dir()
 
 
-@pytest.mark.parametrize(("folder", "name"), [("My Project", "my-project"), ("__x__", "x"), ("Ünïcode", "n-code"), ("...", "tinyctl")])
+@pytest.mark.parametrize(
+    ("folder", "name"),
+    [("My Project", "my-project"), ("__x__", "x"), ("Ünïcode", "n-code"), ("...", "tinyctl")],
+)
 def test_project_names(folder: str, name: str) -> None:
     assert project_name(Path(folder)) == name
 

@@ -23,7 +23,14 @@ pytestmark = pytest.mark.stack
 SPEC_NAME = "tinyctl-seedtest.yaml"
 FOLDER = "seeds/tt_seed"
 COLUMNS = {"id": "integer", "name": "text", "amount": "numeric"}
-TABLES = ("tt_seed_rows", "tt_seed_append", "tt_seed_upsert", "tt_seed_gz", "tt_seed_sqlfail", "tt_seed_sqldup")
+TABLES = (
+    "tt_seed_rows",
+    "tt_seed_append",
+    "tt_seed_upsert",
+    "tt_seed_gz",
+    "tt_seed_sqlfail",
+    "tt_seed_sqldup",
+)
 
 GOOD = "id,name,amount\n1,alpha,1.50\n2,beta,2.50\n3,gamma,3.50\n"
 FILES = {
@@ -55,7 +62,13 @@ FILES = {
 
 
 def csv_seed(name: str, file: str, table: str, **extra) -> dict:
-    return {"name": name, "csv": f"{FOLDER}/{file}", "table": f"staging.{table}", "columns": dict(COLUMNS), **extra}
+    return {
+        "name": name,
+        "csv": f"{FOLDER}/{file}",
+        "table": f"staging.{table}",
+        "columns": dict(COLUMNS),
+        **extra,
+    }
 
 
 SEEDS = [
@@ -81,7 +94,9 @@ def scalar(s: Stack, sql: str) -> str:
     out = s.psql(sql)
     lines = [line.strip() for line in out.splitlines()]
     # psql's aligned format: header, ----- rule, the value, (1 row)
-    rule = next(i for i, line in enumerate(lines) if set(line) == {"-"} or re.fullmatch(r"-+(\+-+)*", line))
+    rule = next(
+        i for i, line in enumerate(lines) if set(line) == {"-"} or re.fullmatch(r"-+(\+-+)*", line)
+    )
     return lines[rule + 1]
 
 
@@ -94,7 +109,9 @@ def exists(s: Stack, table: str) -> bool:
 
 
 def contents(s: Stack, table: str) -> str:
-    return scalar(s, f"SELECT string_agg(id || ':' || name || ':' || amount, ' ' ORDER BY id) FROM {table}")
+    return scalar(
+        s, f"SELECT string_agg(id || ':' || name || ':' || amount, ' ' ORDER BY id) FROM {table}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -129,13 +146,23 @@ def seed_json(s: Stack, *only: str) -> list[dict]:
 
 
 def test_seeding_twice_gives_the_same_row_counts(live_stack: Stack) -> None:
-    expected_customers = len((live_stack.root / "seeds" / "customers.csv").read_text().strip().splitlines()) - 1
+    expected_customers = (
+        len((live_stack.root / "seeds" / "customers.csv").read_text().strip().splitlines()) - 1
+    )
     counts = []
     for _ in range(2):
         outcomes = live_stack.json("seed")
-        assert [(o["name"], o["kind"]) for o in outcomes] == [("fx_rates", "sql"), ("customers", "csv")]
-        assert outcomes[1]["rows"] == expected_customers and outcomes[1]["target"] == "staging.customers"
-        counts.append((count(live_stack, "staging.fx_rates"), count(live_stack, "staging.customers")))
+        assert [(o["name"], o["kind"]) for o in outcomes] == [
+            ("fx_rates", "sql"),
+            ("customers", "csv"),
+        ]
+        assert (
+            outcomes[1]["rows"] == expected_customers
+            and outcomes[1]["target"] == "staging.customers"
+        )
+        counts.append(
+            (count(live_stack, "staging.fx_rates"), count(live_stack, "staging.customers"))
+        )
     assert counts[0] == counts[1] == (3, expected_customers)
 
 
@@ -156,8 +183,9 @@ def test_only_loads_the_named_seed(live_stack: Stack) -> None:
         ("tt_seed_badtype", "badtype.csv:5", "amount", "invalid input syntax for type numeric"),
     ],
 )
-def test_a_bad_csv_row_is_located_and_the_table_keeps_its_rows(seeding: Stack, name: str, where: str,
-                                                                 column: str | None, fragment: str) -> None:
+def test_a_bad_csv_row_is_located_and_the_table_keeps_its_rows(
+    seeding: Stack, name: str, where: str, column: str | None, fragment: str
+) -> None:
     assert seed_json(seeding, "tt_seed_good")[0]["rows"] == 3
     before = contents(seeding, "staging.tt_seed_rows")
     assert before == "1:alpha:1.50 2:beta:2.50 3:gamma:3.50"
@@ -179,7 +207,12 @@ def test_an_append_seed_twice_doubles_the_rows(seeding: Stack) -> None:
     assert count(seeding, "staging.tt_seed_append") == 2
     assert seed_json(seeding, "tt_seed_append")[0]["rows"] == 2
     assert count(seeding, "staging.tt_seed_append") == 4
-    assert contents(seeding, "staging.tt_seed_append").split() == ["1:x:10", "1:x:10", "2:y:20", "2:y:20"]
+    assert contents(seeding, "staging.tt_seed_append").split() == [
+        "1:x:10",
+        "1:x:10",
+        "2:y:20",
+        "2:y:20",
+    ]
 
 
 def test_an_upsert_seed_twice_keeps_the_rows_and_updates_a_changed_value(seeding: Stack) -> None:
@@ -198,10 +231,18 @@ def test_an_upsert_seed_twice_keeps_the_rows_and_updates_a_changed_value(seeding
     finally:
         path.write_text(original)
     # The primary key tinyctl created from `key` is there.
-    assert scalar(seeding, "SELECT count(*) FROM pg_indexes WHERE tablename = 'tt_seed_upsert' AND indexdef LIKE '%(id)%'") == "1"
+    assert (
+        scalar(
+            seeding,
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'tt_seed_upsert' AND indexdef LIKE '%(id)%'",
+        )
+        == "1"
+    )
 
 
-def test_an_upsert_file_with_a_duplicate_key_names_the_file_and_changes_nothing(seeding: Stack) -> None:
+def test_an_upsert_file_with_a_duplicate_key_names_the_file_and_changes_nothing(
+    seeding: Stack,
+) -> None:
     seed_json(seeding, "tt_seed_upsert")
     before = contents(seeding, "staging.tt_seed_upsert")
     result = seed(seeding, "tt_seed_upsert_dup")
@@ -209,13 +250,17 @@ def test_an_upsert_file_with_a_duplicate_key_names_the_file_and_changes_nothing(
     message = plain(result.stderr)
     assert "(id) = (2) appears 2 times" in message
     assert contents(seeding, "staging.tt_seed_upsert") == before
-    assert "upsert_dup.csv" in message and "tt_seed_upsert_dup" in message, f"the message names neither the seed nor its file: {message}"
+    assert "upsert_dup.csv" in message and "tt_seed_upsert_dup" in message, (
+        f"the message names neither the seed nor its file: {message}"
+    )
 
 
 def test_a_gzipped_csv_seed_loads(seeding: Stack) -> None:
     outcomes = seed_json(seeding, "tt_seed_gz")
     assert outcomes[0]["rows"] == 1000 and outcomes[0]["kind"] == "csv"
-    assert outcomes[0]["bytes"] > (seeding.root / FOLDER / "gz.csv.gz").stat().st_size, "bytes counts the uncompressed data"
+    assert outcomes[0]["bytes"] > (seeding.root / FOLDER / "gz.csv.gz").stat().st_size, (
+        "bytes counts the uncompressed data"
+    )
     assert count(seeding, "staging.tt_seed_gz") == 1000
     assert scalar(seeding, "SELECT sum(amount) FROM staging.tt_seed_gz") == "500750.00"
 
@@ -227,7 +272,9 @@ def test_a_sql_seed_error_names_file_and_line_and_rolls_the_file_back(seeding: S
     assert f"seed tt_seed_sqlfail: {seeding.root}/{FOLDER}/fail.sql:5:" in message, message
     assert 'relation "staging.tt_seed_no_such_table" does not exist' in message
     assert "rolled back" in message
-    assert not exists(seeding, "staging.tt_seed_sqlfail"), "the table created on line 2 was rolled back"
+    assert not exists(seeding, "staging.tt_seed_sqlfail"), (
+        "the table created on line 2 was rolled back"
+    )
 
 
 def test_a_sql_seed_constraint_violation_names_its_line(seeding: Stack) -> None:
@@ -236,4 +283,6 @@ def test_a_sql_seed_constraint_violation_names_its_line(seeding: Stack) -> None:
     message = plain(result.stderr)
     assert "duplicate key value violates unique constraint" in message
     assert not exists(seeding, "staging.tt_seed_sqldup"), "the file was rolled back"
-    assert f"{FOLDER}/dup.sql:4:" in message, f"the failing statement's line is not named: {message}"
+    assert f"{FOLDER}/dup.sql:4:" in message, (
+        f"the failing statement's line is not named: {message}"
+    )

@@ -5,10 +5,15 @@ from tinyctl.stack import _first_failure
 
 
 def test_a_failed_one_shot_or_unhealthy_service_fails_fast() -> None:
-    starting = [ServiceStatus("postgres", "postgres", "running", "starting"),
-                ServiceStatus("db-setup", "db-setup", "created", "created")]
+    starting = [
+        ServiceStatus("postgres", "postgres", "running", "starting"),
+        ServiceStatus("db-setup", "db-setup", "created", "created"),
+    ]
     assert _first_failure(starting) is None
-    failed = [*starting, ServiceStatus("airflow-init", "airflow-init", "exited", "failed", exit_code=1)]
+    failed = [
+        *starting,
+        ServiceStatus("airflow-init", "airflow-init", "exited", "failed", exit_code=1),
+    ]
     assert _first_failure(failed).name == "airflow-init"
     sick = [ServiceStatus("scheduler", "scheduler", "running", "unhealthy")]
     assert _first_failure(sick).name == "scheduler"

@@ -34,7 +34,9 @@ class LocalProblem:
 class LocalCheck:
     problem: LocalProblem | None
     dag_ids: tuple[str, ...]  # statically visible DAG ids (may miss dynamic ones)
-    may_define_dags: bool  # Airflow's safe mode only parses files mentioning both "airflow" and "dag"
+    may_define_dags: (
+        bool  # Airflow's safe mode only parses files mentioning both "airflow" and "dag"
+    )
 
 
 def _top_level_imports(tree: ast.Module) -> Iterable[tuple[str, int]]:
@@ -56,7 +58,9 @@ def local_modules(dag_root: Path) -> set[str]:
         for child in dag_root.iterdir():
             if child.suffix == ".py":
                 names.add(child.stem)
-            elif (child.is_dir() and (child / "__init__.py").exists()) or (child.is_dir() and any(child.glob("*.py"))):
+            elif (child.is_dir() and (child / "__init__.py").exists()) or (
+                child.is_dir() and any(child.glob("*.py"))
+            ):
                 names.add(child.name)
     return names
 
@@ -78,9 +82,17 @@ def check_source(source: bytes, filename: str, known_modules: set[str] | None) -
     ids = tuple(dict.fromkeys(dag_ids_in(tree)))
     if known_modules is not None:
         for module, line in _top_level_imports(tree):
-            if module not in known_modules and module not in sys.builtin_module_names and module != "__future__":
+            if (
+                module not in known_modules
+                and module not in sys.builtin_module_names
+                and module != "__future__"
+            ):
                 return LocalCheck(
-                    LocalProblem("missing_module", line, f"No module named {module!r} in the stack's Airflow image"),
+                    LocalProblem(
+                        "missing_module",
+                        line,
+                        f"No module named {module!r} in the stack's Airflow image",
+                    ),
                     ids,
                     may_define,
                 )

@@ -29,8 +29,15 @@ class Dsn:
     password: str
 
     def kwargs(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port, "dbname": self.dbname, "user": self.user,
-                "password": self.password, "connect_timeout": 5, "application_name": "tinyctl"}
+        return {
+            "host": self.host,
+            "port": self.port,
+            "dbname": self.dbname,
+            "user": self.user,
+            "password": self.password,
+            "connect_timeout": 5,
+            "application_name": "tinyctl",
+        }
 
 
 class DatabaseError(WorkFailed):
@@ -38,15 +45,24 @@ class DatabaseError(WorkFailed):
 
     title = "Database error"
 
-    def __init__(self, message: str, *, line: int | None = None, column: str | None = None,
-                 hint: str | None = None, details: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        column: str | None = None,
+        hint: str | None = None,
+        details: str | None = None,
+    ):
         super().__init__(message, hint=hint, details=details)
         self.line = line
         self.column = column
 
 
 @contextmanager
-def connect(dsn: Dsn, *, autocommit: bool = False, read_only: bool = False) -> Iterator[psycopg.Connection]:
+def connect(
+    dsn: Dsn, *, autocommit: bool = False, read_only: bool = False
+) -> Iterator[psycopg.Connection]:
     options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
     try:
         connection = psycopg.connect(**dsn.kwargs(), autocommit=autocommit, **options)
@@ -110,7 +126,11 @@ def split_statements(text: str) -> list[tuple[int, str]]:
             i = _after_block_comment(text, i)
             continue
         elif c == "'":
-            escapes = i > 0 and text[i - 1] in "eE" and (i < 2 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
+            escapes = (
+                i > 0
+                and text[i - 1] in "eE"
+                and (i < 2 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
+            )
             i += 1
             while i < n:
                 if escapes and text[i] == "\\":
@@ -125,7 +145,11 @@ def split_statements(text: str) -> list[tuple[int, str]]:
         elif c == '"':
             i = text.find('"', i + 1)
             i = n if i < 0 else i
-        elif c == "$" and (match := _DOLLAR.match(text, i)) and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
+        elif (
+            c == "$"
+            and (match := _DOLLAR.match(text, i))
+            and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"))
+        ):
             tag = match.group(0)
             end = text.find(tag, match.end())
             i = n if end < 0 else end + len(tag) - 1
@@ -155,9 +179,9 @@ def _strip_leading_comments(chunk: str) -> str:
         stripped = chunk.lstrip()
         if stripped.startswith("--"):
             newline = stripped.find("\n")
-            chunk = "" if newline < 0 else stripped[newline + 1:]
+            chunk = "" if newline < 0 else stripped[newline + 1 :]
         elif stripped.startswith("/*"):
-            chunk = stripped[_after_block_comment(stripped, 0):]
+            chunk = stripped[_after_block_comment(stripped, 0) :]
         else:
             return stripped
 
@@ -177,7 +201,9 @@ def run_script(dsn: Dsn, text: str) -> None:
                     except psycopg.Error as error:
                         within = _position_line(statement, error.diag.statement_position)
                         raise DatabaseError(
-                            _first_line(error), line=line + (within - 1 if within else 0), hint=error.diag.message_hint
+                            _first_line(error),
+                            line=line + (within - 1 if within else 0),
+                            hint=error.diag.message_hint,
                         ) from None
         except psycopg.Error as error:  # e.g. the COMMIT itself (deferred constraints)
             raise DatabaseError(_first_line(error), hint=error.diag.message_hint) from None
@@ -237,7 +263,9 @@ def load_csv(
     On any error the transaction is rolled back, so the table is left exactly as it was.
     """
     options = pgsql.SQL("(FORMAT csv, HEADER {header}, DELIMITER {delim}, NULL {null})").format(
-        header=pgsql.SQL("true" if header else "false"), delim=pgsql.Literal(delimiter), null=pgsql.Literal(null)
+        header=pgsql.SQL("true" if header else "false"),
+        delim=pgsql.Literal(delimiter),
+        null=pgsql.Literal(null),
     )
     target = _identifier(table)
     column_list = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
@@ -245,21 +273,33 @@ def load_csv(
         try:
             with connection.transaction():
                 if create and not table_exists(connection, table):
-                    defs = [pgsql.SQL("{} {}").format(pgsql.Identifier(n), pgsql.SQL(t)) for n, t in create]
+                    defs = [
+                        pgsql.SQL("{} {}").format(pgsql.Identifier(n), pgsql.SQL(t))
+                        for n, t in create
+                    ]
                     if key:
-                        defs.append(pgsql.SQL("PRIMARY KEY ({})").format(pgsql.SQL(", ").join(map(pgsql.Identifier, key))))
-                    connection.execute(pgsql.SQL("CREATE TABLE {} ({})").format(target, pgsql.SQL(", ").join(defs)))
+                        defs.append(
+                            pgsql.SQL("PRIMARY KEY ({})").format(
+                                pgsql.SQL(", ").join(map(pgsql.Identifier, key))
+                            )
+                        )
+                    connection.execute(
+                        pgsql.SQL("CREATE TABLE {} ({})").format(target, pgsql.SQL(", ").join(defs))
+                    )
                 elif not table_exists(connection, table):
-                    raise BadInput(f"table {table} does not exist",
-                                   hint="Create it first (a SQL seed), or declare `columns` so tinyctl creates it.")
+                    raise BadInput(
+                        f"table {table} does not exist",
+                        hint="Create it first (a SQL seed), or declare `columns` so tinyctl creates it.",
+                    )
                 copy_into = target
                 if mode == "replace":
                     connection.execute(pgsql.SQL("TRUNCATE {}").format(target))
                 elif mode == "upsert":
                     copy_into = pgsql.Identifier("tinyctl_upsert")
                     connection.execute(
-                        pgsql.SQL("CREATE TEMP TABLE tinyctl_upsert ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-                            column_list, target)
+                        pgsql.SQL(
+                            "CREATE TEMP TABLE tinyctl_upsert ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
+                        ).format(column_list, target)
                     )
                 rows, size = _copy(connection, stream, copy_into, column_list, options, on_chunk)
                 if mode == "upsert":
@@ -269,8 +309,14 @@ def load_csv(
             raise copy_error(error) from None
 
 
-def _copy(connection: psycopg.Connection, stream: IO[bytes], target: pgsql.Composable, columns: pgsql.Composable,
-          options: pgsql.Composable, on_chunk: Callable[[int, int], None] | None) -> tuple[int, int]:
+def _copy(
+    connection: psycopg.Connection,
+    stream: IO[bytes],
+    target: pgsql.Composable,
+    columns: pgsql.Composable,
+    options: pgsql.Composable,
+    on_chunk: Callable[[int, int], None] | None,
+) -> tuple[int, int]:
     statement = pgsql.SQL("COPY {} ({}) FROM STDIN {}").format(target, columns, options)
     size = 0
     with connection.cursor() as cursor:
@@ -283,25 +329,45 @@ def _copy(connection: psycopg.Connection, stream: IO[bytes], target: pgsql.Compo
         return max(cursor.rowcount, 0), size
 
 
-def _merge(connection: psycopg.Connection, target: pgsql.Composable, columns: Sequence[str], key: Sequence[str]) -> None:
+def _merge(
+    connection: psycopg.Connection,
+    target: pgsql.Composable,
+    columns: Sequence[str],
+    key: Sequence[str],
+) -> None:
     keys = pgsql.SQL(", ").join(map(pgsql.Identifier, key))
     duplicate = connection.execute(
-        pgsql.SQL("SELECT {keys}, count(*) FROM tinyctl_upsert GROUP BY {keys} HAVING count(*) > 1 LIMIT 1").format(keys=keys)
+        pgsql.SQL(
+            "SELECT {keys}, count(*) FROM tinyctl_upsert GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
+        ).format(keys=keys)
     ).fetchone()
     if duplicate:
         values = ", ".join(map(str, duplicate[:-1]))
-        raise BadInput(f"the key ({', '.join(key)}) = ({values}) appears {duplicate[-1]} times in the file",
-                       hint="An upsert key must identify one row; remove the duplicates or change `key`.")
+        raise BadInput(
+            f"the key ({', '.join(key)}) = ({values}) appears {duplicate[-1]} times in the file",
+            hint="An upsert key must identify one row; remove the duplicates or change `key`.",
+        )
     match = pgsql.SQL(" AND ").join(
         pgsql.SQL("t.{k} = s.{k}").format(k=pgsql.Identifier(k)) for k in key
     )
-    connection.execute(pgsql.SQL("DELETE FROM {} AS t USING tinyctl_upsert AS s WHERE {}").format(target, match))
+    connection.execute(
+        pgsql.SQL("DELETE FROM {} AS t USING tinyctl_upsert AS s WHERE {}").format(target, match)
+    )
     column_list = pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
-    connection.execute(pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM tinyctl_upsert").format(target, column_list, column_list))
+    connection.execute(
+        pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM tinyctl_upsert").format(
+            target, column_list, column_list
+        )
+    )
 
 
-def query(dsn: Dsn, statement: str | pgsql.Composable, params: Sequence[Any] | None = None, *,
-          limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+def query(
+    dsn: Dsn,
+    statement: str | pgsql.Composable,
+    params: Sequence[Any] | None = None,
+    *,
+    limit: int | None = None,
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run one query in a read-only session; returns (column names, rows), capped at `limit`."""
     with connect(dsn, autocommit=True, read_only=True) as connection:
         try:
@@ -321,7 +387,9 @@ def count_rows(dsn: Dsn, tables: Iterable[str]) -> dict[str, int | None]:
             if not table_exists(connection, table):
                 counts[table] = None
                 continue
-            row = connection.execute(pgsql.SQL("SELECT count(*) FROM {}").format(_identifier(table))).fetchone()
+            row = connection.execute(
+                pgsql.SQL("SELECT count(*) FROM {}").format(_identifier(table))
+            ).fetchone()
             counts[table] = int(row[0]) if row else 0
     return counts
 

@@ -85,7 +85,11 @@ class DeployReport:
         return [r for r in self.results if r.failed]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": not self.failed, "seconds": round(self.seconds, 2), "files": [r.as_dict() for r in self.results]}
+        return {
+            "ok": not self.failed,
+            "seconds": round(self.seconds, 2),
+            "files": [r.as_dict() for r in self.results],
+        }
 
 
 # --------------------------------------------------------------------------- sources
@@ -107,7 +111,10 @@ def collect_sources(loaded: LoadedSpec, paths: Iterable[Path] | None) -> dict[st
     chosen = list(paths or [])
     if not chosen:
         if not root.is_dir():
-            raise BadInput(f"the DAG folder {root} does not exist", hint="Create it, or set dags.path in tinyctl.yaml.")
+            raise BadInput(
+                f"the DAG folder {root} does not exist",
+                hint="Create it, or set dags.path in tinyctl.yaml.",
+            )
         chosen = [root]
     sources: dict[str, Path] = {}
     for raw in chosen:
@@ -115,7 +122,11 @@ def collect_sources(loaded: LoadedSpec, paths: Iterable[Path] | None) -> dict[st
         if not path.exists():
             raise BadInput(f"{raw} does not exist", hint="Pass DAG files or folders that exist.")
         files = [p for p in sorted(path.rglob("*")) if p.is_file()] if path.is_dir() else [path]
-        base = root if path.resolve().is_relative_to(root.resolve()) else (path if path.is_dir() else path.parent)
+        base = (
+            root
+            if path.resolve().is_relative_to(root.resolve())
+            else (path if path.is_dir() else path.parent)
+        )
         for file in files:
             rel = file.resolve().relative_to(base.resolve())
             if _wanted(rel):
@@ -204,7 +215,9 @@ class _Pending:
 
 
 def _dag_states(dags: list[Dag]) -> list[DagState]:
-    return [DagState(d.dag_id, d.is_paused, d.is_stale) for d in sorted(dags, key=lambda d: d.dag_id)]
+    return [
+        DagState(d.dag_id, d.is_paused, d.is_stale) for d in sorted(dags, key=lambda d: d.dag_id)
+    ]
 
 
 def _by_file(dags: list[Dag]) -> dict[str, list[Dag]]:
@@ -212,7 +225,7 @@ def _by_file(dags: list[Dag]) -> dict[str, list[Dag]]:
     for dag in dags:
         key = dag.relative_fileloc or ""
         if not key and dag.fileloc and dag.fileloc.startswith(CONTAINER_DAGS + "/"):
-            key = dag.fileloc[len(CONTAINER_DAGS) + 1:]
+            key = dag.fileloc[len(CONTAINER_DAGS) + 1 :]
         grouped.setdefault(key, []).append(dag)
     return grouped
 
@@ -247,10 +260,19 @@ def deploy_dags(
         new = source.read_bytes()
         target = target_root / rel
         old = target.read_bytes() if target.is_file() else None
-        check = check_source(new, str(source), known) if rel.endswith(".py") else LocalCheck(None, (), False)
+        check = (
+            check_source(new, str(source), known)
+            if rel.endswith(".py")
+            else LocalCheck(None, (), False)
+        )
         if check.problem is not None:
-            result = FileResult(rel, check.problem.kind, message=check.problem.message, line=check.problem.line,
-                                previous_live=old is not None)
+            result = FileResult(
+                rel,
+                check.problem.kind,
+                message=check.problem.message,
+                line=check.problem.line,
+                previous_live=old is not None,
+            )
             results.append(result)
             emit(result)
             continue
@@ -259,18 +281,28 @@ def deploy_dags(
             continue
         written_at = datetime.now(UTC)
         write_atomic(target, new)
-        os.utime(target)  # a fresh mtime: the dag-processor re-parses files modified since their last parse
+        os.utime(
+            target
+        )  # a fresh mtime: the dag-processor re-parses files modified since their last parse
         pending.append(_Pending(rel, new, old, written_at, time.monotonic(), check))
 
     # Files in the stack that are no longer in the source.
     if whole_folder:
-        present = {p.relative_to(target_root).as_posix() for p in target_root.rglob("*") if p.is_file() and _wanted(p.relative_to(target_root))}
+        present = {
+            p.relative_to(target_root).as_posix()
+            for p in target_root.rglob("*")
+            if p.is_file() and _wanted(p.relative_to(target_root))
+        }
         for rel in sorted(present - set(sources)):
             if prune:
                 (target_root / rel).unlink()
                 result = FileResult(rel, "removed", message="removed from the stack (--prune)")
             else:
-                result = FileResult(rel, "extra", message="in the stack but not in the source folder; --prune removes it")
+                result = FileResult(
+                    rel,
+                    "extra",
+                    message="in the stack but not in the source folder; --prune removes it",
+                )
             results.append(result)
             emit(result)
 
@@ -279,10 +311,17 @@ def deploy_dags(
     for item in pending:
         _request_parse(client, by_file.get(item.rel, []))
 
-    waiting = [p for p in pending if p.rel.endswith(".py") and (p.check.may_define_dags or p.check.dag_ids)]
+    waiting = [
+        p for p in pending if p.rel.endswith(".py") and (p.check.may_define_dags or p.check.dag_ids)
+    ]
     for item in pending:
         if item not in waiting:
-            result = FileResult(item.rel, "module", message="copied (defines no DAG)", seconds=time.monotonic() - item.started)
+            result = FileResult(
+                item.rel,
+                "module",
+                message="copied (defines no DAG)",
+                seconds=time.monotonic() - item.started,
+            )
             results.append(result)
             emit(result)
 
@@ -292,18 +331,38 @@ def deploy_dags(
         by_file = _by_file(dags)
         errors = client.import_errors()
         for item in list(waiting):
-            fresh = [d for d in by_file.get(item.rel, []) if d.last_parsed_time and d.last_parsed_time >= item.written_at]
-            error = next((e for e in errors if _matches(e, item.rel) and e.timestamp and e.timestamp >= item.written_at), None)
+            fresh = [
+                d
+                for d in by_file.get(item.rel, [])
+                if d.last_parsed_time and d.last_parsed_time >= item.written_at
+            ]
+            error = next(
+                (
+                    e
+                    for e in errors
+                    if _matches(e, item.rel) and e.timestamp and e.timestamp >= item.written_at
+                ),
+                None,
+            )
             if error is not None:
                 result = _failed_import(item, error, target_root, client, by_file)
             elif fresh:
                 # Only DAGs parsed from the new bytes: a renamed DAG id stays active in Airflow for a while.
                 current = [d for d in fresh if not d.is_stale]
-                result = FileResult(item.rel, "live", dags=_dag_states(current or fresh), seconds=time.monotonic() - item.started)
+                result = FileResult(
+                    item.rel,
+                    "live",
+                    dags=_dag_states(current or fresh),
+                    seconds=time.monotonic() - item.started,
+                )
             elif time.monotonic() > deadline:
-                result = FileResult(item.rel, "timeout", message=f"Airflow did not parse it within {timeout:.0f} s",
-                                    seconds=time.monotonic() - item.started,
-                                    previous_live=item.old is not None)
+                result = FileResult(
+                    item.rel,
+                    "timeout",
+                    message=f"Airflow did not parse it within {timeout:.0f} s",
+                    seconds=time.monotonic() - item.started,
+                    previous_live=item.old is not None,
+                )
             else:
                 continue
             waiting.remove(item)
@@ -321,7 +380,11 @@ def deploy_dags(
     if unchanged:
         by_file = _by_file(client.dags())
         for rel in unchanged:
-            result = FileResult(rel, "unchanged", dags=_dag_states([d for d in by_file.get(rel, []) if not d.is_stale]))
+            result = FileResult(
+                rel,
+                "unchanged",
+                dags=_dag_states([d for d in by_file.get(rel, []) if not d.is_stale]),
+            )
             results.append(result)
             emit(result)
 
@@ -347,13 +410,24 @@ def _request_parse(client: AirflowClient, dags: list[Dag]) -> None:
             client.reparse(token)
 
 
-def _failed_import(item: _Pending, error: ImportErrorInfo, target_root: Path, client: AirflowClient,
-                   by_file: dict[str, list[Dag]]) -> FileResult:
+def _failed_import(
+    item: _Pending,
+    error: ImportErrorInfo,
+    target_root: Path,
+    client: AirflowClient,
+    by_file: dict[str, list[Dag]],
+) -> FileResult:
     """Report the import error and put the previous good version back (or withdraw a new file)."""
     target = target_root / item.rel
     message = traceback_tail(error.stack_trace, 1) or "import error"
-    result = FileResult(item.rel, "import_error", message=message, line=error_location(error.stack_trace, item.rel),
-                        traceback=traceback_tail(error.stack_trace), seconds=time.monotonic() - item.started)
+    result = FileResult(
+        item.rel,
+        "import_error",
+        message=message,
+        line=error_location(error.stack_trace, item.rel),
+        traceback=traceback_tail(error.stack_trace),
+        seconds=time.monotonic() - item.started,
+    )
     if item.old is not None:
         result.restored_at = datetime.now(UTC)
         write_atomic(target, item.old)
@@ -373,7 +447,13 @@ def _wait_for_restored(client: AirflowClient, restored: list[FileResult], deadli
         by_file = _by_file(client.dags())
         for rel, result in list(pending.items()):
             dags = by_file.get(rel, [])
-            live = [d for d in dags if not d.is_stale and d.last_parsed_time and d.last_parsed_time >= result.restored_at]
+            live = [
+                d
+                for d in dags
+                if not d.is_stale
+                and d.last_parsed_time
+                and d.last_parsed_time >= result.restored_at
+            ]
             if live:
                 result.dags = _dag_states(live)
                 del pending[rel]
@@ -384,5 +464,7 @@ def _wait_for_restored(client: AirflowClient, restored: list[FileResult], deadli
 def require_deployable(report: DeployReport) -> None:
     if report.failed:
         names = ", ".join(r.file for r in report.failed)
-        raise WorkFailed(f"{len(report.failed)} DAG file(s) failed to deploy: {names}",
-                         hint="Fix the errors above and run `tinyctl deploy-dags` again.")
+        raise WorkFailed(
+            f"{len(report.failed)} DAG file(s) failed to deploy: {names}",
+            hint="Fix the errors above and run `tinyctl deploy-dags` again.",
+        )

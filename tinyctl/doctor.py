@@ -61,23 +61,40 @@ def _compose_check(docker: Docker, fix: bool) -> Check:
 
 
 def _debootstrap_check() -> Check:
-    found = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None)
-    return Check("debootstrap (images.source: debian)", found is not None, found or "not installed",
-                 None if found else "sudo apt-get install debootstrap")
+    found = shutil.which("debootstrap") or (
+        "/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None
+    )
+    return Check(
+        "debootstrap (images.source: debian)",
+        found is not None,
+        found or "not installed",
+        None if found else "sudo apt-get install debootstrap",
+    )
 
 
 def run_checks(*, fix: bool = False) -> list[Check]:
     """Docker CLI, engine, Compose v2 and debootstrap, each with what to do when missing."""
     cli = shutil.which("docker")
     if cli is None:
-        return [Check("docker CLI", False, "not found on PATH", "Install Docker (Debian/Ubuntu: sudo apt-get install docker.io)."),
-                _debootstrap_check()]
+        return [
+            Check(
+                "docker CLI",
+                False,
+                "not found on PATH",
+                "Install Docker (Debian/Ubuntu: sudo apt-get install docker.io).",
+            ),
+            _debootstrap_check(),
+        ]
     docker = Docker()
     checks = [Check("docker CLI", True, cli)]
     try:
         info = docker.server()
         memory = int(info.mem_total or 0) / 1024**3
-        checks.append(Check("Docker engine", True, f"{info.server_version}, {info.n_cpu} CPUs, {memory:.1f} GiB"))
+        checks.append(
+            Check(
+                "Docker engine", True, f"{info.server_version}, {info.n_cpu} CPUs, {memory:.1f} GiB"
+            )
+        )
     except EnvironmentProblem as error:
         checks.append(Check("Docker engine", False, error.message, error.hint))
     checks.append(_compose_check(docker, fix))

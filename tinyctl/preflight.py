@@ -44,7 +44,11 @@ def _listening_inodes(port: int) -> set[str]:
         with contextlib.suppress(OSError):
             for line in Path(table).read_text().splitlines()[1:]:
                 fields = line.split()
-                if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                if (
+                    len(fields) > 9
+                    and fields[3] == "0A"
+                    and int(fields[1].rsplit(":", 1)[1], 16) == port
+                ):
                     inodes.add(fields[9])
     return inodes
 
@@ -78,12 +82,20 @@ def check_ports(requests: list[PortRequest], own_ports: set[int], describe_docke
         if describe_docker and (holder is None or holder.startswith("docker-proxy")):
             owners = describe_docker(request.port)
             if owners:
-                holder = ", ".join(f"container {name}" + (f" of project {project}" if project else "") for name, project in owners)
-        taken.append(f"{request.bind}:{request.port} ({request.label}) is in use" + (f" by {holder}" if holder else ""))
+                holder = ", ".join(
+                    f"container {name}" + (f" of project {project}" if project else "")
+                    for name, project in owners
+                )
+        taken.append(
+            f"{request.bind}:{request.port} ({request.label}) is in use"
+            + (f" by {holder}" if holder else "")
+        )
     if taken:
         first = requests[0].label if len(taken) == 1 else "the ports"
         raise EnvironmentProblem(
-            "a host port the stack needs is already taken" if len(taken) == 1 else "host ports the stack needs are taken",
+            "a host port the stack needs is already taken"
+            if len(taken) == 1
+            else "host ports the stack needs are taken",
             details="\n".join(taken),
             hint=f"Stop what holds it, or choose another port in tinyctl.yaml ({first}). Nothing was started.",
         )

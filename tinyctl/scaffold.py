@@ -41,7 +41,9 @@ def planned_files(root: Path, name: str, images_source: str) -> dict[Path, bytes
         keep_trailing_newline=True,
     )
     files: dict[Path, bytes] = {
-        root / "tinyctl.yaml": env.get_template(SPEC_TEMPLATE).render(name=name, images_source=images_source).encode(),
+        root / "tinyctl.yaml": env.get_template(SPEC_TEMPLATE)
+        .render(name=name, images_source=images_source)
+        .encode(),
         root / ".gitignore": GITIGNORE.encode(),
     }
     for dag in sorted(sample_dags_dir().glob("*.py")):
@@ -53,7 +55,9 @@ def planned_files(root: Path, name: str, images_source: str) -> dict[Path, bytes
     return files
 
 
-def init_project(root: Path, *, force: bool = False, name: str | None = None, images_source: str = "official") -> ScaffoldResult:
+def init_project(
+    root: Path, *, force: bool = False, name: str | None = None, images_source: str = "official"
+) -> ScaffoldResult:
     """Write the sample project into `root`. Refuses to overwrite anything unless `force`."""
     root = root.absolute()
     if root.exists() and not root.is_dir():

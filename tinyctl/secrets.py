@@ -108,7 +108,9 @@ def _read(file: Path) -> dict[str, str]:
     return data
 
 
-def load_secrets(state_dir: Path, spec: Spec, *, environ: Mapping[str, str] | None = None, create: bool = True) -> Secrets:
+def load_secrets(
+    state_dir: Path, spec: Spec, *, environ: Mapping[str, str] | None = None, create: bool = True
+) -> Secrets:
     """Return every secret the spec needs, generating (and storing) the missing ones.
 
     With `create=False` nothing is written; a missing secret raises `BadInput`.
@@ -123,12 +125,16 @@ def load_secrets(state_dir: Path, spec: Spec, *, environ: Mapping[str, str] | No
             values[name] = stored[name]
             continue
         if not create:
-            raise BadInput(f"secret {name!r} has not been generated yet", hint="Run `tinyctl render`.")
+            raise BadInput(
+                f"secret {name!r} has not been generated yet", hint="Run `tinyctl render`."
+            )
         stored[name] = values[name] = GENERATORS.get(name, _password)()
         generated.append(name)
     if generated:
         state_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(file, (json.dumps(stored, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
+        write_atomic(
+            file, (json.dumps(stored, indent=2, sort_keys=True) + "\n").encode(), mode=0o600
+        )
     for name in values:
         override = environ.get(env_name(name))
         if override:

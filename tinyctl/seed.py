@@ -32,21 +32,34 @@ class SeedOutcome:
     seconds: float
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "kind": self.kind, "target": self.target, "rows": self.rows,
-                "bytes": self.bytes, "seconds": round(self.seconds, 3)}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "target": self.target,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+        }
 
 
-ProgressCallback = Callable[[str, int, int, int], None]  # seed name, bytes done, bytes total, rows done
+ProgressCallback = Callable[
+    [str, int, int, int], None
+]  # seed name, bytes done, bytes total, rows done
 
 
-def warehouse_dsn(loaded: LoadedSpec, runtime: Runtime, database: str | None = None, role: str | None = None) -> Dsn:
+def warehouse_dsn(
+    loaded: LoadedSpec, runtime: Runtime, database: str | None = None, role: str | None = None
+) -> Dsn:
     """Connection details for a warehouse database, as the ETL writer role by default."""
     spec = loaded.spec
     pg = spec.postgres
     db = database or pg.default_database.name
     writer = role or (pg.writer.name if pg.writer else None)
     if writer is None:
-        raise BadInput("postgres.roles has no role with access: write", hint="Add one; seeds load as that role.")
+        raise BadInput(
+            "postgres.roles has no role with access: write",
+            hint="Add one; seeds load as that role.",
+        )
     secrets = load_secrets(loaded.state_dir, spec, create=False)
     host, port = runtime.postgres_address()
     return Dsn(host, port, db, writer, secrets.role_password(writer))
@@ -74,18 +87,25 @@ def _open(path: Path) -> IO[bytes]:
 def _header_columns(stream: IO[bytes], delimiter: str, file: Path) -> tuple[list[str], bytes]:
     first = stream.readline()
     if not first:
-        raise BadInput(f"{file} is empty", hint="A CSV seed with `header: true` starts with a header line.")
+        raise BadInput(
+            f"{file} is empty", hint="A CSV seed with `header: true` starts with a header line."
+        )
     text = first.decode("utf-8-sig").rstrip("\r\n")
     columns = next(csv.reader([text], delimiter=delimiter))
     cleaned = [c.strip() for c in columns]
     if any(not c for c in cleaned):
-        raise BadInput(f"{file}:1: the header has an empty column name", hint="Name every column in the first line.")
+        raise BadInput(
+            f"{file}:1: the header has an empty column name",
+            hint="Name every column in the first line.",
+        )
     if first.startswith(b"\xef\xbb\xbf"):
         first = first[3:]
     return cleaned, first
 
 
-def _load_csv_seed(loaded: LoadedSpec, seed: Seed, dsn: Dsn, progress: ProgressCallback) -> tuple[int, int]:
+def _load_csv_seed(
+    loaded: LoadedSpec, seed: Seed, dsn: Dsn, progress: ProgressCallback
+) -> tuple[int, int]:
     path = loaded.path(seed.csv or "")
     if not path.is_file():
         raise BadInput(f"seed {seed.name}: {path} does not exist")
@@ -103,7 +123,9 @@ def _load_csv_seed(loaded: LoadedSpec, seed: Seed, dsn: Dsn, progress: ProgressC
         if seed.columns:
             unknown = [c for c in columns if c not in seed.columns]
             if unknown:
-                line, col = loaded.locate("seeds", [s.name for s in loaded.spec.seeds].index(seed.name), "columns")
+                line, col = loaded.locate(
+                    "seeds", [s.name for s in loaded.spec.seeds].index(seed.name), "columns"
+                )
                 raise BadInput(
                     f"{path}:1: column(s) {', '.join(unknown)} are not declared in seed {seed.name}'s columns",
                     hint=f"Add them to `columns` ({loaded.file}:{line}:{col}) or fix the header.",
@@ -112,14 +134,24 @@ def _load_csv_seed(loaded: LoadedSpec, seed: Seed, dsn: Dsn, progress: ProgressC
         def on_chunk(done: int, newlines: int) -> None:
             nonlocal rows_seen
             rows_seen += newlines
-            position = raw.fileobj.tell() if hasattr(raw, "fileobj") and raw.fileobj else done  # gzip: compressed offset
+            position = (
+                raw.fileobj.tell() if hasattr(raw, "fileobj") and raw.fileobj else done
+            )  # gzip: compressed offset
             progress(seed.name, min(position, total), total, rows_seen)
 
         try:
             result = load_csv(
-                dsn, stream, table=seed.table or "", columns=columns, mode=seed.mode, key=seed.key,
-                create=list(seed.columns.items()) if seed.columns else None, header=seed.header,
-                delimiter=seed.delimiter, null=seed.null, on_chunk=on_chunk,
+                dsn,
+                stream,
+                table=seed.table or "",
+                columns=columns,
+                mode=seed.mode,
+                key=seed.key,
+                create=list(seed.columns.items()) if seed.columns else None,
+                header=seed.header,
+                delimiter=seed.delimiter,
+                null=seed.null,
+                on_chunk=on_chunk,
             )
         except DatabaseError as error:
             where = f"{path}:{error.line}" if error.line else str(path)
@@ -148,7 +180,8 @@ def _run_sql_seed(loaded: LoadedSpec, seed: Seed, dsn: Dsn, progress: ProgressCa
             where = f"{path}:{error.line}" if error.line else str(path)
             raise BadInput(
                 f"seed {seed.name}: {where}: {error.message}",
-                hint=(error.hint + " " if error.hint else "") + "That file was rolled back; earlier files stay applied.",
+                hint=(error.hint + " " if error.hint else "")
+                + "That file was rolled back; earlier files stay applied.",
             ) from None
         progress(seed.name, size, size, 0)
     return size
@@ -161,13 +194,21 @@ def select_seeds(loaded: LoadedSpec, only: Iterable[str] | None) -> list[Seed]:
     names = [s.name for s in seeds]
     unknown = [n for n in only if n not in names]
     if unknown:
-        raise BadInput(f"unknown seed(s): {', '.join(unknown)}", hint="Seeds in the spec: " + (", ".join(names) or "none"))
+        raise BadInput(
+            f"unknown seed(s): {', '.join(unknown)}",
+            hint="Seeds in the spec: " + (", ".join(names) or "none"),
+        )
     wanted = set(only)
     return [s for s in seeds if s.name in wanted]
 
 
-def run_seeds(loaded: LoadedSpec, runtime: Runtime, *, only: Iterable[str] | None = None,
-              on_progress: ProgressCallback | None = None) -> list[SeedOutcome]:
+def run_seeds(
+    loaded: LoadedSpec,
+    runtime: Runtime,
+    *,
+    only: Iterable[str] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> list[SeedOutcome]:
     progress = on_progress or (lambda *_args: None)
     outcomes = []
     for seed in select_seeds(loaded, only):
@@ -175,8 +216,21 @@ def run_seeds(loaded: LoadedSpec, runtime: Runtime, *, only: Iterable[str] | Non
         started = time.monotonic()
         if seed.csv is not None:
             rows, size = _load_csv_seed(loaded, seed, dsn, progress)
-            outcomes.append(SeedOutcome(seed.name, "csv", seed.table or "", rows, size, time.monotonic() - started))
+            outcomes.append(
+                SeedOutcome(
+                    seed.name, "csv", seed.table or "", rows, size, time.monotonic() - started
+                )
+            )
         else:
             size = _run_sql_seed(loaded, seed, dsn, progress)
-            outcomes.append(SeedOutcome(seed.name, "sql", ", ".join(seed.sql_files), None, size, time.monotonic() - started))
+            outcomes.append(
+                SeedOutcome(
+                    seed.name,
+                    "sql",
+                    ", ".join(seed.sql_files),
+                    None,
+                    size,
+                    time.monotonic() - started,
+                )
+            )
     return outcomes

@@ -35,7 +35,9 @@ class SyncItem:
         return {"kind": self.kind, "name": self.name, "action": self.action}
 
 
-def desired_connections(loaded: LoadedSpec, environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def desired_connections(
+    loaded: LoadedSpec, environ: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
     """conn_id -> API body, including the warehouse connections tinyctl defines itself."""
     spec = loaded.spec
     secrets = load_secrets(loaded.state_dir, spec, create=False, environ=environ)
@@ -127,7 +129,9 @@ def _read_applied(path: Path) -> dict[str, str]:
         return {}
 
 
-def sync_settings(loaded: LoadedSpec, client: AirflowClient, *, environ: Mapping[str, str] | None = None) -> list[SyncItem]:
+def sync_settings(
+    loaded: LoadedSpec, client: AirflowClient, *, environ: Mapping[str, str] | None = None
+) -> list[SyncItem]:
     environ = os.environ if environ is None else environ
     spec: Spec = loaded.spec
     applied_path = loaded.state_dir / APPLIED_FILE
@@ -158,7 +162,9 @@ def sync_settings(loaded: LoadedSpec, client: AirflowClient, *, environ: Mapping
         if current is None:
             client.create_variable(name, value, None)
             action = "created"
-        elif (current.value != MASKED and current.value != value) or applied.get(key) != fingerprint:
+        elif (current.value != MASKED and current.value != value) or applied.get(
+            key
+        ) != fingerprint:
             client.update_variable(name, value, current.description)
             action = "updated"
         else:
@@ -173,12 +179,18 @@ def sync_settings(loaded: LoadedSpec, client: AirflowClient, *, environ: Mapping
         if current is None:
             client.create_pool(pool.name, pool.slots, description, pool.include_deferred)
             action = "created"
-        elif (current.slots, current.description or None, current.include_deferred) != (pool.slots, description, pool.include_deferred):
+        elif (current.slots, current.description or None, current.include_deferred) != (
+            pool.slots,
+            description,
+            pool.include_deferred,
+        ):
             client.update_pool(pool.name, pool.slots, description, pool.include_deferred)
             action = "updated"
         else:
             action = "unchanged"
         items.append(SyncItem("pool", pool.name, action))
 
-    write_atomic(applied_path, (json.dumps(applied, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
+    write_atomic(
+        applied_path, (json.dumps(applied, indent=2, sort_keys=True) + "\n").encode(), mode=0o600
+    )
     return items

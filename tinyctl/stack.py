@@ -31,14 +31,22 @@ def make_runtime(loaded: LoadedSpec, environ: Mapping[str, str] | None = None) -
     environ = os.environ if environ is None else environ
     name = environ.get("TINYCTL_RUNTIME", "compose")
     if name != "compose":
-        raise EnvironmentProblem(f"unknown runtime {name!r}", hint="TINYCTL_RUNTIME may only be `compose` for now.")
+        raise EnvironmentProblem(
+            f"unknown runtime {name!r}", hint="TINYCTL_RUNTIME may only be `compose` for now."
+        )
     return ComposeRuntime(loaded, environ)
 
 
-def airflow_client(loaded: LoadedSpec, runtime: Runtime, *, timeout: float = 10.0, retries: int = 3) -> AirflowClient:
+def airflow_client(
+    loaded: LoadedSpec, runtime: Runtime, *, timeout: float = 10.0, retries: int = 3
+) -> AirflowClient:
     secrets = load_secrets(loaded.state_dir, loaded.spec, create=False)
     return AirflowClient(
-        runtime.api_url(), INTERNAL_USER, secrets.user_password(INTERNAL_USER), timeout=timeout, retries=retries
+        runtime.api_url(),
+        INTERNAL_USER,
+        secrets.user_password(INTERNAL_USER),
+        timeout=timeout,
+        retries=retries,
     )
 
 
@@ -104,7 +112,9 @@ def _ensure_data_dirs(loaded: LoadedSpec) -> None:
         (data / sub).mkdir(parents=True, exist_ok=True)
 
 
-def wait_for_airflow(client: AirflowClient, deadline: float, on_health: Callable[[Health], None] | None = None) -> Health:
+def wait_for_airflow(
+    client: AirflowClient, deadline: float, on_health: Callable[[Health], None] | None = None
+) -> Health:
     """Poll /api/v2/monitor/health until every component is healthy, or the deadline passes."""
     last: Health | None = None
     while True:
@@ -136,7 +146,9 @@ def bring_up(
 ) -> UpResult:
     """Render, check, build and start the stack; return once every service and Airflow is healthy."""
     started = time.monotonic()
-    timeout = float(timeout if timeout is not None else parse_duration(loaded.spec.airflow.start_timeout))
+    timeout = float(
+        timeout if timeout is not None else parse_duration(loaded.spec.airflow.start_timeout)
+    )
     report = on_progress or (lambda _progress: None)
     step = on_step or (lambda _message: None)
 
@@ -151,7 +163,15 @@ def bring_up(
             except AirflowUnreachable:
                 health = None
             if health is not None and health.all_healthy(AIRFLOW_COMPONENTS):
-                return UpResult(True, time.monotonic() - started, [], [], services, runtime.api_url(), _version(client))
+                return UpResult(
+                    True,
+                    time.monotonic() - started,
+                    [],
+                    [],
+                    services,
+                    runtime.api_url(),
+                    _version(client),
+                )
 
     preflight(loaded, runtime)
     _ensure_data_dirs(loaded)
@@ -182,7 +202,9 @@ def bring_up(
                 raise WorkFailed(
                     f"the stack was not healthy after {timeout:.0f} s: "
                     + ", ".join(_describe(s) for s in waiting),
-                    details=f"Last lines of {first.service}'s log:\n{_log_tail(runtime, first.service)}" if first else None,
+                    details=f"Last lines of {first.service}'s log:\n{_log_tail(runtime, first.service)}"
+                    if first
+                    else None,
                     hint="Raise airflow.start_timeout (or pass --timeout) if the machine is just slow; "
                     "otherwise the log above says why.",
                 )
@@ -192,13 +214,26 @@ def bring_up(
         raise
 
     with airflow_client(loaded, runtime) as client:
+
         def on_health(health: Health) -> None:
-            report(UpProgress("waiting for Airflow", services, health.components, time.monotonic() - started))
+            report(
+                UpProgress(
+                    "waiting for Airflow", services, health.components, time.monotonic() - started
+                )
+            )
 
         wait_for_airflow(client, deadline, on_health)
         client.warm_up_execution_api()
         version = _version(client)
-    return UpResult(False, time.monotonic() - started, rendered, built, runtime.services(), runtime.api_url(), version)
+    return UpResult(
+        False,
+        time.monotonic() - started,
+        rendered,
+        built,
+        runtime.services(),
+        runtime.api_url(),
+        version,
+    )
 
 
 def _version(client: AirflowClient) -> str | None:
@@ -235,7 +270,12 @@ def stack_status(loaded: LoadedSpec, runtime: Runtime) -> StackReport:
     services = runtime.services()
     fresh = render_status(loaded)
     running = [s for s in services if s.state not in ("missing",)]
-    airflow: dict[str, Any] = {"url": runtime.api_url(), "version": None, "healthy": False, "components": {}}
+    airflow: dict[str, Any] = {
+        "url": runtime.api_url(),
+        "version": None,
+        "healthy": False,
+        "components": {},
+    }
     api_up = any(s.service == "api-server" and s.state == "running" for s in services)
     if api_up:
         try:
@@ -246,10 +286,14 @@ def stack_status(loaded: LoadedSpec, runtime: Runtime) -> StackReport:
                 airflow["version"] = _version(client)
         except TinyctlError:
             pass
-    if not running or all(s.state in ("missing", "exited") and not s.one_shot for s in services if not s.one_shot):
+    if not running or all(
+        s.state in ("missing", "exited") and not s.one_shot for s in services if not s.one_shot
+    ):
         state = "down"
     elif all(s.ok for s in services) and airflow["healthy"]:
         state = "up"
     else:
         state = "degraded"
-    return StackReport(loaded.spec.project.name, runtime.name, state, services, airflow, fresh.fresh, fresh.reasons)
+    return StackReport(
+        loaded.spec.project.name, runtime.name, state, services, airflow, fresh.fresh, fresh.reasons
+    )

@@ -28,8 +28,14 @@ def test_init_validate_render_from_scratch(tmp_path: Path) -> None:
     result = invoke("init", "demo", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     root = tmp_path / "demo"
-    for name in ("tinyctl.yaml", ".gitignore", "dags/staging_orders.py", "seeds/customers.csv",
-                 "data/landing/orders_2026-11-01.csv", "tests/fixtures/landing/orders_2026-11-01.csv"):
+    for name in (
+        "tinyctl.yaml",
+        ".gitignore",
+        "dags/staging_orders.py",
+        "seeds/customers.csv",
+        "data/landing/orders_2026-11-01.csv",
+        "tests/fixtures/landing/orders_2026-11-01.csv",
+    ):
         assert (root / name).is_file(), name
     assert ".tinyctl/" in (root / ".gitignore").read_text()
     assert invoke("validate", cwd=root).exit_code == 0
@@ -45,7 +51,11 @@ def test_init_refuses_to_overwrite_without_force(project: Path) -> None:
     (project / "tinyctl.yaml").write_text("# mine\n")
     result = invoke("init", str(project))
     assert result.exit_code == 2
-    assert "already exist" in result.output and "tinyctl.yaml" in result.output and "--force" in result.output
+    assert (
+        "already exist" in result.output
+        and "tinyctl.yaml" in result.output
+        and "--force" in result.output
+    )
     assert (project / "tinyctl.yaml").read_text() == "# mine\n", "nothing was written"
     assert invoke("init", str(project), "--force").exit_code == 0
     assert (project / "tinyctl.yaml").read_text().startswith("# tinyctl project spec")
@@ -53,12 +63,19 @@ def test_init_refuses_to_overwrite_without_force(project: Path) -> None:
 
 def test_init_derives_a_valid_project_name(tmp_path: Path) -> None:
     assert invoke("init", "My Analytics_Project", cwd=tmp_path).exit_code == 0
-    assert "name: my-analytics_project" in (tmp_path / "My Analytics_Project" / "tinyctl.yaml").read_text()
+    assert (
+        "name: my-analytics_project"
+        in (tmp_path / "My Analytics_Project" / "tinyctl.yaml").read_text()
+    )
 
 
 def test_validate_reports_every_problem_with_file_line_and_exit_2(project: Path) -> None:
     spec = project / "tinyctl.yaml"
-    text = spec.read_text().replace("executor: LocalExecutor", "exector: LocalExecutor").replace("port: 5432", "port: 99999")
+    text = (
+        spec.read_text()
+        .replace("executor: LocalExecutor", "exector: LocalExecutor")
+        .replace("port: 5432", "port: 99999")
+    )
     spec.write_text(text)
     result = invoke("validate", "--spec", str(spec))
     assert result.exit_code == 2
@@ -76,7 +93,11 @@ def test_validate_json(project: Path) -> None:
     data = json.loads(result.stdout)
     assert data["valid"] is False
     [problem] = data["problems"]
-    assert problem["path"] == "airflow.prot" and problem["line"] > 0 and "did you mean 'port'" in problem["message"]
+    assert (
+        problem["path"] == "airflow.prot"
+        and problem["line"] > 0
+        and "did you mean 'port'" in problem["message"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -90,7 +111,9 @@ def test_validate_json(project: Path) -> None:
         ("\xff\xfe", "not UTF-8"),
     ],
 )
-def test_bad_files_give_a_message_not_a_traceback(tmp_path: Path, content: str | None, expected: str) -> None:
+def test_bad_files_give_a_message_not_a_traceback(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
     spec = tmp_path / "tinyctl.yaml"
     if content is not None:
         spec.write_bytes(content.encode("latin-1"))
@@ -120,7 +143,15 @@ def test_schema_is_json_schema_with_every_section() -> None:
     result = invoke("schema")
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
-    assert set(schema["properties"]) >= {"project", "postgres", "airflow", "dags", "seeds", "tests", "images"}
+    assert set(schema["properties"]) >= {
+        "project",
+        "postgres",
+        "airflow",
+        "dags",
+        "seeds",
+        "tests",
+        "images",
+    }
     assert schema["required"] == ["project"]
 
 

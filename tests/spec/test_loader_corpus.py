@@ -20,7 +20,9 @@ CASES = sorted(CORPUS.glob("*.yaml"))
 def render_problems(spec_file: Path) -> str:
     with pytest.raises(SpecError) as caught:
         load_spec(spec_file)
-    lines = [f"{p.line}:{p.column}  {p.path or '(file)'}  {p.message}" for p in caught.value.problems]
+    lines = [
+        f"{p.line}:{p.column}  {p.path or '(file)'}  {p.message}" for p in caught.value.problems
+    ]
     return "\n".join(lines).replace(str(CORPUS), "<dir>") + "\n"
 
 

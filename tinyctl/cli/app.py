@@ -31,10 +31,15 @@ app = typer.Typer(
 
 SpecOption = Annotated[
     Path,
-    typer.Option("--spec", "-f", envvar="TINYCTL_SPEC", help="Project spec file.", show_default=True),
+    typer.Option(
+        "--spec", "-f", envvar="TINYCTL_SPEC", help="Project spec file.", show_default=True
+    ),
 ]
 VerboseOption = Annotated[
-    bool, typer.Option("--verbose", "-v", envvar="TINYCTL_VERBOSE", help="Echo every external command run.")
+    bool,
+    typer.Option(
+        "--verbose", "-v", envvar="TINYCTL_VERBOSE", help="Echo every external command run."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
@@ -92,12 +97,18 @@ def version_callback(value: bool) -> None:
 @app.callback()
 def root(
     version: Annotated[
-        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
     spec: Annotated[
-        Path | None, typer.Option("--spec", "-f", help="Project spec file (also accepted after the command).")
+        Path | None,
+        typer.Option("--spec", "-f", help="Project spec file (also accepted after the command)."),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Echo every external command run.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Echo every external command run.")
+    ] = False,
 ) -> None:
     """tinyctl: [bold]up[/bold], [bold]deploy-dags[/bold], [bold]seed[/bold], [bold]test-etl[/bold], [bold]status[/bold].
 
@@ -111,4 +122,12 @@ def root(
         os.environ["TINYCTL_VERBOSE"] = "1"
 
 
-__all__ = ["DEFAULT_SPEC", "JsonOption", "SpecOption", "VerboseOption", "app", "command", "open_spec"]
+__all__ = [
+    "DEFAULT_SPEC",
+    "JsonOption",
+    "SpecOption",
+    "VerboseOption",
+    "app",
+    "command",
+    "open_spec",
+]

@@ -17,33 +17,48 @@ if TYPE_CHECKING:
     from tinyctl.settings_sync import SyncItem
 
 ICON = {
-    "live": "[green]✓[/green]", "unchanged": "[green]=[/green]", "module": "[green]✓[/green]",
-    "removed": "[yellow]-[/yellow]", "extra": "[yellow]?[/yellow]",
+    "live": "[green]✓[/green]",
+    "unchanged": "[green]=[/green]",
+    "module": "[green]✓[/green]",
+    "removed": "[yellow]-[/yellow]",
+    "extra": "[yellow]?[/yellow]",
 }
 
 
 def format_result(result: FileResult) -> str:
     icon = ICON.get(result.status, "[red]✗[/red]")
     name = f"[bold]{escape(result.file)}[/bold]"
-    took = f" [dim]{result.seconds:.1f}s[/dim]" if result.seconds is not None and result.status == "live" else ""
+    took = (
+        f" [dim]{result.seconds:.1f}s[/dim]"
+        if result.seconds is not None and result.status == "live"
+        else ""
+    )
     if result.status in ("live", "unchanged"):
         if not result.dags:
             return f"{icon} {name}: parsed, defines no active DAG{took}"
-        dags = ", ".join(f"{escape(d.dag_id)} ({'paused' if d.paused else 'active'})" for d in result.dags)
+        dags = ", ".join(
+            f"{escape(d.dag_id)} ({'paused' if d.paused else 'active'})" for d in result.dags
+        )
         word = "live" if result.status == "live" else "unchanged"
         return f"{icon} {name}: {word}: {dags}{took}"
     if result.status in ("module", "removed", "extra"):
         return f"{icon} {name}: {escape(result.message or result.status)}"
     where = f"{escape(result.file)}:{result.line}" if result.line else escape(result.file)
-    kind = {"syntax_error": "syntax error", "missing_module": "import error", "import_error": "import error",
-            "timeout": "not parsed"}.get(result.status, result.status)
+    kind = {
+        "syntax_error": "syntax error",
+        "missing_module": "import error",
+        "import_error": "import error",
+        "timeout": "not parsed",
+    }.get(result.status, result.status)
     text = f"{icon} {name}: {kind} at [bold]{where}[/bold]: {escape(result.message or '')}"
     if result.traceback and result.status == "import_error":
         frames = result.traceback.splitlines()[:-1]  # the last line is the message shown above
         text += "".join(f"\n    [dim]{escape(line)}[/dim]" for line in frames)
     if result.previous_live:
         live = ", ".join(d.dag_id for d in result.dags)
-        text += "\n    [yellow]the previous version of this file is still the one live[/yellow]" + (f" ({escape(live)})" if live else "")
+        text += "\n    [yellow]the previous version of this file is still the one live[/yellow]" + (
+            f" ({escape(live)})" if live else ""
+        )
     elif result.status != "timeout":
         text += "\n    [yellow]not deployed[/yellow]"
     return text
@@ -76,13 +91,23 @@ def after_up(loaded, runtime, *, as_json: bool, quiet_if_unchanged: bool) -> dic
 
 @command("deploy-dags")
 def deploy_dags_command(
-    paths: Annotated[list[Path] | None, typer.Argument(help="DAG files or folders (default: the spec's dags folder).")] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="DAG files or folders (default: the spec's dags folder)."),
+    ] = None,
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
     as_json: JsonOption = False,
-    prune: Annotated[bool, typer.Option("--prune", help="Remove files from the stack that are not in the source folder.")] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune", help="Remove files from the stack that are not in the source folder."
+        ),
+    ] = False,
     unpause: Annotated[bool, typer.Option("--unpause", help="Unpause the deployed DAGs.")] = False,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for Airflow to parse each file.")] = 60.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for Airflow to parse each file.")
+    ] = 60.0,
 ) -> None:
     """Deploy DAG files atomically, have Airflow parse them now, and report each file's DAGs or error."""
     from tinyctl.deploy import deploy_dags
@@ -98,8 +123,16 @@ def deploy_dags_command(
 
     with airflow_client(loaded, runtime) as client:
         client.require_up()
-        report = deploy_dags(loaded, runtime, client, paths=paths, prune=prune, unpause=unpause,
-                                           timeout=timeout, on_result=on_result)
+        report = deploy_dags(
+            loaded,
+            runtime,
+            client,
+            paths=paths,
+            prune=prune,
+            unpause=unpause,
+            timeout=timeout,
+            on_result=on_result,
+        )
     if as_json:
         output.print_json(report.as_dict())
         if report.failed:
@@ -132,5 +165,9 @@ def sync_settings_command(
         return
     for item in items:
         output.out.print(_sync_line(item))
-    counts = {a: sum(1 for i in items if i.action == a) for a in ("created", "updated", "unchanged")}
-    output.out.print(f"[green]✓[/green] settings: {counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged")
+    counts = {
+        a: sum(1 for i in items if i.action == a) for a in ("created", "updated", "unchanged")
+    }
+    output.out.print(
+        f"[green]✓[/green] settings: {counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged"
+    )

@@ -22,8 +22,16 @@ if TYPE_CHECKING:
     from tinyctl.etl_tests.runner import Progress as TestProgress
     from tinyctl.etl_tests.runner import TestResult
 
-TASK_COLOURS = {"success": "green", "failed": "red", "upstream_failed": "red", "running": "yellow",
-                "queued": "cyan", "scheduled": "cyan", "skipped": "dim", None: "dim"}
+TASK_COLOURS = {
+    "success": "green",
+    "failed": "red",
+    "upstream_failed": "red",
+    "running": "yellow",
+    "queued": "cyan",
+    "scheduled": "cyan",
+    "skipped": "dim",
+    None: "dim",
+}
 
 
 @command("seed")
@@ -31,7 +39,9 @@ def seed(
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
     as_json: JsonOption = False,
-    only: Annotated[list[str] | None, typer.Option("--only", help="Load only this seed (repeatable).")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Load only this seed (repeatable).")
+    ] = None,
 ) -> None:
     """Load the spec's seeds into Postgres as the ETL role: SQL files, then CSV files with COPY."""
     from tinyctl.seed import run_seeds
@@ -40,9 +50,18 @@ def seed(
     enable_echo(verbose)
     loaded = open_spec(spec)
     runtime = make_runtime(loaded)
-    bar = None if as_json or not output.err.is_terminal else Progress(
-        TextColumn("[bold]{task.fields[seed]}"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(), console=output.err, transient=True,
+    bar = (
+        None
+        if as_json or not output.err.is_terminal
+        else Progress(
+            TextColumn("[bold]{task.fields[seed]}"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=output.err,
+            transient=True,
+        )
     )
     tasks: dict[str, int] = {}
     started: dict[str, float] = {}
@@ -72,9 +91,13 @@ def seed(
     for o in outcomes:
         if o.kind == "csv":
             rate = f", {o.rows / o.seconds:,.0f} rows/s" if o.seconds > 0 and o.rows else ""
-            output.out.print(f"[green]✓[/green] {escape(o.name)}: {o.rows:,} rows into {escape(o.target)} in {o.seconds:.2f}s{rate}")
+            output.out.print(
+                f"[green]✓[/green] {escape(o.name)}: {o.rows:,} rows into {escape(o.target)} in {o.seconds:.2f}s{rate}"
+            )
         else:
-            output.out.print(f"[green]✓[/green] {escape(o.name)}: ran {escape(o.target)} in {o.seconds:.2f}s")
+            output.out.print(
+                f"[green]✓[/green] {escape(o.name)}: ran {escape(o.target)} in {o.seconds:.2f}s"
+            )
 
 
 def _test_view(states: dict[str, TestProgress]) -> Table:
@@ -83,18 +106,28 @@ def _test_view(states: dict[str, TestProgress]) -> Table:
     table.add_column("phase")
     table.add_column("tasks")
     for name, progress in states.items():
-        tasks = " ".join(f"[{TASK_COLOURS.get(t.state, 'white')}]{escape(t.label)}[/]" for t in progress.tasks)
+        tasks = " ".join(
+            f"[{TASK_COLOURS.get(t.state, 'white')}]{escape(t.label)}[/]" for t in progress.tasks
+        )
         phase = progress.phase if progress.result is None else progress.result.status
         table.add_row(name, phase, tasks)
     return table
 
 
 def _print_result(result: TestResult) -> None:
-    mark = {"passed": "[green]✓ PASS[/green]", "failed": "[red]✗ FAIL[/red]", "error": "[magenta]! ERROR[/magenta]"}[result.status]
+    mark = {
+        "passed": "[green]✓ PASS[/green]",
+        "failed": "[red]✗ FAIL[/red]",
+        "error": "[magenta]! ERROR[/magenta]",
+    }[result.status]
     run = f" run {result.run_seconds:.1f}s," if result.run_seconds is not None else ""
-    output.out.print(f"{mark} [bold]{escape(result.name)}[/bold] (DAG {escape(result.dag)},{run} {result.seconds:.1f}s): {escape(result.message)}")
+    output.out.print(
+        f"{mark} [bold]{escape(result.name)}[/bold] (DAG {escape(result.dag)},{run} {result.seconds:.1f}s): {escape(result.message)}"
+    )
     if result.failed_task:
-        output.out.print(f"    failed task: [bold]{escape(result.failed_task)}[/bold]; last lines of its log:")
+        output.out.print(
+            f"    failed task: [bold]{escape(result.failed_task)}[/bold]; last lines of its log:"
+        )
         for line in (result.log_tail or "").splitlines():
             output.out.print(f"      [dim]{escape(line)}[/dim]")
     for e in result.expectations:
@@ -114,10 +147,20 @@ def test_etl(
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
     as_json: JsonOption = False,
-    select: Annotated[list[str] | None, typer.Option("-k", help="Run tests whose name contains PATTERN (or matches a glob).")] = None,
-    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report (Jenkins, GitLab).")] = None,
-    html_path: Annotated[Path | None, typer.Option("--html", help="Write a one-page HTML report.")] = None,
-    parallel: Annotated[int, typer.Option("--parallel", min=1, max=16, help="Run up to N independent tests together.")] = 1,
+    select: Annotated[
+        list[str] | None,
+        typer.Option("-k", help="Run tests whose name contains PATTERN (or matches a glob)."),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Write a JUnit XML report (Jenkins, GitLab).")
+    ] = None,
+    html_path: Annotated[
+        Path | None, typer.Option("--html", help="Write a one-page HTML report.")
+    ] = None,
+    parallel: Annotated[
+        int,
+        typer.Option("--parallel", min=1, max=16, help="Run up to N independent tests together."),
+    ] = 1,
 ) -> None:
     """Run the spec's ETL tests through the real scheduler and check the warehouse. Exit 0 only if all pass."""
     from tinyctl.deploy import deploy_dags
@@ -132,7 +175,11 @@ def test_etl(
     tests = select_tests(loaded, select)
     states: dict[str, TestProgress] = {t.name: TestProgress(t.name, "waiting") for t in tests}
     lock = threading.Lock()
-    live = None if as_json or not output.err.is_terminal else Live(console=output.err, refresh_per_second=4, transient=True)
+    live = (
+        None
+        if as_json or not output.err.is_terminal
+        else Live(console=output.err, refresh_per_second=4, transient=True)
+    )
     deploy_lock = threading.Lock()
     deployed = False
 
@@ -158,8 +205,15 @@ def test_etl(
     if live is not None:
         live.start()
     try:
-        results = run_tests(loaded, runtime, lambda: airflow_client(loaded, runtime), tests, parallel=parallel,
-                            on_progress=on_progress, ensure_dag=ensure_dag)
+        results = run_tests(
+            loaded,
+            runtime,
+            lambda: airflow_client(loaded, runtime),
+            tests,
+            parallel=parallel,
+            on_progress=on_progress,
+            ensure_dag=ensure_dag,
+        )
     finally:
         if live is not None:
             live.stop()

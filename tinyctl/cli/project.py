@@ -24,8 +24,12 @@ from tinyctl.errors import SpecError
 @command("init")
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
-    name: Annotated[str | None, typer.Option("--name", help="Project name (default: the folder's name).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite files that already exist.")
+    ] = False,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Project name (default: the folder's name).")
+    ] = None,
     images: Annotated[
         str, typer.Option("--images", help="Image source written to the spec: official or debian.")
     ] = "official",
@@ -47,7 +51,9 @@ def init(
 
 
 @command("validate")
-def validate(spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False) -> None:
+def validate(
+    spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
+) -> None:
     """Check the spec and report every problem at once as file:line:col. Writes nothing."""
     from tinyctl.spec import load_spec
 
@@ -63,7 +69,9 @@ def validate(spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as
         return
     for warning in loaded.warnings:
         output.warn(str(warning))
-    output.out.print(f"[green]✓[/green] {escape(str(loaded.file))} is valid (project {loaded.spec.project.name}).")
+    output.out.print(
+        f"[green]✓[/green] {escape(str(loaded.file))} is valid (project {loaded.spec.project.name})."
+    )
 
 
 def _problem(problem) -> dict:
@@ -87,8 +95,15 @@ def schema(verbose: VerboseOption = False) -> None:
 
 @command("render")
 def render_command(
-    spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False,
-    check: Annotated[bool, typer.Option("--check", help="Only report whether the rendered files are stale; exit 1 if so.")] = False,
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+    as_json: JsonOption = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Only report whether the rendered files are stale; exit 1 if so."
+        ),
+    ] = False,
 ) -> None:
     """Write the compose file, env/secrets files and Airflow config into the state folder."""
     from tinyctl.render import render, render_status
@@ -107,7 +122,12 @@ def render_command(
     result = render(loaded)
     if as_json:
         output.print_json(
-            {"state_dir": str(result.state_dir), "written": result.written, "unchanged": result.unchanged, "removed": result.removed}
+            {
+                "state_dir": str(result.state_dir),
+                "written": result.written,
+                "unchanged": result.unchanged,
+                "removed": result.removed,
+            }
         )
         return
     for name in result.written:
@@ -121,5 +141,3 @@ def render_command(
         )
     summary = f"{len(result.written)} written, {len(result.unchanged)} unchanged"
     output.out.print(f"[green]✓[/green] rendered into {escape(str(result.state_dir))} ({summary})")
-
-

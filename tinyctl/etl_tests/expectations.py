@@ -39,8 +39,15 @@ class ExpectationResult:
     table: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "passed": self.passed, "message": self.message,
-                "table": self.table, "columns": self.columns, "rows": [[_plain(v) for v in r] for r in self.rows]}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "passed": self.passed,
+            "message": self.message,
+            "table": self.table,
+            "columns": self.columns,
+            "rows": [[_plain(v) for v in r] for r in self.rows],
+        }
 
 
 def _plain(value: Any) -> Any:
@@ -63,15 +70,26 @@ def _table(name: str) -> q.Composable:
 
 
 def _where(where: str | None, prefix: str = "WHERE") -> q.Composable:
-    return q.SQL(f" {prefix} ({where})") if where else q.SQL("")  # the spec's own SQL, written by its owner
+    return (
+        q.SQL(f" {prefix} ({where})") if where else q.SQL("")
+    )  # the spec's own SQL, written by its owner
 
 
 def default_name(expectation: Expectation) -> str:
     body = expectation.body
     kind = expectation.kind
     if isinstance(body, RowCount):
-        bound = f"= {body.equals}" if body.equals is not None else " ".join(
-            part for part in (f">= {body.min}" if body.min is not None else "", f"<= {body.max}" if body.max is not None else "") if part
+        bound = (
+            f"= {body.equals}"
+            if body.equals is not None
+            else " ".join(
+                part
+                for part in (
+                    f">= {body.min}" if body.min is not None else "",
+                    f"<= {body.max}" if body.max is not None else "",
+                )
+                if part
+            )
         )
         return f"row_count({body.table}{' where ' + body.where if body.where else ''}) {bound}"
     if isinstance(body, NotNull | Unique):
@@ -89,7 +107,9 @@ def default_name(expectation: Expectation) -> str:
 
 
 def _row_count(dsn: Dsn, e: RowCount) -> tuple[bool, str, list[str], list[list[Any]]]:
-    _, rows = query(dsn, q.SQL("SELECT count(*) FROM {}{}").format(_table(e.table), _where(e.where)))
+    _, rows = query(
+        dsn, q.SQL("SELECT count(*) FROM {}{}").format(_table(e.table), _where(e.where))
+    )
     count = int(rows[0][0])
     where = f" where {e.where}" if e.where else ""
     if e.equals is not None:
@@ -97,8 +117,14 @@ def _row_count(dsn: Dsn, e: RowCount) -> tuple[bool, str, list[str], list[list[A
         expected = f"exactly {e.equals}"
     else:
         ok = (e.min is None or count >= e.min) and (e.max is None or count <= e.max)
-        expected = " and ".join(p for p in (f"at least {e.min}" if e.min is not None else "",
-                                             f"at most {e.max}" if e.max is not None else "") if p)
+        expected = " and ".join(
+            p
+            for p in (
+                f"at least {e.min}" if e.min is not None else "",
+                f"at most {e.max}" if e.max is not None else "",
+            )
+            if p
+        )
     return ok, f"{e.table}{where} has {count} row(s); expected {expected}", [], []
 
 
@@ -109,21 +135,36 @@ def _not_null(dsn: Dsn, e: NotNull):
     bad = int(counted[0][0])
     if not bad:
         return True, f"no NULL in {', '.join(e.columns)}", [], []
-    names, rows = query(dsn, q.SQL("SELECT * ") + base + q.SQL(" LIMIT {}").format(q.Literal(SAMPLE_ROWS)))
-    return False, f"{bad} row(s) of {e.table} have NULL in {', '.join(e.columns)}", names, [list(r) for r in rows]
+    names, rows = query(
+        dsn, q.SQL("SELECT * ") + base + q.SQL(" LIMIT {}").format(q.Literal(SAMPLE_ROWS))
+    )
+    return (
+        False,
+        f"{bad} row(s) of {e.table} have NULL in {', '.join(e.columns)}",
+        names,
+        [list(r) for r in rows],
+    )
 
 
 def _unique(dsn: Dsn, e: Unique):
     cols = q.SQL(", ").join(map(q.Identifier, e.columns))
-    groups = q.SQL("SELECT {cols}, count(*) AS copies FROM {table}{where} GROUP BY {cols} HAVING count(*) > 1").format(
-        cols=cols, table=_table(e.table), where=_where(e.where))
+    groups = q.SQL(
+        "SELECT {cols}, count(*) AS copies FROM {table}{where} GROUP BY {cols} HAVING count(*) > 1"
+    ).format(cols=cols, table=_table(e.table), where=_where(e.where))
     _, counted = query(dsn, q.SQL("SELECT count(*) FROM ({}) AS d").format(groups))
     bad = int(counted[0][0])
     label = ", ".join(e.columns)
     if not bad:
         return True, f"({label}) is unique", [], []
-    names, rows = query(dsn, groups + q.SQL(" ORDER BY copies DESC LIMIT {}").format(q.Literal(SAMPLE_ROWS)))
-    return False, f"{bad} value(s) of ({label}) appear more than once in {e.table}", names, [list(r) for r in rows]
+    names, rows = query(
+        dsn, groups + q.SQL(" ORDER BY copies DESC LIMIT {}").format(q.Literal(SAMPLE_ROWS))
+    )
+    return (
+        False,
+        f"{bad} value(s) of ({label}) appear more than once in {e.table}",
+        names,
+        [list(r) for r in rows],
+    )
 
 
 def _accepted(dsn: Dsn, e: AcceptedValues):
@@ -132,13 +173,23 @@ def _accepted(dsn: Dsn, e: AcceptedValues):
     statement = q.SQL(
         "SELECT {col} AS value, count(*) AS rows FROM {table} WHERE {col} IS NOT NULL AND {col} NOT IN ({values}){where}"
         " GROUP BY {col} ORDER BY rows DESC"
-    ).format(col=q.Identifier(e.column), table=_table(e.table), values=values, where=_where(e.where, "AND"))
+    ).format(
+        col=q.Identifier(e.column),
+        table=_table(e.table),
+        values=values,
+        where=_where(e.where, "AND"),
+    )
     names, rows = query(dsn, statement)
     if not rows:
         return True, f"every {e.column} is one of {', '.join(map(_show, e.values))}", [], []
     total = sum(int(r[1]) for r in rows)
     shown = ", ".join(_show(r[0]) for r in rows[:SAMPLE_ROWS])
-    return False, f"{total} row(s) of {e.table} have {e.column} outside the accepted values: {shown}", names, [list(r) for r in rows[:SAMPLE_ROWS]]
+    return (
+        False,
+        f"{total} row(s) of {e.table} have {e.column} outside the accepted values: {shown}",
+        names,
+        [list(r) for r in rows[:SAMPLE_ROWS]],
+    )
 
 
 def _relationships(dsn: Dsn, e: Relationships):
@@ -146,25 +197,44 @@ def _relationships(dsn: Dsn, e: Relationships):
     statement = q.SQL(
         "SELECT c.{col} AS value, count(*) AS rows FROM {child} AS c WHERE c.{col} IS NOT NULL{where}"
         " AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{pcol} = c.{col}) GROUP BY c.{col} ORDER BY rows DESC"
-    ).format(col=q.Identifier(e.column), child=_table(e.table), where=_where(e.where, "AND"),
-             parent=_table(parent_table), pcol=q.Identifier(parent_column))
+    ).format(
+        col=q.Identifier(e.column),
+        child=_table(e.table),
+        where=_where(e.where, "AND"),
+        parent=_table(parent_table),
+        pcol=q.Identifier(parent_column),
+    )
     names, rows = query(dsn, statement)
     if not rows:
         return True, f"every {e.table}.{e.column} is found in {e.to}", [], []
     total = sum(int(r[1]) for r in rows)
-    return (False, f"{total} row(s) of {e.table} have a {e.column} not found in {e.to}", names,
-            [list(r) for r in rows[:SAMPLE_ROWS]])
+    return (
+        False,
+        f"{total} row(s) of {e.table} have a {e.column} not found in {e.to}",
+        names,
+        [list(r) for r in rows[:SAMPLE_ROWS]],
+    )
 
 
 def _freshness(dsn: Dsn, e: Freshness):
     limit = timedelta(seconds=parse_duration(e.max_age))
-    _, rows = query(dsn, q.SQL("SELECT max({c}), now() - max({c}) FROM {t}").format(c=q.Identifier(e.column), t=_table(e.table)))
+    _, rows = query(
+        dsn,
+        q.SQL("SELECT max({c}), now() - max({c}) FROM {t}").format(
+            c=q.Identifier(e.column), t=_table(e.table)
+        ),
+    )
     newest, age = rows[0]
     if newest is None:
         return False, f"{e.table} has no {e.column} at all (no rows)", [], []
     if isinstance(age, timedelta) and age <= limit:
         return True, f"newest {e.column} is {_human(age)} old (limit {e.max_age})", [], []
-    return False, f"newest {e.column} in {e.table} is {_human(age) if isinstance(age, timedelta) else age} old; limit is {e.max_age}", ["newest"], [[newest]]
+    return (
+        False,
+        f"newest {e.column} in {e.table} is {_human(age) if isinstance(age, timedelta) else age} old; limit is {e.max_age}",
+        ["newest"],
+        [[newest]],
+    )
 
 
 def _human(age: timedelta) -> str:
@@ -194,14 +264,24 @@ def _custom(dsn: Dsn, e: CustomSql):
         if not rows:
             return True, "the query returned no rows", [], []
         more = "more than " if len(rows) > SAMPLE_ROWS else ""
-        return False, f"the query returned {more}{min(len(rows), SAMPLE_ROWS)} row(s); expected none", names, [list(r) for r in rows[:SAMPLE_ROWS]]
+        return (
+            False,
+            f"the query returned {more}{min(len(rows), SAMPLE_ROWS)} row(s); expected none",
+            names,
+            [list(r) for r in rows[:SAMPLE_ROWS]],
+        )
     names, rows = query(dsn, statement, limit=2)
     if not rows:
         return False, f"the query returned no rows; expected the value {_show(e.equals)}", names, []
     found = rows[0][0]
     if _equal(found, e.equals):
         return True, f"the query returned {_show(found)}", names, []
-    return False, f"the query returned {_show(found)}; expected {_show(e.equals)}", names, [list(rows[0])]
+    return (
+        False,
+        f"the query returned {_show(found)}; expected {_show(e.equals)}",
+        names,
+        [list(rows[0])],
+    )
 
 
 CHECKS = {
@@ -222,7 +302,9 @@ def evaluate(dsn: Dsn, expectation: Expectation) -> ExpectationResult:
     try:
         passed, message, columns, rows = CHECKS[expectation.kind](dsn, body)
     except DatabaseError as error:
-        return ExpectationResult(name, expectation.kind, False, f"the check's query failed: {error.message}", table=table)
+        return ExpectationResult(
+            name, expectation.kind, False, f"the check's query failed: {error.message}", table=table
+        )
     return ExpectationResult(name, expectation.kind, passed, message, columns, rows, table)
 
 
@@ -230,7 +312,10 @@ def tables_of(expectations: list[Expectation]) -> list[str]:
     tables: list[str] = []
     for expectation in expectations:
         body = expectation.body
-        for name in (getattr(body, "table", None), getattr(body, "to", "").rpartition(".")[0] if isinstance(body, Relationships) else None):
+        for name in (
+            getattr(body, "table", None),
+            getattr(body, "to", "").rpartition(".")[0] if isinstance(body, Relationships) else None,
+        ):
             if name and name not in tables:
                 tables.append(name)
     return tables

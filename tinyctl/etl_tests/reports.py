@@ -33,8 +33,12 @@ def summary(results: list[TestResult]) -> dict[str, Any]:
 
 
 def as_json(project: str, results: list[TestResult]) -> dict[str, Any]:
-    return {"project": project, "ok": all(r.passed for r in results), "summary": summary(results),
-            "tests": [r.as_dict() for r in results]}
+    return {
+        "project": project,
+        "ok": all(r.passed for r in results),
+        "summary": summary(results),
+        "tests": [r.as_dict() for r in results],
+    }
 
 
 def _failure_text(result: TestResult) -> str:
@@ -54,29 +58,64 @@ def _failure_text(result: TestResult) -> str:
 
 def junit_xml(project: str, results: list[TestResult]) -> bytes:
     counts = summary(results)
-    suites = ET.Element("testsuites", name="tinyctl", tests=str(counts["total"]), failures=str(counts["failed"]),
-                        errors=str(counts["errors"]), time=f"{counts['seconds']:.3f}")
-    suite = ET.SubElement(suites, "testsuite", name=f"tinyctl.{project}", tests=str(counts["total"]),
-                          failures=str(counts["failed"]), errors=str(counts["errors"]), skipped="0",
-                          time=f"{counts['seconds']:.3f}", timestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    suites = ET.Element(
+        "testsuites",
+        name="tinyctl",
+        tests=str(counts["total"]),
+        failures=str(counts["failed"]),
+        errors=str(counts["errors"]),
+        time=f"{counts['seconds']:.3f}",
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=f"tinyctl.{project}",
+        tests=str(counts["total"]),
+        failures=str(counts["failed"]),
+        errors=str(counts["errors"]),
+        skipped="0",
+        time=f"{counts['seconds']:.3f}",
+        timestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+    )
     for result in results:
-        case = ET.SubElement(suite, "testcase", classname=f"tinyctl.{project}.{result.dag}", name=result.name,
-                             time=f"{result.seconds:.3f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"tinyctl.{project}.{result.dag}",
+            name=result.name,
+            time=f"{result.seconds:.3f}",
+        )
         if result.status == "failed":
-            ET.SubElement(case, "failure", message=xml_text(result.message), type="EtlTestFailure").text = xml_text(_failure_text(result))
+            ET.SubElement(
+                case, "failure", message=xml_text(result.message), type="EtlTestFailure"
+            ).text = xml_text(_failure_text(result))
         elif result.status == "error":
-            ET.SubElement(case, "error", message=xml_text(result.message), type="EtlTestError").text = xml_text(_failure_text(result))
+            ET.SubElement(
+                case, "error", message=xml_text(result.message), type="EtlTestError"
+            ).text = xml_text(_failure_text(result))
         out = [f"dag run {result.run_id} ({result.run_state})"] if result.run_id else []
-        out += [f"{'PASS' if e.passed else 'FAIL'} {e.name}: {e.message}" for e in result.expectations]
+        out += [
+            f"{'PASS' if e.passed else 'FAIL'} {e.name}: {e.message}" for e in result.expectations
+        ]
         out += [f"rows {table}: {count}" for table, count in result.row_counts.items()]
         if out:
             ET.SubElement(case, "system-out").text = xml_text("\n".join(out))
     ET.indent(suites)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="utf-8") + b"\n"
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="utf-8") + b"\n"
+    )
 
 
-STATE_COLOURS = {"success": "#2e9e5b", "failed": "#d64545", "upstream_failed": "#e08a3c", "skipped": "#b5b5c3",
-                 "running": "#3b82f6", "queued": "#9aa5b1", "scheduled": "#9aa5b1", None: "#d0d4da"}
+STATE_COLOURS = {
+    "success": "#2e9e5b",
+    "failed": "#d64545",
+    "upstream_failed": "#e08a3c",
+    "skipped": "#b5b5c3",
+    "running": "#3b82f6",
+    "queued": "#9aa5b1",
+    "scheduled": "#9aa5b1",
+    None: "#d0d4da",
+}
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#1f2430;padding:0 1rem}
@@ -112,9 +151,11 @@ def _timeline(result: TestResult) -> str:
             bar = f'<div class=bar style="left:{left:.2f}%;width:{width:.2f}%;background:{colour}" title="{html.escape(str(task.state))} {seconds:.2f}s"></div>'
         else:
             bar = ""
-        rows.append(f'<div class=row><div class=name title="{html.escape(task.label)}">{html.escape(task.label)} '
-                    f'<span style="color:{colour}">●</span></div><div class=track>{bar}</div></div>')
-    return f'<div class=timeline>{"".join(rows)}</div><p class=sub>Run took {total:.1f}s from the first task start to the last task end.</p>'
+        rows.append(
+            f'<div class=row><div class=name title="{html.escape(task.label)}">{html.escape(task.label)} '
+            f'<span style="color:{colour}">●</span></div><div class=track>{bar}</div></div>'
+        )
+    return f"<div class=timeline>{''.join(rows)}</div><p class=sub>Run took {total:.1f}s from the first task start to the last task end.</p>"
 
 
 def _expectations(result: TestResult) -> str:
@@ -122,14 +163,21 @@ def _expectations(result: TestResult) -> str:
         return "<p class=sub>No expectation was evaluated.</p>" if result.status != "passed" else ""
     rows = []
     for e in result.expectations:
-        mark = '<span class=ok>✓</span>' if e.passed else '<span class=ko>✗</span>'
+        mark = "<span class=ok>✓</span>" if e.passed else "<span class=ko>✗</span>"
         sample = ""
         if e.rows:
             head = "".join(f"<th>{html.escape(c)}</th>" for c in e.columns)
-            body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in e.rows)
+            body = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                for row in e.rows
+            )
             sample = f"<table class=sample><tr>{head}</tr>{body}</table>"
-        rows.append(f"<tr><td>{mark}</td><td>{html.escape(e.name)}</td><td>{html.escape(e.message)}{sample}</td></tr>")
-    return "<table><tr><th></th><th>expectation</th><th>result</th></tr>" + "".join(rows) + "</table>"
+        rows.append(
+            f"<tr><td>{mark}</td><td>{html.escape(e.name)}</td><td>{html.escape(e.message)}{sample}</td></tr>"
+        )
+    return (
+        "<table><tr><th></th><th>expectation</th><th>result</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def html_report(project: str, results: list[TestResult]) -> bytes:
@@ -137,17 +185,35 @@ def html_report(project: str, results: list[TestResult]) -> bytes:
     status = "passed" if counts["passed"] == counts["total"] else "failed"
     sections = []
     for r in results:
-        counts_rows = "".join(f"<tr><td>{html.escape(t)}</td><td>{'—' if c is None else c}</td></tr>" for t, c in r.row_counts.items())
-        log = f"<h3>Log tail of {html.escape(r.failed_task or '')}</h3><pre>{html.escape(r.log_tail)}</pre>" if r.log_tail else ""
+        counts_rows = "".join(
+            f"<tr><td>{html.escape(t)}</td><td>{'—' if c is None else c}</td></tr>"
+            for t, c in r.row_counts.items()
+        )
+        log = (
+            f"<h3>Log tail of {html.escape(r.failed_task or '')}</h3><pre>{html.escape(r.log_tail)}</pre>"
+            if r.log_tail
+            else ""
+        )
         sections.append(
             f"<section><h2><span class='pill {r.status}'>{r.status}</span>{html.escape(r.name)}"
             f"<span class=sub>DAG {html.escape(r.dag)} · {r.seconds:.1f}s</span></h2>"
             f"<p>{html.escape(r.message)}</p>"
-            + (f"<p class=sub>run id {html.escape(r.run_id)} · state {html.escape(str(r.run_state))}</p>" if r.run_id else "")
-            + "<h3>Task timeline</h3>" + _timeline(r)
-            + "<h3>Expectations</h3>" + _expectations(r)
-            + (f"<h3>Row counts</h3><table><tr><th>table</th><th>rows</th></tr>{counts_rows}</table>" if counts_rows else "")
-            + log + "</section>"
+            + (
+                f"<p class=sub>run id {html.escape(r.run_id)} · state {html.escape(str(r.run_state))}</p>"
+                if r.run_id
+                else ""
+            )
+            + "<h3>Task timeline</h3>"
+            + _timeline(r)
+            + "<h3>Expectations</h3>"
+            + _expectations(r)
+            + (
+                f"<h3>Row counts</h3><table><tr><th>table</th><th>rows</th></tr>{counts_rows}</table>"
+                if counts_rows
+                else ""
+            )
+            + log
+            + "</section>"
         )
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = (
@@ -155,7 +221,8 @@ def html_report(project: str, results: list[TestResult]) -> bytes:
         f"<style>{CSS}</style><h1>ETL smoke tests: {html.escape(project)} <span class='pill {status}'>"
         f"{counts['passed']}/{counts['total']} passed</span></h1>"
         f"<p class=sub>Generated {generated} by tinyctl {__version__} · {counts['seconds']:.1f}s in total</p>"
-        + "".join(sections) + "</html>\n"
+        + "".join(sections)
+        + "</html>\n"
     )
     return page.encode()
 

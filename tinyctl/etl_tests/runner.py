@@ -46,9 +46,13 @@ class TaskView:
         return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"task_id": self.task_id, "map_index": self.map_index, "state": self.state,
-                "start": self.start.isoformat() if self.start else None,
-                "end": self.end.isoformat() if self.end else None}
+        return {
+            "task_id": self.task_id,
+            "map_index": self.map_index,
+            "state": self.state,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+        }
 
 
 @dataclass
@@ -74,9 +78,15 @@ class TestResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "dag": self.dag, "status": self.status, "message": self.message,
-            "run_id": self.run_id, "run_state": self.run_state, "failed_task": self.failed_task,
-            "log_tail": self.log_tail, "seconds": round(self.seconds, 2),
+            "name": self.name,
+            "dag": self.dag,
+            "status": self.status,
+            "message": self.message,
+            "run_id": self.run_id,
+            "run_state": self.run_state,
+            "failed_task": self.failed_task,
+            "log_tail": self.log_tail,
+            "seconds": round(self.seconds, 2),
             "run_seconds": None if self.run_seconds is None else round(self.run_seconds, 2),
             "tasks": [t.as_dict() for t in self.tasks],
             "expectations": [e.as_dict() for e in self.expectations],
@@ -98,12 +108,17 @@ ProgressCallback = Callable[[Progress], None]
 def select_tests(loaded: LoadedSpec, patterns: list[str] | None) -> list[EtlTest]:
     tests = list(loaded.spec.tests)
     if not tests:
-        raise BadInput("the spec has no tests", hint="Add a `tests:` section (tinyctl init shows one).")
+        raise BadInput(
+            "the spec has no tests", hint="Add a `tests:` section (tinyctl init shows one)."
+        )
     if not patterns:
         return tests
     chosen = [t for t in tests if any(p in t.name or fnmatch.fnmatch(t.name, p) for p in patterns)]
     if not chosen:
-        raise BadInput(f"no test matches {' or '.join(map(repr, patterns))}", hint="Tests: " + ", ".join(t.name for t in tests))
+        raise BadInput(
+            f"no test matches {' or '.join(map(repr, patterns))}",
+            hint="Tests: " + ", ".join(t.name for t in tests),
+        )
     return chosen
 
 
@@ -137,15 +152,22 @@ def _failed_task(tasks: list[TaskView]) -> TaskView | None:
 
 def _log_tail(client: AirflowClient, dag: str, run_id: str, task: TaskView) -> str:
     try:
-        text = client.task_log(dag, run_id, task.task_id, max(task.try_number, 1), map_index=task.map_index)
+        text = client.task_log(
+            dag, run_id, task.task_id, max(task.try_number, 1), map_index=task.map_index
+        )
     except TinyctlError as error:
         return f"(log not available: {error.message})"
     return "\n".join(text.rstrip().splitlines()[-LOG_TAIL_LINES:])
 
 
 def run_test(
-    loaded: LoadedSpec, runtime: Runtime, client: AirflowClient, test: EtlTest,
-    *, on_progress: ProgressCallback | None = None, ensure_dag: Callable[[str], None] | None = None,
+    loaded: LoadedSpec,
+    runtime: Runtime,
+    client: AirflowClient,
+    test: EtlTest,
+    *,
+    on_progress: ProgressCallback | None = None,
+    ensure_dag: Callable[[str], None] | None = None,
 ) -> TestResult:
     report = on_progress or (lambda _p: None)
     started = time.monotonic()
@@ -163,14 +185,18 @@ def run_test(
             result.message = f"DAG {test.dag!r} is not in Airflow"
             errors = [e for e in client.import_errors()]
             if errors:
-                result.message += "; import errors: " + "; ".join(f"{e.filename}: {e.stack_trace.strip().splitlines()[-1]}" for e in errors[:3])
+                result.message += "; import errors: " + "; ".join(
+                    f"{e.filename}: {e.stack_trace.strip().splitlines()[-1]}" for e in errors[:3]
+                )
             return _finish(result, started, report)
         if dag.is_paused:
             client.set_paused(test.dag, False)
         run_id = run_id_for(test)
         result.run_id = run_id
         run_started = time.monotonic()
-        client.trigger(test.dag, run_id=run_id, conf=test.conf, note=f"tinyctl test-etl: {test.name}")
+        client.trigger(
+            test.dag, run_id=run_id, conf=test.conf, note=f"tinyctl test-etl: {test.name}"
+        )
         deadline = run_started + parse_duration(test.timeout)
         while True:
             run = client.dag_run(test.dag, run_id)
@@ -181,7 +207,9 @@ def run_test(
                 break
             if time.monotonic() > deadline:
                 result.status = "failed"
-                result.message = f"the DAG run did not finish within {test.timeout} (state {run.state})"
+                result.message = (
+                    f"the DAG run did not finish within {test.timeout} (state {run.state})"
+                )
                 return _finish(result, started, report)
             time.sleep(POLL)
         result.run_seconds = time.monotonic() - run_started
@@ -202,7 +230,9 @@ def run_test(
         failed_checks = [e for e in result.expectations if not e.passed]
         if failed_checks:
             result.status = "failed"
-            result.message = f"{len(failed_checks)} of {len(result.expectations)} expectation(s) failed"
+            result.message = (
+                f"{len(failed_checks)} of {len(result.expectations)} expectation(s) failed"
+            )
         else:
             result.status = "passed"
             result.message = f"run succeeded; {len(result.expectations)} expectation(s) passed"
@@ -223,7 +253,11 @@ def conflict_groups(tests: list[EtlTest]) -> list[list[EtlTest]]:
     groups: list[list[EtlTest]] = []
     keys: list[set[str]] = []
     for test in tests:
-        mine = {f"dag:{test.dag}"} | {f"seed:{s}" for s in test.seeds} | {f"files:{f.target}" for f in test.files}
+        mine = (
+            {f"dag:{test.dag}"}
+            | {f"seed:{s}" for s in test.seeds}
+            | {f"files:{f.target}" for f in test.files}
+        )
         joined = [i for i, k in enumerate(keys) if k & mine]
         if not joined:
             groups.append([test])
@@ -239,12 +273,21 @@ def conflict_groups(tests: list[EtlTest]) -> list[list[EtlTest]]:
 
 
 def run_tests(
-    loaded: LoadedSpec, runtime: Runtime, make_client: Callable[[], AirflowClient], tests: list[EtlTest],
-    *, parallel: int = 1, on_progress: ProgressCallback | None = None, ensure_dag: Callable[[str], None] | None = None,
+    loaded: LoadedSpec,
+    runtime: Runtime,
+    make_client: Callable[[], AirflowClient],
+    tests: list[EtlTest],
+    *,
+    parallel: int = 1,
+    on_progress: ProgressCallback | None = None,
+    ensure_dag: Callable[[str], None] | None = None,
 ) -> list[TestResult]:
     def run_group(group: list[EtlTest]) -> list[TestResult]:
         with make_client() as client:
-            return [run_test(loaded, runtime, client, t, on_progress=on_progress, ensure_dag=ensure_dag) for t in group]
+            return [
+                run_test(loaded, runtime, client, t, on_progress=on_progress, ensure_dag=ensure_dag)
+                for t in group
+            ]
 
     if parallel <= 1:
         results = run_group(tests)
@@ -254,5 +297,3 @@ def run_tests(
             results = [r for group in pool.map(run_group, groups) for r in group]
     order = {t.name: i for i, t in enumerate(tests)}
     return sorted(results, key=lambda r: order[r.name])
-
-

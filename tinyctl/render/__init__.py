@@ -9,4 +9,11 @@ from tinyctl.render.engine import (
     render_status,
 )
 
-__all__ = ["COMPOSE_FILE", "RenderResult", "RenderStatus", "render", "render_files", "render_status"]
+__all__ = [
+    "COMPOSE_FILE",
+    "RenderResult",
+    "RenderStatus",
+    "render",
+    "render_files",
+    "render_status",
+]

@@ -27,7 +27,9 @@ WORKER_LOG_PORT = 8793
 SUPERUSER = "postgres"
 METADATA_DB = "airflow"
 METADATA_ROLE = "airflow"
-SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+SIMPLE_AUTH_MANAGER = (
+    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+)
 
 # Defaults for local work; every one can be overridden with `airflow.config`.
 LOCAL_DEFAULTS: dict[str, str] = {
@@ -72,7 +74,9 @@ def airflow_config(spec: Spec) -> dict[str, str]:
     env: dict[str, str] = {
         "AIRFLOW__CORE__EXECUTOR": af.executor,
         "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{name}:{role}" for name, role in api_users(spec).items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+            f"{name}:{role}" for name, role in api_users(spec).items()
+        ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": f"{CONTAINER_TINYCTL_DIR}/auth/passwords.json",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://api-server:{API_PORT}/execution/",
         "AIRFLOW__API__PORT": str(API_PORT),
@@ -81,7 +85,9 @@ def airflow_config(spec: Spec) -> dict[str, str]:
         env["AIRFLOW__CELERY__BROKER_URL"] = "redis://redis:6379/0"
     settings = {**LOCAL_DEFAULTS, **{k: _config_value(v) for k, v in af.config.items()}}
     if af.executor != "CeleryExecutor":
-        settings = {k: v for k, v in settings.items() if not k.startswith("celery.") or k in af.config}
+        settings = {
+            k: v for k, v in settings.items() if not k.startswith("celery.") or k in af.config
+        }
     for dotted in sorted(settings):
         env[_env_key(dotted)] = settings[dotted]
     env["TINYCTL_PROJECT"] = spec.project.name
@@ -124,6 +130,7 @@ def bootstrap_plan(spec: Spec) -> dict[str, Any]:
     writers = [r for r in pg.roles if r.access == "write"]
     databases = []
     for db in pg.databases:
+
         def uses(role: Any, db_name: str = db.name) -> bool:
             return role.databases is None or db_name in role.databases
 
@@ -138,7 +145,11 @@ def bootstrap_plan(spec: Spec) -> dict[str, Any]:
             }
         )
     roles = [{"name": r.name, "password_var": env_name(role_secret(r.name))} for r in pg.roles]
-    return {"roles": roles, "databases": databases, "airflow_password_var": env_name("airflow_db_password")}
+    return {
+        "roles": roles,
+        "databases": databases,
+        "airflow_password_var": env_name("airflow_db_password"),
+    }
 
 
 def _relative(target: Path, start: Path) -> str:
@@ -146,7 +157,9 @@ def _relative(target: Path, start: Path) -> str:
     return rel if rel.startswith(".") else f"./{rel}"
 
 
-def build_context(loaded: LoadedSpec, secrets: Secrets, host: Host, environ: Mapping[str, str]) -> dict[str, Any]:
+def build_context(
+    loaded: LoadedSpec, secrets: Secrets, host: Host, environ: Mapping[str, str]
+) -> dict[str, Any]:
     spec = loaded.spec
     state = loaded.state_dir
     plans = {p.service: p for p in plan_images(spec, environ)}

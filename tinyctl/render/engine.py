@@ -82,7 +82,9 @@ def _env_file(title: str, values: Mapping[str, str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def render_files(loaded: LoadedSpec, secrets: Secrets, host: Host, environ: Mapping[str, str]) -> dict[str, RenderedFile]:
+def render_files(
+    loaded: LoadedSpec, secrets: Secrets, host: Host, environ: Mapping[str, str]
+) -> dict[str, RenderedFile]:
     """Everything the stack needs, as {path relative to the state folder: file}. Pure."""
     context = build_context(loaded, secrets, host, environ)
     env = _environment()
@@ -95,7 +97,9 @@ def render_files(loaded: LoadedSpec, secrets: Secrets, host: Host, environ: Mapp
 
     files: dict[str, RenderedFile] = {
         COMPOSE_FILE: RenderedFile(template("compose.yaml.j2")),
-        "airflow.env": RenderedFile(_env_file("Airflow configuration (non-secret)", context["airflow_env"])),
+        "airflow.env": RenderedFile(
+            _env_file("Airflow configuration (non-secret)", context["airflow_env"])
+        ),
         "secrets/airflow.env": RenderedFile(
             _env_file("Airflow secrets", context["airflow_secret_env"]), SECRET_MODE
         ),
@@ -103,10 +107,13 @@ def render_files(loaded: LoadedSpec, secrets: Secrets, host: Host, environ: Mapp
             _env_file("PostgreSQL passwords", context["postgres_secret_env"]), SECRET_MODE
         ),
         "secrets/auth/passwords.json": RenderedFile(
-            (json.dumps(context["passwords"], indent=2, sort_keys=True) + "\n").encode(), SECRET_MODE
+            (json.dumps(context["passwords"], indent=2, sort_keys=True) + "\n").encode(),
+            SECRET_MODE,
         ),
         "postgres/bootstrap.sh": RenderedFile(template("postgres/bootstrap.sh.j2"), 0o755),
-        "bin/healthcheck.py": RenderedFile((templates_dir() / "healthcheck.py").read_bytes(), 0o755),
+        "bin/healthcheck.py": RenderedFile(
+            (templates_dir() / "healthcheck.py").read_bytes(), 0o755
+        ),
     }
     for plan in plan_images(loaded.spec, environ):
         if plan.build:
@@ -117,7 +124,9 @@ def render_files(loaded: LoadedSpec, secrets: Secrets, host: Host, environ: Mapp
 
 
 def digest(files: Mapping[str, RenderedFile]) -> str:
-    return sha256_bytes(json.dumps({k: sha256_bytes(v.content) for k, v in files.items()}, sort_keys=True).encode())
+    return sha256_bytes(
+        json.dumps({k: sha256_bytes(v.content) for k, v in files.items()}, sort_keys=True).encode()
+    )
 
 
 def _stamp(files: Mapping[str, RenderedFile]) -> bytes:
@@ -198,9 +207,15 @@ def render_status(loaded: LoadedSpec, *, environ: Mapping[str, str] | None = Non
         changed = sorted(
             name
             for name in set(files) | set(stamp.get("files", {}))
-            if stamp.get("files", {}).get(name) != (sha256_bytes(files[name].content) if name in files else None)
+            if stamp.get("files", {}).get(name)
+            != (sha256_bytes(files[name].content) if name in files else None)
         )
-        reasons.append("the spec changed since the last render (" + ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "") + ")")
+        reasons.append(
+            "the spec changed since the last render ("
+            + ", ".join(changed[:5])
+            + (", ..." if len(changed) > 5 else "")
+            + ")"
+        )
     for name, expected in sorted(stamp.get("files", {}).items()):
         path = state_dir / name
         if not path.is_file():

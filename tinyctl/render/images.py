@@ -57,7 +57,9 @@ class BaseImage:
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(f"{self.suite}|{self.mirror}|minbase|ca-certificates".encode()).hexdigest()[:16]
+        return hashlib.sha256(
+            f"{self.suite}|{self.mirror}|minbase|ca-certificates".encode()
+        ).hexdigest()[:16]
 
 
 def _recipe(name: str) -> dict[str, bytes]:
@@ -87,14 +89,25 @@ def plan_images(spec: Spec, environ: Mapping[str, str]) -> list[ImagePlan]:
         plans.append(ImagePlan("airflow-init", af.image))
     elif source == "debian" and not af.image:
         files = {**_recipe("airflow-debian"), "requirements.txt": requirements}
-        tag = f"tinyctl-{project}/airflow:{af.version}-debian" if requirements else f"tinyctl/airflow:{af.version}-debian"
-        build = ImageBuild("build/airflow", files, {"AIRFLOW_VERSION": af.version, "PIP_INDEX_URL": index}, needs_base=True)
+        tag = (
+            f"tinyctl-{project}/airflow:{af.version}-debian"
+            if requirements
+            else f"tinyctl/airflow:{af.version}-debian"
+        )
+        build = ImageBuild(
+            "build/airflow",
+            files,
+            {"AIRFLOW_VERSION": af.version, "PIP_INDEX_URL": index},
+            needs_base=True,
+        )
         plans.append(ImagePlan("airflow-init", tag, build))
     elif requirements:
         base = af.image or f"apache/airflow:{af.version}"
         files = {**_recipe("airflow-extend"), "requirements.txt": requirements}
         build = ImageBuild(
-            "build/airflow", files, {"BASE_IMAGE": base, "AIRFLOW_VERSION": af.version, "PIP_INDEX_URL": index}
+            "build/airflow",
+            files,
+            {"BASE_IMAGE": base, "AIRFLOW_VERSION": af.version, "PIP_INDEX_URL": index},
         )
         plans.append(ImagePlan("airflow-init", f"tinyctl-{project}/airflow:{af.version}", build))
     else:
@@ -105,7 +118,9 @@ def plan_images(spec: Spec, environ: Mapping[str, str]) -> list[ImagePlan]:
         plans.append(ImagePlan("postgres", pg.image))
     elif source == "debian":
         build = ImageBuild("build/postgres", _recipe("postgres-debian"), needs_base=True)
-        plans.append(ImagePlan("postgres", f"tinyctl/postgres:{DEBIAN_POSTGRES_VERSION}-debian", build))
+        plans.append(
+            ImagePlan("postgres", f"tinyctl/postgres:{DEBIAN_POSTGRES_VERSION}-debian", build)
+        )
     else:
         plans.append(ImagePlan("postgres", f"postgres:{pg.version}"))
 

@@ -1,4 +1,4 @@
-""""The runtime": the one interface every command uses to run the stack.
+""" "The runtime": the one interface every command uses to run the stack.
 
 Compose is the first implementation (`tinyctl.runtime.compose`); a runtime of local processes
 for machines without Docker can implement the same interface later. Nothing outside the
@@ -87,8 +87,13 @@ class Runtime(Protocol):
         """Host ports currently published by this project's own running services."""
         ...
 
-    def build(self, *, force: bool = False, show_output: bool = True,
-              on_step: ProgressCallback | None = None) -> list[BuildOutcome]: ...
+    def build(
+        self,
+        *,
+        force: bool = False,
+        show_output: bool = True,
+        on_step: ProgressCallback | None = None,
+    ) -> list[BuildOutcome]: ...
 
     def images_to_build(self) -> list[str]: ...
 
@@ -104,12 +109,22 @@ class Runtime(Protocol):
 
     def kill(self, service: str) -> None: ...
 
-    def logs(self, service: str | None = None, *, tail: int | None = None, follow: bool = False) -> Iterator[str]: ...
+    def logs(
+        self, service: str | None = None, *, tail: int | None = None, follow: bool = False
+    ) -> Iterator[str]: ...
 
-    def exec(self, service: str, argv: list[str], *, input: bytes | None = None,
-             env: dict[str, str] | None = None) -> tuple[int, str]: ...
+    def exec(
+        self,
+        service: str,
+        argv: list[str],
+        *,
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> tuple[int, str]: ...
 
-    def interactive(self, service: str, argv: list[str], *, env: dict[str, str] | None = None) -> int: ...
+    def interactive(
+        self, service: str, argv: list[str], *, env: dict[str, str] | None = None
+    ) -> int: ...
 
     def has_data(self) -> bool: ...
 

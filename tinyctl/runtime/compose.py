@@ -41,7 +41,11 @@ class ComposeRuntime:
     def check_engine(self) -> dict[str, str]:
         info = self.docker.engine()
         self._engine = info
-        return {"engine": info.server_version, "compose": info.compose_version, "cpus": str(info.cpus)}
+        return {
+            "engine": info.server_version,
+            "compose": info.compose_version,
+            "cpus": str(info.cpus),
+        }
 
     def memory_bytes(self) -> int:
         info = getattr(self, "_engine", None) or self.docker.engine()
@@ -52,7 +56,10 @@ class ComposeRuntime:
 
     def _require_render(self) -> None:
         if not self.compose_file.is_file():
-            raise BadInput(f"{self.compose_file} does not exist", hint="Run `tinyctl render` (or `tinyctl up`).")
+            raise BadInput(
+                f"{self.compose_file} does not exist",
+                hint="Run `tinyctl render` (or `tinyctl up`).",
+            )
 
     # ------------------------------------------------------------------ images
 
@@ -64,17 +71,28 @@ class ComposeRuntime:
             if plan.build and self.docker.image_label(plan.image, INPUTS_LABEL) != plan.build.digest
         ]
 
-    def build(self, *, force: bool = False, show_output: bool = True,
-              on_step: ProgressCallback | None = None) -> list[BuildOutcome]:
+    def build(
+        self,
+        *,
+        force: bool = False,
+        show_output: bool = True,
+        on_step: ProgressCallback | None = None,
+    ) -> list[BuildOutcome]:
         self._require_render()
         plans = [p for p in plan_images(self.spec, self.environ) if p.build]
         stale = set(self.images_to_build())
         todo = [p for p in plans if force or p.service in stale]
-        outcomes = [BuildOutcome(p.service, p.image, False, "up to date") for p in plans if p not in todo]
+        outcomes = [
+            BuildOutcome(p.service, p.image, False, "up to date") for p in plans if p not in todo
+        ]
         if not todo:
             return outcomes
         base = base_image(self.spec, self.environ)
-        if base and any(p.build and p.build.needs_base for p in todo) and (force or not base_image_current(self.docker, base)):
+        if (
+            base
+            and any(p.build and p.build.needs_base for p in todo)
+            and (force or not base_image_current(self.docker, base))
+        ):
             if on_step:
                 on_step(f"building the Debian base image {base.tag} (debootstrap, about 30 s)")
             build_base_image(self.docker, base)
@@ -82,7 +100,10 @@ class ComposeRuntime:
             on_step("building " + ", ".join(f"{p.image}" for p in todo))
         args = ["build", *(["--no-cache"] if force else []), *[p.service for p in todo]]
         self._compose_with_env(args, "docker compose build", capture=not show_output)
-        return outcomes + [BuildOutcome(p.service, p.image, True, "forced" if force else "inputs changed") for p in todo]
+        return outcomes + [
+            BuildOutcome(p.service, p.image, True, "forced" if force else "inputs changed")
+            for p in todo
+        ]
 
     def _compose_with_env(self, args: list[str], action: str, *, capture: bool) -> str:
         previous = {k: os.environ.get(k) for k in BUILD_ENV}
@@ -101,7 +122,9 @@ class ComposeRuntime:
     def start(self) -> StartHandle:
         """`docker compose up -d` in the background; the caller polls `services()` meanwhile."""
         self._require_render()
-        process = self.docker.start_compose(["up", "--detach", "--remove-orphans", "--pull", "missing"])
+        process = self.docker.start_compose(
+            ["up", "--detach", "--remove-orphans", "--pull", "missing"]
+        )
         outcome: dict[str, object] = {}
 
         def wait() -> None:
@@ -153,7 +176,15 @@ class ComposeRuntime:
     # ------------------------------------------------------------------ observing
 
     def expected_services(self) -> list[str]:
-        services = ["postgres", "db-setup", "airflow-init", "api-server", "scheduler", "dag-processor", "triggerer"]
+        services = [
+            "postgres",
+            "db-setup",
+            "airflow-init",
+            "api-server",
+            "scheduler",
+            "dag-processor",
+            "triggerer",
+        ]
         if self.spec.airflow.executor == "CeleryExecutor":
             services[1:1] = ["redis"]
             services.append("worker")
@@ -187,23 +218,35 @@ class ComposeRuntime:
                         name=name,
                         service=service,
                         state=container.state,
-                        health=_health(container.state, container.health, container.exit_code, one_shot),
+                        health=_health(
+                            container.state, container.health, container.exit_code, one_shot
+                        ),
                         ports=container.ports,
                         exit_code=container.exit_code,
                     )
                 )
         return result
 
-    def logs(self, service: str | None = None, *, tail: int | None = None, follow: bool = False) -> Iterator[str]:
+    def logs(
+        self, service: str | None = None, *, tail: int | None = None, follow: bool = False
+    ) -> Iterator[str]:
         self._require_render()
         self._check_service(service)
         return self.docker.logs(service, tail=tail, follow=follow)
 
-    def exec(self, service: str, argv: list[str], *, input: bytes | None = None,
-             env: dict[str, str] | None = None) -> tuple[int, str]:
+    def exec(
+        self,
+        service: str,
+        argv: list[str],
+        *,
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
         return self.docker.exec(service, argv, input=input, env=env)
 
-    def interactive(self, service: str, argv: list[str], *, env: dict[str, str] | None = None) -> int:
+    def interactive(
+        self, service: str, argv: list[str], *, env: dict[str, str] | None = None
+    ) -> int:
         args = ["exec"]
         for key, value in (env or {}).items():
             args += ["--env", f"{key}={value}"]

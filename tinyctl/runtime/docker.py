@@ -56,23 +56,40 @@ def translate(error: DockerException | ClientNotFoundError, action: str) -> Tiny
     stderr = (error.stderr or "") + (error.stdout or "")
     lowered = stderr.lower()
     command = shlex.join(error.docker_command)
-    if "cannot connect to the docker daemon" in lowered or "docker daemon is not running" in lowered or (
-        "connect: no such file or directory" in lowered and "docker.sock" in lowered
+    if (
+        "cannot connect to the docker daemon" in lowered
+        or "docker daemon is not running" in lowered
+        or ("connect: no such file or directory" in lowered and "docker.sock" in lowered)
     ):
-        return EnvironmentProblem("the Docker engine is not reachable", hint=START_DOCKER, details=_tail(stderr, 3))
+        return EnvironmentProblem(
+            "the Docker engine is not reachable", hint=START_DOCKER, details=_tail(stderr, 3)
+        )
     if "permission denied" in lowered and "docker.sock" in lowered:
         return EnvironmentProblem(
             "permission denied on the Docker socket",
             hint="Add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again) or run as root.",
         )
-    if re.search(r"'compose' is not a docker command|unknown command.*compose|unknown shorthand flag.*compose", lowered):
+    if re.search(
+        r"'compose' is not a docker command|unknown command.*compose|unknown shorthand flag.*compose",
+        lowered,
+    ):
         return EnvironmentProblem("Docker Compose v2 is not installed", hint=INSTALL_COMPOSE)
     if "port is already allocated" in lowered or "address already in use" in lowered:
-        return EnvironmentProblem(f"{action}: a host port is already in use", details=_tail(stderr, 5),
-                                  hint="Free the port, or change airflow.port / postgres.port in tinyctl.yaml.")
-    if ("pull access denied" in lowered or "failed to resolve reference" in lowered or "error pulling image" in lowered
-            or "no such host" in lowered or ("i/o timeout" in lowered and "registry" in lowered)):
-        return EnvironmentProblem(f"{action}: an image could not be pulled", hint=NO_REGISTRY, details=_tail(stderr, 5))
+        return EnvironmentProblem(
+            f"{action}: a host port is already in use",
+            details=_tail(stderr, 5),
+            hint="Free the port, or change airflow.port / postgres.port in tinyctl.yaml.",
+        )
+    if (
+        "pull access denied" in lowered
+        or "failed to resolve reference" in lowered
+        or "error pulling image" in lowered
+        or "no such host" in lowered
+        or ("i/o timeout" in lowered and "registry" in lowered)
+    ):
+        return EnvironmentProblem(
+            f"{action}: an image could not be pulled", hint=NO_REGISTRY, details=_tail(stderr, 5)
+        )
     return WorkFailed(
         f"{action} failed (exit code {error.return_code})",
         details=f"$ {command}\n{_tail(stderr)}",
@@ -105,10 +122,16 @@ class ContainerState:
         publishers = row.get("Publishers") or []
         ports = tuple(
             sorted(
-                {f"{p.get('URL') or '0.0.0.0'}:{p['PublishedPort']}->{p['TargetPort']}" for p in publishers if p.get("PublishedPort")}
+                {
+                    f"{p.get('URL') or '0.0.0.0'}:{p['PublishedPort']}->{p['TargetPort']}"
+                    for p in publishers
+                    if p.get("PublishedPort")
+                }
             )
         )
-        published = tuple(sorted({int(p["PublishedPort"]) for p in publishers if p.get("PublishedPort")}))
+        published = tuple(
+            sorted({int(p["PublishedPort"]) for p in publishers if p.get("PublishedPort")})
+        )
         return cls(
             name=row.get("Name", ""),
             service=row.get("Service", ""),
@@ -174,11 +197,16 @@ class Docker:
         try:
             compose = self.client.compose.version()
         except DockerException as error:
-            raise EnvironmentProblem("Docker Compose v2 is not installed", hint=INSTALL_COMPOSE,
-                                     details=_tail(error.stderr, 3)) from None
+            raise EnvironmentProblem(
+                "Docker Compose v2 is not installed",
+                hint=INSTALL_COMPOSE,
+                details=_tail(error.stderr, 3),
+            ) from None
         match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", compose)
         if not match or int(match.group(1)) < 2:
-            raise EnvironmentProblem(f"Docker Compose v2 is required (found {compose.strip()})", hint=INSTALL_COMPOSE)
+            raise EnvironmentProblem(
+                f"Docker Compose v2 is required (found {compose.strip()})", hint=INSTALL_COMPOSE
+            )
         return ".".join(match.groups())
 
     # ------------------------------------------------------------------ images
@@ -197,29 +225,41 @@ class Docker:
     def image_exists(self, tag: str) -> bool:
         return self.image_label(tag, "") is not None
 
-    def import_rootfs(self, tarball: Path, tag: str, labels: dict[str, str], env: dict[str, str]) -> None:
+    def import_rootfs(
+        self, tarball: Path, tag: str, labels: dict[str, str], env: dict[str, str]
+    ) -> None:
         changes = [f"LABEL {k}={json.dumps(v)}" for k, v in labels.items()]
         changes += [f"ENV {k}={json.dumps(v)}" for k, v in env.items()]
         changes.append('CMD ["/bin/bash"]')
         try:
-            self.client.image.import_(tarball, tag=tag, changes=changes, message="tinyctl debian base")
+            self.client.image.import_(
+                tarball, tag=tag, changes=changes, message="tinyctl debian base"
+            )
         except (DockerException, ClientNotFoundError) as error:
             raise translate(error, f"docker import {tag}") from None
 
     def image_files(self, tag: str, paths: Sequence[str]) -> dict[str, bool]:
         """Whether each path exists in the image's filesystem (used to prove secrets stay out)."""
         script = "; ".join(f"test -e {shlex.quote(p)} && echo yes || echo no" for p in paths)
-        out = self.run([*self.docker_argv(), "run", "--rm", "--entrypoint", "sh", tag, "-c", script], f"inspect {tag}")
+        out = self.run(
+            [*self.docker_argv(), "run", "--rm", "--entrypoint", "sh", tag, "-c", script],
+            f"inspect {tag}",
+        )
         return dict(zip(paths, [line.strip() == "yes" for line in out.splitlines()], strict=False))
 
     def save_image(self, tag: str, target: Path) -> None:
-        self.run([*self.docker_argv(), "image", "save", "-o", str(target), tag], f"docker image save {tag}")
+        self.run(
+            [*self.docker_argv(), "image", "save", "-o", str(target), tag],
+            f"docker image save {tag}",
+        )
 
     # ------------------------------------------------------------------ compose project
 
     def ps(self) -> list[ContainerState]:
         """Every container of the project, running or not (one `docker compose ps` call)."""
-        out = self.run([*self.compose_argv(), "ps", "--all", "--format", "json"], "docker compose ps")
+        out = self.run(
+            [*self.compose_argv(), "ps", "--all", "--format", "json"], "docker compose ps"
+        )
         rows: list[dict[str, Any]] = []
         text = out.strip()
         if not text:
@@ -238,7 +278,9 @@ class Docker:
         argv = [*self.compose_argv(), *args]
         log.debug("Running command: %s", shlex.join(argv))
         try:
-            return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            return subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         except FileNotFoundError:
             raise translate(ClientNotFoundError(), "docker compose") from None
 
@@ -250,7 +292,9 @@ class Docker:
             raise translate(DockerException(process.args, process.returncode, stdout, b""), action)  # type: ignore[arg-type]
         return text
 
-    def compose(self, args: Sequence[str], action: str, *, capture: bool = True, input: bytes | None = None) -> str:
+    def compose(
+        self, args: Sequence[str], action: str, *, capture: bool = True, input: bytes | None = None
+    ) -> str:
         kwargs: dict[str, Any] = {}
         if input is not None:
             kwargs["input"] = input
@@ -267,7 +311,9 @@ class Docker:
         except FileNotFoundError:
             raise translate(ClientNotFoundError(), "docker compose") from None
 
-    def logs(self, service: str | None, *, tail: int | None = None, follow: bool = False) -> Iterator[str]:
+    def logs(
+        self, service: str | None, *, tail: int | None = None, follow: bool = False
+    ) -> Iterator[str]:
         args = ["logs", "--no-color"]
         if tail is not None:
             args += ["--tail", str(tail)]
@@ -287,8 +333,16 @@ class Docker:
             process.terminate()
             process.wait()
 
-    def exec(self, service: str, argv: Sequence[str], *, user: str | None = None, input: bytes | None = None,
-             workdir: str | None = None, env: dict[str, str] | None = None) -> tuple[int, str]:
+    def exec(
+        self,
+        service: str,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        input: bytes | None = None,
+        workdir: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
         """Run a command in a service's running container; returns (exit code, output)."""
         args = [*self.compose_argv(), "exec", "-T"]
         if user:
@@ -305,7 +359,9 @@ class Docker:
     def volumes(self) -> list[str]:
         """Names of the project's volumes."""
         try:
-            volumes = self.client.volume.list(filters={"label": f"com.docker.compose.project={self.project}"})
+            volumes = self.client.volume.list(
+                filters={"label": f"com.docker.compose.project={self.project}"}
+            )
         except (DockerException, ClientNotFoundError) as error:
             raise translate(error, "docker volume ls") from None
         return sorted(v.name for v in volumes)
@@ -313,8 +369,14 @@ class Docker:
     def containers_publishing(self, port: int) -> list[tuple[str, str]]:
         """(container name, compose project) of running containers that publish host `port`."""
         out = self.run(
-            [*self.docker_argv(), "ps", "--filter", f"publish={port}", "--format",
-             '{{.Names}}\t{{.Label "com.docker.compose.project"}}'],
+            [
+                *self.docker_argv(),
+                "ps",
+                "--filter",
+                f"publish={port}",
+                "--format",
+                '{{.Names}}\t{{.Label "com.docker.compose.project"}}',
+            ],
             "docker ps",
         )
         result = []
@@ -340,7 +402,13 @@ class Docker:
         if not running:
             return None
         out = self.run(
-            [*self.docker_argv(), "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", running[0].name],
+            [
+                *self.docker_argv(),
+                "inspect",
+                "--format",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                running[0].name,
+            ],
             "docker inspect",
         )
         addresses = out.split()

@@ -55,7 +55,9 @@ class _Checker:
     def report(self, path: tuple[Any, ...], message: str, *, severity: str = "error") -> None:
         line, col = self.loaded.positions.get(path) or self.loaded.locate(*path)
         shown = path[:-1] if path and path[-1] == KEY_MARK else path
-        self.problems.append(SpecProblem(self.loaded.file, line, col, format_path(shown), message, severity))
+        self.problems.append(
+            SpecProblem(self.loaded.file, line, col, format_path(shown), message, severity)
+        )
 
     def warn(self, path: tuple[Any, ...], message: str) -> None:
         self.report(path, message, severity="warning")
@@ -98,18 +100,32 @@ class _Checker:
         db_names = [d.name for d in pg.databases]
         for i, db in enumerate(pg.databases):
             if db.name in RESERVED_DATABASES:
-                self.report(("postgres", "databases", i, "name"), f"{db.name!r} is reserved (Airflow's metadata or a Postgres system database)")
+                self.report(
+                    ("postgres", "databases", i, "name"),
+                    f"{db.name!r} is reserved (Airflow's metadata or a Postgres system database)",
+                )
             for j, schema in enumerate(db.schemas):
                 if db.schemas.index(schema) != j:
-                    self.report(("postgres", "databases", i, "schemas", j), f"duplicate schema {schema!r}")
+                    self.report(
+                        ("postgres", "databases", i, "schemas", j), f"duplicate schema {schema!r}"
+                    )
                 if schema.startswith("pg_") or schema == "information_schema":
-                    self.report(("postgres", "databases", i, "schemas", j), f"{schema!r} is a system schema name")
+                    self.report(
+                        ("postgres", "databases", i, "schemas", j),
+                        f"{schema!r} is a system schema name",
+                    )
         for i, role in enumerate(pg.roles):
             if role.name in RESERVED_ROLES:
-                self.report(("postgres", "roles", i, "name"), f"{role.name!r} is reserved for tinyctl's own use")
+                self.report(
+                    ("postgres", "roles", i, "name"),
+                    f"{role.name!r} is reserved for tinyctl's own use",
+                )
             for j, name in enumerate(role.databases or []):
                 if name not in db_names:
-                    self.report(("postgres", "roles", i, "databases", j), self._unknown("database", name, db_names))
+                    self.report(
+                        ("postgres", "roles", i, "databases", j),
+                        self._unknown("database", name, db_names),
+                    )
         if pg.writer is None:
             self.report(
                 ("postgres", "roles"),
@@ -120,7 +136,7 @@ class _Checker:
             self.report(
                 ("postgres", "version"),
                 f"images.source debian builds PostgreSQL {DEBIAN_POSTGRES_VERSION} (Debian bookworm's); "
-                f"set version: \"{DEBIAN_POSTGRES_VERSION}\" or leave it out",
+                f'set version: "{DEBIAN_POSTGRES_VERSION}" or leave it out',
             )
 
     def airflow(self) -> None:
@@ -130,47 +146,75 @@ class _Checker:
         self.duplicates(("airflow", "pools"), (p.name for p in af.pools), "name")
         for i, user in enumerate(af.users):
             if user.name == INTERNAL_USER and user.role != "admin":
-                self.report(("airflow", "users", i, "role"), f"the user {INTERNAL_USER!r} is tinyctl's own API user and must be an admin")
+                self.report(
+                    ("airflow", "users", i, "role"),
+                    f"the user {INTERNAL_USER!r} is tinyctl's own API user and must be an admin",
+                )
         if af.workers is not None and af.executor != "CeleryExecutor":
-            self.report(("airflow", "workers"), "workers only apply to executor: CeleryExecutor (LocalExecutor runs tasks in the scheduler)")
+            self.report(
+                ("airflow", "workers"),
+                "workers only apply to executor: CeleryExecutor (LocalExecutor runs tasks in the scheduler)",
+            )
         managed = {db.connection_id for db in self.spec.postgres.databases}
         for i, conn in enumerate(af.connections):
             if conn.id in managed:
-                self.report(("airflow", "connections", i, "id"), f"{conn.id!r} is the warehouse connection tinyctl defines from postgres.databases")
+                self.report(
+                    ("airflow", "connections", i, "id"),
+                    f"{conn.id!r} is the warehouse connection tinyctl defines from postgres.databases",
+                )
         for key, value in af.config.items():
             where = ("airflow", "config", key, KEY_MARK)
             if not CONFIG_KEY.match(key):
-                self.report(where, f"write config keys as 'section.key' in lowercase (e.g. core.parallelism), not {key!r}")
+                self.report(
+                    where,
+                    f"write config keys as 'section.key' in lowercase (e.g. core.parallelism), not {key!r}",
+                )
             elif key in MANAGED_CONFIG:
                 self.report(where, f"{key} is managed by tinyctl: {MANAGED_CONFIG[key]}")
             if isinstance(value, str) and ("\n" in value or "'" in value):
-                self.report(("airflow", "config", key), "a config value may not contain a newline or a single quote")
+                self.report(
+                    ("airflow", "config", key),
+                    "a config value may not contain a newline or a single quote",
+                )
         if af.bind != "127.0.0.1" and af.bind != "::1":
-            self.warn(("airflow", "bind"), f"the Airflow UI will be reachable from other machines on {af.bind}")
+            self.warn(
+                ("airflow", "bind"),
+                f"the Airflow UI will be reachable from other machines on {af.bind}",
+            )
 
     def ports(self) -> None:
         pg, af = self.spec.postgres, self.spec.airflow
         if pg.port is not None and pg.port == af.port:
-            self.report(("airflow", "port"), f"port {af.port} is also postgres.port; give each service its own host port")
+            self.report(
+                ("airflow", "port"),
+                f"port {af.port} is also postgres.port; give each service its own host port",
+            )
 
     def dags(self) -> None:
         folder = self.file(("dags", "path"), self.spec.dags.path, what="DAG folder")
         if folder is not None and not folder.is_dir():
-            self.report(("dags", "path"), f"{self.spec.dags.path!r} is a file; dags.path names a folder")
+            self.report(
+                ("dags", "path"), f"{self.spec.dags.path!r} is a file; dags.path names a folder"
+            )
 
     def seeds(self) -> None:
         self.duplicates(("seeds",), (s.name for s in self.spec.seeds), "name")
         db_names = [d.name for d in self.spec.postgres.databases]
         for i, seed in enumerate(self.spec.seeds):
             if seed.database and seed.database not in db_names:
-                self.report(("seeds", i, "database"), self._unknown("database", seed.database, db_names))
+                self.report(
+                    ("seeds", i, "database"), self._unknown("database", seed.database, db_names)
+                )
             if seed.csv is not None:
                 if not (seed.csv.endswith(".csv") or seed.csv.endswith(".csv.gz")):
                     self.report(("seeds", i, "csv"), "a CSV seed file ends in .csv or .csv.gz")
                 self.file(("seeds", i, "csv"), seed.csv)
                 self._schema_known(("seeds", i, "table"), seed.table or "", seed.database)
             for j, sql in enumerate(seed.sql_files):
-                self.file(("seeds", i, "sql", j) if isinstance(seed.sql, list) else ("seeds", i, "sql"), sql)
+                self.file(
+                    ("seeds", i, "sql", j) if isinstance(seed.sql, list) else ("seeds", i, "sql"),
+                    sql,
+                )
 
     def tests(self) -> None:
         self.duplicates(("tests",), (t.name for t in self.spec.tests), "name")
@@ -182,15 +226,21 @@ class _Checker:
                 if name not in seed_names:
                     self.report(("tests", i, "seeds", j), self._unknown("seed", name, seed_names))
             if test.database and test.database not in db_names:
-                self.report(("tests", i, "database"), self._unknown("database", test.database, db_names))
+                self.report(
+                    ("tests", i, "database"), self._unknown("database", test.database, db_names)
+                )
             for j, fixture in enumerate(test.files):
                 self.file(("tests", i, "files", j, "from"), fixture.source)
                 if Path(fixture.target).is_absolute() or ".." in Path(fixture.target).parts:
-                    self.report(("tests", i, "files", j, "to"), "`to` is a folder inside the data folder (no absolute path, no '..')")
+                    self.report(
+                        ("tests", i, "files", j, "to"),
+                        "`to` is a folder inside the data folder (no absolute path, no '..')",
+                    )
             if known_dags is not None and test.dag not in known_dags:
                 self.warn(
                     ("tests", i, "dag"),
-                    self._unknown("DAG", test.dag, sorted(known_dags)) + f" (not found in {self.spec.dags.path}/)",
+                    self._unknown("DAG", test.dag, sorted(known_dags))
+                    + f" (not found in {self.spec.dags.path}/)",
                 )
 
     # ------------------------------------------------------------------ helpers
@@ -202,7 +252,10 @@ class _Checker:
         dbs = self.spec.postgres.databases
         db = next((d for d in dbs if d.name == database), dbs[0])
         if schema not in (*db.schemas, "public"):
-            self.warn(path, f"schema {schema!r} is not one of {db.name}'s schemas ({', '.join(db.schemas)}); it must exist before seeding")
+            self.warn(
+                path,
+                f"schema {schema!r} is not one of {db.name}'s schemas ({', '.join(db.schemas)}); it must exist before seeding",
+            )
 
     @staticmethod
     def _unknown(what: str, name: str, known: list[str]) -> str:
@@ -252,12 +305,18 @@ def _callee(node: ast.AST) -> str | None:
 
 def _dag_id_argument(call: ast.Call) -> Iterator[str]:
     for keyword in call.keywords:
-        if keyword.arg == "dag_id" and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
+        if (
+            keyword.arg == "dag_id"
+            and isinstance(keyword.value, ast.Constant)
+            and isinstance(keyword.value.value, str)
+        ):
             yield keyword.value.value
             return
     if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
         yield call.args[0].value
 
 
-def cross_check(loaded: LoadedSpec, *, check_files: bool = True, environ: Mapping[str, str] | None = None) -> list[SpecProblem]:
+def cross_check(
+    loaded: LoadedSpec, *, check_files: bool = True, environ: Mapping[str, str] | None = None
+) -> list[SpecProblem]:
     return _Checker(loaded, os.environ if environ is None else environ, check_files).run()

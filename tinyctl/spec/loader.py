@@ -80,12 +80,16 @@ def read_spec_text(file: Path) -> str:
     try:
         raw = file.read_bytes()
     except OSError as error:
-        raise SpecError([SpecProblem(file, 0, 0, "", f"cannot be read: {error.strerror}")]) from None
+        raise SpecError(
+            [SpecProblem(file, 0, 0, "", f"cannot be read: {error.strerror}")]
+        ) from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise SpecError([SpecProblem(file, line, 0, "", "is not UTF-8 text; save it as UTF-8")]) from None
+        raise SpecError(
+            [SpecProblem(file, line, 0, "", "is not UTF-8 text; save it as UTF-8")]
+        ) from None
 
 
 def _model_for(path: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -141,17 +145,31 @@ def _message(error: dict[str, Any], path: tuple[Any, ...]) -> str:
         pattern = error["ctx"]["pattern"]
         message = f"{error['input']!r} is not {PATTERN_HELP.get(pattern, 'of the form ' + pattern)}"
     value = error.get("input")
-    if kind != "string_pattern_mismatch" and not isinstance(value, dict | list) and "(got " not in message and kind not in ("value_error", "assertion_error"):
+    if (
+        kind != "string_pattern_mismatch"
+        and not isinstance(value, dict | list)
+        and "(got " not in message
+        and kind not in ("value_error", "assertion_error")
+    ):
         message += f" (got {value!r})"
     return message
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     """Drop pydantic's union/validator branch names so the path matches the YAML."""
-    return tuple(part for part in loc if not (isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool", "list[str]"))))
+    return tuple(
+        part
+        for part in loc
+        if not (
+            isinstance(part, str)
+            and ("[" in part or part in ("str", "int", "float", "bool", "list[str]"))
+        )
+    )
 
 
-def validation_problems(file: Path, error: ValidationError, positions: Positions) -> list[SpecProblem]:
+def validation_problems(
+    file: Path, error: ValidationError, positions: Positions
+) -> list[SpecProblem]:
     problems: dict[tuple[Any, ...], SpecProblem] = {}
     for item in error.errors(include_url=False):
         path = _clean_loc(tuple(item["loc"]))
@@ -181,7 +199,10 @@ def parse_spec(text: str, file: Path) -> tuple[Spec, Positions]:
         data, positions = load_with_positions(text)
     except YamlLoadError as error:
         raise SpecError(
-            [SpecProblem(file, p.line, p.column, format_path(p.path), p.message) for p in error.problems]
+            [
+                SpecProblem(file, p.line, p.column, format_path(p.path), p.message)
+                for p in error.problems
+            ]
         ) from None
     if data is None:
         raise SpecError(
@@ -191,7 +212,15 @@ def parse_spec(text: str, file: Path) -> tuple[Spec, Positions]:
     if not isinstance(data, dict):
         line, col = positions.get((), (1, 1))
         raise SpecError(
-            [SpecProblem(file, line, col, "", f"the spec must be a mapping of keys (project:, postgres:, ...), not a {type(data).__name__}")]
+            [
+                SpecProblem(
+                    file,
+                    line,
+                    col,
+                    "",
+                    f"the spec must be a mapping of keys (project:, postgres:, ...), not a {type(data).__name__}",
+                )
+            ]
         )
     try:
         spec = Spec.model_validate(data)

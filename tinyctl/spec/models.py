@@ -22,7 +22,9 @@ from pydantic import (
 
 DEFAULT_AIRFLOW_VERSION = "3.3.2"
 DEFAULT_POSTGRES_VERSION = "17"
-DEBIAN_POSTGRES_VERSION = "15"  # what Debian bookworm ships; the only one `images.source: debian` builds
+DEBIAN_POSTGRES_VERSION = (
+    "15"  # what Debian bookworm ships; the only one `images.source: debian` builds
+)
 
 # Compose project names: lowercase letters, digits, dashes and underscores, starting with a
 # letter or digit (the rule `docker compose` itself enforces).
@@ -53,7 +55,9 @@ def _check_address(value: str) -> str:
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not an IP address (use 127.0.0.1, or 0.0.0.0 for all interfaces)") from None
+        raise ValueError(
+            f"{value!r} is not an IP address (use 127.0.0.1, or 0.0.0.0 for all interfaces)"
+        ) from None
     return value
 
 
@@ -89,8 +93,13 @@ class Strict(BaseModel):
 class Project(Strict):
     """The project; its name is also the Docker Compose project name."""
 
-    name: str = Field(pattern=PROJECT_NAME, description="Compose project name: lowercase letters, digits, '-' and '_'.")
-    state_dir: str = Field(".tinyctl", description="Folder for rendered files, secrets and logs (git-ignored).")
+    name: str = Field(
+        pattern=PROJECT_NAME,
+        description="Compose project name: lowercase letters, digits, '-' and '_'.",
+    )
+    state_dir: str = Field(
+        ".tinyctl", description="Folder for rendered files, secrets and logs (git-ignored)."
+    )
 
 
 class Images(Strict):
@@ -107,8 +116,12 @@ class Images(Strict):
         description="CA bundle handed to image builds as a BuildKit secret (never stored in a layer). "
         "Default: the file named by PIP_CERT, REQUESTS_CA_BUNDLE or SSL_CERT_FILE.",
     )
-    pip_index_url: str | None = Field(None, description="Python package index used inside image builds.")
-    debian_mirror: str = Field("http://deb.debian.org/debian", description="Debian mirror for the debian base image.")
+    pip_index_url: str | None = Field(
+        None, description="Python package index used inside image builds."
+    )
+    debian_mirror: str = Field(
+        "http://deb.debian.org/debian", description="Debian mirror for the debian base image."
+    )
 
 
 # --------------------------------------------------------------------------- postgres
@@ -120,7 +133,8 @@ class Database(Strict):
     name: Identifier
     schemas: list[Identifier] = Field(default_factory=lambda: ["staging", "analytics"])
     conn_id: AirflowId | None = Field(
-        None, description="Airflow connection id tinyctl defines for this database (default: the database name)."
+        None,
+        description="Airflow connection id tinyctl defines for this database (default: the database name).",
     )
 
     @property
@@ -133,7 +147,9 @@ class Role(Strict):
 
     name: Identifier
     access: Literal["write", "read"]
-    databases: list[Identifier] | None = Field(None, description="Databases it may use (default: all).")
+    databases: list[Identifier] | None = Field(
+        None, description="Databases it may use (default: all)."
+    )
 
 
 def _default_databases() -> list[Database]:
@@ -147,7 +163,9 @@ def _default_roles() -> list[Role]:
 class Postgres(Strict):
     """PostgreSQL: Airflow's metadata database and the warehouse, in one server."""
 
-    version: str = Field(DEFAULT_POSTGRES_VERSION, pattern=r"^\d{2}$", description="Major version, e.g. '17'.")
+    version: str = Field(
+        DEFAULT_POSTGRES_VERSION, pattern=r"^\d{2}$", description="Major version, e.g. '17'."
+    )
     image: str | None = Field(None, description="Image to run instead of postgres:<version>.")
     port: Port | None = Field(5432, description="Host port; null keeps Postgres unexposed.")
     bind: BindAddress = "127.0.0.1"
@@ -177,14 +195,18 @@ class Connection(Strict):
     """An Airflow connection. Passwords come from the environment, never from the spec."""
 
     id: AirflowId
-    type: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="Connection type, e.g. postgres, http, aws.")
+    type: str = Field(
+        pattern=r"^[A-Za-z0-9_-]+$", description="Connection type, e.g. postgres, http, aws."
+    )
     description: str | None = None
     host: str | None = None
     port: Port | None = None
     login: str | None = None
     schema_: str | None = Field(None, alias="schema", description="Database or path.")
     password_env: str | None = Field(
-        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Environment variable holding the password."
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the password.",
     )
     extra: dict[str, Any] = Field(default_factory=dict)
 
@@ -199,14 +221,20 @@ class Pool(Strict):
 class Airflow(Strict):
     """Apache Airflow 3: its image, executor, ports, users and settings."""
 
-    version: str = Field(DEFAULT_AIRFLOW_VERSION, pattern=r"^3\.\d+\.\d+$", description="Airflow 3.x version.")
+    version: str = Field(
+        DEFAULT_AIRFLOW_VERSION, pattern=r"^3\.\d+\.\d+$", description="Airflow 3.x version."
+    )
     image: str | None = Field(None, description="Image to run instead of apache/airflow:<version>.")
     executor: Literal["LocalExecutor", "CeleryExecutor"] = "LocalExecutor"
-    workers: int | None = Field(None, ge=1, le=32, description="Celery workers (CeleryExecutor only; default 1).")
+    workers: int | None = Field(
+        None, ge=1, le=32, description="Celery workers (CeleryExecutor only; default 1)."
+    )
     port: Port = 8080
     bind: BindAddress = "127.0.0.1"
     start_timeout: Duration = Field("10m", description="How long `up` waits for a healthy stack.")
-    users: list[User] = Field(default_factory=lambda: [User(name="admin", role="admin")], min_length=1)
+    users: list[User] = Field(
+        default_factory=lambda: [User(name="admin", role="admin")], min_length=1
+    )
     config: dict[str, Scalar] = Field(
         default_factory=dict,
         description="Airflow settings as 'section.key: value', rendered to AIRFLOW__SECTION__KEY.",
@@ -223,7 +251,9 @@ class Airflow(Strict):
     def _requirements(cls, value: list[str]) -> list[str]:
         for item in value:
             if not item.strip() or "\n" in item or item.strip().startswith("-"):
-                raise ValueError(f"{item!r} is not a requirement (write e.g. 'pandas==2.2.3'; pip options are not allowed)")
+                raise ValueError(
+                    f"{item!r} is not a requirement (write e.g. 'pandas==2.2.3'; pip options are not allowed)"
+                )
         return value
 
     @property
@@ -250,10 +280,16 @@ class Seed(Strict):
     """Data loaded by `tinyctl seed`: SQL files run in order, or a CSV file loaded with COPY."""
 
     name: AirflowId
-    database: Identifier | None = Field(None, description="Warehouse database (default: the first).")
-    sql: str | list[str] | None = Field(None, description="SQL file(s), each run in one transaction, in order.")
+    database: Identifier | None = Field(
+        None, description="Warehouse database (default: the first)."
+    )
+    sql: str | list[str] | None = Field(
+        None, description="SQL file(s), each run in one transaction, in order."
+    )
     csv: str | None = Field(None, description="CSV file (.csv or .csv.gz) loaded with COPY.")
-    table: str | None = Field(None, pattern=r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$", description="schema.table")
+    table: str | None = Field(
+        None, pattern=r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$", description="schema.table"
+    )
     columns: dict[Identifier, str] | None = Field(
         None, description="Column name -> SQL type; creates the table when it does not exist."
     )
@@ -273,7 +309,11 @@ class Seed(Strict):
             raise ValueError("`table`, `columns` and `key` belong to csv seeds")
         if self.mode == "upsert" and not self.key:
             raise ValueError("mode: upsert needs `key` (the columns that identify a row)")
-        if self.key and self.columns and (missing := [k for k in self.key if k not in self.columns]):
+        if (
+            self.key
+            and self.columns
+            and (missing := [k for k in self.key if k not in self.columns])
+        ):
             raise ValueError(f"key column(s) {', '.join(missing)} are not in `columns`")
         return self
 
@@ -316,7 +356,9 @@ class NotNull(Strict):
 
 class Unique(Strict):
     table: TableName
-    columns: list[ColumnName] = Field(min_length=1, description="One column, or several that are unique together.")
+    columns: list[ColumnName] = Field(
+        min_length=1, description="One column, or several that are unique together."
+    )
     where: str | None = None
 
 
@@ -345,16 +387,28 @@ class Freshness(Strict):
 
 class CustomSql(Strict):
     query: str = Field(min_length=1)
-    equals: Scalar | None = Field(None, description="Expected single value; without it the query must return no rows.")
+    equals: Scalar | None = Field(
+        None, description="Expected single value; without it the query must return no rows."
+    )
 
 
-EXPECTATION_KINDS = ("row_count", "not_null", "unique", "accepted_values", "relationships", "freshness", "sql")
+EXPECTATION_KINDS = (
+    "row_count",
+    "not_null",
+    "unique",
+    "accepted_values",
+    "relationships",
+    "freshness",
+    "sql",
+)
 
 
 class Expectation(Strict):
     """One assertion on the warehouse after the run. Set exactly one kind."""
 
-    name: str | None = Field(None, description="Shown in reports (default: derived from the expectation).")
+    name: str | None = Field(
+        None, description="Shown in reports (default: derived from the expectation)."
+    )
     row_count: RowCount | None = None
     not_null: NotNull | None = None
     unique: Unique | None = None
@@ -394,10 +448,14 @@ class EtlTest(Strict):
 
     name: AirflowId
     dag: AirflowId
-    conf: dict[str, Any] = Field(default_factory=dict, description="Run configuration passed to the DAG run.")
+    conf: dict[str, Any] = Field(
+        default_factory=dict, description="Run configuration passed to the DAG run."
+    )
     seeds: list[AirflowId] = Field(default_factory=list, description="Seeds loaded before the run.")
     files: list[FileFixture] = Field(default_factory=list)
-    database: Identifier | None = Field(None, description="Database the expectations query (default: the first).")
+    database: Identifier | None = Field(
+        None, description="Database the expectations query (default: the first)."
+    )
     timeout: Duration = "10m"
     expect: list[Expectation] = Field(default_factory=list)
 
@@ -411,7 +469,10 @@ class Spec(Strict):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "tinyctl.yaml"},
+        json_schema_extra={
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "tinyctl.yaml",
+        },
     )
 
     project: Project

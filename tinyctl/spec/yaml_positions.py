@@ -52,7 +52,9 @@ class _Builder:
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, ScalarNode):
             return self.constructor.construct_object(node, deep=True)
-        raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover - composer never yields others
+        raise TypeError(
+            f"unexpected YAML node {node!r}"
+        )  # pragma: no cover - composer never yields others
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[Any, Any]:
         self.constructor.flatten_mapping(node)  # resolve `<<: *anchor` merges
@@ -60,14 +62,23 @@ class _Builder:
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 line, col = _mark(key_node)
-                self.problems.append(YamlProblem(line, col, path, "a key must be a plain value, not a list or mapping"))
+                self.problems.append(
+                    YamlProblem(
+                        line, col, path, "a key must be a plain value, not a list or mapping"
+                    )
+                )
                 continue
             key = self.constructor.construct_object(key_node, deep=True)
             if key in result:
                 line, col = _mark(key_node)
                 first_line = self.positions[(*path, key, KEY_MARK)][0]
                 self.problems.append(
-                    YamlProblem(line, col, (*path, key), f"duplicate key {key!r} (first written on line {first_line})")
+                    YamlProblem(
+                        line,
+                        col,
+                        (*path, key),
+                        f"duplicate key {key!r} (first written on line {first_line})",
+                    )
                 )
                 continue
             self.positions[(*path, key, KEY_MARK)] = _mark(key_node)
@@ -85,7 +96,11 @@ def _friendly(error: yaml.MarkedYAMLError) -> YamlProblem:
         message = f"malformed YAML: {problem}"
         if error.context:
             message += f" ({error.context}"
-            if error.context_mark and error.problem_mark and error.context_mark.line != error.problem_mark.line:
+            if (
+                error.context_mark
+                and error.problem_mark
+                and error.context_mark.line != error.problem_mark.line
+            ):
                 message += f" on line {error.context_mark.line + 1}"
             message += ")"
     return YamlProblem(line, col, (), message)
