@@ -105,7 +105,8 @@ class Stack:
         return load_spec(self.root / "tinyctl.yaml")
 
     def client(self):
-        from tinyctl.stack import airflow_client, make_runtime
+        from tinyctl.runtime import make_runtime
+        from tinyctl.stack import airflow_client
 
         loaded = self.loaded()
         return airflow_client(loaded, make_runtime(loaded, {**os.environ, **STACK_ENV}))

@@ -534,3 +534,19 @@ def test_check_source_safe_mode_detection_and_dag_ids() -> None:
     )
     assert check_source(b"import os\nX = 1\n", "helpers.py", KNOWN).may_define_dags is False
     assert check_source(b"# airflow only\nX = 1\n", "helpers.py", KNOWN).may_define_dags is False
+
+
+def test_refresh_interval_comes_from_the_spec(project: Path) -> None:
+    from tinyctl.deploy import refresh_interval
+    from tinyctl.spec import load_spec
+
+    assert refresh_interval(load_spec(project / "tinyctl.yaml")) == 1.0
+    spec = project / "tinyctl.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "core.parallelism: 4", "core.parallelism: 4\n    dag_processor.refresh_interval: 300"
+        )
+    )
+    loaded = load_spec(spec)
+    assert refresh_interval(loaded) == 300.0
+    assert any("up to 300 s" in w.message for w in loaded.warnings)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import Stack
 
-from tinyctl.stack import make_runtime
+from tinyctl.runtime import make_runtime
 
 pytestmark = pytest.mark.stack
 

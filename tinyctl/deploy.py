@@ -325,6 +325,7 @@ def deploy_dags(
             results.append(result)
             emit(result)
 
+    refresh = refresh_interval(loaded)
     deadline = time.monotonic() + timeout
     while waiting:
         dags = client.dags()
@@ -353,6 +354,16 @@ def deploy_dags(
                     item.rel,
                     "live",
                     dags=_dag_states(current or fresh),
+                    seconds=time.monotonic() - item.started,
+                )
+            elif time.monotonic() > deadline and item.old is None and refresh >= timeout:
+                # A new file cannot be parse-requested (Airflow only takes tokens of files it
+                # knows): with a slow folder scan configured, it is on its way, not failed.
+                result = FileResult(
+                    item.rel,
+                    "pending",
+                    message=f"copied; the dag-processor scans for new files every {refresh:.0f} s "
+                    "(dag_processor.refresh_interval)",
                     seconds=time.monotonic() - item.started,
                 )
             elif time.monotonic() > deadline:
@@ -459,6 +470,17 @@ def _wait_for_restored(client: AirflowClient, restored: list[FileResult], deadli
                 del pending[rel]
         if pending:
             time.sleep(POLL)
+
+
+def refresh_interval(loaded: LoadedSpec) -> float:
+    """How often the stack's dag-processor looks for new files, in seconds."""
+    from tinyctl.render.context import LOCAL_DEFAULTS
+
+    key = "dag_processor.refresh_interval"
+    try:
+        return float(loaded.spec.airflow.config.get(key, LOCAL_DEFAULTS[key]))
+    except ValueError:
+        return float(LOCAL_DEFAULTS[key])
 
 
 def require_deployable(report: DeployReport) -> None:

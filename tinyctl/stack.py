@@ -6,35 +6,22 @@ callback, and raises tinyctl errors. It never prints.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tinyctl.airflow import AirflowClient, AirflowUnreachable, Health
-from tinyctl.errors import EnvironmentProblem, TinyctlError, WorkFailed
+from tinyctl.errors import TinyctlError, WorkFailed
 from tinyctl.preflight import PortRequest, check_memory, check_ports, needed_memory
 from tinyctl.render import render, render_status
 from tinyctl.runtime.base import BuildOutcome, Runtime, ServiceStatus
-from tinyctl.runtime.compose import ComposeRuntime
 from tinyctl.secrets import INTERNAL_USER, load_secrets
 from tinyctl.spec.loader import LoadedSpec
 from tinyctl.spec.models import parse_duration
 
 POLL_SECONDS = 0.5
 AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
-
-
-def make_runtime(loaded: LoadedSpec, environ: Mapping[str, str] | None = None) -> Runtime:
-    """The runtime every command goes through (Compose, for now)."""
-    environ = os.environ if environ is None else environ
-    name = environ.get("TINYCTL_RUNTIME", "compose")
-    if name != "compose":
-        raise EnvironmentProblem(
-            f"unknown runtime {name!r}", hint="TINYCTL_RUNTIME may only be `compose` for now."
-        )
-    return ComposeRuntime(loaded, environ)
 
 
 def airflow_client(
@@ -223,8 +210,10 @@ def bring_up(
             )
 
         wait_for_airflow(client, deadline, on_health)
+        version = _version(
+            client
+        )  # before the warm-up: the api-server's one worker is busy during it
         client.warm_up_execution_api()
-        version = _version(client)
     return UpResult(
         False,
         time.monotonic() - started,

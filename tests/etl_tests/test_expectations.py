@@ -10,9 +10,9 @@ import pytest
 from conftest import Stack
 
 from tinyctl.etl_tests.expectations import default_name, evaluate, tables_of
+from tinyctl.runtime import make_runtime
 from tinyctl.seed import warehouse_dsn
 from tinyctl.spec.models import Expectation
-from tinyctl.stack import make_runtime
 
 
 def expectation(data: dict) -> Expectation:

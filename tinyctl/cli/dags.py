@@ -21,6 +21,7 @@ ICON = {
     "unchanged": "[green]=[/green]",
     "module": "[green]✓[/green]",
     "removed": "[yellow]-[/yellow]",
+    "pending": "[yellow]…[/yellow]",
     "extra": "[yellow]?[/yellow]",
 }
 
@@ -41,7 +42,7 @@ def format_result(result: FileResult) -> str:
         )
         word = "live" if result.status == "live" else "unchanged"
         return f"{icon} {name}: {word}: {dags}{took}"
-    if result.status in ("module", "removed", "extra"):
+    if result.status in ("module", "removed", "extra", "pending"):
         return f"{icon} {name}: {escape(result.message or result.status)}"
     where = f"{escape(result.file)}:{result.line}" if result.line else escape(result.file)
     kind = {
@@ -111,7 +112,8 @@ def deploy_dags_command(
 ) -> None:
     """Deploy DAG files atomically, have Airflow parse them now, and report each file's DAGs or error."""
     from tinyctl.deploy import deploy_dags
-    from tinyctl.stack import airflow_client, make_runtime
+    from tinyctl.runtime import make_runtime
+    from tinyctl.stack import airflow_client
 
     enable_echo(verbose)
     loaded = open_spec(spec)
@@ -151,8 +153,9 @@ def sync_settings_command(
     spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
 ) -> None:
     """Apply the spec's connections, variables and pools through Airflow's API."""
+    from tinyctl.runtime import make_runtime
     from tinyctl.settings_sync import sync_settings
-    from tinyctl.stack import airflow_client, make_runtime
+    from tinyctl.stack import airflow_client
 
     enable_echo(verbose)
     loaded = open_spec(spec)

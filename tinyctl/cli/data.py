@@ -44,8 +44,8 @@ def seed(
     ] = None,
 ) -> None:
     """Load the spec's seeds into Postgres as the ETL role: SQL files, then CSV files with COPY."""
+    from tinyctl.runtime import make_runtime
     from tinyctl.seed import run_seeds
-    from tinyctl.stack import make_runtime
 
     enable_echo(verbose)
     loaded = open_spec(spec)
@@ -167,7 +167,8 @@ def test_etl(
     from tinyctl.etl_tests import reports
     from tinyctl.etl_tests.runner import Progress as TestProgress
     from tinyctl.etl_tests.runner import run_tests, select_tests
-    from tinyctl.stack import airflow_client, make_runtime
+    from tinyctl.runtime import make_runtime
+    from tinyctl.stack import airflow_client
 
     enable_echo(verbose)
     loaded = open_spec(spec)

@@ -100,7 +100,8 @@ def up(
     ] = True,
 ) -> None:
     """Render, build if needed, start the stack and wait until every service is healthy."""
-    from tinyctl.stack import bring_up, make_runtime
+    from tinyctl.runtime import make_runtime
+    from tinyctl.stack import bring_up
 
     enable_echo(verbose)
     loaded = open_spec(spec)
@@ -194,7 +195,7 @@ def down(
     ] = False,
 ) -> None:
     """Stop and remove the containers. Data is kept unless --volumes is given."""
-    from tinyctl.stack import make_runtime
+    from tinyctl.runtime import make_runtime
 
     enable_echo(verbose)
     loaded = open_spec(spec)
@@ -224,7 +225,7 @@ def restart(
     verbose: VerboseOption = False,
 ) -> None:
     """Restart one service, or the whole stack."""
-    from tinyctl.stack import make_runtime
+    from tinyctl.runtime import make_runtime
 
     enable_echo(verbose)
     loaded = open_spec(spec)
@@ -241,7 +242,8 @@ def status(
     spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
 ) -> None:
     """Services with state, health and ports; the Airflow URL and version; render staleness."""
-    from tinyctl.stack import make_runtime, stack_status
+    from tinyctl.runtime import make_runtime
+    from tinyctl.stack import stack_status
 
     enable_echo(verbose)
     loaded = open_spec(spec)
@@ -290,7 +292,7 @@ def logs(
     ] = None,
 ) -> None:
     """Show service logs."""
-    from tinyctl.stack import make_runtime
+    from tinyctl.runtime import make_runtime
 
     enable_echo(verbose)
     loaded = open_spec(spec)
@@ -320,7 +322,7 @@ def psql(
     ] = None,
 ) -> None:
     """psql inside the postgres container, as the ETL role (nothing needed on the host)."""
-    from tinyctl.stack import make_runtime
+    from tinyctl.runtime import make_runtime
 
     enable_echo(verbose)
     loaded = open_spec(spec)
@@ -357,7 +359,7 @@ def build(
     ] = False,
 ) -> None:
     """Build the project's images (those built locally); skips images whose inputs did not change."""
-    from tinyctl.stack import make_runtime
+    from tinyctl.runtime import make_runtime
 
     enable_echo(verbose)
     from tinyctl.render import render

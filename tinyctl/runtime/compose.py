@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 
 from tinyctl.errors import BadInput, WorkFailed
 from tinyctl.render import COMPOSE_FILE
 from tinyctl.render.images import INPUTS_LABEL, base_image, plan_images
 from tinyctl.runtime.base import BuildOutcome, ProgressCallback, ServiceStatus, StartHandle
-from tinyctl.runtime.base_image import base_image_current, build_base_image
-from tinyctl.runtime.docker import Docker
 from tinyctl.spec.loader import LoadedSpec
 
 BUILD_ENV = {"COMPOSE_BAKE": "false", "DOCKER_BUILDKIT": "1"}
@@ -34,7 +33,14 @@ class ComposeRuntime:
         self.environ = os.environ if environ is None else environ
         self.project = self.spec.project.name
         self.compose_file = loaded.state_dir / COMPOSE_FILE
-        self.docker = Docker(self.compose_file, self.project)
+
+    @cached_property
+    def docker(self):
+        """The Docker gateway, created on first use (python-on-whales costs a quarter second to import,
+        and commands such as `seed` against a published port never need it)."""
+        from tinyctl.runtime.docker import Docker
+
+        return Docker(self.compose_file, self.project)
 
     # ------------------------------------------------------------------ engine
 
@@ -87,6 +93,8 @@ class ComposeRuntime:
         ]
         if not todo:
             return outcomes
+        from tinyctl.runtime.base_image import base_image_current, build_base_image
+
         base = base_image(self.spec, self.environ)
         if (
             base

@@ -176,6 +176,12 @@ class _Checker:
                     ("airflow", "config", key),
                     "a config value may not contain a newline or a single quote",
                 )
+        refresh = af.config.get("dag_processor.refresh_interval")
+        if isinstance(refresh, int | float) and not isinstance(refresh, bool) and refresh > 30:
+            self.warn(
+                ("airflow", "config", "dag_processor.refresh_interval"),
+                f"new DAG files will take up to {refresh} s to appear; deploy-dags reports them as pending",
+            )
         if af.bind != "127.0.0.1" and af.bind != "::1":
             self.warn(
                 ("airflow", "bind"),

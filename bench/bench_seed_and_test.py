@@ -1,0 +1,387 @@
+"""Benchmark of `tinyctl seed` (CSV COPY) against psql's \\copy, and `tinyctl test-etl` against
+`airflow dags test`, on one stack, in the same run. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    ENV,
+    Figure,
+    Project,
+    Report,
+    create_project,
+    finish_project,
+    log,
+    main_wrapper,
+    parser,
+    ratio_figure,
+    run,
+    workspace,
+)
+
+SCRIPT = "bench_seed_and_test"
+THROUGHPUT_TARGET = 0.9
+TABLE = "staging.bench_orders"
+SEED = "bench_orders"
+TEST = "orders_2026_11_01"
+DAG = "staging_orders"
+DAY = "2026-11-01"
+FIXTURE = "tests/fixtures/landing/orders_2026-11-01.csv"
+COLUMNS = {
+    "id": "bigint",
+    "customer_id": "integer",
+    "order_date": "date",
+    "amount": "numeric(12,2)",
+    "currency": "char(3)",
+    "note": "text",
+}
+CREATE_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    + ", ".join(f"{c} {t}" for c, t in COLUMNS.items())
+    + ")"
+)
+
+
+def generate_csv(path: Path, rows: int, seed: int = 20261101) -> int:
+    """An orders-like CSV with a header; some notes need CSV quoting (commas, quotes)."""
+    rng = random.Random(seed)
+    currencies = ("EUR", "USD", "GBP", "CHF", "SEK")
+    notes = ("", "first order", "gift, wrapped", 'said "thanks"', "express delivery", "pickup")
+    start = date(2026, 1, 1)
+    days = [(start + timedelta(days=d)).isoformat() for d in range(365)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as out:
+        out.write(",".join(COLUMNS) + "\n")
+        batch: list[str] = []
+        for i in range(1, rows + 1):
+            note = notes[rng.randrange(len(notes))]
+            if "," in note or '"' in note:
+                note = '"' + note.replace('"', '""') + '"'
+            batch.append(
+                f"{i},{rng.randrange(1, 100_000)},{days[rng.randrange(365)]},"
+                f"{rng.randrange(100, 10_000_000) / 100:.2f},{currencies[rng.randrange(5)]},{note}\n"
+            )
+            if len(batch) >= 50_000:
+                out.writelines(batch)
+                batch.clear()
+        out.writelines(batch)
+    return path.stat().st_size
+
+
+def seed_block(csv_path: str) -> str:
+    columns = "".join(f"      {c}: {t}\n" for c, t in COLUMNS.items())
+    return (
+        f"  - name: {SEED}\n    csv: {csv_path}\n    table: {TABLE}\n    columns:\n{columns}"
+        f"    mode: replace\n"
+    )
+
+
+def add_seed(project: Project, csv_path: str) -> None:
+    text = project.spec_file.read_text()
+    anchor = "\ntests:\n"
+    if anchor not in text:
+        raise RuntimeError(
+            "the scaffolded spec has no top-level `tests:` section to insert the seed before"
+        )
+    project.spec_file.write_text(text.replace(anchor, "\n" + seed_block(csv_path) + anchor, 1))
+
+
+class Psql:
+    """The host's psql, against the stack's published Postgres port, as the ETL role."""
+
+    def __init__(self, project: Project, role: str = "etl", database: str = "warehouse"):
+        self.project, self.role, self.database = project, role, database
+        self.env = {
+            **ENV,
+            "PGPASSWORD": project.secrets()[f"role_{role}_password"],
+            "PGCONNECT_TIMEOUT": "10",
+        }
+
+    def argv(self, *args: str) -> list[str]:
+        return [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.project.postgres_port),
+            "-U",
+            self.role,
+            "-d",
+            self.database,
+            *args,
+        ]
+
+    def __call__(self, *commands: str, timeout: float = 900):
+        argv = self.argv(*[a for c in commands for a in ("-c", c)])
+        return run(argv, env=self.env, timeout=timeout)
+
+    def scalar(self, sql: str) -> str:
+        return run(self.argv("-A", "-t", "-c", sql), env=self.env).stdout.strip()
+
+
+def checkpoint(project: Project) -> None:
+    """Untimed: flush the previous load's dirty pages so they do not land on the next timed load."""
+    project.compose(
+        "exec",
+        "-T",
+        "postgres",
+        "psql",
+        "-X",
+        "-q",
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-c",
+        "CHECKPOINT",
+        check=False,
+        timeout=300,
+    )
+
+
+def body(args: argparse.Namespace, report: Report) -> None:
+    seed_sec = report.section(f"seed: CSV of {args.rows:,} rows into {TABLE} (mode replace)")
+    test_sec = report.section(f"ETL smoke test {TEST} (DAG {DAG})")
+
+    cli_s = Figure(
+        "seed_cli_s", "tinyctl seed --only bench_orders (CLI, process start to end)", "s"
+    )
+    inproc_s = Figure(
+        "seed_inprocess_s", "tinyctl.seed.run_seeds in-process (load spec + run)", "s"
+    )
+    psql_s = Figure("psql_copy_s", "baseline: psql \\copy (process start to end)", "s")
+    cli_tp = Figure("seed_cli_rows_per_s", "tinyctl seed (CLI) throughput", "rows/s")
+    inproc_tp = Figure("seed_inprocess_rows_per_s", "run_seeds (in-process) throughput", "rows/s")
+    psql_tp = Figure("psql_copy_rows_per_s", "baseline psql \\copy throughput", "rows/s")
+    cli_start = Figure(
+        "cli_startup_s",
+        "for reference: bare CLI start (python -m tinyctl --version)",
+        "s",
+        note="the interpreter and the Typer app only; the seed command's own imports come on top",
+    )
+    etl_s = Figure("test_etl_s", "tinyctl test-etl -k orders_2026_11_01 (start to result)", "s")
+    etl_run = Figure("test_etl_run_s", "  of which the DAG run (JSON run_seconds)", "s")
+    dags_test_s = Figure(
+        "airflow_dags_test_s", "baseline: airflow dags test in the scheduler container", "s"
+    )
+
+    project: Project | None = None
+    with workspace(args, "seed") as base:
+        try:
+            project = create_project(base, "bench-seed")
+            csv_path = project.root / "bench-data" / "orders.csv"
+            log(f"project {project.name}; generating {args.rows:,} rows into {csv_path}")
+            size = generate_csv(csv_path, args.rows)
+            report.extra["csv_bytes"] = size
+            add_seed(project, csv_path.relative_to(project.root).as_posix())
+            log("tinyctl up")
+            project.tinyctl("up", timeout=args.up_timeout)
+            psql = Psql(project)
+            psql(CREATE_TABLE)
+            # untimed warm-up: every timed load then starts from a table that has been loaded once
+            psql(
+                f"TRUNCATE {TABLE}",
+                f"\\copy {TABLE} FROM '{csv_path}' WITH (FORMAT csv, HEADER true)",
+            )
+
+            import tinyctl.seed
+            from tinyctl.runtime import make_runtime
+            from tinyctl.spec import load_spec
+
+            def tinyctl_cli() -> float:
+                result = project.tinyctl("seed", "--only", SEED, timeout=1800)
+                return result.seconds
+
+            def tinyctl_inprocess() -> float:
+                started = time.perf_counter()
+                loaded = load_spec(project.spec_file)
+                tinyctl.seed.run_seeds(loaded, make_runtime(loaded, ENV), only=[SEED])
+                return time.perf_counter() - started
+
+            def psql_copy() -> float:
+                psql(f"TRUNCATE {TABLE}")
+                checkpoint(project)
+                result = run(
+                    psql.argv(
+                        "-c", f"\\copy {TABLE} FROM '{csv_path}' WITH (FORMAT csv, HEADER true)"
+                    ),
+                    env=psql.env,
+                    timeout=1800,
+                )
+                return result.seconds
+
+            sides = [
+                ("tinyctl seed", tinyctl_cli, cli_s, cli_tp),
+                ("psql \\copy", psql_copy, psql_s, psql_tp),
+                ("run_seeds in-process", tinyctl_inprocess, inproc_s, inproc_tp),
+            ]
+            for i in range(args.repeat):
+                order = sides[i % len(sides) :] + sides[: i % len(sides)]  # rotate who goes first
+                for name, measure, seconds_fig, rate_fig in order:
+                    log(f"seed {i + 1}/{args.repeat}: {name}")
+                    if measure is not psql_copy:
+                        checkpoint(project)
+                    seconds = measure()
+                    count = int(psql.scalar(f"SELECT count(*) FROM {TABLE}"))
+                    if count != args.rows:
+                        raise RuntimeError(
+                            f"{name} left {count} rows in {TABLE}, expected {args.rows}"
+                        )
+                    seconds_fig.samples.append(seconds)
+                    rate_fig.samples.append(args.rows / seconds if seconds > 0 else 0.0)
+
+            for _ in range(args.repeat):
+                cli_start.samples.append(project.tinyctl("--version").seconds)
+
+            fixture = project.root / FIXTURE
+            landing = project.root / "data" / "landing"
+
+            def reset_day() -> None:
+                if psql.scalar("SELECT to_regclass('staging.orders') IS NOT NULL") == "t":
+                    psql(f"DELETE FROM staging.orders WHERE order_date = '{DAY}'")
+
+            def test_etl() -> None:
+                reset_day()
+                result = project.tinyctl("test-etl", "-k", TEST, "--json", check=False, timeout=900)
+                try:
+                    data = json.loads(result.stdout)
+                except ValueError:
+                    raise RuntimeError("test-etl printed no JSON:\n" + result.describe()) from None
+                test = next((t for t in data.get("tests", []) if t.get("name") == TEST), None)
+                if result.returncode != 0 or not test or test.get("status") != "passed":
+                    raise RuntimeError("test-etl did not pass:\n" + result.describe(40))
+                etl_s.samples.append(result.seconds)
+                if test.get("run_seconds") is not None:
+                    etl_run.samples.append(float(test["run_seconds"]))
+
+            def dags_test() -> None:
+                reset_day()
+                landing.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(fixture, landing / fixture.name)
+                conf = json.dumps({"day": DAY})
+                result = project.compose(
+                    "exec",
+                    "-T",
+                    "scheduler",
+                    "airflow",
+                    "dags",
+                    "test",
+                    DAG,
+                    "-c",
+                    conf,
+                    check=False,
+                    timeout=900,
+                )
+                rows = int(
+                    psql.scalar(f"SELECT count(*) FROM staging.orders WHERE order_date = '{DAY}'")
+                    or 0
+                )
+                if result.returncode != 0 or rows != 14:
+                    raise RuntimeError(
+                        f"airflow dags test failed (staging.orders has {rows} rows for {DAY}, "
+                        "expected 14):\n" + result.describe(40)
+                    )
+                dags_test_s.samples.append(result.seconds)
+
+            for i in range(args.repeat):
+                order = [("test-etl", test_etl), ("airflow dags test", dags_test)]
+                if i % 2:
+                    order.reverse()
+                for name, measure in order:
+                    log(f"ETL test {i + 1}/{args.repeat}: {name}")
+                    measure()
+        finally:
+            overhead = Figure(
+                "seed_cli_overhead_s",
+                "for reference: CLI median - in-process median (start-up, imports)",
+                "s",
+                note="a fixed cost per `tinyctl seed`: it weighs less the bigger the file",
+            )
+            if cli_s.value is not None and inproc_s.value is not None:
+                overhead.value_override = cli_s.value - inproc_s.value
+            for figure in (
+                cli_s,
+                psql_s,
+                inproc_s,
+                cli_start,
+                overhead,
+                cli_tp,
+                psql_tp,
+                inproc_tp,
+            ):
+                report.add(seed_sec, figure)
+            report.add(
+                seed_sec,
+                ratio_figure(
+                    "ratio_throughput_cli_vs_psql",
+                    "throughput ratio tinyctl seed (CLI) / psql",
+                    cli_tp,
+                    psql_tp,
+                    target=(">=", THROUGHPUT_TARGET),
+                ),
+            )
+            report.add(
+                seed_sec,
+                ratio_figure(
+                    "ratio_throughput_inprocess_vs_psql",
+                    "throughput ratio run_seeds (in-process) / psql",
+                    inproc_tp,
+                    psql_tp,
+                    target=(">=", THROUGHPUT_TARGET),
+                ),
+            )
+            for figure in (etl_s, etl_run, dags_test_s):
+                report.add(test_sec, figure)
+            ratio = report.add(
+                test_sec,
+                ratio_figure(
+                    "ratio_test_etl_vs_dags_test",
+                    "ratio test-etl / airflow dags test",
+                    etl_s,
+                    dags_test_s,
+                    target=("<=", 1.0),
+                ),
+            )
+            ratio.target_text = "<= 1 (test-etl <= dags test)"
+            report.notes.append(
+                "seed: CHECKPOINT (untimed) before every timed load; psql's TRUNCATE is untimed and "
+                "tinyctl's (mode replace, same transaction as the COPY) is timed; one untimed psql "
+                "load first; row count checked after every load"
+            )
+            report.notes.append(
+                "test-etl includes its seeds (fx_rates, customers), fixture copy, DAG deploy check, "
+                "trigger, run and 8 expectations; `airflow dags test` only runs the DAG in-process "
+                "(its start-up included), after the fixture is copied by the script (untimed)"
+            )
+            finish_project(project, args)
+
+
+def main() -> int:
+    p = parser(SCRIPT, __doc__.splitlines()[0])
+    p.add_argument(
+        "--rows", type=int, default=1_000_000, help="rows in the generated CSV (default 1,000,000)"
+    )
+    p.add_argument("--up-timeout", type=float, default=900, help="seconds allowed for `tinyctl up`")
+    args = p.parse_args()
+    if args.rows < 1:
+        raise SystemExit("--rows must be at least 1")
+    return main_wrapper(body, args, SCRIPT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
