@@ -262,17 +262,27 @@ def load_csv(
 
     On any error the transaction is rolled back, so the table is left exactly as it was.
     """
-    options = pgsql.SQL("(FORMAT csv, HEADER {header}, DELIMITER {delim}, NULL {null})").format(
-        header=pgsql.SQL("true" if header else "false"),
-        delim=pgsql.Literal(delimiter),
-        null=pgsql.Literal(null),
-    )
+
+    def options(freeze: bool) -> pgsql.Composable:
+        # FREEZE: rows of a table created or truncated in this transaction are written frozen
+        # (no later hint-bit rewrite); with wal_level=minimal such a load also skips the WAL.
+        return pgsql.SQL(
+            "(FORMAT csv, HEADER {header}, DELIMITER {delim}, NULL {null}{freeze})"
+        ).format(
+            header=pgsql.SQL("true" if header else "false"),
+            delim=pgsql.Literal(delimiter),
+            null=pgsql.Literal(null),
+            freeze=pgsql.SQL(", FREEZE true" if freeze else ""),
+        )
+
     target = _identifier(table)
     column_list = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
     with connect(dsn) as connection:
         try:
             with connection.transaction():
+                created = False
                 if create and not table_exists(connection, table):
+                    created = True
                     defs = [
                         pgsql.SQL("{} {}").format(pgsql.Identifier(n), pgsql.SQL(t))
                         for n, t in create
@@ -301,7 +311,15 @@ def load_csv(
                             "CREATE TEMP TABLE tinyctl_upsert ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
                         ).format(column_list, target)
                     )
-                rows, size = _copy(connection, stream, copy_into, column_list, options, on_chunk)
+                fresh = created or mode == "replace"
+                rows, size = _copy(
+                    connection,
+                    stream,
+                    copy_into,
+                    column_list,
+                    options(fresh and mode != "upsert"),
+                    on_chunk,
+                )
                 if mode == "upsert":
                     _merge(connection, target, columns, key or [])
             return LoadResult(rows, size)

@@ -21,12 +21,11 @@ from tinyctl.errors import BadInput
 from tinyctl.fsutil import sha256_bytes, sha256_file, write_atomic
 from tinyctl.render.context import Host, build_context
 from tinyctl.render.images import plan_images
+from tinyctl.render.names import COMPOSE_FILE, STAMP
 from tinyctl.resources import templates_dir
 from tinyctl.secrets import Secrets, load_secrets
 from tinyctl.spec.loader import LoadedSpec
 
-STAMP = "render.json"
-COMPOSE_FILE = "compose.yaml"
 SECRET_MODE = 0o600
 # Folders the stack mounts; created (empty) by render, never cleaned by it.
 MOUNT_DIRS = ("dags", "logs")
