@@ -42,22 +42,6 @@ from tinyctl.airflow.models import (
     Variable,
 )
 
-__all__ = [
-    "AirflowApiError",
-    "AirflowAuthError",
-    "AirflowClient",
-    "AirflowNotHealthy",
-    "AirflowUnreachable",
-    "Dag",
-    "DagRun",
-    "Health",
-    "ImportErrorInfo",
-    "Pool",
-    "TaskInstance",
-    "Variable",
-    "format_log",
-]
-
 API = "/api/v2"
 PAGE_SIZE = 100  # Airflow's default [api] maximum_page_limit
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})

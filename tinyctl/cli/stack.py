@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -51,6 +52,17 @@ def enable_echo(verbose: bool) -> None:
         logger.setLevel(logging.DEBUG)
         logger.addHandler(handler)
         logger.propagate = False
+
+
+def open_runtime(spec: Path, verbose: bool):
+    """The spec and its runtime, with the engine checked: the start of every stack command."""
+    from tinyctl.runtime import make_runtime
+
+    enable_echo(verbose)
+    loaded = open_spec(spec)
+    runtime = make_runtime(loaded)
+    runtime.check_engine()
+    return loaded, runtime
 
 
 def services_table(services: list[ServiceStatus], *, title: str | None = None) -> Table:
@@ -195,12 +207,7 @@ def down(
     ] = False,
 ) -> None:
     """Stop and remove the containers. Data is kept unless --volumes is given."""
-    from tinyctl.runtime import make_runtime
-
-    enable_echo(verbose)
-    loaded = open_spec(spec)
-    runtime = make_runtime(loaded)
-    runtime.check_engine()
+    loaded, runtime = open_runtime(spec, verbose)
     if volumes and not yes:
         if not sys.stdin.isatty():
             raise BadInput(
@@ -225,12 +232,7 @@ def restart(
     verbose: VerboseOption = False,
 ) -> None:
     """Restart one service, or the whole stack."""
-    from tinyctl.runtime import make_runtime
-
-    enable_echo(verbose)
-    loaded = open_spec(spec)
-    runtime = make_runtime(loaded)
-    runtime.check_engine()
+    _, runtime = open_runtime(spec, verbose)
     runtime.restart(service)
     output.out.print(
         f"[green]✓[/green] restarted {service or 'all services'}; `tinyctl status` shows when it is healthy."
@@ -292,12 +294,7 @@ def logs(
     ] = None,
 ) -> None:
     """Show service logs."""
-    from tinyctl.runtime import make_runtime
-
-    enable_echo(verbose)
-    loaded = open_spec(spec)
-    runtime = make_runtime(loaded)
-    runtime.check_engine()
+    _, runtime = open_runtime(spec, verbose)
     for line in runtime.logs(service, tail=tail, follow=follow):
         sys.stdout.write(line + "\n")
         if follow:
@@ -322,10 +319,7 @@ def psql(
     ] = None,
 ) -> None:
     """psql inside the postgres container, as the ETL role (nothing needed on the host)."""
-    from tinyctl.runtime import make_runtime
-
-    enable_echo(verbose)
-    loaded = open_spec(spec)
+    loaded, runtime = open_runtime(spec, verbose)
     pg = loaded.spec.postgres
     database = db or pg.default_database.name
     user = role or (pg.writer.name if pg.writer else "postgres")
@@ -334,8 +328,6 @@ def psql(
         raise BadInput(
             f"unknown database {database!r}", hint="Databases: " + ", ".join(sorted(known))
         )
-    runtime = make_runtime(loaded)
-    runtime.check_engine()
     if not any(s.service == "postgres" and s.state == "running" for s in runtime.services()):
         raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
     argv = ["psql", "-X", "-U", user, "-d", database]
@@ -359,14 +351,9 @@ def build(
     ] = False,
 ) -> None:
     """Build the project's images (those built locally); skips images whose inputs did not change."""
-    from tinyctl.runtime import make_runtime
-
-    enable_echo(verbose)
     from tinyctl.render import render
 
-    loaded = open_spec(spec)
-    runtime = make_runtime(loaded)
-    runtime.check_engine()
+    loaded, runtime = open_runtime(spec, verbose)
     render(loaded)
     outcomes = runtime.build(
         force=force,
