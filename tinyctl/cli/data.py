@@ -90,7 +90,8 @@ def seed(
         output.out.print("No seeds in the spec.")
     for o in outcomes:
         if o.kind == "csv":
-            rate = f", {o.rows / o.seconds:,.0f} rows/s" if o.seconds > 0 and o.rows else ""
+            big = o.seconds > 0 and (o.rows or 0) >= 10_000  # a rate of a tiny file says nothing
+            rate = f", {o.rows / o.seconds:,.0f} rows/s" if big else ""
             output.out.print(
                 f"[green]✓[/green] {escape(o.name)}: {o.rows:,} rows into {escape(o.target)} in {o.seconds:.2f}s{rate}"
             )
