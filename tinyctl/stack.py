@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from tinyctl.secrets import INTERNAL_USER, load_secrets
 from tinyctl.spec.loader import LoadedSpec
 from tinyctl.spec.models import parse_duration
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25
 AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 
 
@@ -80,13 +81,13 @@ def _first_failure(services: list[ServiceStatus]) -> ServiceStatus | None:
     return None
 
 
-def preflight(loaded: LoadedSpec, runtime: Runtime) -> None:
+def preflight(loaded: LoadedSpec, runtime: Runtime, services: list[ServiceStatus]) -> None:
     """Ports and memory; raises EnvironmentProblem before anything starts."""
     spec = loaded.spec
     requests = [PortRequest("airflow.port", spec.airflow.bind, spec.airflow.port)]
     if spec.postgres.port is not None:
         requests.append(PortRequest("postgres.port", spec.postgres.bind, spec.postgres.port))
-    own = runtime.own_ports()
+    own = {port for s in services if s.state == "running" for port in s.published}
     describe = getattr(getattr(runtime, "docker", None), "containers_publishing", None)
     check_ports(requests, own, describe)
     if not own:
@@ -139,10 +140,14 @@ def bring_up(
     report = on_progress or (lambda _progress: None)
     step = on_step or (lambda _message: None)
 
-    runtime.check_engine()
     rendered = render(loaded).written
-    services = runtime.services()
-    to_build = runtime.images_to_build()
+    # Independent questions to Docker, asked at once (each is a CLI round trip of ~0.1-0.2 s).
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        engine = pool.submit(runtime.check_engine)
+        listed = pool.submit(runtime.services)
+        stale_images = pool.submit(runtime.images_to_build)
+        engine.result()  # an unreachable engine is reported as such, before anything else
+        services, to_build = listed.result(), stale_images.result()
     if not rendered and not to_build and services and all(s.ok for s in services):
         with airflow_client(loaded, runtime, timeout=5, retries=1) as client:
             try:
@@ -160,7 +165,7 @@ def bring_up(
                     _version(client),
                 )
 
-    preflight(loaded, runtime)
+    preflight(loaded, runtime, services)
     _ensure_data_dirs(loaded)
     built: list[BuildOutcome] = []
     if to_build:

@@ -24,6 +24,7 @@ class ServiceStatus:
     health: str  # healthy, unhealthy, starting, completed, failed, none
     ports: tuple[str, ...] = ()
     exit_code: int = 0
+    published: tuple[int, ...] = ()  # host ports
 
     @property
     def one_shot(self) -> bool:
@@ -82,10 +83,6 @@ class Runtime(Protocol):
         ...
 
     def memory_bytes(self) -> int: ...
-
-    def own_ports(self) -> set[int]:
-        """Host ports currently published by this project's own running services."""
-        ...
 
     def build(
         self,

@@ -57,9 +57,6 @@ class ComposeRuntime:
         info = getattr(self, "_engine", None) or self.docker.engine()
         return info.memory_bytes
 
-    def own_ports(self) -> set[int]:
-        return {port for c in self._containers() if c.state == "running" for port in c.published}
-
     def _require_render(self) -> None:
         if not self.compose_file.is_file():
             raise BadInput(
@@ -231,6 +228,7 @@ class ComposeRuntime:
                         ),
                         ports=container.ports,
                         exit_code=container.exit_code,
+                        published=container.published,
                     )
                 )
         return result
