@@ -193,32 +193,11 @@ class Project:
         leftover = self.container_ids()
         if leftover:
             run(["docker", "rm", "-f", "-v", *leftover], check=False)
-        volumes = run(
-            [
-                "docker",
-                "volume",
-                "ls",
-                "-q",
-                "--filter",
-                f"label=com.docker.compose.project={self.name}",
-            ],
-            check=False,
-        ).stdout.split()
-        if volumes:
-            run(["docker", "volume", "rm", "-f", *volumes], check=False)
-        networks = run(
-            [
-                "docker",
-                "network",
-                "ls",
-                "-q",
-                "--filter",
-                f"label=com.docker.compose.project={self.name}",
-            ],
-            check=False,
-        ).stdout.split()
-        if networks:
-            run(["docker", "network", "rm", *networks], check=False)
+        label = f"label=com.docker.compose.project={self.name}"
+        for kind, remove in (("volume", ["rm", "-f"]), ("network", ["rm"])):
+            names = run(["docker", kind, "ls", "-q", "--filter", label], check=False).stdout.split()
+            if names:
+                run(["docker", kind, *remove, *names], check=False)
 
 
 def create_project(

@@ -235,15 +235,6 @@ def table_exists(connection: psycopg.Connection, table: str) -> bool:
     return bool(row and row[0])
 
 
-def table_columns(connection: psycopg.Connection, table: str) -> list[str]:
-    schema, _, name = table.rpartition(".")
-    rows = connection.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-        (schema or "public", name),
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def load_csv(
     dsn: Dsn,
     stream: IO[bytes],

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -280,10 +279,8 @@ def deploy_dags(
             unchanged.append(rel)
             continue
         written_at = datetime.now(UTC)
+        # A new file, so a fresh mtime: the dag-processor re-parses files modified since their last parse.
         write_atomic(target, new)
-        os.utime(
-            target
-        )  # a fresh mtime: the dag-processor re-parses files modified since their last parse
         pending.append(_Pending(rel, new, old, written_at, time.monotonic(), check))
 
     # Files in the stack that are no longer in the source.
@@ -442,7 +439,6 @@ def _failed_import(
     if item.old is not None:
         result.restored_at = datetime.now(UTC)
         write_atomic(target, item.old)
-        os.utime(target)
         _request_parse(client, by_file.get(item.rel, []))
         result.previous_live = True
         result.dags = _dag_states([d for d in by_file.get(item.rel, []) if not d.is_stale])

@@ -8,7 +8,7 @@ runtime package knows which one is in use.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 ONE_SHOT = ("db-setup", "airflow-init")
@@ -63,14 +63,6 @@ class StartHandle:
     cancel: Callable[[], None]
 
 
-@dataclass(frozen=True)
-class StackInfo:
-    runtime: str
-    project: str
-    api_url: str
-    services: list[ServiceStatus] = field(default_factory=list)
-
-
 ProgressCallback = Callable[[str], None]
 
 
@@ -104,8 +96,6 @@ class Runtime(Protocol):
 
     def restart(self, service: str | None = None) -> None: ...
 
-    def kill(self, service: str) -> None: ...
-
     def logs(
         self, service: str | None = None, *, tail: int | None = None, follow: bool = False
     ) -> Iterator[str]: ...
@@ -123,10 +113,6 @@ class Runtime(Protocol):
         self, service: str, argv: list[str], *, env: dict[str, str] | None = None
     ) -> int: ...
 
-    def has_data(self) -> bool: ...
-
     def api_url(self) -> str: ...
-
-    def memory_usage(self) -> dict[str, int]: ...
 
     def postgres_address(self) -> tuple[str, int]: ...

@@ -10,7 +10,13 @@ from functools import cached_property
 from tinyctl.errors import BadInput, WorkFailed
 from tinyctl.render import COMPOSE_FILE
 from tinyctl.render.images import INPUTS_LABEL, base_image, plan_images
-from tinyctl.runtime.base import BuildOutcome, ProgressCallback, ServiceStatus, StartHandle
+from tinyctl.runtime.base import (
+    ONE_SHOT,
+    BuildOutcome,
+    ProgressCallback,
+    ServiceStatus,
+    StartHandle,
+)
 from tinyctl.spec.loader import LoadedSpec
 
 BUILD_ENV = {"COMPOSE_BAKE": "false", "DOCKER_BUILDKIT": "1"}
@@ -104,23 +110,11 @@ class ComposeRuntime:
         if on_step:
             on_step("building " + ", ".join(f"{p.image}" for p in todo))
         args = ["build", *(["--no-cache"] if force else []), *[p.service for p in todo]]
-        self._compose_with_env(args, "docker compose build", capture=not show_output)
+        self.docker.compose(args, "docker compose build", capture=not show_output, env=BUILD_ENV)
         return outcomes + [
             BuildOutcome(p.service, p.image, True, "forced" if force else "inputs changed")
             for p in todo
         ]
-
-    def _compose_with_env(self, args: list[str], action: str, *, capture: bool) -> str:
-        previous = {k: os.environ.get(k) for k in BUILD_ENV}
-        os.environ.update(BUILD_ENV)
-        try:
-            return self.docker.compose(args, action, capture=capture)
-        finally:
-            for key, value in previous.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -166,10 +160,6 @@ class ComposeRuntime:
         self._require_render()
         self._check_service(service)
         self.docker.compose(["restart", *([service] if service else [])], "docker compose restart")
-
-    def kill(self, service: str) -> None:
-        self._check_service(service)
-        self.docker.compose(["kill", service], "docker compose kill")
 
     def _check_service(self, service: str | None) -> None:
         if service and service not in self.expected_services():
@@ -217,7 +207,7 @@ class ComposeRuntime:
             for container in found:
                 suffix = container.name.rsplit("-", 1)[-1]
                 name = f"{service}-{suffix}" if replicas > 1 or len(found) > 1 else service
-                one_shot = service in ("db-setup", "airflow-init")
+                one_shot = service in ONE_SHOT
                 result.append(
                     ServiceStatus(
                         name=name,
@@ -260,9 +250,6 @@ class ComposeRuntime:
             args.append("-T")
         return self.docker.compose_interactive([*args, service, *argv])
 
-    def has_data(self) -> bool:
-        return bool(self.docker.volumes())
-
     def api_url(self) -> str:
         af = self.spec.airflow
         host = "127.0.0.1" if af.bind in ("0.0.0.0", "127.0.0.1") else af.bind
@@ -280,13 +267,3 @@ class ComposeRuntime:
         if not address:
             raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
         return address, 5432
-
-    def memory_usage(self) -> dict[str, int]:
-        names = [c.name for c in self._containers() if c.state == "running"]
-        return self.docker.memory_usage(names)
-
-    def service_log_tail(self, service: str, lines: int = 20) -> str:
-        try:
-            return "\n".join(list(self.docker.logs(service, tail=lines)))
-        except WorkFailed:
-            return ""

@@ -222,9 +222,6 @@ class Docker:
         labels = (image.config.labels if image.config else None) or {}
         return labels.get(label, "")
 
-    def image_exists(self, tag: str) -> bool:
-        return self.image_label(tag, "") is not None
-
     def import_rootfs(
         self, tarball: Path, tag: str, labels: dict[str, str], env: dict[str, str]
     ) -> None:
@@ -237,21 +234,6 @@ class Docker:
             )
         except (DockerException, ClientNotFoundError) as error:
             raise translate(error, f"docker import {tag}") from None
-
-    def image_files(self, tag: str, paths: Sequence[str]) -> dict[str, bool]:
-        """Whether each path exists in the image's filesystem (used to prove secrets stay out)."""
-        script = "; ".join(f"test -e {shlex.quote(p)} && echo yes || echo no" for p in paths)
-        out = self.run(
-            [*self.docker_argv(), "run", "--rm", "--entrypoint", "sh", tag, "-c", script],
-            f"inspect {tag}",
-        )
-        return dict(zip(paths, [line.strip() == "yes" for line in out.splitlines()], strict=False))
-
-    def save_image(self, tag: str, target: Path) -> None:
-        self.run(
-            [*self.docker_argv(), "image", "save", "-o", str(target), tag],
-            f"docker image save {tag}",
-        )
 
     # ------------------------------------------------------------------ compose project
 
@@ -269,9 +251,6 @@ class Docker:
         else:  # one JSON object per line (Compose >= 2.21)
             rows = [json.loads(line) for line in text.splitlines() if line.strip()]
         return sorted((ContainerState.from_ps(r) for r in rows), key=lambda c: c.name)
-
-    def compose_config(self) -> str:
-        return self.run([*self.compose_argv(), "config", "--quiet"], "docker compose config")
 
     def start_compose(self, args: Sequence[str]) -> subprocess.Popen[bytes]:
         """Start a long-running compose command in the background (e.g. `up -d`)."""
@@ -293,11 +272,20 @@ class Docker:
         return text
 
     def compose(
-        self, args: Sequence[str], action: str, *, capture: bool = True, input: bytes | None = None
+        self,
+        args: Sequence[str],
+        action: str,
+        *,
+        capture: bool = True,
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
     ) -> str:
+        """Run a compose command; `env` adds variables for this command only."""
         kwargs: dict[str, Any] = {}
         if input is not None:
             kwargs["input"] = input
+        if env:
+            kwargs["env"] = env
         if not capture:
             kwargs.update(capture_stdout=False, capture_stderr=False)
         return self.run([*self.compose_argv(), *args], action, **kwargs) or ""
@@ -356,16 +344,6 @@ class Docker:
         completed = subprocess.run(args, input=input, capture_output=True)
         return completed.returncode, (completed.stdout + completed.stderr).decode(errors="replace")
 
-    def volumes(self) -> list[str]:
-        """Names of the project's volumes."""
-        try:
-            volumes = self.client.volume.list(
-                filters={"label": f"com.docker.compose.project={self.project}"}
-            )
-        except (DockerException, ClientNotFoundError) as error:
-            raise translate(error, "docker volume ls") from None
-        return sorted(v.name for v in volumes)
-
     def containers_publishing(self, port: int) -> list[tuple[str, str]]:
         """(container name, compose project) of running containers that publish host `port`."""
         out = self.run(
@@ -386,16 +364,6 @@ class Docker:
                 result.append((name, project))
         return result
 
-    def memory_usage(self, containers: Sequence[str]) -> dict[str, int]:
-        """Resident memory in bytes per container (`docker stats --no-stream`)."""
-        if not containers:
-            return {}
-        try:
-            stats = self.client.container.stats(list(containers))
-        except (DockerException, ClientNotFoundError) as error:
-            raise translate(error, "docker stats") from None
-        return {s.container_name: int(s.memory_used) for s in stats}
-
     def service_ip(self, service: str) -> str | None:
         """The IP address of a running service container on the project network."""
         running = [c for c in self.ps() if c.service == service and c.state == "running"]
@@ -413,6 +381,3 @@ class Docker:
         )
         addresses = out.split()
         return addresses[0] if addresses else None
-
-    def kill(self, container: str) -> None:
-        self.run([*self.docker_argv(), "kill", container], f"docker kill {container}")
