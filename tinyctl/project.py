@@ -54,6 +54,16 @@ class StateLayout:
         return self.root / "dags"
 
     @property
+    def plugins_dir(self) -> Path:
+        """The deployed copy of the project's plugins folder (tinyctl.project_code)."""
+        return self.root / "plugins"
+
+    @property
+    def include_dir(self) -> Path:
+        """The deployed copy of the project's include folder (tinyctl.project_code)."""
+        return self.root / "include"
+
+    @property
     def cache_dir(self) -> Path:
         return self.root / "cache"
 

@@ -16,7 +16,7 @@ from tinyctl.airflow import AirflowClient, AirflowUnreachable, Health
 from tinyctl.errors import TinyctlError, WorkFailed
 from tinyctl.preflight import PortRequest, check_memory, check_ports, needed_memory
 from tinyctl.render import render, render_status
-from tinyctl.runtime.base import BuildOutcome, Runtime, ServiceStatus
+from tinyctl.runtime.base import AIRFLOW_SERVICES, BuildOutcome, Runtime, ServiceStatus
 from tinyctl.secrets import INTERNAL_USER, load_secrets
 from tinyctl.spec.loader import LoadedSpec
 from tinyctl.spec.models import parse_duration
@@ -55,6 +55,8 @@ class UpResult:
     services: list[ServiceStatus]
     url: str
     airflow_version: str | None
+    plugins: list[str] = field(default_factory=list)  # plugin files deployed (changed or removed)
+    restarted_for_plugins: bool = False
 
 
 def _log_tail(runtime: Runtime, service: str, lines: int = 20) -> str:
@@ -148,7 +150,23 @@ def bring_up(
         stale_images = pool.submit(runtime.images_to_build)
         engine.result()  # an unreachable engine is reported as such, before anything else
         services, to_build = listed.result(), stale_images.result()
-    if not rendered and not to_build and services and all(s.ok for s in services):
+    # Plugins are deployed before anything starts (every component loads them at start);
+    # a broken plugin stops here with its file and line, and the stack keeps the last good copy.
+    from tinyctl.project_code import deploy_include, deploy_plugins, require_clean
+
+    plugins = require_clean(deploy_plugins(loaded), loaded)
+    airflow_running = any(s.service in AIRFLOW_SERVICES and s.state == "running" for s in services)
+    if not airflow_running or plugins.applied:
+        # Processes are about to (re)start and may import include code from plugins at once;
+        # on a running stack include/ is deployed with the DAGs, which then get re-parsed.
+        require_clean(deploy_include(loaded), loaded)
+    if (
+        not rendered
+        and not to_build
+        and not plugins.applied
+        and services
+        and all(s.ok for s in services)
+    ):
         with airflow_client(loaded, runtime, timeout=5, retries=1) as client:
             try:
                 health = client.health()
@@ -171,6 +189,11 @@ def bring_up(
     if to_build:
         built = runtime.build(show_output=show_build_output, on_step=step)
 
+    restarted = False
+    if plugins.applied and airflow_running:
+        step("plugins changed: restarting the Airflow components so they load them")
+        runtime.restart_airflow()
+        restarted = True
     deadline = time.monotonic() + timeout
     handle = runtime.start()
     try:
@@ -227,6 +250,8 @@ def bring_up(
         runtime.services(),
         runtime.api_url(),
         version,
+        plugins.changed + plugins.removed,
+        restarted,
     )
 
 

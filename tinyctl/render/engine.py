@@ -27,8 +27,9 @@ from tinyctl.secrets import Secrets, load_secrets
 from tinyctl.spec.loader import LoadedSpec
 
 SECRET_MODE = 0o600
-# Folders the stack mounts; created (empty) by render, never cleaned by it.
-MOUNT_DIRS = ("dags", "logs")
+# Folders the stack mounts; created (empty) by render, never cleaned by it. plugins/ and
+# include/ hold the deployed copies of the project's folders (tinyctl.project_code).
+MOUNT_DIRS = ("dags", "logs", "plugins", "include")
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def render_files(
             (templates_dir() / "healthcheck.py").read_bytes(), 0o755
         ),
     }
-    for plan in plan_images(loaded.spec, environ):
+    for plan in plan_images(loaded, environ):
         if plan.build:
             for name, content in plan.build.files.items():
                 mode = 0o755 if name.endswith(".sh") or name == "entrypoint" else 0o644

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 ONE_SHOT = ("db-setup", "airflow-init")
+# The long-running Airflow components: each loads plugins once, when it starts.
+AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "worker")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,10 @@ class Runtime(Protocol):
     def stop(self, *, volumes: bool = False) -> None: ...
 
     def restart(self, service: str | None = None) -> None: ...
+
+    def restart_airflow(self) -> None:
+        """Restart every running Airflow component (so each loads the deployed plugins)."""
+        ...
 
     def logs(
         self, service: str | None = None, *, tail: int | None = None, follow: bool = False

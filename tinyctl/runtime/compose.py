@@ -11,6 +11,7 @@ from tinyctl.errors import BadInput, WorkFailed
 from tinyctl.render import COMPOSE_FILE
 from tinyctl.render.images import INPUTS_LABEL, base_image, plan_images
 from tinyctl.runtime.base import (
+    AIRFLOW_SERVICES,
     ONE_SHOT,
     BuildOutcome,
     ProgressCallback,
@@ -76,7 +77,7 @@ class ComposeRuntime:
         """Services whose image is missing or was built from other inputs."""
         return [
             plan.service
-            for plan in plan_images(self.spec, self.environ)
+            for plan in plan_images(self.loaded, self.environ)
             if plan.build and self.docker.image_label(plan.image, INPUTS_LABEL) != plan.build.digest
         ]
 
@@ -88,7 +89,7 @@ class ComposeRuntime:
         on_step: ProgressCallback | None = None,
     ) -> list[BuildOutcome]:
         self._require_render()
-        plans = [p for p in plan_images(self.spec, self.environ) if p.build]
+        plans = [p for p in plan_images(self.loaded, self.environ) if p.build]
         stale = set(self.images_to_build())
         todo = [p for p in plans if force or p.service in stale]
         outcomes = [
@@ -98,7 +99,7 @@ class ComposeRuntime:
             return outcomes
         from tinyctl.runtime.base_image import base_image_current, build_base_image
 
-        base = base_image(self.spec, self.environ)
+        base = base_image(self.loaded, self.environ)
         if (
             base
             and any(p.build and p.build.needs_base for p in todo)
@@ -160,6 +161,11 @@ class ComposeRuntime:
         self._require_render()
         self._check_service(service)
         self.docker.compose(["restart", *([service] if service else [])], "docker compose restart")
+
+    def restart_airflow(self) -> None:
+        self._require_render()
+        names = [s for s in self.expected_services() if s in AIRFLOW_SERVICES]
+        self.docker.compose(["restart", *names], "docker compose restart")
 
     def _check_service(self, service: str | None) -> None:
         if service and service not in self.expected_services():
