@@ -133,3 +133,15 @@ def test_a_project_without_the_folders_still_loads(project: Path) -> None:
         (project / name).rmdir()
     loaded = load_spec(spec)
     assert deploy_plugins(loaded).changed == [] and pending_plugins(loaded) == []
+
+
+def test_stack_view_matches_the_rendered_environment(project: Path) -> None:
+    from tinyctl.project_code import stack_view
+    from tinyctl.render.context import airflow_config
+
+    loaded = load_spec(project / "tinyctl.yaml")
+    mounts, env = stack_view(loaded)
+    rendered = airflow_config(loaded.spec)
+    assert all(rendered[key] == value for key, value in env.items())
+    assert [m.source for m in mounts] == [project / "plugins", project / "include"]
+    assert mounts[1].target.startswith(env["PYTHONPATH"] + "/")

@@ -186,3 +186,28 @@ def include_imports(tree: ast.AST) -> set[str]:
 def changed_modules(names: list[str]) -> set[str]:
     """Top-level include modules touched by changed files: 'helpers.py' -> 'helpers'."""
     return {Path(name).parts[0].removesuffix(".py") for name in names}
+
+
+@dataclass(frozen=True)
+class CodeMount:
+    """A project folder and where the stack shows it to Airflow."""
+
+    source: Path  # the project's folder (not the deployed copy)
+    target: str  # path inside an Airflow container
+
+
+def stack_view(loaded: LoadedSpec) -> tuple[list[CodeMount], dict[str, str]]:
+    """How the stack sees plugins and include code: mounts and environment, for anything that
+    parses DAGs outside the stack (`tinyctl parse`) and must see exactly what the stack sees."""
+    from tinyctl.render.context import (
+        CONTAINER_INCLUDE_DIR,
+        CONTAINER_LIB_DIR,
+        CONTAINER_PLUGINS_DIR,
+    )
+
+    mounts = [
+        CodeMount(loaded.path(loaded.spec.plugins.path), CONTAINER_PLUGINS_DIR),
+        CodeMount(loaded.path(loaded.spec.include.path), CONTAINER_INCLUDE_DIR),
+    ]
+    env = {"AIRFLOW__CORE__PLUGINS_FOLDER": CONTAINER_PLUGINS_DIR, "PYTHONPATH": CONTAINER_LIB_DIR}
+    return mounts, env
