@@ -18,6 +18,7 @@ from tinyctl.project_code import (
     require_clean,
     sync_folder,
 )
+from tinyctl.project import Project
 from tinyctl.spec import load_spec
 
 
@@ -71,22 +72,23 @@ def test_a_file_that_does_not_compile_blocks_the_whole_folder(tmp_path: Path) ->
 
 def test_broken_plugins_raise_bad_input_naming_file_and_line(project: Path) -> None:
     (project / "plugins" / "mine.py").write_text("x = 1\n\nclass (:\n")
-    loaded = load_spec(project / "tinyctl.yaml")
+    opened = Project.open(project / "tinyctl.yaml")
     with pytest.raises(BadInput) as caught:
-        require_clean(deploy_plugins(loaded), loaded)
+        require_clean(deploy_plugins(opened), opened)
     assert "plugins/mine.py:3:" in (caught.value.details or "")
     assert caught.value.exit_code == 2
 
 
 def test_pending_plugins_compares_the_project_with_the_deployed_copy(project: Path) -> None:
-    loaded = load_spec(project / "tinyctl.yaml")
+    opened = Project.open(project / "tinyctl.yaml")
     (project / "plugins" / "mine.py").write_text("x = 1\n")
-    assert pending_plugins(loaded) == ["README.md", "mine.py"]
-    deploy_plugins(loaded)
-    assert pending_plugins(loaded) == []
+    assert pending_plugins(opened) == ["README.md", "mine.py"]
+    deploy_plugins(opened)
+    assert pending_plugins(opened) == []
+    assert (project / ".tinyctl" / "plugins" / "mine.py").is_file()
     (project / "plugins" / "mine.py").unlink()
-    assert pending_plugins(loaded) == ["mine.py"]
-    assert deploy_include(loaded).changed == ["README.md"]
+    assert pending_plugins(opened) == ["mine.py"]
+    assert deploy_include(opened).changed == ["README.md"]
 
 
 @pytest.mark.parametrize(
@@ -131,17 +133,17 @@ def test_a_project_without_the_folders_still_loads(project: Path) -> None:
         for file in (project / name).iterdir():
             file.unlink()
         (project / name).rmdir()
-    loaded = load_spec(spec)
-    assert deploy_plugins(loaded).changed == [] and pending_plugins(loaded) == []
+    opened = Project.open(spec)
+    assert deploy_plugins(opened).changed == [] and pending_plugins(opened) == []
 
 
 def test_stack_view_matches_the_rendered_environment(project: Path) -> None:
     from tinyctl.project_code import stack_view
     from tinyctl.render.context import airflow_config
 
-    loaded = load_spec(project / "tinyctl.yaml")
-    mounts, env = stack_view(loaded)
-    rendered = airflow_config(loaded.spec)
+    opened = Project.open(project / "tinyctl.yaml")
+    mounts, env = stack_view(opened)
+    rendered = airflow_config(opened.spec)
     assert all(rendered[key] == value for key, value in env.items())
     assert [m.source for m in mounts] == [project / "plugins", project / "include"]
     assert mounts[1].target.startswith(env["PYTHONPATH"] + "/")

@@ -134,9 +134,7 @@ def ext_stack(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def _exec(stack: Stack, *argv: str) -> tuple[int, str]:
-    from tinyctl.runtime import make_runtime
-
-    return make_runtime(stack.loaded()).exec("scheduler", list(argv))
+    return stack.project().runtime.exec("scheduler", list(argv))
 
 
 def _run(stack: Stack, dag_id: str, timeout: float = 240) -> str:

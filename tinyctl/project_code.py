@@ -17,10 +17,13 @@ import ast
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinyctl.errors import BadInput
 from tinyctl.fsutil import write_atomic
-from tinyctl.spec.loader import LoadedSpec
+
+if TYPE_CHECKING:
+    from tinyctl.project import Project
 
 SKIP_NAMES = {"__pycache__", ".git", ".ipynb_checkpoints"}
 INCLUDE_PACKAGE = "include"  # the import name of the include folder inside the stack
@@ -132,30 +135,31 @@ def sync_folder(name: str, source_root: Path, target_root: Path) -> CodeSync:
     return result
 
 
-def _roots(loaded: LoadedSpec, name: str) -> tuple[Path, Path]:
-    section = getattr(loaded.spec, name)
-    return loaded.path(section.path), loaded.state_dir / name
+def _roots(project: Project, name: str) -> tuple[Path, Path]:
+    """(the project's folder, its deployed copy in the state folder)."""
+    source = project.path(getattr(project.spec, name).path)
+    return source, project.state.plugins_dir if name == "plugins" else project.state.include_dir
 
 
-def deploy_plugins(loaded: LoadedSpec) -> CodeSync:
-    return sync_folder("plugins", *_roots(loaded, "plugins"))
+def deploy_plugins(project: Project) -> CodeSync:
+    return sync_folder("plugins", *_roots(project, "plugins"))
 
 
-def deploy_include(loaded: LoadedSpec) -> CodeSync:
-    return sync_folder("include", *_roots(loaded, "include"))
+def deploy_include(project: Project) -> CodeSync:
+    return sync_folder("include", *_roots(project, "include"))
 
 
-def pending_plugins(loaded: LoadedSpec) -> list[str]:
+def pending_plugins(project: Project) -> list[str]:
     """Plugin files that differ between the project and what the stack loaded (new, changed, gone)."""
-    _contents, changed, removed = _plan(*_roots(loaded, "plugins"))
+    _contents, changed, removed = _plan(*_roots(project, "plugins"))
     return sorted(changed + removed)
 
 
-def require_clean(result: CodeSync, loaded: LoadedSpec) -> CodeSync:
+def require_clean(result: CodeSync, project: Project) -> CodeSync:
     """Raise BadInput (exit 2) naming file:line when a folder was refused."""
     if not result.problems:
         return result
-    section = getattr(loaded.spec, result.name).path
+    section = getattr(project.spec, result.name).path
     lines = [f"{section}/{p.file}:{p.line}: {p.message}" for p in result.problems]
     raise BadInput(
         f"{len(result.problems)} file(s) in {section}/ do not compile; nothing in it was deployed",
@@ -196,7 +200,7 @@ class CodeMount:
     target: str  # path inside an Airflow container
 
 
-def stack_view(loaded: LoadedSpec) -> tuple[list[CodeMount], dict[str, str]]:
+def stack_view(project: Project) -> tuple[list[CodeMount], dict[str, str]]:
     """How the stack sees plugins and include code: mounts and environment, for anything that
     parses DAGs outside the stack (`tinyctl parse`) and must see exactly what the stack sees."""
     from tinyctl.render.context import (
@@ -206,8 +210,8 @@ def stack_view(loaded: LoadedSpec) -> tuple[list[CodeMount], dict[str, str]]:
     )
 
     mounts = [
-        CodeMount(loaded.path(loaded.spec.plugins.path), CONTAINER_PLUGINS_DIR),
-        CodeMount(loaded.path(loaded.spec.include.path), CONTAINER_INCLUDE_DIR),
+        CodeMount(project.path(project.spec.plugins.path), CONTAINER_PLUGINS_DIR),
+        CodeMount(project.path(project.spec.include.path), CONTAINER_INCLUDE_DIR),
     ]
     env = {"AIRFLOW__CORE__PLUGINS_FOLDER": CONTAINER_PLUGINS_DIR, "PYTHONPATH": CONTAINER_LIB_DIR}
     return mounts, env
