@@ -9,6 +9,7 @@ import pytest
 from conftest import tinyctl
 
 from tinyctl.errors import BadInput
+from tinyctl.project import Project
 from tinyctl.project_code import (
     changed_modules,
     deploy_include,
@@ -18,7 +19,6 @@ from tinyctl.project_code import (
     require_clean,
     sync_folder,
 )
-from tinyctl.project import Project
 from tinyctl.spec import load_spec
 
 
