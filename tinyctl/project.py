@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tinyctl.airflow import AirflowClient
     from tinyctl.db import Dsn
+    from tinyctl.lock import ProjectLock
     from tinyctl.runtime.base import Runtime
     from tinyctl.secrets import Secrets
     from tinyctl.spec.loader import LoadedSpec
@@ -103,6 +104,7 @@ class Project:
         self.loaded = loaded
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.state = StateLayout(loaded.state_dir)
+        self._lock: ProjectLock | None = None
 
     @classmethod
     def open(
@@ -164,6 +166,24 @@ class Project:
         from tinyctl.runtime import make_runtime
 
         return make_runtime(self)
+
+    # ------------------------------------------------------------------ one command at a time
+
+    def lock(self, command: str, *, create: bool = True) -> None:
+        """Hold this project's lock for the rest of the process (see `tinyctl.lock`). With
+        `create=False`, a project whose state folder does not exist yet is not locked: there is
+        no stack to protect, and the command will say the stack is not up."""
+        from tinyctl.lock import ProjectLock, wait_seconds
+
+        if not create and not self.state.root.is_dir():
+            return
+        if self._lock is None:
+            self._lock = ProjectLock(self.state.lock_file, self.name)
+        self._lock.acquire(command, wait=wait_seconds(self.environ))
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     # ------------------------------------------------------------------ clients
 

@@ -111,6 +111,8 @@ def render_command(
 
     set_verbose(verbose)
     project = Project(open_spec(spec))
+    if not check:
+        project.lock("render")
     if check:
         status = render_status(project)
         if as_json:
