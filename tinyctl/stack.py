@@ -152,11 +152,13 @@ def bring_up(
 
     rendered = render(project).written
     # Independent questions to Docker, asked at once (each is a CLI round trip of ~0.1-0.2 s).
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         engine = pool.submit(runtime.check_engine)
+        owned = pool.submit(runtime.check_ownership)
         listed = pool.submit(runtime.services)
         stale_images = pool.submit(runtime.images_to_build)
         engine.result()  # an unreachable engine is reported as such, before anything else
+        owned.result()  # another folder's stack under this name: refuse before touching it
         services, to_build = listed.result(), stale_images.result()
     if not rendered and not to_build and services and all(s.ok for s in services):
         with project.airflow(timeout=5, retries=1) as client:
