@@ -251,3 +251,24 @@ def _wait_healthy_or_running(container: str) -> None:
         if _docker("inspect", "-f", "{{.State.Running}}", container, check=False).strip() == "true":
             return
         time.sleep(0.5)
+
+
+def test_init_avoids_ports_another_project_uses_even_when_stopped(
+    engine: None, tmp_path: Path
+) -> None:
+    from tinyctl.runtime import ports_of_other_projects
+
+    a, b = free_port(), free_port()
+    volume = f"portsprobe-{a}"
+    _docker(
+        "volume", "create", "--label", "io.tinyctl.project-id=" + "f" * 32,
+        "--label", f"io.tinyctl.ports={a},{b}", volume,
+    )  # fmt: skip
+    try:
+        assert {a, b} <= ports_of_other_projects()
+        from tinyctl.scaffold import choose_ports
+
+        (airflow, postgres), notes = choose_ports((a, b))
+        assert airflow != a and postgres != b and len(notes) == 2
+    finally:
+        _docker("volume", "rm", volume, check=False)
