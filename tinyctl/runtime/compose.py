@@ -283,6 +283,7 @@ class ComposeRuntime:
     def restart(self, service: str | None = None) -> None:
         self._require_render()
         self._check_service(service)
+        self.check_ownership()  # never restart another folder's containers
         self.docker.compose(["restart", *([service] if service else [])], "docker compose restart")
 
     def _check_service(self, service: str | None) -> None:
@@ -354,6 +355,7 @@ class ComposeRuntime:
     ) -> Iterator[str]:
         self._require_render()
         self._check_service(service)
+        self.check_ownership()  # never show another folder's logs as this project's
         return self.docker.logs(service, tail=tail, follow=follow)
 
     def exec(
