@@ -7,8 +7,9 @@ import os
 import sys
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -26,14 +27,31 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def spec_problems_table(error: SpecError) -> Table:
-    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
-    table.add_column("where", style="bold", no_wrap=True)
-    table.add_column("key", style="cyan", no_wrap=True)
-    table.add_column("problem", overflow="fold")
+def spec_problems_table(error: SpecError, width: int | None = None) -> Table | Group:
+    """Every problem as `file:line:col  key  message`. The message wraps; nothing is ever cut.
+
+    When the location and key leave too little room for the message (a narrow terminal, a long
+    path), each problem takes two lines instead: location and key, then the message indented.
+    """
+    width = width or err.width
+    where = max((len(p.location()) for p in error.problems), default=0)
+    key = max((len(p.path or "(file)") for p in error.problems), default=0)
+    if width - 6 - where - key - 4 >= 40:
+        table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
+        table.add_column("where", style="bold", no_wrap=True, min_width=where)
+        table.add_column("key", style="cyan", no_wrap=True, min_width=key)
+        table.add_column("problem", overflow="fold", ratio=1)
+        for problem in error.problems:
+            table.add_row(problem.location(), problem.path or "(file)", problem.message)
+        return table
+    rows: list[Any] = []
     for problem in error.problems:
-        table.add_row(problem.location(), problem.path or "(file)", problem.message)
-    return table
+        head = Text(problem.location(), style="bold", overflow="fold")
+        head.append("  ")
+        head.append(problem.path or "(file)", style="cyan")
+        rows.append(head)
+        rows.append(Padding(Text(problem.message, overflow="fold"), (0, 0, 0, 2)))
+    return Group(*rows)
 
 
 def show_error(error: TinyctlError) -> None:
@@ -45,8 +63,6 @@ def show_error(error: TinyctlError) -> None:
         parts.append(Text(error.details.rstrip()))
     if error.hint:
         parts.append(Text.from_markup(f"[green]Fix:[/green] {escape(error.hint)}"))
-    from rich.console import Group
-
     err.print(
         Panel(
             Group(*_spaced(parts)),
