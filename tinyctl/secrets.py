@@ -25,6 +25,8 @@ SECRETS_FILE = "secrets.json"
 ENV_PREFIX = "TINYCTL_SECRET_"
 # The admin user tinyctl itself uses for Airflow's API (deploys, settings, test runs).
 INTERNAL_USER = "tinyctl"
+# The warehouse role tinyctl's own checks (test-etl expectations) run as: it may only read.
+READER_ROLE = "tinyctl_reader"
 
 
 def _password() -> str:
