@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,9 @@ MOUNT_DIRS = ("dags", "logs")
 class RenderedFile:
     content: bytes
     mode: int = 0o644
+    # A container uid that must own the file when tinyctl runs as root (a 0600 secret that a
+    # non-root container reads); None: the user running tinyctl owns it.
+    owner: int | None = None
 
 
 @dataclass
@@ -51,12 +55,31 @@ def _compose_str(value: Any) -> str:
     return json.dumps(str(value)).replace("$", "$$")
 
 
-def _env_value(value: Any) -> str:
-    """A single-quoted env_file value: Compose takes it literally (no interpolation)."""
+_ENV_UNSAFE = {"'", "\x7f", "\x85", "\u2028", "\u2029"}
+
+
+def _env_value(value: Any, key: str = "a value") -> str:
+    """A single-quoted env_file value: Compose takes it literally (no interpolation).
+
+    Only non-secret settings are written to env files (secrets are files of their own), and the
+    spec refuses what cannot be written; a value that still cannot be is refused by name.
+    """
     text = str(value)
-    if "'" in text or "\n" in text:
-        raise ValueError(f"env value {text!r} cannot be written to an env file")
+    if any(c in _ENV_UNSAFE or ord(c) < 32 for c in text):
+        raise BadInput(
+            f"{key} cannot be written to an env file: it contains a single quote or a control character",
+            hint="Remove the quote or line break from the value in tinyctl.yaml.",
+        )
     return f"'{text}'"
+
+
+def _sql_ident(name: Any) -> str:
+    """A quoted SQL identifier: reserved words (user, order, select) stay names."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _sql_literal(value: Any) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _environment() -> jinja2.Environment:
@@ -70,6 +93,9 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["q"] = _compose_str
     env.filters["envq"] = _env_value
+    env.filters["ident"] = _sql_ident
+    env.filters["lit"] = _sql_literal
+    env.filters["sh"] = shlex.quote
     env.filters["json"] = lambda value: json.dumps(value, sort_keys=True)
     env.filters["rstrip"] = lambda value: str(value).rstrip()
     return env
@@ -77,7 +103,7 @@ def _environment() -> jinja2.Environment:
 
 def _env_file(title: str, values: Mapping[str, str]) -> bytes:
     lines = [f"# {title}", "# Written by `tinyctl render`; edits are overwritten. Do not commit."]
-    lines += [f"{key}={_env_value(value)}" for key, value in values.items()]
+    lines += [f"{key}={_env_value(value, key)}" for key, value in values.items()]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -94,26 +120,29 @@ def render_files(
         except jinja2.UndefinedError as error:  # a template bug, not user input: keep the traceback
             raise RuntimeError(f"template {name} uses an undefined value: {error}") from error
 
+    airflow_uid = host.container_uid
     files: dict[str, RenderedFile] = {
         COMPOSE_FILE: RenderedFile(template("compose.yaml.j2")),
         "airflow.env": RenderedFile(
             _env_file("Airflow configuration (non-secret)", context["airflow_env"])
         ),
-        "secrets/airflow.env": RenderedFile(
-            _env_file("Airflow secrets", context["airflow_secret_env"]), SECRET_MODE
-        ),
-        "secrets/postgres.env": RenderedFile(
-            _env_file("PostgreSQL passwords", context["postgres_secret_env"]), SECRET_MODE
+        "postgres.env": RenderedFile(
+            _env_file("PostgreSQL (non-secret; passwords are files)", context["postgres_env"])
         ),
         "secrets/auth/passwords.json": RenderedFile(
             (json.dumps(context["passwords"], indent=2, sort_keys=True) + "\n").encode(),
             SECRET_MODE,
+            airflow_uid,
         ),
         "postgres/bootstrap.sh": RenderedFile(template("postgres/bootstrap.sh.j2"), 0o755),
         "bin/healthcheck.py": RenderedFile(
             (templates_dir() / "healthcheck.py").read_bytes(), 0o755
         ),
     }
+    for name, value in context["airflow_secret_files"].items():
+        files[f"secrets/airflow/{name}"] = RenderedFile(value.encode(), SECRET_MODE, airflow_uid)
+    for name, value in context["postgres_secret_files"].items():
+        files[f"secrets/postgres/{name}"] = RenderedFile(value.encode(), SECRET_MODE)
     for plan in plan_images(loaded.spec, environ):
         if plan.build:
             for name, content in plan.build.files.items():
@@ -144,13 +173,31 @@ def read_stamp(state_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def _prepare_state_dir(state_dir: Path) -> None:
+SECRET_DIRS = ("secrets", "secrets/auth", "secrets/airflow", "secrets/postgres")
+
+
+def _prepare_state_dir(state_dir: Path, container_uid: int) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
+    as_root = os.geteuid() == 0
     for name in MOUNT_DIRS:
         (state_dir / name).mkdir(exist_ok=True)
-    for secret_dir in (state_dir / "secrets", state_dir / "secrets" / "auth"):
+    if as_root:  # Airflow (not root) writes task logs
+        os.chown(state_dir / "logs", container_uid, 0)
+        (state_dir / "logs").chmod(0o775)
+    for name in SECRET_DIRS:
+        secret_dir = state_dir / name
         secret_dir.mkdir(exist_ok=True)
         secret_dir.chmod(0o700)
+    if as_root:  # the folders mounted into Airflow containers must be theirs to open
+        for name in ("secrets/auth", "secrets/airflow"):
+            os.chown(state_dir / name, container_uid, 0)
+
+
+def _own(target: Path, rendered: RenderedFile) -> None:
+    if rendered.owner is not None and os.geteuid() == 0:
+        info = target.stat()
+        if (info.st_uid, info.st_gid) != (rendered.owner, 0):
+            os.chown(target, rendered.owner, 0)
 
 
 def render(loaded: LoadedSpec, *, environ: Mapping[str, str] | None = None) -> RenderResult:
@@ -160,19 +207,22 @@ def render(loaded: LoadedSpec, *, environ: Mapping[str, str] | None = None) -> R
     if state_dir.exists() and not state_dir.is_dir():
         raise BadInput(f"{state_dir} is a file, but project.state_dir must be a folder")
     secrets = load_secrets(state_dir, loaded.spec, environ=environ)
-    files = render_files(loaded, secrets, Host.detect(loaded, environ), environ)
+    host = Host.detect(loaded, environ)
+    files = render_files(loaded, secrets, host, environ)
     result = RenderResult(state_dir=state_dir, generated_secrets=secrets.generated)
 
-    _prepare_state_dir(state_dir)
+    _prepare_state_dir(state_dir, host.container_uid)
     old = read_stamp(state_dir) or {}
     for name, rendered in files.items():
         target = state_dir / name
         if target.is_file() and target.read_bytes() == rendered.content:
             if (target.stat().st_mode & 0o777) != rendered.mode:
                 target.chmod(rendered.mode)
+            _own(target, rendered)
             result.unchanged.append(name)
             continue
         write_atomic(target, rendered.content, mode=rendered.mode)
+        _own(target, rendered)
         result.written.append(name)
     for name in sorted(set(old.get("files", {})) - set(files)):
         target = state_dir / name
