@@ -101,7 +101,7 @@ def _check(name: str, value: str, source: str) -> None:
     if problem:
         raise BadInput(
             f"{source} {problem}, so it cannot be used as the {name} secret",
-            hint=f"Set it to a single line without control characters, or unset it to use the generated one."
+            hint="Set it to a single line without control characters, or unset it to use the generated one."
             if source.startswith(ENV_PREFIX)
             else f"Fix or delete the entry {name!r} in {source} (a new one is generated).",
         )

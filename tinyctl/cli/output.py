@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -19,6 +20,20 @@ from tinyctl.errors import SpecError, TinyctlError
 _width = int(os.environ["TINYCTL_WIDTH"]) if os.environ.get("TINYCTL_WIDTH") else None
 out = Console(highlight=False, soft_wrap=False, width=_width)
 err = Console(stderr=True, highlight=False, width=_width)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def data_text(value: Any, style: str = "") -> Text:
+    """Text from data (a column name, a value, a log line): never read as Rich markup, and
+    control characters (terminal escape sequences) shown as '?' instead of sent to the terminal."""
+    return Text(_CONTROL.sub("?", str(value)), style=style)
+
+
+def data_markup(value: Any) -> str:
+    """Data for a markup string: escaped, control characters replaced."""
+    return escape(_CONTROL.sub("?", str(value)))
 
 
 def print_json(data: Any) -> None:

@@ -19,6 +19,7 @@ from tinyctl.db import count_rows
 from tinyctl.errors import BadInput, TinyctlError
 from tinyctl.etl_tests.expectations import ExpectationResult, evaluate, tables_of
 from tinyctl.runtime.base import Runtime
+from tinyctl.secrets import READER_ROLE
 from tinyctl.seed import run_seeds, warehouse_dsn
 from tinyctl.spec.loader import LoadedSpec
 from tinyctl.spec.models import EtlTest, parse_duration
@@ -224,7 +225,8 @@ def run_test(
                 result.message = f"the DAG run ended {run.state}"
             return _finish(result, started, report)
         report(Progress(test.name, "checking", result.tasks))
-        dsn = warehouse_dsn(loaded, runtime, test.database)
+        # Expectations run as tinyctl's read-only role: a check can read, never write.
+        dsn = warehouse_dsn(loaded, runtime, test.database, role=READER_ROLE)
         result.expectations = [evaluate(dsn, e) for e in test.expect]
         result.row_counts = count_rows(dsn, tables_of(list(test.expect)))
         failed_checks = [e for e in result.expectations if not e.passed]

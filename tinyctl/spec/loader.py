@@ -130,9 +130,7 @@ def _field_for(path: tuple[Any, ...]) -> Any:
     model = _model_for(tuple(p for p in path[:-1]))
     if model is None:
         return None
-    return next(
-        (f for name, f in model.model_fields.items() if path[-1] in (name, f.alias)), None
-    )
+    return next((f for name, f in model.model_fields.items() if path[-1] in (name, f.alias)), None)
 
 
 def _example(path: tuple[Any, ...], fallback: str) -> str:
@@ -197,7 +195,9 @@ def _message(error: dict[str, Any], path: tuple[Any, ...], raw: str | None = Non
     if kind in ("float_type", "float_parsing"):
         return f"{key} takes a number, e.g. {key}: {_example(path, '1.5')}; {_what(value, raw)}"
     if kind in ("bool_type", "bool_parsing"):
-        return f"{key} takes true or false, e.g. {key}: {_example(path, 'true')}; {_what(value, raw)}"
+        return (
+            f"{key} takes true or false, e.g. {key}: {_example(path, 'true')}; {_what(value, raw)}"
+        )
     if kind == "string_type":
         if isinstance(value, bool | int | float) and value is not None:
             text = raw or _yaml_scalar(value)
@@ -206,7 +206,9 @@ def _message(error: dict[str, Any], path: tuple[Any, ...], raw: str | None = Non
     if kind == "list_type":
         return f"{key} takes a list (one '- item' per line, or [a, b]); {_what(value, raw)}"
     if kind in ("dict_type", "model_type", "model_attributes_type", "dataclass_type"):
-        return f"{key} takes a mapping (indented 'key: value' lines, or {{a: 1}}); {_what(value, raw)}"
+        return (
+            f"{key} takes a mapping (indented 'key: value' lines, or {{a: 1}}); {_what(value, raw)}"
+        )
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         message = f"{key} must be one of {expected}; got {value!r}"
@@ -377,10 +379,8 @@ def _bad_paths(error: ValidationError) -> set[tuple[Any, ...]]:
     bad = set()
     for item in error.errors(include_url=False):
         path = _clean_loc(tuple(item["loc"]))
-        if item["type"] == "missing" or (item["type"] == "value_error" and path[-1:] != ()):
-            # a model-level problem (missing key, a rule across its fields): drop the whole item
-            if item["type"] == "missing":
-                path = path[:-1]
+        if item["type"] == "missing":  # drop the item that lacks a key
+            path = path[:-1]
         bad.add(path)
     return bad
 

@@ -15,8 +15,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import (
     AfterValidator,
     AliasChoices,
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -371,9 +371,7 @@ class Seed(Strict):
     sql: FilePath | list[FilePath] | None = Field(
         None, description="SQL file(s), each run in one transaction, in order."
     )
-    csv: FilePath | None = Field(
-        None, description="CSV file (.csv or .csv.gz) loaded with COPY."
-    )
+    csv: FilePath | None = Field(None, description="CSV file (.csv or .csv.gz) loaded with COPY.")
     table: str | None = Field(
         None, pattern=r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$", description="schema.table"
     )
@@ -396,7 +394,7 @@ class Seed(Strict):
         serialization_alias="null_text",
         max_length=100,
         pattern=r"^[^\r\n\x00]*$",
-        description="The text that means NULL in the CSV (also accepted as \"null\", quoted).",
+        description='The text that means NULL in the CSV (also accepted as "null", quoted).',
     )
 
     @model_validator(mode="after")

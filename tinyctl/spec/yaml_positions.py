@@ -78,13 +78,31 @@ def _measure(root: Node) -> tuple[int, int, YamlProblem | None]:
             continue
         if key in in_progress:
             line, col = _mark(node)
-            return 0, 0, YamlProblem(line, col, (), "an alias refers to itself (a value that contains itself); write the value out instead")
+            return (
+                0,
+                0,
+                YamlProblem(
+                    line,
+                    col,
+                    (),
+                    "an alias refers to itself (a value that contains itself); write the value out instead",
+                ),
+            )
         in_progress.add(key)
         stack.append((node, True))
         for child in _children(node):
             if id(child) in in_progress:
                 line, col = _mark(child)
-                return 0, 0, YamlProblem(line, col, (), "an alias refers to a value that contains it (a loop); write the value out instead")
+                return (
+                    0,
+                    0,
+                    YamlProblem(
+                        line,
+                        col,
+                        (),
+                        "an alias refers to a value that contains it (a loop); write the value out instead",
+                    ),
+                )
             if id(child) not in sizes:
                 stack.append((child, False))
     return sizes[id(root)], depths[id(root)], None
@@ -113,7 +131,12 @@ class _Builder:
         if node.tag in REFUSED_TAGS:
             line, col = _mark(node)
             self.problems.append(
-                YamlProblem(line, col, path, f"YAML reads this as {REFUSED_TAGS[node.tag]}, which no tinyctl setting takes; write plain text, a list or a mapping")
+                YamlProblem(
+                    line,
+                    col,
+                    path,
+                    f"YAML reads this as {REFUSED_TAGS[node.tag]}, which no tinyctl setting takes; write plain text, a list or a mapping",
+                )
             )
             value: Any = None
         elif isinstance(node, MappingNode):
@@ -131,14 +154,24 @@ class _Builder:
         if node.tag == TIMESTAMP_TAG:
             line, col = _mark(node)
             self.problems.append(
-                YamlProblem(line, col, path, f"YAML reads {node.value} as a date, which tinyctl cannot pass on as text; quote it: \"{node.value}\"")
+                YamlProblem(
+                    line,
+                    col,
+                    path,
+                    f'YAML reads {node.value} as a date, which tinyctl cannot pass on as text; quote it: "{node.value}"',
+                )
             )
             return node.value
         value = self.constructor.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
             line, col = _mark(node)
             self.problems.append(
-                YamlProblem(line, col, path, f"YAML reads {node.value} as a number that is not finite; quote it if you mean the text \"{node.value}\"")
+                YamlProblem(
+                    line,
+                    col,
+                    path,
+                    f'YAML reads {node.value} as a number that is not finite; quote it if you mean the text "{node.value}"',
+                )
             )
         return value
 
@@ -154,7 +187,7 @@ class _Builder:
         what = {type(None): "an empty value (null)", bool: f"the boolean {str(key).lower()}"}.get(
             type(key), "a number"
         )
-        message = f"YAML reads the key {text} as {what}, not as a name; quote it: \"{text}\":"
+        message = f'YAML reads the key {text} as {what}, not as a name; quote it: "{text}":'
         if key is None and len(path) == 2 and path[0] == "seeds":
             message += " (or write null_text:, the same option under a name YAML leaves alone)"
         self.problems.append(YamlProblem(line, col, (*path, text), message))
@@ -251,7 +284,10 @@ _PLAIN = [
         "that cannot start any token",
         "a value that starts with a character YAML reserves (@, `, %, ...); quote the value",
     ),
-    ("special characters are not allowed", "a control character, which YAML does not allow; remove it"),
+    (
+        "special characters are not allowed",
+        "a control character, which YAML does not allow; remove it",
+    ),
 ]
 
 
@@ -290,7 +326,14 @@ def _check_depth(text: str) -> None:
             if depth > MAX_DEPTH:
                 line, col = event.start_mark.line + 1, event.start_mark.column + 1
                 raise YamlLoadError(
-                    [YamlProblem(line, col, (), f"the YAML is nested more than {MAX_DEPTH} levels deep; a spec needs far fewer")]
+                    [
+                        YamlProblem(
+                            line,
+                            col,
+                            (),
+                            f"the YAML is nested more than {MAX_DEPTH} levels deep; a spec needs far fewer",
+                        )
+                    ]
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
@@ -316,11 +359,25 @@ def load_with_positions(text: str) -> tuple[Any, Positions]:
         raise YamlLoadError([problem])
     if depth > MAX_DEPTH:
         raise YamlLoadError(
-            [YamlProblem(1, 1, (), f"the YAML is nested {depth} levels deep; a spec needs far fewer (at most {MAX_DEPTH})")]
+            [
+                YamlProblem(
+                    1,
+                    1,
+                    (),
+                    f"the YAML is nested {depth} levels deep; a spec needs far fewer (at most {MAX_DEPTH})",
+                )
+            ]
         )
     if size > MAX_VALUES:
         raise YamlLoadError(
-            [YamlProblem(1, 1, (), f"the YAML expands to more than {MAX_VALUES:,} values (aliases repeated inside aliases?); write the values out")]
+            [
+                YamlProblem(
+                    1,
+                    1,
+                    (),
+                    f"the YAML expands to more than {MAX_VALUES:,} values (aliases repeated inside aliases?); write the values out",
+                )
+            ]
         )
     builder = _Builder()
     try:
