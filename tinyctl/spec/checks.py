@@ -183,6 +183,12 @@ class _Checker:
                 )
             elif key in MANAGED_CONFIG:
                 self.report(where, f"{key} is managed by tinyctl: {MANAGED_CONFIG[key]}")
+            elif (base := key.removesuffix("_cmd").removesuffix("_secret")) in MANAGED_CONFIG:
+                self.report(
+                    where,
+                    f"{key} would replace how tinyctl passes {base} (a read-only secret file); "
+                    f"{MANAGED_CONFIG[base]}",
+                )
             if isinstance(value, str) and any(
                 c == "'" or ord(c) < 32 or c in "\x7f\x85\u2028\u2029" for c in value
             ):
