@@ -164,7 +164,17 @@ class LocalPostgres:
 
     def psql(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["psql", "-X", "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, *args],
+            [
+                "psql",
+                "-X",
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                *args,
+            ],
             input=input,
             capture_output=True,
             text=True,

@@ -53,7 +53,10 @@ def format_path(path: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            if any(ord(c) < 32 or c in "\x7f\x85\u2028\u2029" for c in text):
+                text = repr(text)  # a key with a line break stays on one line, visibly
+            out += ("." if out else "") + text
     return out
 
 

@@ -19,7 +19,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    field_validator,
     model_validator,
 )
 
@@ -40,7 +39,8 @@ AIRFLOW_ID = r"^[A-Za-z0-9_.-]{1,250}$"
 # newline). The `pattern=` strings below are run by pydantic's Rust engine, where `$` is the
 # end of the text; tests/spec/test_models.py proves a trailing newline is refused by both.
 CONFIG_KEY = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
-DURATION = re.compile(r"[ ]*([0-9]{1,12})[ ]*(s|m|h|d)[ ]*")
+DURATION = re.compile(r"[ ]*([0-9]{1,30})[ ]*(s|m|h|d)[ ]*")
+DELIMITER = r"^[\t !#-~]$"
 MAX_DURATION = 366 * 86400  # a year: longer is a typo (and would overflow a timedelta)
 # A SQL type name as written in `columns:` (e.g. text, numeric(12,2), timestamp with time zone,
 # character varying(20), int[]): words, an optional (precision[, scale]) and [] suffixes.
@@ -61,6 +61,7 @@ PATTERN_HELP = {
     AIRFLOW_ID: "letters, digits, '_', '.' and '-' only",
     r"^3\.\d+\.\d+$": "an Airflow 3 version such as 3.3.2 (tinyctl runs Airflow 3 only)",
     r"^\d{2}$": "a PostgreSQL major version such as 17",
+    DELIMITER: "one ASCII character such as ',', ';', '|' or a tab (not a quote or a line break)",
     IMAGE_REF: "an image name such as postgres:17 or registry.example.com/team/airflow:3.3.2",
 }
 
@@ -85,7 +86,12 @@ BindAddress = Annotated[str, AfterValidator(_check_address)]
 
 def parse_duration(value: str | int) -> int:
     """'90s', '15m', '2h', '1d' or a number of seconds -> seconds (1 s to a year)."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    if isinstance(value, bool):
+        word = "true" if value else "false"
+        raise ValueError(
+            f"YAML reads {word} as a yes/no value, not a duration (write 30s, 15m, 2h or 1d)"
+        )
+    if not isinstance(value, int | str):
         raise ValueError(f"{value!r} is not a duration (write 30s, 15m, 2h or 1d)")
     if isinstance(value, int):
         seconds = value
@@ -280,6 +286,14 @@ class Pool(Strict):
     include_deferred: bool = False
 
 
+def _requirement(item: str) -> str:
+    if not is_requirement(item):
+        raise ValueError(
+            f"{item!r} is not a requirement (write e.g. 'pandas==2.2.3'; pip options are not allowed)"
+        )
+    return item
+
+
 class Airflow(Strict):
     """Apache Airflow 3: its image, executor, ports, users and settings."""
 
@@ -306,19 +320,9 @@ class Airflow(Strict):
     connections: list[Connection] = Field(default_factory=list)
     variables: dict[Annotated[str, Field(pattern=AIRFLOW_ID)], Any] = Field(default_factory=dict)
     pools: list[Pool] = Field(default_factory=list)
-    requirements: list[str] = Field(
+    requirements: list[Annotated[str, AfterValidator(_requirement)]] = Field(
         default_factory=list, description="Extra pip requirements; they imply a custom image build."
     )
-
-    @field_validator("requirements")
-    @classmethod
-    def _requirements(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not is_requirement(item):
-                raise ValueError(
-                    f"{item!r} is not a requirement (write e.g. 'pandas==2.2.3'; pip options are not allowed)"
-                )
-        return value
 
     @property
     def worker_count(self) -> int:
@@ -385,7 +389,7 @@ class Seed(Strict):
         ",",
         min_length=1,
         max_length=1,
-        pattern=r"^[\t !#-~]$",
+        pattern=DELIMITER,
         description="One ASCII character, e.g. ',', ';', '|' or a tab.",
     )
     null: str = Field(
