@@ -57,27 +57,31 @@ def spec_problems_table(error: SpecError, width: int | None = None) -> Table | G
         table.add_column("key", style="cyan", no_wrap=True, min_width=key)
         table.add_column("problem", overflow="fold", ratio=1)
         for problem in error.problems:
-            table.add_row(problem.location(), problem.path or "(file)", problem.message)
+            table.add_row(  # Text, never markup: messages quote the user's values
+                data_text(problem.location()),
+                data_text(problem.path or "(file)"),
+                data_text(problem.message),
+            )
         return table
     rows: list[Any] = []
     for problem in error.problems:
-        head = Text(problem.location(), style="bold", overflow="fold")
+        head = data_text(problem.location(), style="bold")
         head.append("  ")
-        head.append(problem.path or "(file)", style="cyan")
+        head.append_text(data_text(problem.path or "(file)", style="cyan"))
         rows.append(head)
-        rows.append(Padding(Text(problem.message, overflow="fold"), (0, 0, 0, 2)))
+        rows.append(Padding(data_text(problem.message), (0, 0, 0, 2)))
     return Group(*rows)
 
 
 def show_error(error: TinyctlError) -> None:
     """A one-screen panel: what failed, the details, and what to do."""
-    parts: list[Any] = [Text(error.message, style="bold")]
+    parts: list[Any] = [data_text(error.message, style="bold")]
     if isinstance(error, SpecError):
         parts = [spec_problems_table(error)]
     if error.details:
-        parts.append(Text(error.details.rstrip()))
+        parts.append(data_text(error.details.rstrip()))
     if error.hint:
-        parts.append(Text.from_markup(f"[green]Fix:[/green] {escape(error.hint)}"))
+        parts.append(Text.from_markup(f"[green]Fix:[/green] {data_markup(error.hint)}"))
     err.print(
         Panel(
             Group(*_spaced(parts)),

@@ -43,6 +43,8 @@ def _mark(node: Node) -> tuple[int, int]:
 # A real spec has a few hundred values; these bounds stop an alias bomb (a few lines that expand
 # to billions of values) or a deeply nested document long before they cost time or memory.
 MAX_VALUES = 100_000
+# libyaml's parser when PyYAML was built with it (same nodes and marks, several times faster).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_DEPTH = 64
 
 TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -320,30 +322,36 @@ def _friendly(error: yaml.MarkedYAMLError) -> YamlProblem:
 def _check_depth(text: str) -> None:
     """Refuse a deeply nested document from the event stream, before the (recursive) composer."""
     depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                line, col = event.start_mark.line + 1, event.start_mark.column + 1
-                raise YamlLoadError(
-                    [
-                        YamlProblem(
-                            line,
-                            col,
-                            (),
-                            f"the YAML is nested more than {MAX_DEPTH} levels deep; a spec needs far fewer",
-                        )
-                    ]
-                )
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+    try:
+        for event in yaml.parse(text, Loader=_LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line, col = event.start_mark.line + 1, event.start_mark.column + 1
+                    raise YamlLoadError(
+                        [
+                            YamlProblem(
+                                line,
+                                col,
+                                (),
+                                f"the YAML is nested more than {MAX_DEPTH} levels deep; a spec needs far fewer",
+                            )
+                        ]
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # a syntax error: the parse that follows reports it
 
 
 def load_with_positions(text: str) -> tuple[Any, Positions]:
     """Parse one YAML document. Raises `YamlLoadError` with every problem it can locate."""
     try:
         _check_depth(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        try:
+            node = yaml.compose(text, Loader=_LOADER)
+        except yaml.YAMLError:  # report it with the pure-Python parser's marks and wording
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         raise YamlLoadError([_friendly(error)]) from None
     except yaml.YAMLError as error:  # e.g. a reader error on odd bytes
