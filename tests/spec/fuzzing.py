@@ -252,7 +252,8 @@ def _tree(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-ENV_LINE = re.compile(r"[A-Z_][A-Z0-9_]*='[^'\r\n\x00]*'")
+# Compose's env-file parser reads a single-quoted value literally, except that \' escapes.
+ENV_LINE = re.compile(r"[A-Z_][A-Z0-9_]*='[^'\r\n\x00]*(?<!\\)'")
 MAX_SECONDS = 10.0
 
 runner = CliRunner()
@@ -352,3 +353,41 @@ def check_case(case: Case, root: Path, spec: Path, stats: Stats) -> Path | None:
     stats.accepted += 1
     check_rendered(state)
     return state
+
+
+RESERVED = ["user", "select", "order", "all", "end", "current_user", "table", "group", "end_"]
+ODD_TEXT = [
+    "$(touch pwned)",
+    "`id`",
+    "a'b",
+    'a"b',
+    "${HOME}",
+    "$$",
+    "[/x]",
+    "é😀",
+    "; rm -rf /",
+    "\\",
+]
+
+
+@st.composite
+def tame_cases(draw: st.DrawFn, base: dict[str, Any]) -> Case:
+    """Hostile values in places that accept them: such specs must be accepted and render files
+    that every engine parses (reserved words as SQL names, shell and markup characters as text)."""
+    data = json.loads(json.dumps(base))
+    pg = data["postgres"]
+    names = draw(st.lists(st.sampled_from(RESERVED), min_size=3, max_size=3, unique=True))
+    pg["databases"][0]["name"] = names[0]
+    pg["databases"][0]["schemas"] = draw(
+        st.lists(st.sampled_from(RESERVED), min_size=1, max_size=3, unique=True)
+    )
+    pg["roles"][0]["name"] = names[1]
+    pg["roles"][1]["name"] = names[2]
+    for test in data.get("tests", []):
+        test.pop("database", None)
+    af = data["airflow"]
+    af["variables"] = {"odd": draw(st.sampled_from(ODD_TEXT)), "n": draw(st.integers(-5, 5))}
+    af["config"]["webserver.instance_name"] = draw(st.sampled_from(ODD_TEXT)).replace("'", "")
+    af["pools"][0]["description"] = draw(st.text(max_size=30))
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
+    return Case(text, {}, f"tame {names}")

@@ -65,9 +65,9 @@ def _env_value(value: Any, key: str = "a value") -> str:
     spec refuses what cannot be written; a value that still cannot be is refused by name.
     """
     text = str(value)
-    if any(c in _ENV_UNSAFE or ord(c) < 32 for c in text):
+    if any(c in _ENV_UNSAFE or ord(c) < 32 for c in text) or text.endswith("\\"):
         raise BadInput(
-            f"{key} cannot be written to an env file: it contains a single quote or a control character",
+            f"{key} cannot be written to an env file: it contains a single quote or a control character, or ends with a backslash",
             hint="Remove the quote or line break from the value in tinyctl.yaml.",
         )
     return f"'{text}'"

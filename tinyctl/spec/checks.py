@@ -196,6 +196,11 @@ class _Checker:
                     ("airflow", "config", key),
                     "a config value may not contain a single quote, a line break or another control character",
                 )
+            elif isinstance(value, str) and value.endswith("\\"):
+                self.report(
+                    ("airflow", "config", key),
+                    "a config value may not end with a backslash (Compose's env files read \\' as an escaped quote)",
+                )
         refresh = af.config.get("dag_processor.refresh_interval")
         if isinstance(refresh, int | float) and not isinstance(refresh, bool) and refresh > 30:
             self.warn(
