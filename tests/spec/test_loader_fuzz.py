@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from fuzzing import Stats, cases, check_case, scaffold, tame_cases
-from hypothesis import strategies as st
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 COMMON = dict(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 settings.register_profile("ci", max_examples=200, derandomize=True, **COMMON)
