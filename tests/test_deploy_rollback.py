@@ -14,7 +14,7 @@ import pytest
 
 from tinyctl.deploy import deploy_dags
 from tinyctl.errors import EnvironmentProblem
-from tinyctl.spec import load_spec
+from tinyctl.project import Project
 
 DAG = 'from airflow.sdk import DAG\nwith DAG("{name}"):\n    pass\n'
 
@@ -37,17 +37,29 @@ class NeverParses:
         pass
 
 
-class NoRuntime:
+class NoStack:
+    """The runtime's DAG folder without a stack: module discovery reports no stack."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
     def exec(self, service: str, argv: list[str]):
         raise EnvironmentProblem("no stack")
 
+    def dag_folder(self) -> Path:
+        return self.folder
 
-def _setup(project: Path) -> tuple[object, Path, Path]:
-    loaded = load_spec(project / "tinyctl.yaml")
-    source = loaded.path(loaded.spec.dags.path)
-    live = loaded.state_dir / "dags"
+    def airflow_dag_folder(self) -> str:
+        return "/opt/airflow/dags"
+
+
+def _setup(root: Path) -> tuple[Project, Path, Path]:
+    project = Project.open(root / "tinyctl.yaml")
+    source = project.path(project.spec.dags.path)
+    live = project.state.root / "dags"
     live.mkdir(parents=True, exist_ok=True)
-    return loaded, source, live
+    project.__dict__["runtime"] = NoStack(live)  # replaces the cached runtime
+    return project, source, live
 
 
 def test_a_parse_timeout_puts_the_previous_version_back(
@@ -60,7 +72,6 @@ def test_a_parse_timeout_puts_the_previous_version_back(
     (source / "brand_new.py").write_text(DAG.format(name="brand_new"))
     report = deploy_dags(
         loaded,
-        NoRuntime(),
         NeverParses(),
         paths=[source / "hello.py", source / "brand_new.py"],
         timeout=1.5,  # longer than the 1 s folder refresh: a new file is late, not pending
@@ -85,7 +96,6 @@ def test_ctrl_c_during_a_deploy_rolls_back_every_unchecked_file(project: Path) -
     with pytest.raises(KeyboardInterrupt):
         deploy_dags(
             loaded,
-            NoRuntime(),
             NeverParses(interrupt_after=1),
             paths=[source / "hello.py", source / "brand_new.py"],
             timeout=30,

@@ -28,7 +28,7 @@ def test_control_characters_are_refused_without_showing_the_value(project: Path,
     loaded = load_spec(project / "tinyctl.yaml")
     with pytest.raises(BadInput) as caught:
         load_secrets(
-            loaded.state_dir,
+            loaded.state_dir / "secrets.json",
             loaded.spec,
             environ={"TINYCTL_SECRET_POSTGRES_PASSWORD": MARK + tail},
         )
@@ -40,4 +40,8 @@ def test_control_characters_are_refused_without_showing_the_value(project: Path,
 def test_a_fernet_key_that_is_not_one_is_refused(project: Path) -> None:
     loaded = load_spec(project / "tinyctl.yaml")
     with pytest.raises(BadInput, match="not a Fernet key"):
-        load_secrets(loaded.state_dir, loaded.spec, environ={"TINYCTL_SECRET_FERNET_KEY": MARK})
+        load_secrets(
+            loaded.state_dir / "secrets.json",
+            loaded.spec,
+            environ={"TINYCTL_SECRET_FERNET_KEY": MARK},
+        )

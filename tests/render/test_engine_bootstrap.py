@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from conftest import LocalPostgres, run_bootstrap
 
+from tinyctl.project import Project
 from tinyctl.render import render
 from tinyctl.secrets import READER_ROLE
 from tinyctl.spec import load_spec
@@ -42,7 +43,7 @@ def test_reserved_words_as_names_bootstrap_cleanly_twice(
 ) -> None:
     spec = _hostile_project(project)
     loaded = load_spec(spec, check_files=False)
-    render(loaded)
+    render(Project(loaded))
     for _ in range(2):  # idempotent: the second run changes nothing and fails nothing
         done = run_bootstrap(local_postgres, loaded.state_dir)
         assert done.returncode == 0, done.stderr
@@ -55,7 +56,7 @@ def test_the_reader_role_reads_everything_and_writes_nothing(
 ) -> None:
     spec = _hostile_project(project)
     loaded = load_spec(spec, check_files=False)
-    render(loaded)
+    render(Project(loaded))
     assert run_bootstrap(local_postgres, loaded.state_dir).returncode == 0
 
     def connect(user: str) -> psycopg.Connection:

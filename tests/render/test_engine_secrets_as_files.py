@@ -15,7 +15,7 @@ from tinyctl.spec import load_spec
 
 def _render(project: Path, uid: int) -> dict:
     loaded = load_spec(project / "tinyctl.yaml")
-    secrets = load_secrets(loaded.state_dir, loaded.spec)
+    secrets = load_secrets(loaded.state_dir / "secrets.json", loaded.spec)
     files = render_files(loaded, secrets, Host(uid=uid, ca_bundle=None), {})
     return {"files": files, "secrets": secrets}
 
