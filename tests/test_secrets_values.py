@@ -18,7 +18,9 @@ def test_any_printable_password_is_accepted(project: Path, tail: str) -> None:
     loaded = load_spec(project / "tinyctl.yaml")
     value = MARK + tail
     secrets = load_secrets(
-        loaded.state_dir, loaded.spec, environ={"TINYCTL_SECRET_POSTGRES_PASSWORD": value}
+        loaded.state_dir / "secrets.json",
+        loaded.spec,
+        environ={"TINYCTL_SECRET_POSTGRES_PASSWORD": value},
     )
     assert secrets["postgres_password"] == value
 
