@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tinyctl.secrets import Secrets
     from tinyctl.spec.loader import LoadedSpec
     from tinyctl.spec.models import Spec
+    from tinyctl.spec.override import SpecOverride
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,15 @@ class Project:
         from tinyctl.spec import load_spec
 
         return cls(load_spec(spec_file), environ)
+
+    def derive(self, override: SpecOverride, environ: Mapping[str, str] | None = None) -> Project:
+        """This project with its name, ports, state and data folders replaced in memory (the
+        spec file is not touched): e.g. one isolated stack per `tinyctl ci run`."""
+        from tinyctl.spec.override import apply_override
+
+        return Project(
+            apply_override(self.loaded, override), self.environ if environ is None else environ
+        )
 
     # ------------------------------------------------------------------ the spec
 
