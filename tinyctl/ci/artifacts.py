@@ -72,10 +72,13 @@ def stages_junit(project: str, stages: list[StageRecord]) -> bytes:
             text = "\n\n".join(
                 str(part) for part in (error.get("details"), error.get("hint")) if part
             )
+            message = error.get("message") or stage.status
+            if error.get("title") == "Invalid spec" and error.get("details"):
+                message = error["details"].splitlines()[0]  # the first problem, file:line: what
             ET.SubElement(
                 case,
                 "failure",
-                message=xml_text(error.get("message") or stage.status),
+                message=xml_text(message),
                 type=f"Stage{stage.status.capitalize()}",
             ).text = xml_text(text)
         elif stage.summary:

@@ -68,6 +68,7 @@ class StageRecord:
     summary: str = ""
     exit_code: int = 0
     error: dict[str, Any] | None = None
+    exception: TinyctlError | None = field(default=None, repr=False)  # for the CLI's panel
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -386,10 +387,15 @@ def _image_namespace(name: str) -> Iterator[None]:
 
 
 def _error_dict(error: TinyctlError) -> dict[str, Any]:
+    from tinyctl.errors import SpecError
+
+    details = error.details
+    if isinstance(error, SpecError):
+        details = "\n".join(str(problem) for problem in error.problems)
     return {
         "title": error.title,
         "message": error.message,
-        "details": error.details,
+        "details": details,
         "hint": error.hint,
     }
 
@@ -411,6 +417,7 @@ def _run_stage(ctx: _Context, name: str) -> StageRecord:
     except TinyctlError as error:
         record.status, record.exit_code = "failed", int(error.exit_code)
         record.summary, record.error = error.message, _error_dict(error)
+        record.exception = error
     except KeyboardInterrupt:
         record.status, record.exit_code = "interrupted", int(ExitCode.INTERRUPTED)
         record.summary = "interrupted (Ctrl-C or SIGTERM)"

@@ -189,17 +189,9 @@ def run(
         raise typer.Exit(ci.exit_code)
     output.out.print(stages_table(ci))
     failed = ci.failed_stage
-    if failed is not None and failed.error:
-        from tinyctl.errors import TinyctlError
-
-        error = TinyctlError(
-            failed.error["message"],
-            hint=failed.error.get("hint"),
-            details=failed.error.get("details"),
-        )
-        error.title = f"Stage {failed.name} failed: {failed.error['title']}"
-        error.exit_code = failed.exit_code  # type: ignore[assignment]
-        output.show_error(error)
+    if failed is not None and failed.exception is not None:
+        failed.exception.title = f"Stage {failed.name} failed: {failed.exception.title}"
+        output.show_error(failed.exception)
     where = escape(str(options.out))
     reports = ", ".join(escape(v) for v in ci.reports.values())
     output.out.print(f"  Reports in {where}: {reports}")
@@ -234,7 +226,9 @@ def init(
     """Write a thin pipeline that runs `tinyctl ci run` and publishes its JUnit report."""
     from tinyctl.ci.pipelines import DEFAULT_PACKAGE, init_pipeline
 
-    result = init_pipeline(system, spec, package=package or DEFAULT_PACKAGE, force=force)
+    result = init_pipeline(
+        system, spec, package=DEFAULT_PACKAGE if package is None else package, force=force
+    )
     verb = "replaced" if result.overwritten else "created"
     here = Path.cwd()
     shown = result.path.relative_to(here) if result.path.is_relative_to(here) else result.path
