@@ -116,3 +116,15 @@ def test_sigterm_stops_the_stage_tears_down_and_exits_130(project: Path, tmp_pat
     assert data["exit_code"] == 130
     assert not (project / data["run"]["folder"]).exists()
     assert "interrupted" in stdout
+
+
+def test_ci_down_of_an_unknown_run_says_which_runs_exist(project: Path) -> None:
+    result = tinyctl("ci", "down", "demo-ci-nope", cwd=project)
+    assert result.returncode == 2
+    assert "no CI run 'demo-ci-nope'" in result.stderr
+
+
+def test_only_optional_stages_can_be_skipped(project: Path) -> None:
+    result = tinyctl("ci", "run", "--skip", "up", cwd=project)
+    assert result.returncode == 2 and "parse, seed" in result.stderr
+    assert not (project / "ci-reports").exists()
