@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 STAGES = ("validate", "parse", "build", "up", "deploy-dags", "seed", "test-etl")
 SKIPPABLE = ("parse", "seed")
 TEARDOWN = "down"
-# CI runners are often shared and slow: give Airflow's API more time per request than the
-# interactive commands do, so a busy runner is not reported as a dead stack.
+# CI runners are often shared and slow: give Airflow's API more time per request (settings and
+# deploy) than the interactive commands do, so a busy runner is not reported as a dead stack.
 API_TIMEOUT = 30.0
 
 
@@ -176,7 +176,9 @@ def _validate(ctx: _Context) -> str:
         ctx.listener.warn(str(warning))
     run = plan_run(base.loaded, ctx.environ, name=ctx.options.name)
     ctx.ci.run = run
-    ctx.environ[IMAGE_NAMESPACE_ENV] = run.project  # the runtime plans images with this environ
+    # Images keep the project's name (and build cache) although the stack's name is the run's:
+    # render and the runtime both plan images from the project's environ.
+    ctx.environ[IMAGE_NAMESPACE_ENV] = run.project
     ctx.listener.run_planned(run)
     ctx.ci.project = base.derive(run.override(), ctx.environ)
     prepare_run_folder(base.loaded, run)
@@ -212,7 +214,7 @@ def _build(ctx: _Context) -> str:
     from tinyctl.render import render
 
     project = ctx.project
-    render(project.loaded, environ=ctx.environ)
+    render(project)
     project.runtime.check_engine()
     outcomes = project.runtime.build(
         show_output=ctx.options.show_build_output, on_step=ctx.listener.step
@@ -239,8 +241,7 @@ def _up(ctx: _Context) -> str:
 
     ctx.ci.stack_started = True
     result = bring_up(
-        project.loaded,
-        project.runtime,
+        project,
         timeout=ctx.options.timeout,
         on_progress=on_progress,
         on_step=ctx.listener.step,
@@ -253,14 +254,11 @@ def _up(ctx: _Context) -> str:
 def _deploy(ctx: _Context) -> str:
     from tinyctl.deploy import deploy_dags, require_deployable
     from tinyctl.settings_sync import sync_settings
-    from tinyctl.stack import airflow_client
 
     project = ctx.project
-    with airflow_client(project.loaded, project.runtime, timeout=API_TIMEOUT) as client:
-        items = sync_settings(project.loaded, client)
-        report = deploy_dags(
-            project.loaded, project.runtime, client, on_result=ctx.listener.deploy_result
-        )
+    with project.airflow(timeout=API_TIMEOUT) as client:
+        items = sync_settings(project, client)
+        report = deploy_dags(project, client, on_result=ctx.listener.deploy_result)
     require_deployable(report)
     dags = sum(len(r.dags) for r in report.results)
     changed = sum(1 for i in items if i.action != "unchanged")
@@ -273,7 +271,7 @@ def _seed(ctx: _Context) -> str:
     project = ctx.project
     if not project.spec.seeds:
         raise _Skipped("no seeds in the spec")
-    outcomes = run_seeds(project.loaded, project.runtime)
+    outcomes = run_seeds(project)
     rows = sum(o.rows or 0 for o in outcomes)
     return f"{len(outcomes)} seed(s) loaded ({rows:,} CSV rows)"
 
@@ -281,10 +279,9 @@ def _seed(ctx: _Context) -> str:
 def _test_etl(ctx: _Context) -> str:
     from tinyctl.etl_tests import reports
     from tinyctl.etl_tests.runner import run_tests, select_tests
-    from tinyctl.stack import airflow_client
 
     project = ctx.project
-    tests = select_tests(project.loaded, ctx.options.select)
+    tests = select_tests(project, ctx.options.select)
     if not tests:
         ctx.listener.warn(
             "the spec has no ETL tests: the pipeline only checks that the stack comes up"
@@ -295,9 +292,7 @@ def _test_etl(ctx: _Context) -> str:
             ctx.listener.test_result(progress.result)
 
     results = run_tests(
-        project.loaded,
-        project.runtime,
-        lambda: airflow_client(project.loaded, project.runtime, timeout=API_TIMEOUT),
+        project,
         tests,
         parallel=ctx.options.parallel,
         on_progress=on_progress,
@@ -366,21 +361,6 @@ def _signals_ignored() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def _image_namespace(name: str) -> Iterator[None]:
-    """Images built for the project keep the project's name (and their build cache) although
-    each run's stack has its own name."""
-    previous = os.environ.get(IMAGE_NAMESPACE_ENV)
-    os.environ[IMAGE_NAMESPACE_ENV] = name
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(IMAGE_NAMESPACE_ENV, None)
-        else:
-            os.environ[IMAGE_NAMESPACE_ENV] = previous
 
 
 # --------------------------------------------------------------------------- the run
@@ -458,7 +438,7 @@ def _save_diagnostics(ctx: _Context) -> None:
         except Exception as error:  # diagnostics must never hide the failure being diagnosed
             ctx.listener.warn(f"could not save the log of {service}: {error}")
     try:
-        report = stack_status(project.loaded, project.runtime)
+        report = stack_status(project)
         artifacts.write_json(out / artifacts.STATUS, report.as_dict())
         ctx.ci.diagnostics.append(artifacts.STATUS)
     except Exception as error:
@@ -522,12 +502,7 @@ def run_ci(
                 if ci.failed_stage is not None:
                     ci.stages.append(StageRecord(name))
                     continue
-                if name == "validate":
-                    _run_stage(ctx, name)
-                    continue
-                assert ci.run is not None
-                with _image_namespace(ci.run.project):
-                    _run_stage(ctx, name)
+                _run_stage(ctx, name)
     finally:
         with _signals_ignored():
             failed = ci.failed_stage

@@ -18,7 +18,7 @@ from tinyctl.cli.app import (
     app,
     handle_errors,
 )
-from tinyctl.cli.stack import enable_echo
+from tinyctl.cli.common import enable_echo
 
 if TYPE_CHECKING:
     from tinyctl.ci.isolation import RunIdentity
@@ -88,7 +88,7 @@ class _Printer:
         output.warn(message)
 
     def deploy_result(self, result: FileResult) -> None:
-        from tinyctl.cli.dags import format_result
+        from tinyctl.cli.views import format_result
 
         self._print("  " + format_result(result))
 
