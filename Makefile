@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 IMAGES ?= debian
 DEMO ?= demo
 
-.PHONY: help setup install engine demo demo-down test test-fast fuzz lint bench clean
+.PHONY: help setup install engine tools demo demo-down test test-fast fuzz lint bench clean
 
 help:
 	@echo "make demo       set everything up, then init + up + seed + test-etl a sample project"
@@ -28,6 +28,10 @@ install: $(BIN)/tinyctl
 engine: install
 	docker/provision-engine.sh $(VENV)
 
+# gitlab-ci-local: the engine tests execute the pipeline `tinyctl ci init gitlab` writes.
+tools:
+	.ci/provision-tools.sh
+
 setup: install engine
 
 demo: setup
@@ -37,7 +41,7 @@ demo: setup
 demo-down: install
 	cd $(DEMO) && ../$(BIN)/tinyctl down
 
-test: setup
+test: setup tools
 	$(BIN)/pytest
 
 test-fast: install

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tinyctl.secrets import Secrets
     from tinyctl.spec.loader import LoadedSpec
     from tinyctl.spec.models import Spec
+    from tinyctl.spec.override import SpecOverride
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,15 @@ class Project:
 
     def __repr__(self) -> str:
         return f"Project({self.name!r}, root={str(self.root)!r})"
+
+    def derive(self, override: SpecOverride, environ: Mapping[str, str] | None = None) -> Project:
+        """This project with its name, ports, state and data folders replaced in memory (the
+        spec file is not touched): e.g. one isolated stack per `tinyctl ci run`."""
+        from tinyctl.spec.override import apply_override
+
+        return Project(
+            apply_override(self.loaded, override), self.environ if environ is None else environ
+        )
 
     # ------------------------------------------------------------------ the spec
 
