@@ -15,6 +15,21 @@ if TYPE_CHECKING:
     from tinyctl.project import Project
 
 
+_LOCKED: list[Project] = []  # projects whose lock this command holds
+
+
+def release_locks() -> None:
+    """Release the locks taken by the command that just ended (the CLI may run in-process)."""
+    while _LOCKED:
+        _LOCKED.pop().unlock()
+
+
+def lock_project(project: Project, command: str, *, create: bool = True) -> None:
+    """Hold the project's lock until the command ends (`release_locks`)."""
+    project.lock(command, create=create)
+    _LOCKED.append(project)
+
+
 class _EchoHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -59,7 +74,7 @@ def open_project(
     if check_engine:
         project.runtime.check_engine()
     if lock is not None:
-        project.lock(lock, create=not needs)
+        lock_project(project, lock, create=not needs)
     if needs:
         from tinyctl.stack import require_up
 

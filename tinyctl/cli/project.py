@@ -116,7 +116,9 @@ def render_command(
     set_verbose(verbose)
     project = Project(open_spec(spec))
     if not check:
-        project.lock("render")
+        from tinyctl.cli.common import lock_project
+
+        lock_project(project, "render")
     if check:
         status = render_status(project)
         if as_json:
