@@ -64,11 +64,13 @@ def _describe(status: ServiceStatus) -> str:
 
 
 def _first_failure(services: list[ServiceStatus]) -> ServiceStatus | None:
-    """A service that will not become healthy by waiting: a failed one-shot or an unhealthy service."""
+    """A service that will not become healthy by waiting: a failed one-shot, or a service that
+    stopped running. A running service marked unhealthy is still waited for until the deadline:
+    its healthcheck keeps probing and a slow start (a loaded machine) turns healthy later."""
     for status in services:
         if status.one_shot and status.health == "failed":
             return status
-        if not status.one_shot and status.health == "unhealthy":
+        if not status.one_shot and status.state in ("exited", "dead", "restarting"):
             return status
     return None
 
