@@ -113,6 +113,9 @@ def render_files(
         "bin/healthcheck.py": RenderedFile(
             (templates_dir() / "healthcheck.py").read_bytes(), 0o755
         ),
+        "bin/airflow_run.py": RenderedFile(
+            (templates_dir() / "airflow_run.py").read_bytes(), 0o755
+        ),
     }
     for plan in plan_images(loaded.spec, environ):
         if plan.build:

@@ -151,7 +151,9 @@ class ComposeRuntime:
     def stop(self, *, volumes: bool = False) -> None:
         if not self.compose_file.is_file():
             return
-        args = ["down", "--remove-orphans", "--timeout", "20"]
+        # No --timeout: it would override every service's own stop_grace_period (compose.yaml
+        # gives each the time its shutdown needs; idle, they all stop in well under a second).
+        args = ["down", "--remove-orphans"]
         if volumes:
             args.append("--volumes")
         self.docker.compose(args, "docker compose down")
