@@ -1,6 +1,6 @@
 """Generated secrets: passwords, the Fernet key, the JWT secret and the API secret key.
 
-They are generated once, at first render, into `<state>/secrets.json` (mode 0600), reused after
+They are generated once, at first render, into the state folder's secrets file (mode 0600), reused after
 that, and never written into the spec, printed, or given a well-known default. Each one may be
 overridden from the environment as `TINYCTL_SECRET_<NAME>` (e.g. TINYCTL_SECRET_FERNET_KEY).
 """
@@ -21,10 +21,11 @@ from tinyctl.errors import BadInput
 from tinyctl.fsutil import write_atomic
 from tinyctl.spec.models import Spec
 
-SECRETS_FILE = "secrets.json"
 ENV_PREFIX = "TINYCTL_SECRET_"
 # The admin user tinyctl itself uses for Airflow's API (deploys, settings, test runs).
 INTERNAL_USER = "tinyctl"
+# The warehouse role tinyctl's own checks (test-etl expectations) run as: it may only read.
+READER_ROLE = "tinyctl_reader"
 
 
 def _password() -> str:
@@ -59,6 +60,7 @@ def env_name(secret: str) -> str:
 def required_names(spec: Spec) -> list[str]:
     names = list(GENERATORS)
     names += [role_secret(role.name) for role in spec.postgres.roles]
+    names.append(role_secret(READER_ROLE))
     names += [user_secret(name) for name in api_users(spec)]
     return names
 
@@ -68,6 +70,40 @@ def api_users(spec: Spec) -> dict[str, str]:
     users = {user.name: user.role for user in spec.airflow.users}
     users.setdefault(INTERNAL_USER, "admin")
     return users
+
+
+MAX_SECRET_LENGTH = 1024
+
+
+def secret_problem(name: str, value: str) -> str | None:
+    """Why `value` cannot be used as the secret `name` (never quoting the value), or None."""
+    if not value:
+        return "is empty"
+    if len(value) > MAX_SECRET_LENGTH:
+        return f"is longer than {MAX_SECRET_LENGTH} characters"
+    if any(ord(c) < 32 or c in "\x7f\x85\u2028\u2029" for c in value):
+        return "contains a line break or another control character"
+    if value != value.strip():
+        return "starts or ends with a space"
+    if name == "fernet_key":
+        try:
+            raw = base64.urlsafe_b64decode(value.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            return "is not a Fernet key (32 bytes in URL-safe base64, 44 characters)"
+    return None
+
+
+def _check(name: str, value: str, source: str) -> None:
+    problem = secret_problem(name, value)
+    if problem:
+        raise BadInput(
+            f"{source} {problem}, so it cannot be used as the {name} secret",
+            hint="Set it to a single line without control characters, or unset it to use the generated one."
+            if source.startswith(ENV_PREFIX)
+            else f"Fix or delete the entry {name!r} in {source} (a new one is generated).",
+        )
 
 
 @dataclass(frozen=True)
@@ -84,10 +120,6 @@ class Secrets:
 
     def user_password(self, user: str) -> str:
         return self.values[user_secret(user)]
-
-
-def secrets_file(state_dir: Path) -> Path:
-    return state_dir / SECRETS_FILE
 
 
 def _read(file: Path) -> dict[str, str]:
@@ -109,14 +141,14 @@ def _read(file: Path) -> dict[str, str]:
 
 
 def load_secrets(
-    state_dir: Path, spec: Spec, *, environ: Mapping[str, str] | None = None, create: bool = True
+    file: Path, spec: Spec, *, environ: Mapping[str, str] | None = None, create: bool = True
 ) -> Secrets:
-    """Return every secret the spec needs, generating (and storing) the missing ones.
+    """Return every secret the spec needs, generating (and storing) the missing ones in `file`
+    (the state folder's `StateLayout.secrets_file`).
 
     With `create=False` nothing is written; a missing secret raises `BadInput`.
     """
     environ = os.environ if environ is None else environ
-    file = secrets_file(state_dir)
     stored = _read(file)
     values: dict[str, str] = {}
     generated: list[str] = []
@@ -131,12 +163,15 @@ def load_secrets(
         stored[name] = values[name] = GENERATORS.get(name, _password)()
         generated.append(name)
     if generated:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        file.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(
             file, (json.dumps(stored, indent=2, sort_keys=True) + "\n").encode(), mode=0o600
         )
     for name in values:
         override = environ.get(env_name(name))
         if override:
+            _check(name, override, env_name(name))
             values[name] = override
+        else:
+            _check(name, values[name], str(file))
     return Secrets(values=values, file=file, generated=tuple(generated))

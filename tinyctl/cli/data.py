@@ -15,8 +15,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from tinyctl.cli import output
-from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command, open_spec
-from tinyctl.cli.stack import enable_echo
+from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command
+from tinyctl.cli.common import open_project
 
 if TYPE_CHECKING:
     from tinyctl.etl_tests.runner import Progress as TestProgress
@@ -44,12 +44,9 @@ def seed(
     ] = None,
 ) -> None:
     """Load the spec's seeds into Postgres as the ETL role: SQL files, then CSV files with COPY."""
-    from tinyctl.runtime import make_runtime
     from tinyctl.seed import run_seeds
 
-    enable_echo(verbose)
-    loaded = open_spec(spec)
-    runtime = make_runtime(loaded)
+    project = open_project(spec, verbose)
     bar = (
         None
         if as_json or not output.err.is_terminal
@@ -79,7 +76,7 @@ def seed(
     if bar is not None:
         bar.start()
     try:
-        outcomes = run_seeds(loaded, runtime, only=only, on_progress=on_progress)
+        outcomes = run_seeds(project, only=only, on_progress=on_progress)
     finally:
         if bar is not None:
             bar.stop()
@@ -111,36 +108,38 @@ def _test_view(states: dict[str, TestProgress]) -> Table:
             f"[{TASK_COLOURS.get(t.state, 'white')}]{escape(t.label)}[/]" for t in progress.tasks
         )
         phase = progress.phase if progress.result is None else progress.result.status
-        table.add_row(name, phase, tasks)
+        table.add_row(output.data_text(name), phase, tasks)
     return table
 
 
-def _print_result(result: TestResult) -> None:
+def _print_result(result: TestResult, console=None) -> None:
+    """One test's verdict, its failed task's log tail and its expectations (stdout by default)."""
+    print = (console or output.out).print
     mark = {
         "passed": "[green]✓ PASS[/green]",
         "failed": "[red]✗ FAIL[/red]",
         "error": "[magenta]! ERROR[/magenta]",
     }[result.status]
     run = f" run {result.run_seconds:.1f}s," if result.run_seconds is not None else ""
-    output.out.print(
-        f"{mark} [bold]{escape(result.name)}[/bold] (DAG {escape(result.dag)},{run} {result.seconds:.1f}s): {escape(result.message)}"
+    print(
+        f"{mark} [bold]{escape(result.name)}[/bold] (DAG {escape(result.dag)},{run} {result.seconds:.1f}s): {output.data_markup(result.message)}"
     )
     if result.failed_task:
-        output.out.print(
-            f"    failed task: [bold]{escape(result.failed_task)}[/bold]; last lines of its log:"
-        )
+        print(f"    failed task: [bold]{escape(result.failed_task)}[/bold]; last lines of its log:")
         for line in (result.log_tail or "").splitlines():
-            output.out.print(f"      [dim]{escape(line)}[/dim]")
+            print(f"      [dim]{output.data_markup(line)}[/dim]")
     for e in result.expectations:
         if e.passed:
-            output.out.print(f"    [green]✓[/green] {escape(e.name)}")
+            print(f"    [green]✓[/green] {output.data_markup(e.name)}")
             continue
-        output.out.print(f"    [red]✗[/red] {escape(e.name)}: {escape(e.message)}")
+        print(f"    [red]✗[/red] {output.data_markup(e.name)}: {output.data_markup(e.message)}")
         if e.rows:
-            table = Table(*e.columns, box=None, padding=(0, 2, 0, 0), header_style="dim")
+            table = Table(box=None, padding=(0, 2, 0, 0), header_style="dim")
+            for column in e.columns:
+                table.add_column(output.data_text(column))
             for row in e.rows:
-                table.add_row(*(escape(str(v)) for v in row))
-            output.out.print(Padding(table, (0, 0, 0, 6)))
+                table.add_row(*(output.data_text(v) for v in row))
+            print(Padding(table, (0, 0, 0, 6)))
 
 
 @command("test-etl")
@@ -168,13 +167,9 @@ def test_etl(
     from tinyctl.etl_tests import reports
     from tinyctl.etl_tests.runner import Progress as TestProgress
     from tinyctl.etl_tests.runner import run_tests, select_tests
-    from tinyctl.runtime import make_runtime
-    from tinyctl.stack import airflow_client
 
-    enable_echo(verbose)
-    loaded = open_spec(spec)
-    runtime = make_runtime(loaded)
-    tests = select_tests(loaded, select)
+    project = open_project(spec, verbose)
+    tests = select_tests(project, select)
     states: dict[str, TestProgress] = {t.name: TestProgress(t.name, "waiting") for t in tests}
     lock = threading.Lock()
     live = (
@@ -198,19 +193,17 @@ def test_etl(
         with deploy_lock:  # deploy the DAG folder once per invocation
             if deployed:
                 return
-            with airflow_client(loaded, runtime) as client:
-                deploy_dags(loaded, runtime, client)
+            with project.airflow() as client:
+                deploy_dags(project, client)
             deployed = True
 
-    with airflow_client(loaded, runtime) as client:
+    with project.airflow() as client:
         client.require_up()
     if live is not None:
         live.start()
     try:
         results = run_tests(
-            loaded,
-            runtime,
-            lambda: airflow_client(loaded, runtime),
+            project,
             tests,
             parallel=parallel,
             on_progress=on_progress,
@@ -219,13 +212,13 @@ def test_etl(
     finally:
         if live is not None:
             live.stop()
-    project = loaded.spec.project.name
+    name = project.name
     if junit:
-        reports.write_report(junit, reports.junit_xml(project, results))
+        reports.write_report(junit, reports.junit_xml(name, results))
     if html_path:
-        reports.write_report(html_path, reports.html_report(project, results))
+        reports.write_report(html_path, reports.html_report(name, results))
     if as_json:
-        output.print_json(reports.as_json(project, results))
+        output.print_json(reports.as_json(name, results))
     else:
         if live is not None:
             for result in results:
