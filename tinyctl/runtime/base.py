@@ -17,6 +17,7 @@ Words shared by every runtime:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,25 @@ class StartHandle:
 
 
 ProgressCallback = Callable[[str], None]
+
+
+class ServiceWatch(Protocol):
+    """Service changes as they happen (`Runtime.watch_services()`); a context manager.
+
+    Opened BEFORE the start it watches, so no change is missed. For Compose: one
+    `docker events` stream, not a process per look.
+    """
+
+    def changes(self, timeout: float) -> list[ServiceStatus]:
+        """Block until a service changed since the last call (the first call returns at once),
+        or `timeout` seconds passed; then return every service as `services()` would."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> ServiceWatch: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 class Runtime(Protocol):
@@ -160,6 +180,10 @@ class Runtime(Protocol):
         those not created). Never lists another project's units."""
         ...
 
+    def watch_services(self) -> ServiceWatch:
+        """A watch on the services' state (see `ServiceWatch`): how `up` waits without polling."""
+        ...
+
     def logs(
         self, service: str | None = None, *, tail: int | None = None, follow: bool = False
     ) -> Iterator[str]:
@@ -208,3 +232,26 @@ class Runtime(Protocol):
     def airflow_dag_folder(self) -> str:
         """The same folder as Airflow sees it (the prefix of its DAGs' `fileloc`)."""
         ...
+
+
+class PollingWatch:
+    """A `ServiceWatch` for runtimes without change notifications: asks `services()` every
+    `interval` seconds (the first call at once)."""
+
+    def __init__(self, services: Callable[[], list[ServiceStatus]], interval: float = 0.5):
+        self._services, self._interval, self._first = services, interval, True
+
+    def changes(self, timeout: float) -> list[ServiceStatus]:
+        if not self._first:
+            time.sleep(max(0.0, min(timeout, self._interval)))
+        self._first = False
+        return self._services()
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> PollingWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

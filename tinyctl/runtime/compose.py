@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tinyctl.errors import BadInput, WorkFailed
 from tinyctl.render.context import AIRFLOW_HOME
@@ -38,6 +38,25 @@ def _health(state: str, health: str, exit_code: int, one_shot: bool) -> str:
             return "completed" if exit_code == 0 else "failed"
         return "running" if state == "running" else state
     return health or "none"
+
+
+class ComposeServiceWatch:
+    """`Runtime.watch_services()` for Compose: container changes as `ServiceStatus` lists."""
+
+    def __init__(self, watch: Any, to_statuses: Callable[[list], list[ServiceStatus]]):
+        self._watch, self._to_statuses = watch, to_statuses
+
+    def changes(self, timeout: float) -> list[ServiceStatus]:
+        return self._to_statuses(self._watch.changes(timeout))
+
+    def close(self) -> None:
+        self._watch.close()
+
+    def __enter__(self) -> ComposeServiceWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class ComposeRuntime:
@@ -216,7 +235,30 @@ class ComposeRuntime:
         return self.docker.ps()
 
     def services(self) -> list[ServiceStatus]:
-        containers = self._containers()
+        return self._statuses(self._containers())
+
+    def watch_services(self) -> ComposeServiceWatch:
+        """Service changes from one `docker events` stream (see `compose_events`)."""
+        from tinyctl.runtime.compose_events import ComposeWatch, events_argv
+
+        watch = ComposeWatch(
+            events_argv(self.docker.docker_argv(), self.project),
+            self._containers,
+            self._services_with_healthcheck(),
+        )
+        return ComposeServiceWatch(watch, self._statuses)
+
+    def _services_with_healthcheck(self) -> set[str]:
+        import yaml
+
+        try:
+            document = yaml.safe_load(self.compose_file.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return set()
+        services = document.get("services") or {}
+        return {name for name, body in services.items() if (body or {}).get("healthcheck")}
+
+    def _statuses(self, containers: list) -> list[ServiceStatus]:
         by_service: dict[str, list] = {}
         for container in containers:
             by_service.setdefault(container.service, []).append(container)
