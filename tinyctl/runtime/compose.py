@@ -198,7 +198,41 @@ class ComposeRuntime:
         args = ["down", "--remove-orphans"]
         if volumes:
             args.append("--volumes")
-        self.docker.compose(args, "docker compose down")
+        self._compose_light(args, "docker compose down")
+
+    def _compose_light(self, args: list[str], action: str) -> str:
+        """A compose command run directly, without python-on-whales (a quarter second to import,
+        which `down` would spend before stopping anything); failures are translated the same way."""
+        import logging
+        import shlex
+        import shutil
+        import subprocess
+
+        docker = shutil.which("docker")
+        if docker is None:
+            from tinyctl.runtime.docker import ClientNotFoundError, translate
+
+            raise translate(ClientNotFoundError(), action)
+        argv = [
+            docker,
+            "compose",
+            "--file",
+            str(self.compose_file),
+            "--project-name",
+            self.project,
+            "--project-directory",
+            str(self.compose_file.parent),
+            *args,
+        ]
+        logging.getLogger("tinyctl.commands").debug("Running command: %s", shlex.join(argv))
+        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            from tinyctl.runtime.docker import DockerException, translate
+
+            raise translate(
+                DockerException(argv, done.returncode, done.stdout, done.stderr), action
+            )
+        return done.stdout.decode(errors="replace")
 
     def restart(self, service: str | None = None) -> None:
         self._require_render()
