@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.live import Live
 from rich.markup import escape
 from rich.padding import Padding
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tinyctl.cli import output
@@ -34,6 +32,27 @@ TASK_COLOURS = {
 }
 
 
+def _seed_bar():
+    """The progress bar of a seed on a terminal (rich.progress is imported only then)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.fields[seed]}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=output.err,
+        transient=True,
+    )
+
+
+def _live():
+    from rich.live import Live
+
+    return Live(console=output.err, refresh_per_second=4, transient=True)
+
+
 @command("seed")
 def seed(
     spec: SpecOption = DEFAULT_SPEC,
@@ -47,19 +66,7 @@ def seed(
     from tinyctl.seed import run_seeds
 
     project = open_project(spec, verbose)
-    bar = (
-        None
-        if as_json or not output.err.is_terminal
-        else Progress(
-            TextColumn("[bold]{task.fields[seed]}"),
-            BarColumn(),
-            DownloadColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            console=output.err,
-            transient=True,
-        )
-    )
+    bar = None if as_json or not output.err.is_terminal else _seed_bar()
     tasks: dict[str, int] = {}
     started: dict[str, float] = {}
 
@@ -172,11 +179,7 @@ def test_etl(
     tests = select_tests(project, select)
     states: dict[str, TestProgress] = {t.name: TestProgress(t.name, "waiting") for t in tests}
     lock = threading.Lock()
-    live = (
-        None
-        if as_json or not output.err.is_terminal
-        else Live(console=output.err, refresh_per_second=4, transient=True)
-    )
+    live = None if as_json or not output.err.is_terminal else _live()
     deploy_lock = threading.Lock()
     deployed = False
 

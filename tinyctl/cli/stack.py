@@ -7,7 +7,6 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
@@ -36,6 +35,13 @@ def _progress_view(progress: UpProgress) -> Table:
     return table
 
 
+def _live():
+    """A live view on the terminal (rich.live is imported only then)."""
+    from rich.live import Live
+
+    return Live(console=output.err, refresh_per_second=4, transient=True)
+
+
 @command("up")
 def up(
     spec: SpecOption = DEFAULT_SPEC,
@@ -56,11 +62,7 @@ def up(
     from tinyctl.stack import bring_up
 
     project = open_project(spec, verbose)
-    live = (
-        None
-        if as_json or not output.err.is_terminal
-        else Live(console=output.err, refresh_per_second=4, transient=True)
-    )
+    live = None if as_json or not output.err.is_terminal else _live()
 
     reported: set[str] = set()
 
