@@ -63,9 +63,10 @@ def seed(
     ] = None,
 ) -> None:
     """Load the spec's seeds into Postgres as the ETL role: SQL files, then CSV files with COPY."""
+    from tinyctl.runtime.base import POSTGRES
     from tinyctl.seed import run_seeds
 
-    project = open_project(spec, verbose)
+    project = open_project(spec, verbose, lock="seed", needs=(POSTGRES,))
     bar = None if as_json or not output.err.is_terminal else _seed_bar()
     tasks: dict[str, int] = {}
     started: dict[str, float] = {}
@@ -175,7 +176,7 @@ def test_etl(
     from tinyctl.etl_tests.runner import Progress as TestProgress
     from tinyctl.etl_tests.runner import run_tests, select_tests
 
-    project = open_project(spec, verbose)
+    project = open_project(spec, verbose, lock="test-etl", needs=True)
     tests = select_tests(project, select)
     states: dict[str, TestProgress] = {t.name: TestProgress(t.name, "waiting") for t in tests}
     lock = threading.Lock()

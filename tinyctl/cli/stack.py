@@ -61,7 +61,7 @@ def up(
     """Render, build if needed, start the stack and wait until every service is healthy."""
     from tinyctl.stack import bring_up
 
-    project = open_project(spec, verbose)
+    project = open_project(spec, verbose, lock="up")
     live = None if as_json or not output.err.is_terminal else _live()
 
     reported: set[str] = set()
@@ -163,7 +163,7 @@ def down(
     """Stop and remove the containers. Data is kept unless --volumes is given."""
     # No separate engine check: `compose down` itself reports a missing engine or Compose as
     # exit 3, and the check (two CLI calls and python-on-whales) cost `down` half a second.
-    project = open_project(spec, verbose)
+    project = open_project(spec, verbose, lock="down")
     if volumes and not yes:
         if not sys.stdin.isatty():
             raise BadInput(
@@ -188,7 +188,7 @@ def restart(
     verbose: VerboseOption = False,
 ) -> None:
     """Restart one service, or the whole stack."""
-    project = open_project(spec, verbose, check_engine=True)
+    project = open_project(spec, verbose, check_engine=True, lock="restart")
     project.runtime.restart(service)
     output.out.print(
         f"[green]✓[/green] restarted {service or 'all services'}; `tinyctl status` shows when it is healthy."
@@ -273,6 +273,7 @@ def psql(
 ) -> None:
     """psql inside the postgres container, as the ETL role (nothing needed on the host)."""
     from tinyctl.runtime.base import POSTGRES
+    from tinyctl.stack import require_up
 
     project = open_project(spec, verbose, check_engine=True)
     runtime = project.runtime
@@ -284,8 +285,7 @@ def psql(
         raise BadInput(
             f"unknown database {database!r}", hint="Databases: " + ", ".join(sorted(known))
         )
-    if not any(s.service == POSTGRES and s.running for s in runtime.services()):
-        raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
+    require_up(project, (POSTGRES,))
     argv = ["psql", "-X", "-U", user, "-d", database]
     if sql is None:
         raise typer.Exit(runtime.interactive(POSTGRES, argv))
@@ -309,7 +309,7 @@ def build(
     """Build the project's images (those built locally); skips images whose inputs did not change."""
     from tinyctl.render import render
 
-    project = open_project(spec, verbose, check_engine=True)
+    project = open_project(spec, verbose, check_engine=True, lock="build")
     render(project)
     outcomes = project.runtime.build(
         force=force,

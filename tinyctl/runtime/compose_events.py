@@ -64,6 +64,9 @@ def apply_event(
         state="created",
         health="",
         exit_code=0,
+        labels=",".join(
+            f"{k}={v}" for k, v in attributes.items() if k not in ("name", "image", "exitCode")
+        ),
     )
     if action == "destroy":
         return containers.pop(cid, None) is not None
