@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from tinyctl.airflow import AirflowClient, Dag, ImportErrorInfo
-from tinyctl.dag_checks import LIST_MODULES, LocalCheck, check_source, local_modules
+from tinyctl.dag_checks import LIST_MODULES, LocalCheck, LocalProblem, check_source, local_modules
 from tinyctl.errors import BadInput, TinyctlError, WorkFailed
 from tinyctl.fsutil import sha256_bytes, write_atomic
+from tinyctl.parse import parse_in_service
 from tinyctl.runtime.base import Runtime
 from tinyctl.spec.loader import LoadedSpec
 
@@ -254,7 +255,8 @@ def deploy_dags(
 
     results: list[FileResult] = []
     pending: list[_Pending] = []
-    unchanged: list[str] = []
+    unchanged: list[tuple[str, LocalCheck, bytes]] = []
+    verdicts = _Verdicts(loaded.state_dir / "cache" / "dag-verdicts.json")
     for rel, source in sources.items():
         new = source.read_bytes()
         target = target_root / rel
@@ -264,6 +266,10 @@ def deploy_dags(
             if rel.endswith(".py")
             else LocalCheck(None, (), False)
         )
+        if check.problem is not None and rel.endswith(".py") and not check.may_define_dags:
+            # Airflow's safe mode never imports this file: no import error in Airflow, so none
+            # here either; the problem still shows where the file is imported from a DAG.
+            check = LocalCheck(None, (), False, note=_problem_note(check.problem))
         if check.problem is not None:
             result = FileResult(
                 rel,
@@ -276,7 +282,7 @@ def deploy_dags(
             emit(result)
             continue
         if old == new:
-            unchanged.append(rel)
+            unchanged.append((rel, check, new))
             continue
         written_at = datetime.now(UTC)
         # A new file, so a fresh mtime: the dag-processor re-parses files modified since their last parse.
@@ -308,17 +314,28 @@ def deploy_dags(
     for item in pending:
         _request_parse(client, by_file.get(item.rel, []))
 
-    waiting = [
-        p for p in pending if p.rel.endswith(".py") and (p.check.may_define_dags or p.check.dag_ids)
-    ]
+    # Which changed files define DAGs at all? Files Airflow's safe mode skips never will; files
+    # it imports but where no DAG call is visible are parsed now, in the dag-processor itself,
+    # by the script `tinyctl parse` runs: a plugin or helper module is reported at once, not
+    # after a timeout (Airflow records neither a DAG nor an error for it).
+    python = [p for p in pending if p.rel.endswith(".py")]
+    unsure = [p.rel for p in python if p.check.may_define_dags and not p.check.dag_ids]
+    parsed = parse_in_service(runtime, "dag-processor", unsure) if unsure else None
+    no_dag = {
+        rel
+        for rel in unsure
+        if parsed is not None
+        and rel in parsed.by_file()
+        and parsed.by_file()[rel].status in ("no_dag", "skipped")
+    }
+    waiting = [p for p in python if p.check.may_define_dags and p.rel not in no_dag]
     for item in pending:
         if item not in waiting:
-            result = FileResult(
-                item.rel,
-                "module",
-                message="copied (defines no DAG)",
-                seconds=time.monotonic() - item.started,
-            )
+            verdict = "skipped" if not item.check.may_define_dags else "no_dag"
+            if not item.rel.endswith(".py"):
+                verdict = "file"
+            verdicts.set(item.new, verdict)
+            result = _module_result(item.rel, verdict, item.check, time.monotonic() - item.started)
             results.append(result)
             emit(result)
 
@@ -346,6 +363,7 @@ def deploy_dags(
                 result = _failed_import(item, error, target_root, client, by_file)
             elif fresh:
                 # Only DAGs parsed from the new bytes: a renamed DAG id stays active in Airflow for a while.
+                verdicts.set(item.new, "dags")
                 current = [d for d in fresh if not d.is_stale]
                 result = FileResult(
                     item.rel,
@@ -387,14 +405,24 @@ def deploy_dags(
 
     if unchanged:
         by_file = _by_file(client.dags())
-        for rel in unchanged:
-            result = FileResult(
-                rel,
-                "unchanged",
-                dags=_dag_states([d for d in by_file.get(rel, []) if not d.is_stale]),
-            )
+        for rel, check, content in unchanged:
+            dags = [d for d in by_file.get(rel, []) if not d.is_stale]
+            verdict = verdicts.get(content)
+            if not dags and (
+                not rel.endswith(".py") or not check.may_define_dags or verdict == "no_dag"
+            ):
+                # The same verdict as when it was deployed, on every deploy.
+                kind = (
+                    "file"
+                    if not rel.endswith(".py")
+                    else ("skipped" if not check.may_define_dags else "no_dag")
+                )
+                result = _module_result(rel, kind, check, None)
+            else:
+                result = FileResult(rel, "unchanged", dags=_dag_states(dags))
             results.append(result)
             emit(result)
+    verdicts.save()
 
     if unpause:
         for result in results:
@@ -407,6 +435,51 @@ def deploy_dags(
     order = {rel: i for i, rel in enumerate(sources)}
     results.sort(key=lambda r: (order.get(r.file, len(order)), r.file))
     return DeployReport(results, time.monotonic() - started)
+
+
+MODULE_MESSAGES = {
+    "skipped": "module with no DAG (Airflow's safe mode skips it: no 'airflow' with 'dag' or 'asset' in its text)",
+    "no_dag": "module with no DAG (Airflow imports it and finds none)",
+    "file": "copied (not a Python file)",
+}
+
+
+def _module_result(rel: str, verdict: str, check: LocalCheck, seconds: float | None) -> FileResult:
+    message = MODULE_MESSAGES[verdict]
+    if check.note:
+        message += f"; {check.note}"
+    return FileResult(rel, "module", message=message, seconds=seconds)
+
+
+def _problem_note(problem: LocalProblem) -> str:
+    kind = problem.kind.replace("_", " ")
+    return f"{kind} at line {problem.line}: {problem.message}"
+
+
+class _Verdicts:
+    """What each deployed content turned out to be (by hash), so an unchanged file gets the same
+    verdict on every deploy: Airflow itself keeps no record of a parsed file with no DAG."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.changed = False
+        try:
+            self.data: dict[str, str] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.data = {}
+
+    def get(self, content: bytes) -> str | None:
+        return self.data.get(sha256_bytes(content))
+
+    def set(self, content: bytes, verdict: str) -> None:
+        key = sha256_bytes(content)
+        if self.data.get(key) != verdict:
+            self.data[key] = verdict
+            self.changed = True
+
+    def save(self) -> None:
+        if self.changed:
+            write_atomic(self.path, json.dumps(self.data, sort_keys=True).encode())
 
 
 def _request_parse(client: AirflowClient, dags: list[Dag]) -> None:

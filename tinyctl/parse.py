@@ -234,7 +234,7 @@ def parse_in_service(runtime: Any, service: str, rels: list[str]) -> ParseReport
 
     started = time.monotonic()
     try:
-        code, text = runtime.exec(
+        _code, text = runtime.exec(
             service,
             ["python", "-", CONTAINER_DAGS, *rels],
             input=script_source(),

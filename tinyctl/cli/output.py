@@ -26,6 +26,12 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def print_json_line(data: Any) -> None:
+    """One JSON document on one line (a stream of events, e.g. `deploy-dags --watch --json`)."""
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+    sys.stdout.flush()
+
+
 def spec_problems_table(error: SpecError) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
     table.add_column("where", style="bold", no_wrap=True)

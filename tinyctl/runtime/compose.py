@@ -264,10 +264,9 @@ class ComposeRuntime:
             return plan.image  # pulled by `docker run` when missing
         if self.docker.image_label(plan.image, INPUTS_LABEL) == plan.build.digest:
             return plan.image
-        if not self.compose_file.is_file():
-            from tinyctl.render import render
+        from tinyctl.render import render
 
-            render(self.loaded, environ=self.environ)
+        render(self.loaded, environ=self.environ)  # the build context of the current recipe
         self.build(show_output=False, on_step=on_step)
         return plan.image
 
