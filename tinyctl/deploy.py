@@ -31,6 +31,7 @@ from tinyctl.runtime.base import Runtime
 from tinyctl.spec.loader import LoadedSpec
 
 CONTAINER_DAGS = "/opt/airflow/dags"
+BUNDLE = "dags-folder"  # Airflow's default bundle: the local DAG folder
 POLL = 0.2
 SKIP_NAMES = {"__pycache__", ".git", ".ipynb_checkpoints"}
 
@@ -309,24 +310,27 @@ def deploy_dags(
             results.append(result)
             emit(result)
 
-    dags = client.dags()
-    by_file = _by_file(dags)
-    for item in pending:
-        _request_parse(client, by_file.get(item.rel, []))
-
-    # Which changed files define DAGs at all? Files Airflow's safe mode skips never will; files
-    # it imports but where no DAG call is visible are parsed now, in the dag-processor itself,
-    # by the script `tinyctl parse` runs: a plugin or helper module is reported at once, not
-    # after a timeout (Airflow records neither a DAG nor an error for it).
+    # The changed files Airflow's safe mode lets through are parsed now, in the dag-processor
+    # itself, by the script `tinyctl parse` runs, and the results written to Airflow's DB with
+    # Airflow's own function (as `airflow dags reserialize`): DAGs and import errors show at once,
+    # and a file that imports fine but defines no DAG (a plugin, a helper) is known as such: the
+    # DAG processor records neither a DAG nor an error for it, so waiting for one would time out.
     python = [p for p in pending if p.rel.endswith(".py")]
-    unsure = [p.rel for p in python if p.check.may_define_dags and not p.check.dag_ids]
-    parsed = parse_in_service(runtime, "dag-processor", unsure) if unsure else None
+    candidates = [p.rel for p in python if p.check.may_define_dags]
+    parsed = (
+        parse_in_service(runtime, "dag-processor", candidates, sync_bundle=BUNDLE)
+        if candidates
+        else None
+    )
+    if parsed is None or not parsed.synced:  # fall back on the DAG processor's own queue
+        by_file = _by_file(client.dags())
+        for item in pending:
+            _request_parse(client, by_file.get(item.rel, []))
+    verdict_of = parsed.by_file() if parsed is not None else {}
     no_dag = {
         rel
-        for rel in unsure
-        if parsed is not None
-        and rel in parsed.by_file()
-        and parsed.by_file()[rel].status in ("no_dag", "skipped")
+        for rel in candidates
+        if rel in verdict_of and verdict_of[rel].status in ("no_dag", "skipped")
     }
     waiting = [p for p in python if p.check.may_define_dags and p.rel not in no_dag]
     for item in pending:
@@ -399,6 +403,8 @@ def deploy_dags(
             time.sleep(POLL)
 
     restored = [r for r in results if r.restored_at is not None]
+    if restored and parsed is not None and parsed.synced:  # the old version, live again at once
+        parse_in_service(runtime, "dag-processor", [r.file for r in restored], sync_bundle=BUNDLE)
     _wait_for_restored(client, restored, deadline)
     for result in restored:
         emit(result)

@@ -77,6 +77,7 @@ class ParseReport:
     safe_mode: bool
     seconds: float  # wall clock, container start included
     parse_seconds: float  # inside the container: importing Airflow and the files
+    synced: bool = False  # the results were written to Airflow's DB (deploy-dags)
 
     @property
     def failed(self) -> list[ParsedFile]:
@@ -143,6 +144,7 @@ def read_report(stdout: str, *, seconds: float) -> ParseReport:
         bool(data.get("safe_mode", True)),
         seconds,
         float(data.get("seconds") or 0),
+        bool((data.get("synced") or {}).get("ok")),
     )
 
 
@@ -225,18 +227,22 @@ def parse_dags(
         ) from None
 
 
-def parse_in_service(runtime: Any, service: str, rels: list[str]) -> ParseReport | None:
+def parse_in_service(
+    runtime: Any, service: str, rels: list[str], *, sync_bundle: str | None = None
+) -> ParseReport | None:
     """Run the same parse inside a running service (the dag-processor): its image, its config.
+    With `sync_bundle`, the results are written to Airflow's DB for that bundle (see the script).
     None when the service cannot run it (not up, or an image without the script's needs)."""
     import time
 
     from tinyctl.errors import TinyctlError
 
     started = time.monotonic()
+    sync = ["--sync", sync_bundle] if sync_bundle else []
     try:
         _code, text = runtime.exec(
             service,
-            ["python", "-", CONTAINER_DAGS, *rels],
+            ["python", "-", *sync, CONTAINER_DAGS, *rels],
             input=script_source(),
             env={"PYTHONDONTWRITEBYTECODE": "1", "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR"},
         )
