@@ -132,10 +132,16 @@ def _print_result(result: TestResult) -> None:
         for line in (result.log_tail or "").splitlines():
             output.out.print(f"      [dim]{escape(line)}[/dim]")
     for e in result.expectations:
-        if e.passed:
+        stored = f" [dim](all rows in {escape(e.stored_in)})[/dim]" if e.stored_in else ""
+        if e.status == "pass":
             output.out.print(f"    [green]✓[/green] {escape(e.name)}")
             continue
-        output.out.print(f"    [red]✗[/red] {escape(e.name)}: {escape(e.message)}")
+        if e.warned:
+            output.out.print(
+                f"    [yellow]! WARN[/yellow] {escape(e.name)}: {escape(e.message)}{stored}"
+            )
+        else:
+            output.out.print(f"    [red]✗[/red] {escape(e.name)}: {escape(e.message)}{stored}")
         if e.rows:
             table = Table(*e.columns, box=None, padding=(0, 2, 0, 0), header_style="dim")
             for row in e.rows:
@@ -143,15 +149,50 @@ def _print_result(result: TestResult) -> None:
             output.out.print(Padding(table, (0, 0, 0, 6)))
 
 
+def _check_failures_schema(loaded, tests) -> None:
+    """--store-failures writes as the ETL role into a schema tinyctl created for it."""
+    from tinyctl.errors import BadInput
+
+    schema = loaded.spec.store_failures.schema_
+    pg = loaded.spec.postgres
+    for test in tests:
+        name = test.database or pg.default_database.name
+        database = next(d for d in pg.databases if d.name == name)
+        if schema not in database.schemas:
+            raise BadInput(
+                f"--store-failures writes into schema {schema!r}, which database {name} does not have",
+                hint=f"Add {schema!r} to postgres.databases[{name}].schemas (then `tinyctl up`), "
+                "or set store_failures.schema to one of its schemas: "
+                + ", ".join(database.schemas),
+            )
+
+
 @command("test-etl")
 def test_etl(
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
     as_json: JsonOption = False,
+    keyword: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keyword", "-k", help="Run tests whose name contains PATTERN (or matches a glob)."
+        ),
+    ] = None,
     select: Annotated[
         list[str] | None,
-        typer.Option("-k", help="Run tests whose name contains PATTERN (or matches a glob)."),
+        typer.Option(
+            "--select",
+            help="Run tests with a tag (tag:NAME) or a name (glob); repeat for more (dbt-style).",
+        ),
     ] = None,
+    store_failures: Annotated[
+        bool,
+        typer.Option(
+            "--store-failures",
+            help="Write the offending rows of each failed or warned expectation to a table in "
+            "store_failures.schema (named in the report).",
+        ),
+    ] = False,
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Write a JUnit XML report (Jenkins, GitLab).")
     ] = None,
@@ -174,7 +215,9 @@ def test_etl(
     enable_echo(verbose)
     loaded = open_spec(spec)
     runtime = make_runtime(loaded)
-    tests = select_tests(loaded, select)
+    tests = select_tests(loaded, keyword, select)
+    if store_failures:
+        _check_failures_schema(loaded, tests)
     states: dict[str, TestProgress] = {t.name: TestProgress(t.name, "waiting") for t in tests}
     lock = threading.Lock()
     live = (
@@ -215,6 +258,7 @@ def test_etl(
             parallel=parallel,
             on_progress=on_progress,
             ensure_dag=ensure_dag,
+            store_failures=store_failures,
         )
     finally:
         if live is not None:
