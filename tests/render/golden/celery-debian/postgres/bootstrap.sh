@@ -42,5 +42,10 @@ ALTER SCHEMA analytics OWNER TO etl;
 GRANT USAGE ON SCHEMA analytics TO analyst;
 GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO analyst;
 ALTER DEFAULT PRIVILEGES FOR ROLE etl IN SCHEMA analytics GRANT SELECT ON TABLES TO analyst;
+CREATE SCHEMA IF NOT EXISTS test_failures AUTHORIZATION etl;
+ALTER SCHEMA test_failures OWNER TO etl;
+GRANT USAGE ON SCHEMA test_failures TO analyst;
+GRANT SELECT ON ALL TABLES IN SCHEMA test_failures TO analyst;
+ALTER DEFAULT PRIVILEGES FOR ROLE etl IN SCHEMA test_failures GRANT SELECT ON TABLES TO analyst;
 SQL
 echo "tinyctl: database bootstrap done"
