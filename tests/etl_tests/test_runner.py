@@ -1,7 +1,7 @@
 """`tinyctl test-etl` end to end (tinyctl/etl_tests/runner.py, reports.py, expectations.py).
 
 Runs DAGs through the shared live stack's real scheduler. The extra tests live in a second
-spec file next to tinyctl.yaml with the same project name (`-f tinyctl-etltest.yaml`), with
+spec file next to tinyctl.yaml with the same project name (`-s tinyctl-etltest.yaml`), with
 their own small DAGs (`tt_etl_*`) and seed table (`staging.tt_etl_orders`); all of it is
 removed afterwards.
 """
@@ -180,7 +180,7 @@ def boom_and_pass(
     junit, page = out / "mixed.xml", out / "mixed.html"
     result, data = run_json(
         etl,
-        "-f",
+        "-s",
         SPEC_NAME,
         "-k",
         "tt_etl_boom",
@@ -246,7 +246,7 @@ def test_the_sample_spec_passes_end_to_end(live_stack: Stack, tmp_path: Path) ->
 
 @pytest.mark.stack
 def test_wrong_expectations_fail_and_show_the_offending_rows(etl: Stack) -> None:
-    result, data = run_json(etl, "-f", SPEC_NAME, "-k", "tt_etl_wrong")
+    result, data = run_json(etl, "-s", SPEC_NAME, "-k", "tt_etl_wrong")
     assert result.returncode == 1, f"{result.stdout}\n{result.stderr}"
     assert data["ok"] is False and data["summary"]["failed"] == 1
     [test] = data["tests"]
@@ -269,7 +269,7 @@ def test_wrong_expectations_fail_and_show_the_offending_rows(etl: Stack) -> None
     assert checks["not_null(staging.tt_etl_orders: order_id, status)"]["passed"] is True
     assert test["row_counts"] == {"staging.tt_etl_orders": 5}
 
-    console = etl.run("test-etl", "-f", SPEC_NAME, "-k", "tt_etl_wrong")
+    console = etl.run("test-etl", "-s", SPEC_NAME, "-k", "tt_etl_wrong")
     assert console.returncode == 1
     lines = console.stdout.splitlines()
     assert any(
@@ -331,7 +331,7 @@ def test_junit_with_one_failing_and_one_passing_test(boom_and_pass) -> None:
 
 @pytest.mark.stack
 def test_k_selects_a_subset_and_parallel_runs_independent_tests(etl: Stack) -> None:
-    result, data = run_json(etl, "-f", SPEC_NAME, "-k", "tt_etl_par_*", "--parallel", "2")
+    result, data = run_json(etl, "-s", SPEC_NAME, "-k", "tt_etl_par_*", "--parallel", "2")
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     assert [t["name"] for t in data["tests"]] == ["tt_etl_par_a", "tt_etl_par_b"]
     assert all(t["status"] == "passed" for t in data["tests"])
@@ -352,7 +352,7 @@ def test_k_selects_a_subset_and_parallel_runs_independent_tests(etl: Stack) -> N
 
 @pytest.mark.stack
 def test_a_k_pattern_matching_nothing_is_bad_input(etl: Stack) -> None:
-    result = etl.run("test-etl", "-f", SPEC_NAME, "-k", "tt_etl_matches_nothing")
+    result = etl.run("test-etl", "-s", SPEC_NAME, "-k", "tt_etl_matches_nothing")
     assert result.returncode == 2
     message = plain(result.stderr)
     assert "no test matches 'tt_etl_matches_nothing'" in message

