@@ -188,10 +188,9 @@ def up(
 
 def _login_hint(loaded, url: str) -> None:
     user = loaded.spec.airflow.users[0].name
-    secrets_file = loaded.state_dir / "secrets.json"
     output.out.print(
-        f"  Airflow UI: [bold]{url}[/bold]  (user [bold]{escape(user)}[/bold]; password: key "
-        f"[cyan]user_{escape(user)}_password[/cyan] in {escape(str(secrets_file))}, mode 0600)"
+        f"  Airflow UI: [bold]{url}[/bold]  (user [bold]{escape(user)}[/bold]; "
+        f"[cyan]tinyctl credentials --show-password[/cyan] prints the password)"
     )
 
 
