@@ -104,12 +104,14 @@ class Stack:
 
         return load_spec(self.root / "tinyctl.yaml")
 
-    def client(self):
-        from tinyctl.runtime import make_runtime
-        from tinyctl.stack import airflow_client
+    def project(self):
+        """The stack's Project, as its commands open it."""
+        from tinyctl.project import Project
 
-        loaded = self.loaded()
-        return airflow_client(loaded, make_runtime(loaded, {**os.environ, **STACK_ENV}))
+        return Project.open(self.root / "tinyctl.yaml", {**os.environ, **STACK_ENV})
+
+    def client(self):
+        return self.project().airflow()
 
 
 def new_stack(base: Path, prefix: str, *, edit=None) -> Stack:

@@ -86,11 +86,10 @@ def test_watch_redeploys_each_save_and_stops_with_exit_0(live_stack: Stack) -> N
 
 
 def test_watcher_ignores_files_outside_and_hidden(project: Path) -> None:
-    from tinyctl.spec import load_spec
+    from tinyctl.project import Project
     from tinyctl.watch import Watcher
 
-    loaded = load_spec(project / "tinyctl.yaml")
-    watcher = Watcher(loaded, None, None)
+    watcher = Watcher(Project.open(project / "tinyctl.yaml"), None)
     root = watcher.root.absolute()
     assert watcher._relative(str(root / "a.py")) == "a.py"
     assert watcher._relative(str(root / ".a.py.swp")) is None

@@ -228,7 +228,12 @@ def parse_dags(
 
 
 def parse_in_service(
-    runtime: Any, service: str, rels: list[str], *, sync_bundle: str | None = None
+    runtime: Any,
+    service: str,
+    rels: list[str],
+    *,
+    folder: str = CONTAINER_DAGS,
+    sync_bundle: str | None = None,
 ) -> ParseReport | None:
     """Run the same parse inside a running service (the dag-processor): its image, its config.
     With `sync_bundle`, the results are written to Airflow's DB for that bundle (see the script).
@@ -242,7 +247,7 @@ def parse_in_service(
     try:
         _code, text = runtime.exec(
             service,
-            ["python", "-", *sync, CONTAINER_DAGS, *rels],
+            ["python", "-", *sync, folder, *rels],
             input=script_source(),
             env={"PYTHONDONTWRITEBYTECODE": "1", "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR"},
         )

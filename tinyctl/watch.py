@@ -12,8 +12,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinyctl.deploy import FileResult, _wanted, deploy_dags
+
+if TYPE_CHECKING:
+    from tinyctl.airflow import AirflowClient
+    from tinyctl.project import Project
 
 DEBOUNCE_MS = 300
 
@@ -35,13 +40,12 @@ class Watcher:
     """Watch the DAG folder; `busy` is True while a batch is being deployed (Ctrl-C then
     interrupts work in flight, which the CLI reports as exit 130 rather than a clean stop)."""
 
-    def __init__(self, loaded, runtime, client, *, timeout: float = 60.0):
-        self.loaded = loaded
-        self.runtime = runtime
+    def __init__(self, project: Project, client: AirflowClient | None, *, timeout: float = 60.0):
+        self.project = project
         self.client = client
         self.timeout = timeout
-        self.root = loaded.path(loaded.spec.dags.path)
-        self.target_root = loaded.state_dir / "dags"
+        self.root = project.path(project.spec.dags.path)
+        self.target_root = project.state.dags_dir
         self.busy = False
         self.batches = 0
 
@@ -85,9 +89,9 @@ class Watcher:
                 results.append(result)
                 on_result(result)
             if changed:
+                assert self.client is not None
                 report = deploy_dags(
-                    self.loaded,
-                    self.runtime,
+                    self.project,
                     self.client,
                     paths=[self.root / rel for rel in changed],
                     timeout=self.timeout,

@@ -54,10 +54,7 @@ def test_shell_runs_in_the_scheduler_by_default(live_stack: Stack) -> None:
 
 @stack
 def test_credentials_masks_the_password_unless_asked(live_stack: Stack) -> None:
-    from tinyctl.secrets import load_secrets
-
-    loaded = live_stack.loaded()
-    password = load_secrets(loaded.state_dir, loaded.spec, create=False).user_password("admin")
+    password = live_stack.project().secrets.user_password("admin")
     masked = live_stack.run("credentials")
     assert masked.returncode == 0
     assert password not in masked.stdout + masked.stderr

@@ -3,15 +3,12 @@ against a small table in the shared live stack's warehouse (`staging.tt_expect_*
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from conftest import Stack
 
 from tinyctl.etl_tests.expectations import default_name, evaluate, tables_of
-from tinyctl.runtime import make_runtime
-from tinyctl.seed import warehouse_dsn
 from tinyctl.spec.models import Expectation
 
 
@@ -133,11 +130,8 @@ def dsn(live_stack: Stack) -> Iterator[object]:
         " (3, 9, 'lost', true, NULL, now() - interval '2 days'),"
         " (3, NULL, 'pending', NULL, 7.25, now() - interval '3 days')"
     )
-    loaded = live_stack.loaded()
     try:
-        yield warehouse_dsn(
-            loaded, make_runtime(loaded, {**os.environ, "TINYCTL_IMAGES_SOURCE": "debian"})
-        )
+        yield live_stack.project().warehouse()
     finally:
         live_stack.psql(
             f"DROP TABLE IF EXISTS {TABLE}; DROP TABLE IF EXISTS {PARENT}; DROP TABLE IF EXISTS {OLD}"

@@ -10,20 +10,10 @@ from rich.markup import escape
 
 from tinyctl.cli import output
 from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command
+from tinyctl.cli.common import open_project
 
 if TYPE_CHECKING:
     from tinyctl.parse import ParsedFile
-    from tinyctl.project import Project
-
-
-def open_project(spec: Path, verbose: bool) -> Project:
-    """The project of the spec, with --verbose echoing every external command."""
-    from tinyctl.cli.app import open_spec
-    from tinyctl.cli.stack import enable_echo
-    from tinyctl.project import Project
-
-    enable_echo(verbose)
-    return Project(open_spec(spec))
 
 
 def _step(message: str) -> None:

@@ -18,7 +18,7 @@ from tinyctl.cli.app import (
     command,
     handle_errors,
 )
-from tinyctl.cli.authoring import open_project
+from tinyctl.cli.common import open_project
 from tinyctl.errors import BadInput, EnvironmentProblem
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}

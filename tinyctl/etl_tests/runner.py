@@ -18,9 +18,8 @@ from tinyctl.airflow import AirflowClient, TaskInstance
 from tinyctl.db import count_rows
 from tinyctl.errors import BadInput, TinyctlError
 from tinyctl.etl_tests.expectations import ExpectationResult, evaluate, tables_of
-from tinyctl.runtime.base import Runtime
-from tinyctl.seed import run_seeds, warehouse_dsn
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.project import Project
+from tinyctl.seed import run_seeds
 from tinyctl.spec.models import EtlTest, parse_duration
 
 POLL = 0.5
@@ -114,11 +113,11 @@ def _selected(test: EtlTest, selector: str) -> bool:
 
 
 def select_tests(
-    loaded: LoadedSpec, patterns: list[str] | None, selectors: list[str] | None = None
+    project: Project, patterns: list[str] | None, selectors: list[str] | None = None
 ) -> list[EtlTest]:
     """Tests whose name contains (or globs) one of `patterns` (-k) AND that match one of
     `selectors` (--select tag:NAME or NAME); each filter applies only when given."""
-    tests = list(loaded.spec.tests)
+    tests = list(project.spec.tests)
     if not tests:
         raise BadInput(
             "the spec has no tests", hint="Add a `tests:` section (tinyctl init shows one)."
@@ -150,10 +149,10 @@ def run_id_for(test: EtlTest) -> str:
     return f"tinyctl_test__{safe}__{stamp}"
 
 
-def _copy_fixtures(loaded: LoadedSpec, test: EtlTest) -> None:
-    data = loaded.path(loaded.spec.data.path)
+def _copy_fixtures(project: Project, test: EtlTest) -> None:
+    data = project.path(project.spec.data.path)
     for fixture in test.files:
-        source = loaded.path(fixture.source)
+        source = project.path(fixture.source)
         target_dir = data / fixture.target
         target_dir.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
@@ -183,8 +182,7 @@ def _log_tail(client: AirflowClient, dag: str, run_id: str, task: TaskView) -> s
 
 
 def run_test(
-    loaded: LoadedSpec,
-    runtime: Runtime,
+    project: Project,
     client: AirflowClient,
     test: EtlTest,
     *,
@@ -198,8 +196,8 @@ def run_test(
     try:
         if test.seeds:
             report(Progress(test.name, "seeding"))
-            run_seeds(loaded, runtime, only=test.seeds)
-        _copy_fixtures(loaded, test)
+            run_seeds(project, only=test.seeds)
+        _copy_fixtures(project, test)
         report(Progress(test.name, "deploying"))
         if ensure_dag:
             ensure_dag(test.dag)
@@ -247,10 +245,10 @@ def run_test(
                 result.message = f"the DAG run ended {run.state}"
             return _finish(result, started, report)
         report(Progress(test.name, "checking", result.tasks))
-        dsn = warehouse_dsn(loaded, runtime, test.database)
+        dsn = project.warehouse(test.database)
         result.expectations = [evaluate(dsn, e) for e in test.expect]
         if store_failures:
-            _store_failures(loaded, dsn, test, result.expectations)
+            _store_failures(project, dsn, test, result.expectations)
         result.row_counts = count_rows(dsn, tables_of(list(test.expect)))
         failed_checks = [e for e in result.expectations if not e.passed]
         warned = sum(e.warned for e in result.expectations)
@@ -278,14 +276,12 @@ def failures_table(test: str, index: int, kind: str) -> str:
     return (base[: 63 - len(suffix)] + suffix).lstrip("0123456789") or "t" + suffix
 
 
-def _store_failures(
-    loaded: LoadedSpec, dsn, test: EtlTest, results: list[ExpectationResult]
-) -> None:
+def _store_failures(project: Project, dsn, test: EtlTest, results: list[ExpectationResult]) -> None:
     """Every offending row of each failed (or warned) expectation, in a table of its own."""
     from tinyctl.db import store_rows
     from tinyctl.etl_tests.expectations import offending_rows_sql
 
-    schema = loaded.spec.store_failures.schema_
+    schema = project.spec.store_failures.schema_
     for index, (expectation, result) in enumerate(zip(test.expect, results, strict=True)):
         if result.status == "pass":
             continue
@@ -329,9 +325,7 @@ def conflict_groups(tests: list[EtlTest]) -> list[list[EtlTest]]:
 
 
 def run_tests(
-    loaded: LoadedSpec,
-    runtime: Runtime,
-    make_client: Callable[[], AirflowClient],
+    project: Project,
     tests: list[EtlTest],
     *,
     parallel: int = 1,
@@ -340,11 +334,10 @@ def run_tests(
     store_failures: bool = False,
 ) -> list[TestResult]:
     def run_group(group: list[EtlTest]) -> list[TestResult]:
-        with make_client() as client:
+        with project.airflow() as client:
             return [
                 run_test(
-                    loaded,
-                    runtime,
+                    project,
                     client,
                     t,
                     on_progress=on_progress,
