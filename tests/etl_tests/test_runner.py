@@ -110,6 +110,44 @@ EXTRA_TESTS = [
             {"not_null": {"table": "staging.tt_etl_orders", "columns": ["order_id", "status"]}},
         ],
     },
+    {
+        "name": "tt_etl_thresholds",
+        "dag": "tt_etl_noop_b",
+        "seeds": ["tt_etl_orders"],
+        "timeout": "3m",
+        "tags": ["tt_sev"],
+        "expect": [
+            {
+                "accepted_values": {
+                    "table": "staging.tt_etl_orders",
+                    "column": "status",
+                    "values": ["paid", "refunded"],
+                },
+                "severity": "warn",
+            },
+            {
+                "name": "tt big orders within limits",
+                "sql": {"query": "SELECT * FROM staging.tt_etl_orders WHERE amount > 100"},
+                "error_if": ">5",
+                "warn_if": ">1",
+            },
+            {"not_null": {"table": "staging.tt_etl_orders", "columns": ["order_id"]}},
+        ],
+    },
+    {
+        "name": "tt_etl_thresholds_fail",
+        "dag": "tt_etl_noop_b",
+        "seeds": ["tt_etl_orders"],
+        "timeout": "3m",
+        "tags": ["tt_sev_fail"],
+        "expect": [
+            {
+                "name": "tt big orders over the limit",
+                "sql": {"query": "SELECT * FROM staging.tt_etl_orders WHERE amount > 100"},
+                "error_if": ">1",
+            },
+        ],
+    },
     {"name": "tt_etl_boom", "dag": "tt_etl_boom", "timeout": "3m"},
     {"name": "tt_etl_par_a", "dag": "tt_etl_noop_a", "timeout": "3m", "expect": PASSING},
     {"name": "tt_etl_par_b", "dag": "tt_etl_noop_b", "timeout": "3m", "expect": PASSING},
@@ -348,6 +386,38 @@ def test_k_selects_a_subset_and_parallel_runs_independent_tests(etl: Stack) -> N
     print(
         f"\n[observed] --parallel 2: {a['seconds']} s and {b['seconds']} s, task spans overlap: {overlap}"
     )
+
+
+@pytest.mark.stack
+def test_warnings_pass_errors_fail_and_failures_are_stored(etl: Stack, tmp_path: Path) -> None:
+    result, data = run_json(etl, "-s", SPEC_NAME, "--select", "tag:tt_sev", "--store-failures")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [t["name"] for t in data["tests"]] == ["tt_etl_thresholds"]
+    checks = data["tests"][0]["expectations"]
+    assert [c["status"] for c in checks] == ["warn", "warn", "pass"]
+    assert [c["failures"] for c in checks] == [2, 2, 0]
+    assert checks[0]["stored_in"] == "test_failures.tt_etl_thresholds__1_accepted_values"
+    assert checks[1]["stored_in"] == "test_failures.tt_etl_thresholds__2_sql"
+    assert checks[2]["stored_in"] is None
+    stored = etl.psql("SELECT status FROM test_failures.tt_etl_thresholds__1_accepted_values")
+    assert stored.count("pending") == 2
+    junit = tmp_path / "fail.xml"
+    failing = etl.run(
+        "test-etl",
+        SPEC_NAME,  # the spec as an argument
+        "--select",
+        "tag:tt_sev_fail",
+        "--store-failures",
+        "--junit",
+        str(junit),
+    )
+    assert failing.returncode == 1
+    text = plain(failing.stdout)
+    assert "all rows in test_failures.tt_etl_thresholds_fail__1_sql" in text
+    assert "offending rows: test_failures.tt_etl_thresholds_fail__1_sql" in junit.read_text()
+    assert "2" in etl.psql("SELECT count(*) FROM test_failures.tt_etl_thresholds_fail__1_sql")
+    nothing = etl.run("test-etl", "-s", SPEC_NAME, "--select", "tag:no_such_tag")
+    assert nothing.returncode == 2 and "tt_sev" in plain(nothing.stderr)
 
 
 @pytest.mark.stack
