@@ -201,15 +201,20 @@ def run_command(
     output.out.print(f"[green]✓[/green] {summary}")
 
 
-@command("pytest", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def pytest_command(
-    ctx: typer.Context,
-    spec: SpecOption = DEFAULT_SPEC,
-    verbose: VerboseOption = False,
-) -> None:
-    """Run the project's own tests/ with pytest in the stack's image (no stack needed); arguments after `pytest` go to pytest."""
+@command(
+    "pytest",
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "allow_interspersed_args": False,
+    },
+    add_help_option=False,
+)
+def pytest_command(ctx: typer.Context) -> None:
+    """Run the project's own tests/ with pytest in the stack's image (no stack needed); every argument goes to pytest; give -s/-v before `pytest`."""
+    from tinyctl.cli.inside import passthrough_spec
     from tinyctl.dag_tests import run_pytest
 
-    project = open_project(spec, verbose)
+    project = open_project(*passthrough_spec())
     code = run_pytest(project, list(ctx.args), on_step=_step)
     raise typer.Exit(code)

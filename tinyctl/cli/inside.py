@@ -21,7 +21,11 @@ from tinyctl.cli.app import (
 from tinyctl.cli.common import open_project
 from tinyctl.errors import BadInput, EnvironmentProblem
 
-PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+PASSTHROUGH = {
+    "allow_extra_args": True,
+    "ignore_unknown_options": True,
+    "allow_interspersed_args": False,
+}
 
 
 def _require_running(project, service: str) -> None:
@@ -39,15 +43,22 @@ def _require_running(project, service: str) -> None:
         )
 
 
+def passthrough_spec() -> tuple[Path, bool]:
+    """The spec and --verbose of a command that passes every argument on: given before its
+    name (`tinyctl -s other.yaml -v airflow ...`), which the root turns into the environment."""
+    import os
+
+    return (
+        Path(os.environ.get("TINYCTL_SPEC") or DEFAULT_SPEC),
+        bool(os.environ.get("TINYCTL_VERBOSE")),
+    )
+
+
 @command("airflow", context_settings=PASSTHROUGH, add_help_option=False)
-def airflow_command(
-    ctx: typer.Context,
-    spec: SpecOption = DEFAULT_SPEC,
-    verbose: VerboseOption = False,
-) -> None:
-    """Run the Airflow CLI in the stack (in the scheduler): [cyan]tinyctl airflow dags list[/cyan]. Everything after `airflow` goes to Airflow."""
+def airflow_command(ctx: typer.Context) -> None:
+    """Run the Airflow CLI in the stack (in the scheduler): [cyan]tinyctl airflow dags list[/cyan]. Every argument goes to Airflow; give -s/-v before `airflow`."""
     args = list(ctx.args)
-    project = open_project(spec, verbose)
+    project = open_project(*passthrough_spec())
     _require_running(project, "scheduler")
     raise typer.Exit(project.runtime.interactive("scheduler", ["airflow", *args]))
 
