@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 IMAGES ?= debian
 DEMO ?= demo
 
-.PHONY: help setup install engine demo demo-down test test-fast lint bench clean
+.PHONY: help setup install engine tools demo demo-down test test-fast fuzz lint bench clean
 
 help:
 	@echo "make demo       set everything up, then init + up + seed + test-etl a sample project"
 	@echo "make test       run every test (real Docker engine, Postgres and Airflow)"
 	@echo "make test-fast  the tests that need no engine (seconds)"
+	@echo "make fuzz       a long random run of the hostile-spec fuzz suite (FUZZ_EXAMPLES=5000)"
 	@echo "make lint       ruff"
 	@echo "make bench      benchmarks (bench/)"
 
@@ -27,6 +28,10 @@ install: $(BIN)/tinyctl
 engine: install
 	docker/provision-engine.sh $(VENV)
 
+# gitlab-ci-local: the engine tests execute the pipeline `tinyctl ci init gitlab` writes.
+tools:
+	.ci/provision-tools.sh
+
 setup: install engine
 
 demo: setup
@@ -36,11 +41,18 @@ demo: setup
 demo-down: install
 	cd $(DEMO) && ../$(BIN)/tinyctl down
 
-test: setup
+test: setup tools
 	$(BIN)/pytest
 
 test-fast: install
 	$(BIN)/pytest -m "not engine and not stack"
+
+# The fuzz suite with fresh random seeds and many more examples than `make test`'s fixed 200;
+# its figures (examples, exit codes, slowest case) go to fuzz-stats.json.
+FUZZ_EXAMPLES ?= 5000
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz TINYCTL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TINYCTL_FUZZ_STATS=fuzz-stats.json \
+		$(BIN)/pytest -p no:cacheprovider -s -q tests/spec/test_loader_fuzz.py
 
 lint: install
 	$(BIN)/ruff check tinyctl tests bench

@@ -6,8 +6,9 @@ seconds, whether each DAG is live or why not.
 3. Ask Airflow to parse it now (`parseDagFile` for files it knows; new files are found by the
    dag-processor's one-second folder refresh) and wait until its DAGs show a fresh parse, or an
    import error for it appears.
-4. An import error puts the previous good version back (and has it re-parsed), so a broken
-   edit never takes down what was running.
+4. An import error, a parse timeout or an interrupt (Ctrl-C) puts the previous good version
+   back (and has it re-parsed) or withdraws a new file, so a broken or unchecked edit never
+   stays in the stack, and the report says which version is live.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from tinyctl.project import Project
 from tinyctl.runtime.base import DAG_PROCESSOR
 from tinyctl.spec.models import Spec
 
-BUNDLE = "dags-folder"  # Airflow's default bundle: the local DAG folder
 POLL = 0.2
 SKIP_NAMES = {"__pycache__", ".git", ".ipynb_checkpoints"}
+BUNDLE = "dags-folder"  # Airflow's default bundle: the local DAG folder
 
 
 @dataclass
@@ -49,7 +50,8 @@ class DagState:
 @dataclass
 class FileResult:
     file: str  # path relative to the DAG folder
-    status: str  # live, unchanged, syntax_error, missing_module, import_error, timeout, removed, module, extra
+    status: str  # live, unchanged, syntax_error, missing_module, import_error, timeout,
+    # outside_project, removed, module, extra
     dags: list[DagState] = field(default_factory=list)
     message: str | None = None
     line: int | None = None
@@ -60,7 +62,13 @@ class FileResult:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("syntax_error", "missing_module", "import_error", "timeout")
+        return self.status in (
+            "syntax_error",
+            "missing_module",
+            "import_error",
+            "timeout",
+            "outside_project",
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -106,9 +114,17 @@ def _wanted(path: Path) -> bool:
     return not name.startswith(".") or name == ".airflowignore"
 
 
-def collect_sources(project: Project, paths: Iterable[Path] | None) -> dict[str, Path]:
-    """{relative name in the stack's DAG folder: source file}."""
+def collect_sources(
+    project: Project, paths: Iterable[Path] | None, refused: dict[str, str] | None = None
+) -> dict[str, Path]:
+    """{relative name in the stack's DAG folder: source file}.
+
+    A file reached through a symlink is deployed only when its target stays inside the project
+    folder; otherwise it goes into `refused` ({name: why}) and is reported on its own. (Files
+    named on the command line that are not symlinks are the user's explicit choice.)
+    """
     root = project.path(project.spec.dags.path)
+    inside = project.root.resolve()
     chosen = list(paths or [])
     if not chosen:
         if not root.is_dir():
@@ -121,17 +137,31 @@ def collect_sources(project: Project, paths: Iterable[Path] | None) -> dict[str,
     for raw in chosen:
         path = Path(raw).absolute()
         if not path.exists():
+            if path.is_symlink():
+                raise BadInput(f"{raw} is a broken symlink", hint="Point it at a DAG file.")
             raise BadInput(f"{raw} does not exist", hint="Pass DAG files or folders that exist.")
         files = [p for p in sorted(path.rglob("*")) if p.is_file()] if path.is_dir() else [path]
-        base = (
-            root
-            if path.resolve().is_relative_to(root.resolve())
-            else (path if path.is_dir() else path.parent)
-        )
+        resolved = path.resolve()
+        if resolved.is_relative_to(root.resolve()):
+            # a file or folder inside the DAG folder keeps its place in it
+            prefix = resolved.relative_to(root.resolve())
+            if not path.is_dir():
+                prefix = prefix.parent
+        else:
+            prefix = Path()
         for file in files:
-            rel = file.resolve().relative_to(base.resolve())
-            if _wanted(rel):
-                sources[rel.as_posix()] = file
+            within = file.relative_to(path) if path.is_dir() else Path(file.name)
+            rel = prefix / within
+            if not _wanted(rel):
+                continue
+            target = file.resolve()
+            expected = resolved / within if path.is_dir() else resolved
+            through_link = path.is_symlink() or target != expected
+            if through_link and not target.is_relative_to(inside):
+                if refused is not None:
+                    refused[rel.as_posix()] = f"a symlink to {target}, outside the project folder"
+                continue
+            sources[rel.as_posix()] = file
     return sources
 
 
@@ -249,7 +279,8 @@ def deploy_dags(
     target_root = runtime.dag_folder()
     target_root.mkdir(parents=True, exist_ok=True)
     seen_as = runtime.airflow_dag_folder()
-    sources = collect_sources(project, paths)
+    refused: dict[str, str] = {}
+    sources = collect_sources(project, paths, refused)
     whole_folder = not paths
 
     known = image_modules(project)
@@ -258,198 +289,262 @@ def deploy_dags(
         known |= {Path(rel).parts[0].removesuffix(".py") for rel in sources}
 
     results: list[FileResult] = []
+    for rel, why in refused.items():
+        result = FileResult(rel, "outside_project", message=why)
+        results.append(result)
+        emit(result)
     pending: list[_Pending] = []
     unchanged: list[tuple[str, LocalCheck, bytes]] = []
     verdicts = _Verdicts(project.state.cache_dir / "dag-verdicts.json")
-    for rel, source in sources.items():
-        new = source.read_bytes()
-        target = target_root / rel
-        old = target.read_bytes() if target.is_file() else None
-        check = (
-            check_source(new, str(source), known)
-            if rel.endswith(".py")
-            else LocalCheck(None, (), False)
-        )
-        if check.problem is not None and rel.endswith(".py") and not check.may_define_dags:
-            # Airflow's safe mode never imports this file: no import error in Airflow, so none
-            # here either; the problem still shows where the file is imported from a DAG.
-            check = LocalCheck(None, (), False, note=_problem_note(check.problem))
-        if check.problem is not None:
-            result = FileResult(
-                rel,
-                check.problem.kind,
-                message=check.problem.message,
-                line=check.problem.line,
-                previous_live=old is not None,
+    settled: set[str] = set()  # files whose outcome is known: nothing to roll back on interrupt
+    try:
+        for rel, source in sources.items():
+            new = source.read_bytes()
+            target = target_root / rel
+            old = target.read_bytes() if target.is_file() else None
+            check = (
+                check_source(new, str(source), known)
+                if rel.endswith(".py")
+                else LocalCheck(None, (), False)
             )
-            results.append(result)
-            emit(result)
-            continue
-        if old == new:
-            unchanged.append((rel, check, new))
-            continue
-        written_at = datetime.now(UTC)
-        # A new file, so a fresh mtime: the dag-processor re-parses files modified since their last parse.
-        write_atomic(target, new)
-        pending.append(_Pending(rel, new, old, written_at, time.monotonic(), check))
-
-    # Files in the stack that are no longer in the source.
-    if whole_folder:
-        present = {
-            p.relative_to(target_root).as_posix()
-            for p in target_root.rglob("*")
-            if p.is_file() and _wanted(p.relative_to(target_root))
-        }
-        for rel in sorted(present - set(sources)):
-            if prune:
-                (target_root / rel).unlink()
-                result = FileResult(rel, "removed", message="removed from the stack (--prune)")
-            else:
+            if (
+                check.problem is not None
+                and check.problem.kind == "missing_module"
+                and not check.may_define_dags
+            ):
+                # Airflow's safe mode never imports this file, so a module missing from the
+                # image is no import error there (it may serve a virtualenv task): a note, not
+                # a failure. Python that does not compile is refused whatever the file is.
+                check = LocalCheck(None, (), False, note=_problem_note(check.problem))
+            if check.problem is not None:
                 result = FileResult(
                     rel,
-                    "extra",
-                    message="in the stack but not in the source folder; --prune removes it",
+                    check.problem.kind,
+                    message=check.problem.message,
+                    line=check.problem.line,
+                    previous_live=old is not None,
                 )
-            results.append(result)
-            emit(result)
-
-    # The changed files Airflow's safe mode lets through are parsed now, in the dag-processor
-    # itself, by the script `tinyctl parse` runs, and the results written to Airflow's DB with
-    # Airflow's own function (as `airflow dags reserialize`): DAGs and import errors show at once,
-    # and a file that imports fine but defines no DAG (a plugin, a helper) is known as such: the
-    # DAG processor records neither a DAG nor an error for it, so waiting for one would time out.
-    python = [p for p in pending if p.rel.endswith(".py")]
-    candidates = [p.rel for p in python if p.check.may_define_dags]
-    parsed = (
-        parse_in_service(runtime, DAG_PROCESSOR, candidates, folder=seen_as, sync_bundle=BUNDLE)
-        if candidates
-        else None
-    )
-    if parsed is None or not parsed.synced:  # fall back on the DAG processor's own queue
-        by_file = _by_file(client.dags(), seen_as)
-        for item in pending:
-            _request_parse(client, by_file.get(item.rel, []))
-    verdict_of = parsed.by_file() if parsed is not None else {}
-    no_dag = {
-        rel
-        for rel in candidates
-        if rel in verdict_of and verdict_of[rel].status in ("no_dag", "skipped")
-    }
-    waiting = [p for p in python if p.check.may_define_dags and p.rel not in no_dag]
-    for item in pending:
-        if item not in waiting:
-            verdict = "skipped" if not item.check.may_define_dags else "no_dag"
-            if not item.rel.endswith(".py"):
-                verdict = "file"
-            verdicts.set(item.new, verdict)
-            result = _module_result(item.rel, verdict, item.check, time.monotonic() - item.started)
-            results.append(result)
-            emit(result)
-
-    refresh = refresh_interval(project.spec)
-    deadline = time.monotonic() + timeout
-    while waiting:
-        dags = client.dags()
-        by_file = _by_file(dags, seen_as)
-        errors = client.import_errors()
-        for item in list(waiting):
-            fresh = [
-                d
-                for d in by_file.get(item.rel, [])
-                if d.last_parsed_time and d.last_parsed_time >= item.written_at
-            ]
-            error = next(
-                (
-                    e
-                    for e in errors
-                    if _matches(e, item.rel) and e.timestamp and e.timestamp >= item.written_at
-                ),
-                None,
-            )
-            if error is not None:
-                result = _failed_import(item, error, target_root, client, by_file)
-            elif fresh:
-                # Only DAGs parsed from the new bytes: a renamed DAG id stays active in Airflow for a while.
-                verdicts.set(item.new, "dags")
-                current = [d for d in fresh if not d.is_stale]
-                result = FileResult(
-                    item.rel,
-                    "live",
-                    dags=_dag_states(current or fresh),
-                    seconds=time.monotonic() - item.started,
-                )
-            elif time.monotonic() > deadline and item.old is None and refresh >= timeout:
-                # A new file cannot be parse-requested (Airflow only takes tokens of files it
-                # knows): with a slow folder scan configured, it is on its way, not failed.
-                result = FileResult(
-                    item.rel,
-                    "pending",
-                    message=f"copied; the dag-processor scans for new files every {refresh:.0f} s "
-                    "(dag_processor.refresh_interval)",
-                    seconds=time.monotonic() - item.started,
-                )
-            elif time.monotonic() > deadline:
-                result = FileResult(
-                    item.rel,
-                    "timeout",
-                    message=f"Airflow did not parse it within {timeout:.0f} s",
-                    seconds=time.monotonic() - item.started,
-                    previous_live=item.old is not None,
-                )
-            else:
+                results.append(result)
+                emit(result)
                 continue
-            waiting.remove(item)
-            results.append(result)
-            if result.restored_at is None:
-                emit(result)  # restored files are reported once their old version is live again
-        if waiting:
-            time.sleep(POLL)
+            if old == new:
+                unchanged.append((rel, check, new))
+                continue
+            written_at = datetime.now(UTC)
+            # A new file, so a fresh mtime: the dag-processor re-parses files modified since their last parse.
+            write_atomic(target, new)
+            pending.append(_Pending(rel, new, old, written_at, time.monotonic(), check))
 
-    restored = [r for r in results if r.restored_at is not None]
-    if restored and parsed is not None and parsed.synced:  # the old version, live again at once
-        parse_in_service(
-            runtime,
-            DAG_PROCESSOR,
-            [r.file for r in restored],
-            folder=seen_as,
-            sync_bundle=BUNDLE,
+        # Files in the stack that are no longer in the source.
+        if whole_folder:
+            present = {
+                p.relative_to(target_root).as_posix()
+                for p in target_root.rglob("*")
+                if p.is_file() and _wanted(p.relative_to(target_root))
+            }
+            for rel in sorted(present - set(sources) - set(refused)):
+                if prune:
+                    (target_root / rel).unlink()
+                    result = FileResult(rel, "removed", message="removed from the stack (--prune)")
+                else:
+                    result = FileResult(
+                        rel,
+                        "extra",
+                        message="in the stack but not in the source folder; --prune removes it",
+                    )
+                results.append(result)
+                emit(result)
+
+        # The changed files Airflow's safe mode lets through are parsed now, in the
+        # dag-processor itself, by the script `tinyctl parse` runs, and the results written to
+        # Airflow's DB with Airflow's own function (as `airflow dags reserialize`): DAGs and
+        # import errors show at once, and a file that imports fine but defines no DAG (a plugin,
+        # a helper) is known as such: the DAG processor records neither a DAG nor an error for
+        # it, so waiting for one would time out.
+        python = [p for p in pending if p.rel.endswith(".py")]
+        candidates = [p.rel for p in python if p.check.may_define_dags]
+        parsed = (
+            parse_in_service(runtime, DAG_PROCESSOR, candidates, folder=seen_as, sync_bundle=BUNDLE)
+            if candidates
+            else None
         )
-    _wait_for_restored(client, restored, deadline, seen_as)
-    for result in restored:
-        emit(result)
-
-    if unchanged:
-        by_file = _by_file(client.dags(), seen_as)
-        for rel, check, content in unchanged:
-            dags = [d for d in by_file.get(rel, []) if not d.is_stale]
-            verdict = verdicts.get(content)
-            if not dags and (
-                not rel.endswith(".py") or not check.may_define_dags or verdict == "no_dag"
-            ):
-                # The same verdict as when it was deployed, on every deploy.
-                kind = (
-                    "file"
-                    if not rel.endswith(".py")
-                    else ("skipped" if not check.may_define_dags else "no_dag")
+        if parsed is None or not parsed.synced:  # fall back on the DAG processor's own queue
+            by_file = _by_file(client.dags(), seen_as)
+            for item in pending:
+                _request_parse(client, by_file.get(item.rel, []))
+        verdict_of = parsed.by_file() if parsed is not None else {}
+        no_dag = {
+            rel
+            for rel in candidates
+            if rel in verdict_of and verdict_of[rel].status in ("no_dag", "skipped")
+        }
+        waiting = [p for p in python if p.check.may_define_dags and p.rel not in no_dag]
+        for item in pending:
+            if item not in waiting:
+                settled.add(item.rel)
+                verdict = "skipped" if not item.check.may_define_dags else "no_dag"
+                if not item.rel.endswith(".py"):
+                    verdict = "file"
+                verdicts.set(item.new, verdict)
+                result = _module_result(
+                    item.rel, verdict, item.check, time.monotonic() - item.started
                 )
-                result = _module_result(rel, kind, check, None)
-            else:
-                result = FileResult(rel, "unchanged", dags=_dag_states(dags))
-            results.append(result)
-            emit(result)
-    verdicts.save()
+                results.append(result)
+                emit(result)
 
-    if unpause:
-        for result in results:
-            if result.status in ("live", "unchanged"):
-                for state in result.dags:
-                    if state.paused:
-                        client.set_paused(state.dag_id, False)
-                        state.paused = False
+        refresh = refresh_interval(project.spec)
+        deadline = time.monotonic() + timeout
+        while waiting:
+            dags = client.dags()
+            by_file = _by_file(dags, seen_as)
+            errors = client.import_errors()
+            for item in list(waiting):
+                fresh = [
+                    d
+                    for d in by_file.get(item.rel, [])
+                    if d.last_parsed_time and d.last_parsed_time >= item.written_at
+                ]
+                error = next(
+                    (
+                        e
+                        for e in errors
+                        if _matches(e, item.rel) and e.timestamp and e.timestamp >= item.written_at
+                    ),
+                    None,
+                )
+                if error is not None:
+                    result = _failed_import(item, error, target_root, client, by_file)
+                elif fresh:
+                    # Only DAGs parsed from the new bytes: a renamed DAG id stays active in Airflow for a while.
+                    verdicts.set(item.new, "dags")
+                    current = [d for d in fresh if not d.is_stale]
+                    result = FileResult(
+                        item.rel,
+                        "live",
+                        dags=_dag_states(current or fresh),
+                        seconds=time.monotonic() - item.started,
+                    )
+                elif time.monotonic() > deadline and item.old is None and refresh >= timeout:
+                    # A new file cannot be parse-requested (Airflow only takes tokens of files it
+                    # knows): with a slow folder scan configured, it is on its way, not failed.
+                    result = FileResult(
+                        item.rel,
+                        "pending",
+                        message=f"copied; the dag-processor scans for new files every {refresh:.0f} s "
+                        "(dag_processor.refresh_interval)",
+                        seconds=time.monotonic() - item.started,
+                    )
+                elif time.monotonic() > deadline:
+                    # Unparsed is unchecked: put the previous version back (Airflow still serves
+                    # the DAGs it parsed from it) or withdraw a new file.
+                    _roll_back(item, target_root)
+                    result = FileResult(
+                        item.rel,
+                        "timeout",
+                        message=f"Airflow did not parse it within {timeout:.0f} s; "
+                        + (
+                            "the previous version is back in place"
+                            if item.old is not None
+                            else "the new file was withdrawn"
+                        ),
+                        seconds=time.monotonic() - item.started,
+                        previous_live=item.old is not None,
+                    )
+                    if item.old is not None:
+                        result.restored_at = datetime.now(UTC)
+                        _request_parse(client, by_file.get(item.rel, []))
+                        result.dags = _dag_states(
+                            [d for d in by_file.get(item.rel, []) if not d.is_stale]
+                        )
+                else:
+                    continue
+                waiting.remove(item)
+                settled.add(item.rel)
+                results.append(result)
+                if result.restored_at is None:
+                    emit(result)  # restored files are reported once their old version is live again
+            if waiting:
+                time.sleep(POLL)
+
+        restored = [r for r in results if r.restored_at is not None]
+        if restored and parsed is not None and parsed.synced:  # the old version, live at once
+            parse_in_service(
+                runtime,
+                DAG_PROCESSOR,
+                [r.file for r in restored],
+                folder=seen_as,
+                sync_bundle=BUNDLE,
+            )
+        _wait_for_restored(
+            client, restored, max(deadline, time.monotonic() + RESTORE_WAIT), seen_as
+        )
+        for result in restored:
+            emit(result)
+
+        if unchanged:
+            by_file = _by_file(client.dags(), seen_as)
+            for rel, check, content in unchanged:
+                dags = [d for d in by_file.get(rel, []) if not d.is_stale]
+                verdict = verdicts.get(content)
+                if not dags and (
+                    not rel.endswith(".py") or not check.may_define_dags or verdict == "no_dag"
+                ):
+                    # The same verdict as when it was deployed, on every deploy.
+                    kind = (
+                        "file"
+                        if not rel.endswith(".py")
+                        else ("skipped" if not check.may_define_dags else "no_dag")
+                    )
+                    result = _module_result(rel, kind, check, None)
+                else:
+                    result = FileResult(rel, "unchanged", dags=_dag_states(dags))
+                results.append(result)
+                emit(result)
+        verdicts.save()
+
+        if unpause:
+            for result in results:
+                if result.status in ("live", "unchanged"):
+                    for state in result.dags:
+                        if state.paused:
+                            client.set_paused(state.dag_id, False)
+                            state.paused = False
+
+    except BaseException:  # Ctrl-C (or any failure) while files are unchecked: put them back
+        for item in pending:
+            if item.rel not in settled:
+                _roll_back(item, target_root)
+                emit(
+                    FileResult(
+                        item.rel,
+                        "interrupted",
+                        message="interrupted before Airflow confirmed it; "
+                        + (
+                            "the previous version is back in place"
+                            if item.old is not None
+                            else "withdrawn"
+                        ),
+                        previous_live=item.old is not None,
+                    )
+                )
+        raise
 
     order = {rel: i for i, rel in enumerate(sources)}
     results.sort(key=lambda r: (order.get(r.file, len(order)), r.file))
     return DeployReport(results, time.monotonic() - started)
+
+
+RESTORE_WAIT = 15.0  # seconds to see a put-back version re-parsed after the deadline
+
+
+def _roll_back(item: _Pending, target_root: Path) -> None:
+    """Put the previous bytes back, or remove a file that was not there before."""
+    target = target_root / item.rel
+    if item.old is not None:
+        write_atomic(target, item.old)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
 
 
 MODULE_MESSAGES = {

@@ -1,6 +1,14 @@
 """tinyctl's command line: the only layer that prints or exits."""
 
-from tinyctl.cli import authoring, dags, data, inside, project, stack  # noqa: F401  (register the commands)
+from tinyctl.cli import (  # noqa: F401  (register the commands)
+    authoring,
+    ci,
+    dags,
+    data,
+    inside,
+    project,
+    stack,
+)
 from tinyctl.cli.app import app
 
 # --help lists the commands most used first, in three panels.
@@ -25,7 +33,7 @@ HELP_ORDER = {
         "settings",
         "restart",
     ],
-    "Project": ["init", "validate", "pytest", "render", "build", "schema", "doctor"],
+    "Project": ["init", "validate", "pytest", "ci", "render", "build", "schema", "doctor"],
 }
 
 

@@ -44,9 +44,10 @@ def seed(
     ] = None,
 ) -> None:
     """Load the spec's seeds into Postgres as the ETL role: SQL files, then CSV files with COPY."""
+    from tinyctl.runtime.base import POSTGRES
     from tinyctl.seed import run_seeds
 
-    project = open_project(spec, verbose)
+    project = open_project(spec, verbose, lock="seed", needs=(POSTGRES,))
     bar = (
         None
         if as_json or not output.err.is_terminal
@@ -108,42 +109,43 @@ def _test_view(states: dict[str, TestProgress]) -> Table:
             f"[{TASK_COLOURS.get(t.state, 'white')}]{escape(t.label)}[/]" for t in progress.tasks
         )
         phase = progress.phase if progress.result is None else progress.result.status
-        table.add_row(name, phase, tasks)
+        table.add_row(output.data_text(name), phase, tasks)
     return table
 
 
-def _print_result(result: TestResult) -> None:
+def _print_result(result: TestResult, console=None) -> None:
+    """One test's verdict, its failed task's log tail and its expectations (stdout by default)."""
+    print = (console or output.out).print
     mark = {
         "passed": "[green]✓ PASS[/green]",
         "failed": "[red]✗ FAIL[/red]",
         "error": "[magenta]! ERROR[/magenta]",
     }[result.status]
     run = f" run {result.run_seconds:.1f}s," if result.run_seconds is not None else ""
-    output.out.print(
-        f"{mark} [bold]{escape(result.name)}[/bold] (DAG {escape(result.dag)},{run} {result.seconds:.1f}s): {escape(result.message)}"
+    print(
+        f"{mark} [bold]{escape(result.name)}[/bold] (DAG {escape(result.dag)},{run} {result.seconds:.1f}s): {output.data_markup(result.message)}"
     )
     if result.failed_task:
-        output.out.print(
-            f"    failed task: [bold]{escape(result.failed_task)}[/bold]; last lines of its log:"
-        )
+        print(f"    failed task: [bold]{escape(result.failed_task)}[/bold]; last lines of its log:")
         for line in (result.log_tail or "").splitlines():
-            output.out.print(f"      [dim]{escape(line)}[/dim]")
+            print(f"      [dim]{output.data_markup(line)}[/dim]")
     for e in result.expectations:
         stored = f" [dim](all rows in {escape(e.stored_in)})[/dim]" if e.stored_in else ""
         if e.status == "pass":
-            output.out.print(f"    [green]✓[/green] {escape(e.name)}")
+            print(f"    [green]✓[/green] {output.data_markup(e.name)}")
             continue
+        name, message = output.data_markup(e.name), output.data_markup(e.message)
         if e.warned:
-            output.out.print(
-                f"    [yellow]! WARN[/yellow] {escape(e.name)}: {escape(e.message)}{stored}"
-            )
+            print(f"    [yellow]! WARN[/yellow] {name}: {message}{stored}")
         else:
-            output.out.print(f"    [red]✗[/red] {escape(e.name)}: {escape(e.message)}{stored}")
+            print(f"    [red]✗[/red] {name}: {message}{stored}")
         if e.rows:
-            table = Table(*e.columns, box=None, padding=(0, 2, 0, 0), header_style="dim")
+            table = Table(box=None, padding=(0, 2, 0, 0), header_style="dim")
+            for column in e.columns:
+                table.add_column(output.data_text(column))
             for row in e.rows:
-                table.add_row(*(escape(str(v)) for v in row))
-            output.out.print(Padding(table, (0, 0, 0, 6)))
+                table.add_row(*(output.data_text(v) for v in row))
+            print(Padding(table, (0, 0, 0, 6)))
 
 
 def _check_failures_schema(project, tests) -> None:
@@ -207,7 +209,7 @@ def test_etl(
     from tinyctl.etl_tests.runner import Progress as TestProgress
     from tinyctl.etl_tests.runner import run_tests, select_tests
 
-    project = open_project(spec, verbose)
+    project = open_project(spec, verbose, lock="test-etl", needs=True)
     tests = select_tests(project, keyword, select)
     if store_failures:
         _check_failures_schema(project, tests)
