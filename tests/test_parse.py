@@ -113,3 +113,12 @@ def test_parse_named_files_and_the_human_report(engine, project: Path) -> None:
     assert "broken.py:4" in " ".join(bad.stdout.split())
     outside = tinyctl("parse", "seeds/customers.csv", cwd=project, env=STACK_ENV)
     assert outside.returncode == 2
+
+
+def test_the_one_off_config_has_no_secret_commands(project: Path) -> None:
+    from tinyctl.parse import oneoff_config
+    from tinyctl.spec import load_spec
+
+    env = oneoff_config(load_spec(project / "tinyctl.yaml").spec)
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert not [k for k in env if k.endswith("_CMD")]

@@ -34,8 +34,7 @@ def pytest_argv(args: list[str]) -> list[str]:
 def run_pytest(
     project: Project, args: list[str], *, on_step: Callable[[str], None] | None = None
 ) -> int:
-    from tinyctl.parse import CONTAINER_DAGS, CONTAINER_INCLUDE, CONTAINER_PLUGINS
-    from tinyctl.render.context import airflow_config
+    from tinyctl.parse import CONTAINER_DAGS, CONTAINER_INCLUDE, CONTAINER_PLUGINS, oneoff_config
     from tinyctl.runtime.base import Mount
 
     root = project.root.resolve()
@@ -56,7 +55,7 @@ def run_pytest(
             mounts.append(Mount(root / folder, target))
             python_path.append(target)
     env = {
-        **airflow_config(project.spec),
+        **oneoff_config(project.spec),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": CONTAINER_DAGS,
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",

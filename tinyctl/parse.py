@@ -99,6 +99,14 @@ class ParseReport:
         }
 
 
+def oneoff_config(spec: Any) -> dict[str, str]:
+    """The stack's non-secret Airflow settings for a one-off container: without the `*_CMD`
+    settings that read the stack's secret files (not mounted there, and not needed to parse)."""
+    from tinyctl.render.context import airflow_config
+
+    return {k: v for k, v in airflow_config(spec).items() if not k.endswith("_CMD")}
+
+
 def script_source() -> bytes:
     return (templates_dir() / SCRIPT).read_bytes()
 
@@ -182,7 +190,6 @@ def parse_dags(
     """Parse the DAG folder (or the named files/folders in it) in one one-off container."""
     import time
 
-    from tinyctl.render.context import airflow_config
     from tinyctl.runtime.base import Mount
 
     root = project.path(project.spec.dags.path)
@@ -202,7 +209,7 @@ def parse_dags(
             mounts.append(Mount(local.resolve(), target))
             sys_path.append(target)
     env = {
-        **airflow_config(project.spec),
+        **oneoff_config(project.spec),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
         "PYTHONDONTWRITEBYTECODE": "1",
