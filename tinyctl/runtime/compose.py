@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,8 @@ from tinyctl.render.images import INPUTS_LABEL, base_image, plan_images
 from tinyctl.runtime.base import (
     POSTGRES,
     BuildOutcome,
+    Mount,
+    OneOffResult,
     ProgressCallback,
     ServiceStatus,
     StartHandle,
@@ -460,6 +462,49 @@ class ComposeRuntime:
         if not os.isatty(0):
             args.append("-T")
         return self.docker.compose_interactive([*args, service, *argv])
+
+    def airflow_image(self) -> str:
+        """The tag of the image every Airflow service runs."""
+        return next(
+            p.image for p in plan_images(self.spec, self.environ) if p.service == "airflow-init"
+        )
+
+    def _ensure_airflow_image(self, on_step: ProgressCallback | None) -> str:
+        plan = next(p for p in plan_images(self.spec, self.environ) if p.service == "airflow-init")
+        if plan.build is None:
+            return plan.image  # pulled by `docker run` when missing
+        if self.docker.image_label(plan.image, INPUTS_LABEL) == plan.build.digest:
+            return plan.image
+        from tinyctl.render import render
+
+        render(self.owner)  # the build context of the current recipe
+        self.build(show_output=False, on_step=on_step)
+        return plan.image
+
+    def run_oneoff(
+        self,
+        argv: list[str],
+        *,
+        mounts: Sequence[Mount] = (),
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+        network: bool = False,
+        workdir: str | None = None,
+        interactive: bool = False,
+        on_step: ProgressCallback | None = None,
+    ) -> OneOffResult:
+        image = self._ensure_airflow_image(on_step)
+        return self.docker.run_container(
+            image,
+            argv,
+            mounts=[(str(m.source), m.target, m.read_only) for m in mounts],
+            env=dict(env or {}),
+            input=input,
+            network=network,
+            workdir=workdir,
+            interactive=interactive,
+            labels={"com.tinyctl.project": self.project, "com.tinyctl.oneoff": "1"},
+        )
 
     def api_url(self) -> str:
         af = self.spec.airflow
