@@ -376,9 +376,20 @@ class ComposeRuntime:
         return self._statuses(self._containers())
 
     def _mine(self, containers: list) -> list:
-        """Only the containers of this folder's stack (a same-named project elsewhere is not ours)."""
+        """Only the containers of this folder's stack (a same-named project elsewhere is not ours):
+        labelled with this project's id, or made by an earlier tinyctl (no id label) from this
+        folder's state folder. The latter still hold the stack's ports until `up` recreates them,
+        so they count as this stack's for status and the port pre-flight."""
         mine = self._own_id
-        return [c for c in containers if mine and c.label(PROJECT_ID_LABEL) == mine]
+        state_dir = str(self.state.root)
+
+        def ours(container) -> bool:
+            ident = container.label(PROJECT_ID_LABEL)
+            if ident:
+                return bool(mine) and ident == mine
+            return container.label(COMPOSE_DIR_LABEL) == state_dir
+
+        return [c for c in containers if ours(c)]
 
     def watch_services(self) -> ComposeServiceWatch:
         """Service changes from one `docker events` stream (see `compose_events`)."""
