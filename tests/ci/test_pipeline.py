@@ -14,6 +14,8 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import tinyctl
 
 
@@ -128,3 +130,26 @@ def test_only_optional_stages_can_be_skipped(project: Path) -> None:
     result = tinyctl("ci", "run", "--skip", "up", cwd=project)
     assert result.returncode == 2 and "parse, seed" in result.stderr
     assert not (project / "ci-reports").exists()
+
+
+def test_a_bug_in_a_stage_is_never_reported_as_ok(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tinyctl bug keeps its traceback, but the summary and JUnit written on the way out
+    must say the run failed (a CI reading them must not go green). A real bug cannot be made
+    on purpose, so one stage function stands in for it."""
+    from tinyctl.ci import pipeline
+
+    def broken(_ctx: object) -> str:
+        raise AttributeError("a bug")
+
+    monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, "parse", broken)
+    monkeypatch.chdir(project)
+    out = project / "out"
+    with pytest.raises(AttributeError):
+        pipeline.run_ci(pipeline.CiOptions(spec_file=project / "tinyctl.yaml", out=out))
+    data = summary(out)
+    assert data["ok"] is False and data["exit_code"] == 1
+    assert data["failed_stage"] == "parse" and stages(data)["parse"] == "crashed"
+    [failure] = ET.parse(out / "junit.xml").getroot().iter("failure")
+    assert "a bug" in failure.get("message")

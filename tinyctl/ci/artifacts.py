@@ -38,7 +38,7 @@ def stages_junit(project: str, stages: list[StageRecord]) -> bytes:
     """A JUnit report of the pipeline's stages, for runs that stopped before the ETL tests: the
     CI's test view then says which stage failed and why, instead of showing nothing."""
     ran = [s for s in stages if s.status not in ("not_run", "skipped")]
-    failed = [s for s in ran if s.status in ("failed", "interrupted")]
+    failed = [s for s in ran if s.status in ("failed", "interrupted", "crashed")]
     seconds = sum(s.seconds for s in ran)
     suites = ET.Element(
         "testsuites",
@@ -67,12 +67,12 @@ def stages_junit(project: str, stages: list[StageRecord]) -> bytes:
             name=f"stage {stage.name}",
             time=f"{stage.seconds:.3f}",
         )
-        if stage.status in ("failed", "interrupted"):
+        if stage.status in ("failed", "interrupted", "crashed"):
             error = stage.error or {}
             text = "\n\n".join(
                 str(part) for part in (error.get("details"), error.get("hint")) if part
             )
-            message = error.get("message") or stage.status
+            message = error.get("message") or stage.summary or stage.status
             if error.get("title") == "Invalid spec" and error.get("details"):
                 message = error["details"].splitlines()[0]  # the first problem, file:line: what
             ET.SubElement(

@@ -112,7 +112,7 @@ class CiRun:
     @property
     def exit_code(self) -> int:
         for record in self.stages:
-            if record.status in ("failed", "interrupted"):
+            if record.status in ("failed", "interrupted", "crashed"):
                 return record.exit_code
         if self.teardown.status == "interrupted":
             return int(ExitCode.INTERRUPTED)
@@ -126,7 +126,9 @@ class CiRun:
 
     @property
     def failed_stage(self) -> StageRecord | None:
-        return next((s for s in self.stages if s.status in ("failed", "interrupted")), None)
+        return next(
+            (s for s in self.stages if s.status in ("failed", "interrupted", "crashed")), None
+        )
 
     def as_dict(self) -> dict[str, Any]:
         from tinyctl.etl_tests import reports
@@ -401,6 +403,12 @@ def _run_stage(ctx: _Context, name: str) -> StageRecord:
     except KeyboardInterrupt:
         record.status, record.exit_code = "interrupted", int(ExitCode.INTERRUPTED)
         record.summary = "interrupted (Ctrl-C or SIGTERM)"
+    except Exception as error:
+        # a bug in tinyctl: recorded so the summary and JUnit never say "ok", then raised with
+        # its traceback (after teardown)
+        record.status, record.exit_code = "crashed", int(ExitCode.FAILED)
+        record.summary = f"tinyctl crashed: {type(error).__name__}: {error}"
+        raise
     finally:
         record.seconds = time.monotonic() - started
     ctx.listener.stage_finished(record)

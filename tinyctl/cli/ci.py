@@ -37,6 +37,7 @@ app.add_typer(ci_app, name="ci")
 MARK = {
     "passed": "[green]✓[/green]",
     "failed": "[red]✗[/red]",
+    "crashed": "[red]✗[/red]",
     "interrupted": "[yellow]![/yellow]",
     "skipped": "[dim]-[/dim]",
     "not_run": "[dim]·[/dim]",
@@ -45,6 +46,7 @@ MARK = {
 COLOUR = {
     "passed": "green",
     "failed": "red",
+    "crashed": "red",
     "interrupted": "yellow",
     "kept": "yellow",
     "skipped": "dim",

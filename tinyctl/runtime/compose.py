@@ -483,11 +483,15 @@ class ComposeRuntime:
     def airflow_image(self) -> str:
         """The tag of the image every Airflow service runs."""
         return next(
-            p.image for p in plan_images(self.spec, self.environ) if p.service == "airflow-init"
+            p.image
+            for p in plan_images(self.owner.loaded, self.environ)
+            if p.service == "airflow-init"
         )
 
     def _ensure_airflow_image(self, on_step: ProgressCallback | None) -> str:
-        plan = next(p for p in plan_images(self.spec, self.environ) if p.service == "airflow-init")
+        plan = next(
+            p for p in plan_images(self.owner.loaded, self.environ) if p.service == "airflow-init"
+        )
         if plan.build is None:
             return plan.image  # pulled by `docker run` when missing
         if self.docker.image_label(plan.image, INPUTS_LABEL) == plan.build.digest:
