@@ -23,6 +23,14 @@ def test_a_failed_one_shot_or_a_stopped_service_fails_fast() -> None:
     assert _first_failure(looping).name == "scheduler"
 
 
+def test_a_container_stopped_on_purpose_is_not_a_failure() -> None:
+    """Compose recreating a service after a rebuild stops the old container (exit 0, or the
+    stop signal's code): the new one is waited for."""
+    for code in (0, 137, 143):
+        replaced = [ServiceStatus("api-server", "api-server", "exited", "none", exit_code=code)]
+        assert _first_failure(replaced) is None
+
+
 def test_a_running_service_marked_unhealthy_is_waited_for() -> None:
     """Docker keeps probing an unhealthy container; on a loaded machine it turns healthy later.
     Only the deadline ends the wait (and then names it, with its log)."""

@@ -81,9 +81,20 @@ def _first_failure(services: list[ServiceStatus]) -> ServiceStatus | None:
     for status in services:
         if status.one_shot and status.health == "failed":
             return status
-        if not status.one_shot and status.state in ("exited", "dead", "restarting"):
+        if not status.one_shot and _crashed(status):
             return status
     return None
+
+
+# A container stopped on purpose (Compose recreating it after a rebuild, a stop signal, a kill
+# after its grace period) exits with one of these; anything else is the process failing.
+STOPPED_ON_PURPOSE = frozenset({0, 130, 137, 143})
+
+
+def _crashed(status: ServiceStatus) -> bool:
+    if status.state == "restarting":  # the restart policy is bringing a crashed process back
+        return True
+    return status.state in ("exited", "dead") and status.exit_code not in STOPPED_ON_PURPOSE
 
 
 def preflight(project: Project, services: list[ServiceStatus]) -> None:
