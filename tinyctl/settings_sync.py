@@ -36,9 +36,12 @@ class SyncItem:
 
 
 def desired_connections(
-    loaded: LoadedSpec, environ: Mapping[str, str]
+    loaded: LoadedSpec,
+    environ: Mapping[str, str],
+    warehouse_address: tuple[str, int] = ("postgres", 5432),
 ) -> dict[str, dict[str, Any]]:
-    """conn_id -> API body, including the warehouse connections tinyctl defines itself."""
+    """conn_id -> API body, including the warehouse connections tinyctl defines itself
+    (at `warehouse_address`: where the runtime's Airflow tasks reach Postgres)."""
     spec = loaded.spec
     secrets = load_secrets(loaded.state_dir, spec, create=False, environ=environ)
     bodies: dict[str, dict[str, Any]] = {}
@@ -50,8 +53,8 @@ def desired_connections(
             "connection_id": db.connection_id,
             "conn_type": "postgres",
             "description": MANAGED_DESCRIPTION,
-            "host": "postgres",
-            "port": 5432,
+            "host": warehouse_address[0],
+            "port": warehouse_address[1],
             "login": writer.name,
             "schema": db.name,
             "password": secrets.role_password(writer.name),
@@ -130,7 +133,11 @@ def _read_applied(path: Path) -> dict[str, str]:
 
 
 def sync_settings(
-    loaded: LoadedSpec, client: AirflowClient, *, environ: Mapping[str, str] | None = None
+    loaded: LoadedSpec,
+    client: AirflowClient,
+    *,
+    environ: Mapping[str, str] | None = None,
+    warehouse_address: tuple[str, int] = ("postgres", 5432),
 ) -> list[SyncItem]:
     environ = os.environ if environ is None else environ
     spec: Spec = loaded.spec
@@ -139,7 +146,7 @@ def sync_settings(
     items: list[SyncItem] = []
 
     current_connections = client.connections()
-    for conn_id, body in desired_connections(loaded, environ).items():
+    for conn_id, body in desired_connections(loaded, environ, warehouse_address).items():
         key = f"connection:{conn_id}"
         fingerprint = _fingerprint(body)
         current = current_connections.get(conn_id)

@@ -246,11 +246,13 @@ class StackReport:
     airflow: dict[str, Any]
     render_fresh: bool
     render_reasons: tuple[str, ...]
+    runtime_reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "project": self.project,
             "runtime": self.runtime,
+            "runtime_reason": self.runtime_reason,
             "state": self.state,
             "services": [s.as_dict() for s in self.services],
             "airflow": self.airflow,
@@ -289,5 +291,12 @@ def stack_status(loaded: LoadedSpec, runtime: Runtime) -> StackReport:
     else:
         state = "degraded"
     return StackReport(
-        loaded.spec.project.name, runtime.name, state, services, airflow, fresh.fresh, fresh.reasons
+        loaded.spec.project.name,
+        runtime.name,
+        state,
+        services,
+        airflow,
+        fresh.fresh,
+        fresh.reasons,
+        runtime.reason,
     )

@@ -77,7 +77,7 @@ def after_up(loaded, runtime, *, as_json: bool, quiet_if_unchanged: bool) -> dic
     from tinyctl.stack import airflow_client
 
     with airflow_client(loaded, runtime) as client:
-        items = sync_settings(loaded, client)
+        items = sync_settings(loaded, client, warehouse_address=runtime.airflow_postgres_address())
         report = deploy_dags(loaded, runtime, client)
     if not as_json:
         changed = [i for i in items if i.action != "unchanged"]
@@ -162,7 +162,7 @@ def sync_settings_command(
     runtime = make_runtime(loaded)
     with airflow_client(loaded, runtime) as client:
         client.require_up()
-        items = sync_settings(loaded, client)
+        items = sync_settings(loaded, client, warehouse_address=runtime.airflow_postgres_address())
     if as_json:
         output.print_json([i.as_dict() for i in items])
         return

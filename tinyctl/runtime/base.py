@@ -1,8 +1,8 @@
 """ "The runtime": the one interface every command uses to run the stack.
 
-Compose is the first implementation (`tinyctl.runtime.compose`); a runtime of local processes
-for machines without Docker can implement the same interface later. Nothing outside the
-runtime package knows which one is in use.
+Two implementations: Compose (`tinyctl.runtime.compose`) and local processes for machines
+without Docker (`tinyctl.runtime.local`), chosen in one place (`tinyctl.runtime.make_runtime`).
+Nothing outside the runtime package knows which one is in use.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ ProgressCallback = Callable[[str], None]
 class Runtime(Protocol):
     name: str
     project: str
+    reason: str  # why this runtime was chosen (shown by `status`)
 
     def check_engine(self) -> dict[str, str]:
         """Raise EnvironmentProblem when the engine is missing; return facts about it."""
@@ -115,4 +116,10 @@ class Runtime(Protocol):
 
     def api_url(self) -> str: ...
 
-    def postgres_address(self) -> tuple[str, int]: ...
+    def postgres_address(self) -> tuple[str, int]:
+        """Where tinyctl (on the host) reaches Postgres."""
+        ...
+
+    def airflow_postgres_address(self) -> tuple[str, int]:
+        """Where Airflow's tasks reach Postgres (the warehouse connections tinyctl manages)."""
+        ...

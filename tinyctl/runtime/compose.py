@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 
 from tinyctl.errors import BadInput, WorkFailed
+from tinyctl.fsutil import write_atomic
 from tinyctl.render import COMPOSE_FILE
 from tinyctl.render.images import INPUTS_LABEL, base_image, plan_images
 from tinyctl.runtime.base import (
@@ -32,6 +34,7 @@ def _health(state: str, health: str, exit_code: int, one_shot: bool) -> str:
 
 class ComposeRuntime:
     name = "compose"
+    reason = ""
 
     def __init__(self, loaded: LoadedSpec, environ: Mapping[str, str] | None = None):
         self.loaded = loaded
@@ -121,6 +124,12 @@ class ComposeRuntime:
     def start(self) -> StartHandle:
         """`docker compose up -d` in the background; the caller polls `services()` meanwhile."""
         self._require_render()
+        from tinyctl.runtime import RUNTIME_RECORD
+
+        write_atomic(
+            self.loaded.state_dir / RUNTIME_RECORD,
+            (json.dumps({"runtime": self.name}) + "\n").encode(),
+        )
         process = self.docker.start_compose(
             ["up", "--detach", "--remove-orphans", "--pull", "missing"]
         )
@@ -155,6 +164,10 @@ class ComposeRuntime:
         if volumes:
             args.append("--volumes")
         self.docker.compose(args, "docker compose down")
+        if volumes:
+            from tinyctl.runtime import RUNTIME_RECORD
+
+            (self.loaded.state_dir / RUNTIME_RECORD).unlink(missing_ok=True)
 
     def restart(self, service: str | None = None) -> None:
         self._require_render()
@@ -267,3 +280,7 @@ class ComposeRuntime:
         if not address:
             raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
         return address, 5432
+
+    def airflow_postgres_address(self) -> tuple[str, int]:
+        """Tasks run in containers on the project's network: the service name."""
+        return "postgres", 5432

@@ -3,7 +3,8 @@
 # and grants. Idempotent: it runs on every `tinyctl up` and changes only what differs.
 # Written by `tinyctl render`; passwords come from the environment (secrets/postgres.env).
 set -eu
-export PGHOST=postgres PGUSER="$POSTGRES_USER" PGPASSWORD="$POSTGRES_PASSWORD"
+# PGHOST/PGPORT: the compose service name by default; the local runtime passes its socket.
+export PGHOST="${PGHOST:-postgres}" PGPORT="${PGPORT:-5432}" PGUSER="$POSTGRES_USER" PGPASSWORD="$POSTGRES_PASSWORD"
 export PGOPTIONS="-c client_min_messages=warning"
 
 psql -X -q -v ON_ERROR_STOP=1 -d postgres \

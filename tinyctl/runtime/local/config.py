@@ -1,0 +1,126 @@
+"""The Airflow configuration of the local runtime: the rendered env files (the same ones the
+compose stack reads), with the addresses and paths that differ outside containers replaced.
+
+Nothing is decided twice: every Airflow setting comes from `tinyctl render`; this module only
+swaps container facts (host names `api-server` and `postgres`, /opt/airflow paths, fixed
+in-container ports) for local ones, and gives each project its own free ports for the
+components' internal servers so that two local stacks on one machine do not clash.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+from tinyctl.errors import BadInput
+from tinyctl.fsutil import write_atomic
+
+INTERNAL_PORTS = ("scheduler_health", "worker_log", "trigger_log")
+_METADATA_HOST = "@postgres:5432/"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """An env file as `tinyctl render` writes it: KEY='value' lines, # comments."""
+    if not path.is_file():
+        raise BadInput(f"{path} does not exist", hint="Run `tinyctl render` (or `tinyctl up`).")
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def internal_ports(path: Path, *, in_use_by_us: bool) -> dict[str, int]:
+    """Ports for the scheduler's health server and the log servers: chosen once, kept while
+    free (or while our own stack holds them), re-chosen when something else took one."""
+    try:
+        ports = {k: int(v) for k, v in json.loads(path.read_text()).items() if k in INTERNAL_PORTS}
+    except (OSError, ValueError):
+        ports = {}
+    changed = False
+    for name in INTERNAL_PORTS:
+        if name not in ports or not (in_use_by_us or _port_free(ports[name])):
+            ports[name] = _free_port()
+            changed = True
+    if changed:
+        write_atomic(path, (json.dumps(ports, indent=2, sort_keys=True) + "\n").encode())
+    return ports
+
+
+def airflow_env(
+    *,
+    rendered: Mapping[str, str],
+    base: Mapping[str, str],
+    venv_bin: Path,
+    airflow_home: Path,
+    state_dir: Path,
+    data_dir: Path,
+    api_host: str,
+    api_port: int,
+    metadata_host: str,
+    metadata_port: int,
+    ports: Mapping[str, int],
+) -> dict[str, str]:
+    """Environment of every Airflow process of the local stack."""
+    env = {
+        k: v
+        for k, v in base.items()
+        if not k.startswith(("AIRFLOW_", "AIRFLOW__", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH"))
+    }
+    env.update(rendered)
+    api_base = f"http://{'127.0.0.1' if api_host in ('0.0.0.0', '::') else api_host}:{api_port}"
+    conn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    if _METADATA_HOST not in conn:
+        raise RuntimeError("the rendered metadata URL does not name the host postgres:5432")
+    if metadata_host.startswith("/"):  # unix socket folder (postgres.port: null)
+        local = f"@/{conn.split(_METADATA_HOST, 1)[1]}?host={metadata_host}&port={metadata_port}"
+    else:
+        local = f"@{metadata_host}:{metadata_port}/{conn.split(_METADATA_HOST, 1)[1]}"
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND"):
+        if key in env:
+            env[key] = env[key].split("@", 1)[0] + local
+    env.update(
+        {
+            "PATH": f"{venv_bin}:{base.get('PATH', '/usr/bin:/bin')}",
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(state_dir / "dags"),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(state_dir / "logs"),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
+                state_dir / "secrets" / "auth" / "passwords.json"
+            ),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_base}/execution/",
+            "AIRFLOW__API__HOST": api_host,
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(
+                ports["scheduler_health"]
+            ),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["worker_log"]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_log"]),
+            "TINYCTL_DATA_DIR": str(data_dir),
+            "LANG": base.get("LANG") or "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env

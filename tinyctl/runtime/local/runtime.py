@@ -1,0 +1,733 @@
+"""The local runtime: the same stack as the compose runtime, as supervised local processes.
+
+PostgreSQL from the server binaries found on the machine, Airflow from a managed virtual
+environment, each component a background process detached from tinyctl (its own session),
+with a log file and a pid file in the state folder (`.tinyctl/local/`). The configuration is
+the one `tinyctl render` writes for the compose stack (`airflow.env`, `secrets/*.env`,
+`postgres/bootstrap.sh`, the auth passwords file), with container addresses swapped for local
+ones (`tinyctl.runtime.local.config`).
+
+Layout of `.tinyctl/local/`: `postgres/` (the cluster: `data/`, `sock/`; or a link to it),
+`airflow-home/`, `run/<service>.pid` and `run/<one-shot>.json`, `logs/<service>.log`,
+`ports.json` (the components' internal ports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import httpx
+
+from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
+from tinyctl.fsutil import sha256_bytes, write_atomic
+from tinyctl.render.images import ca_bundle
+from tinyctl.runtime import RUNTIME_RECORD
+from tinyctl.runtime.base import BuildOutcome, ProgressCallback, ServiceStatus, StartHandle
+from tinyctl.runtime.local import cluster as clusters
+from tinyctl.runtime.local import processes
+from tinyctl.runtime.local.binaries import PgInstall, find_postgres
+from tinyctl.runtime.local.config import airflow_env, internal_ports, read_env_file
+from tinyctl.runtime.local.venv import Venv, VenvPlan, ensure_venv, uv_binary, venv_for
+from tinyctl.spec.loader import LoadedSpec
+
+POSTGRES = "postgres"
+ONE_SHOTS = ("db-setup", "airflow-init")
+AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+SERVICES = (POSTGRES, *ONE_SHOTS, *AIRFLOW_COMPONENTS)
+STOP_TIMEOUT = {"triggerer": 5.0, POSTGRES: 30.0}  # like compose's stop_grace_period
+DEFAULT_STOP_TIMEOUT = 20.0
+POSTGRES_READY_TIMEOUT = 60.0
+
+
+def _argv(component: str, venv: Venv, api_port: int) -> list[str]:
+    if component == "api-server":
+        return [str(venv.airflow), "api-server", "--port", str(api_port)]
+    return [str(venv.airflow), component]
+
+
+@dataclass(frozen=True)
+class LocalLayout:
+    root: Path  # .tinyctl/local
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def cluster_link(self) -> Path:
+        return self.root / "postgres"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.root / "airflow-home"
+
+    @property
+    def ports(self) -> Path:
+        return self.root / "ports.json"
+
+    @property
+    def start_lock(self) -> Path:
+        return self.root / "start.lock"
+
+    def pid_file(self, service: str) -> Path:
+        return self.run / f"{service}.pid"
+
+    def one_shot_file(self, service: str) -> Path:
+        return self.run / f"{service}.json"
+
+    def log_file(self, service: str) -> Path:
+        return self.logs / f"{service}.log"
+
+
+class LocalRuntime:
+    name = "local"
+
+    def __init__(
+        self, loaded: LoadedSpec, environ: Mapping[str, str] | None = None, reason: str = ""
+    ):
+        self.loaded = loaded
+        self.spec = loaded.spec
+        self.environ = os.environ if environ is None else environ
+        self.project = self.spec.project.name
+        self.reason = reason
+        self.state_dir = loaded.state_dir
+        self.layout = LocalLayout(self.state_dir / "local")
+
+    # ------------------------------------------------------------------ machine facts
+
+    def _refuse_celery(self) -> None:
+        if self.spec.airflow.executor == "CeleryExecutor":
+            line, col = self.loaded.locate("airflow", "executor")
+            raise BadInput(
+                "the local runtime runs LocalExecutor only: CeleryExecutor needs Redis and "
+                f"Celery workers, which it does not run (runtime local: {self.reason or 'chosen'})",
+                hint=f"Set airflow.executor: LocalExecutor ({self.loaded.file}:{line}:{col}), or run "
+                "on a Docker engine with `runtime: compose` (or TINYCTL_RUNTIME=compose).",
+            )
+
+    @cached_property
+    def install(self) -> PgInstall:
+        version = self.spec.postgres.version
+        prefer = int(version) if version and str(version).isdigit() else None
+        return find_postgres(self.environ, prefer_major=prefer)
+
+    @cached_property
+    def user(self) -> clusters.ServiceUser:
+        return clusters.service_user()
+
+    @cached_property
+    def cluster(self) -> clusters.Cluster:
+        pg = self.spec.postgres
+        root = clusters.locate(self.layout.cluster_link, str(self.state_dir.resolve()), self.user)
+        return clusters.Cluster(
+            root=root,
+            port=pg.port if pg.port is not None else 5432,
+            listen_tcp=pg.port is not None,
+            install=self.install,
+            user=self.user,
+        )
+
+    @cached_property
+    def venv_plan(self) -> VenvPlan:
+        af = self.spec.airflow
+        return VenvPlan.for_spec(af.version, list(af.requirements))
+
+    @property
+    def venv(self) -> Venv:
+        return venv_for(self.venv_plan, self.environ)
+
+    def check_engine(self) -> dict[str, str]:
+        self._refuse_celery()
+        uv = uv_binary(self.environ)
+        return {
+            "runtime": f"local ({self.reason})" if self.reason else "local",
+            "postgres": self.install.describe(),
+            "python": self.venv_plan.python_version,
+            "installer": "uv" if uv else "pip",
+        }
+
+    def memory_bytes(self) -> int:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+    # ------------------------------------------------------------------ the Airflow venv
+
+    def images_to_build(self) -> list[str]:
+        return [] if self.venv.ready() else ["airflow"]
+
+    def build(
+        self,
+        *,
+        force: bool = False,
+        show_output: bool = True,
+        on_step: ProgressCallback | None = None,
+    ) -> list[BuildOutcome]:
+        self._refuse_celery()
+        images = self.spec.images
+        venv, built = ensure_venv(
+            self.venv_plan,
+            self.environ,
+            ca_bundle=ca_bundle(self.spec, self.environ, self.loaded.root),
+            index_url=getattr(images, "pip_index_url", None),
+            force=force,
+            on_step=on_step,
+        )
+        reason = "forced" if force else ("inputs changed" if built else "up to date")
+        return [BuildOutcome("airflow", f"venv {venv.path}", built, reason)]
+
+    # ------------------------------------------------------------------ configuration
+
+    def _postgres_env(self) -> dict[str, str]:
+        env = dict(self.environ)
+        env.update(read_env_file(self.state_dir / "secrets" / "postgres.env"))
+        env.update(self.cluster.client_env())
+        env["PATH"] = f"{self.install.bindir}:{self.environ.get('PATH', '/usr/bin:/bin')}"
+        return env
+
+    def _airflow_env(self, *, in_use_by_us: bool = False) -> dict[str, str]:
+        rendered = {
+            **read_env_file(self.state_dir / "airflow.env"),
+            **read_env_file(self.state_dir / "secrets" / "airflow.env"),
+        }
+        af = self.spec.airflow
+        host, port = self.postgres_address()
+        return airflow_env(
+            rendered=rendered,
+            base=self.environ,
+            venv_bin=self.venv.bin,
+            airflow_home=self.layout.airflow_home,
+            state_dir=self.state_dir,
+            data_dir=self.loaded.path(self.spec.data.path),
+            api_host=af.bind,
+            api_port=af.port,
+            metadata_host=host,
+            metadata_port=port,
+            ports=internal_ports(self.layout.ports, in_use_by_us=in_use_by_us),
+        )
+
+    @staticmethod
+    def _config_digest(argv: list[str], env: Mapping[str, str]) -> str:
+        keep = {k: v for k, v in env.items() if k.startswith(("AIRFLOW", "TINYCTL_", "PG"))}
+        return sha256_bytes(json.dumps([argv, keep], sort_keys=True).encode())[:16]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> StartHandle:
+        self._refuse_celery()
+        if not (self.state_dir / "airflow.env").is_file():
+            raise BadInput(
+                f"{self.state_dir / 'airflow.env'} does not exist",
+                hint="Run `tinyctl render` (or `tinyctl up`).",
+            )
+        outcome: dict[str, object] = {}
+        cancelled = threading.Event()
+
+        def run() -> None:
+            try:
+                self._start_all(cancelled)
+            except BaseException as error:  # re-raised in the caller's thread by result()
+                outcome["error"] = error
+
+        thread = threading.Thread(target=run, daemon=True, name="tinyctl-local-start")
+        thread.start()
+
+        def result() -> str:
+            thread.join()
+            if "error" in outcome:
+                raise outcome["error"]  # type: ignore[misc]
+            return ""
+
+        def cancel() -> None:
+            cancelled.set()
+            thread.join(timeout=30)
+
+        return StartHandle(done=lambda: not thread.is_alive(), result=result, cancel=cancel)
+
+    @contextlib.contextmanager
+    def _start_lock(self) -> Iterator[None]:
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        with open(self.layout.start_lock, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                raise EnvironmentProblem(
+                    f"another `tinyctl up` is starting {self.project} ({holder})",
+                    hint="Wait for it to finish, then run `tinyctl status`.",
+                ) from None
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"pid {os.getpid()}")
+            lock.flush()
+            try:
+                yield
+            finally:
+                lock.seek(0)
+                lock.truncate()
+
+    def _start_all(self, cancelled: threading.Event) -> None:
+        with self._start_lock():
+            write_atomic(
+                self.state_dir / RUNTIME_RECORD,
+                (json.dumps({"runtime": self.name}) + "\n").encode(),
+            )
+            for folder in (self.layout.run, self.layout.logs, self.layout.airflow_home):
+                folder.mkdir(parents=True, exist_ok=True)
+            venv, _ = ensure_venv(
+                self.venv_plan,
+                self.environ,
+                ca_bundle=ca_bundle(self.spec, self.environ, self.loaded.root),
+                index_url=getattr(self.spec.images, "pip_index_url", None),
+            )
+            self._start_postgres()
+            if cancelled.is_set():
+                return
+            self._one_shot("db-setup", self._db_setup)
+            if cancelled.is_set():
+                return
+            env = self._airflow_env(in_use_by_us=self._any_airflow_running())
+            self._one_shot("airflow-init", lambda log: self._migrate(venv, env, log))
+            if cancelled.is_set():
+                return
+            self._start_components(venv, env)
+
+    def _any_airflow_running(self) -> bool:
+        return any(self._live(c) for c in AIRFLOW_COMPONENTS)
+
+    def _live(self, service: str) -> processes.ProcessRecord | None:
+        record = processes.ProcessRecord.read(self.layout.pid_file(service))
+        if record is None or not processes.same_process(record):
+            return None
+        return record
+
+    def _spawn(self, service: str, argv: list[str], env: Mapping[str, str], **kwargs) -> None:
+        config = self._config_digest(argv, env)
+        current = self._live(service)
+        if current is not None:
+            if current.config == config:
+                return
+            processes.stop(current, timeout=STOP_TIMEOUT.get(service, DEFAULT_STOP_TIMEOUT))
+        self.layout.one_shot_file(service).unlink(missing_ok=True)
+        processes.spawn(
+            service,
+            argv,
+            env=env,
+            cwd=kwargs.pop("cwd", self.layout.airflow_home),
+            log_file=self.layout.log_file(service),
+            pid_file=self.layout.pid_file(service),
+            config=config,
+            **kwargs,
+        )
+
+    def _start_postgres(self) -> None:
+        from tinyctl.secrets import load_secrets
+
+        cluster = self.cluster
+        secrets = load_secrets(self.state_dir, self.spec, environ=self.environ, create=False)
+        clusters.prepare(cluster, secrets["postgres_password"])
+        env = {"PATH": self.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PGTZ": "UTC"}
+        user = self.user
+        self._spawn(
+            POSTGRES,
+            cluster.server_argv(),
+            env,
+            cwd=cluster.root,
+            user=user.uid,
+            group=user.gid,
+            stop_signal=signal.SIGINT,  # "fast" shutdown: SIGTERM would wait for every client
+        )
+        deadline = time.monotonic() + POSTGRES_READY_TIMEOUT
+        while not self._postgres_ready():
+            if self._live(POSTGRES) is None:
+                raise WorkFailed(
+                    "postgres failed: the server exited while starting",
+                    details=f"Last lines of its log:\n{self._tail(POSTGRES)}",
+                    hint="Fix the cause shown above, then run `tinyctl up` again "
+                    "(`tinyctl logs postgres` for more).",
+                )
+            if time.monotonic() > deadline:
+                raise WorkFailed(
+                    f"postgres did not accept connections within {POSTGRES_READY_TIMEOUT:.0f} s",
+                    details=self._tail(POSTGRES),
+                    hint="`tinyctl logs postgres` says why.",
+                )
+            time.sleep(0.1)
+
+    def _postgres_ready(self) -> bool:
+        cluster = self.cluster
+        try:
+            return (
+                subprocess.run(
+                    [
+                        self.install.tool("pg_isready"),
+                        "-q",
+                        "-h",
+                        str(cluster.socket_dir),
+                        "-p",
+                        str(cluster.port),
+                        "-d",
+                        "postgres",
+                    ],
+                    timeout=5,
+                    check=False,
+                ).returncode
+                == 0
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+    def _one_shot(self, service: str, action: Callable[[Path], bool]) -> None:
+        """Run a step to completion, logging into its log file and recording its outcome."""
+        record = self.layout.one_shot_file(service)
+        log = self.layout.log_file(service)
+        write_atomic(record, json.dumps({"state": "running", "started": time.time()}).encode())
+        with open(log, "ab") as out:
+            out.write(f"--- tinyctl: {service} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        try:
+            skipped = action(log)
+            code = 0
+        except subprocess.CalledProcessError as error:
+            code = error.returncode or 1
+            skipped = False
+        write_atomic(
+            record,
+            json.dumps(
+                {"state": "exited", "exit_code": code, "skipped": skipped, "finished": time.time()}
+            ).encode(),
+        )
+        if code != 0:
+            raise WorkFailed(
+                f"{service} failed: state exited, exit code {code}",
+                details=f"Last lines of its log:\n{self._tail(service)}",
+                hint=f"Fix the cause shown above, then run `tinyctl up` again (`tinyctl logs {service}` for more).",
+            )
+
+    def _run_logged(self, argv: list[str], env: Mapping[str, str], log: Path) -> None:
+        with open(log, "ab") as out:
+            subprocess.run(
+                argv,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=True,
+                cwd=self.layout.root,
+            )
+
+    def _db_setup(self, log: Path) -> bool:
+        script = self.state_dir / "postgres" / "bootstrap.sh"
+        self._run_logged(["sh", str(script)], self._postgres_env(), log)
+        return False
+
+    def _migrate_stamp(self) -> Path:
+        return self.layout.run / "airflow-init.done"
+
+    def _migrate(self, venv: Venv, env: Mapping[str, str], log: Path) -> bool:
+        """`airflow db migrate`, skipped when this cluster was already migrated by this venv."""
+        stamp = self._migrate_stamp()
+        key = f"{self.venv_plan.digest} {self.cluster.data}"
+        if stamp.is_file() and stamp.read_text().strip() == key and self.cluster.initialised:
+            with open(log, "ab") as out:
+                out.write(b"already migrated by this Airflow environment; nothing to do\n")
+            return True
+        self._run_logged([str(venv.airflow), "db", "migrate"], env, log)
+        write_atomic(stamp, (key + "\n").encode())
+        return False
+
+    def _start_components(self, venv: Venv, env: Mapping[str, str]) -> None:
+        api_port = self.spec.airflow.port
+        for component in AIRFLOW_COMPONENTS:
+            self._spawn(component, _argv(component, venv, api_port), env)
+
+    def stop(self, *, volumes: bool = False) -> None:
+        running = [s for s in AIRFLOW_COMPONENTS if self._live(s)]
+        with ThreadPoolExecutor(max_workers=max(1, len(running))) as pool:
+            for service in running:
+                record = self._live(service)
+                if record is not None:
+                    pool.submit(
+                        processes.stop,
+                        record,
+                        timeout=STOP_TIMEOUT.get(service, DEFAULT_STOP_TIMEOUT),
+                    )
+        record = self._live(POSTGRES)
+        if record is not None:
+            processes.stop(record, timeout=STOP_TIMEOUT[POSTGRES])
+        for service in SERVICES:
+            self.layout.pid_file(service).unlink(missing_ok=True)
+            self.layout.one_shot_file(service).unlink(missing_ok=True)
+        if volumes:
+            link = self.layout.cluster_link
+            if link.is_symlink():
+                shutil.rmtree(link.resolve(), ignore_errors=True)
+                link.unlink()
+            elif link.exists():
+                shutil.rmtree(link, ignore_errors=True)
+            for folder in (self.layout.logs, self.layout.airflow_home, self.layout.run):
+                shutil.rmtree(folder, ignore_errors=True)
+            (self.state_dir / RUNTIME_RECORD).unlink(missing_ok=True)
+
+    def restart(self, service: str | None = None) -> None:
+        self._check_service(service)
+        if service is None:
+            self.stop()
+            handle = self.start()
+            handle.result()
+            return
+        if service in ONE_SHOTS or service == POSTGRES:
+            record = self._live(POSTGRES) if service == POSTGRES else None
+            if record is not None:
+                processes.stop(record, timeout=STOP_TIMEOUT[POSTGRES])
+            self.start().result()
+            return
+        record = self._live(service)
+        if record is not None:
+            processes.stop(record, timeout=STOP_TIMEOUT.get(service, DEFAULT_STOP_TIMEOUT))
+        self.layout.pid_file(service).unlink(missing_ok=True)
+        env = self._airflow_env(in_use_by_us=True)
+        self._spawn(service, _argv(service, self.venv, self.spec.airflow.port), env)
+
+    def _check_service(self, service: str | None) -> None:
+        if service and service not in SERVICES:
+            raise BadInput(
+                f"no service {service!r} in project {self.project}",
+                hint="Services: " + ", ".join(SERVICES),
+            )
+
+    # ------------------------------------------------------------------ observing
+
+    def expected_services(self) -> list[str]:
+        return list(SERVICES)
+
+    def _airflow_health(self) -> dict[str, str] | None:
+        try:
+            response = httpx.get(f"{self.api_url()}/api/v2/monitor/health", timeout=2.0)
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        return {
+            name: (value or {}).get("status") or "unknown"
+            for name, value in body.items()
+            if isinstance(value, dict)
+        }
+
+    def services(self) -> list[ServiceStatus]:
+        result: list[ServiceStatus] = []
+        health: dict[str, str] | None = None
+        if self._live("api-server") is not None:
+            health = self._airflow_health()
+        pg = self.spec.postgres
+        for service in SERVICES:
+            if service in ONE_SHOTS:
+                result.append(self._one_shot_status(service))
+                continue
+            pid_file = self.layout.pid_file(service)
+            record = processes.ProcessRecord.read(pid_file)
+            if record is None:
+                result.append(ServiceStatus(service, service, "missing", "none"))
+                continue
+            ports: tuple[str, ...] = ()
+            published: tuple[int, ...] = ()
+            if service == POSTGRES and pg.port is not None:
+                ports, published = (f"127.0.0.1:{pg.port}->{pg.port}/tcp",), (pg.port,)
+            if service == "api-server":
+                af = self.spec.airflow
+                ports, published = (f"{af.bind}:{af.port}->{af.port}/tcp",), (af.port,)
+            if not processes.same_process(record):
+                result.append(
+                    ServiceStatus(
+                        service, service, "exited", "unhealthy", exit_code=self._exit_code(record)
+                    )
+                )
+                continue
+            if service == POSTGRES:
+                state = "healthy" if self._postgres_ready() else "starting"
+            elif health is None:
+                state = "starting"
+            elif service == "api-server":
+                state = "healthy"
+            else:
+                state = (
+                    "healthy" if health.get(service.replace("-", "_")) == "healthy" else "starting"
+                )
+            result.append(ServiceStatus(service, service, "running", state, ports, 0, published))
+        return result
+
+    @staticmethod
+    def _exit_code(record: processes.ProcessRecord) -> int:
+        """Our own child's exit status when we can still collect it; else unknown (shown as 0)."""
+        try:
+            pid, status = os.waitpid(record.pid, os.WNOHANG)
+        except (ChildProcessError, OSError):
+            return 0
+        if pid == 0:
+            return 0
+        return os.waitstatus_to_exitcode(status)
+
+    def _one_shot_status(self, service: str) -> ServiceStatus:
+        try:
+            data = json.loads(self.layout.one_shot_file(service).read_text())
+        except (OSError, ValueError):
+            return ServiceStatus(service, service, "missing", "none")
+        if data.get("state") == "running":
+            return ServiceStatus(service, service, "running", "running")
+        code = int(data.get("exit_code", 0))
+        return ServiceStatus(
+            service, service, "exited", "completed" if code == 0 else "failed", exit_code=code
+        )
+
+    def _tail(self, service: str, lines: int = 20) -> str:
+        return "\n".join(self.logs(service, tail=lines)) or "(empty log)"
+
+    def logs(
+        self, service: str | None = None, *, tail: int | None = None, follow: bool = False
+    ) -> Iterator[str]:
+        self._check_service(service)
+        chosen = [service] if service else list(SERVICES)
+        prefix = service is None
+        return self._read_logs(chosen, tail=tail, follow=follow, prefix=prefix)
+
+    def _read_logs(
+        self, services: list[str], *, tail: int | None, follow: bool, prefix: bool
+    ) -> Iterator[str]:
+        width = max(len(s) for s in services)
+        offsets: dict[str, int] = {}
+        for service in services:
+            path = self.layout.log_file(service)
+            try:
+                data = path.read_bytes()
+            except OSError:
+                offsets[service] = 0
+                continue
+            offsets[service] = len(data)
+            lines = data.decode(errors="replace").splitlines()
+            if tail is not None:
+                lines = lines[-tail:] if tail > 0 else []
+            for line in lines:
+                yield f"{service:<{width}} | {line}" if prefix else line
+        while follow:
+            time.sleep(0.25)
+            for service in services:
+                path = self.layout.log_file(service)
+                try:
+                    size = path.stat().st_size
+                except OSError:
+                    continue
+                if size < offsets[service]:
+                    offsets[service] = 0  # deleted and recreated
+                if size == offsets[service]:
+                    continue
+                with open(path, "rb") as handle:
+                    handle.seek(offsets[service])
+                    chunk = handle.read()
+                complete = chunk.rsplit(b"\n", 1)[0] if b"\n" in chunk else b""
+                offsets[service] += len(complete) + (
+                    1 if complete or chunk.startswith(b"\n") else 0
+                )
+                for line in complete.decode(errors="replace").splitlines():
+                    yield f"{service:<{width}} | {line}" if prefix else line
+
+    def _command(
+        self, service: str, argv: list[str], env: dict[str, str] | None
+    ) -> tuple[list[str], dict[str, str]]:
+        self._check_service(service)
+        if service in (POSTGRES, "db-setup"):
+            full_env = self._postgres_env()
+            program = argv[0]
+            if "/" not in program:
+                with contextlib.suppress(EnvironmentProblem):
+                    program = self.install.tool(program)
+        else:
+            full_env = self._airflow_env(in_use_by_us=True)
+            program = argv[0]
+            if program in ("python", "python3", "airflow", "pip"):
+                program = str(self.venv.bin / program)
+        full_env.update(env or {})
+        return [program, *argv[1:]], full_env
+
+    def exec(
+        self,
+        service: str,
+        argv: list[str],
+        *,
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        command, full_env = self._command(service, argv, env)
+        try:
+            done = subprocess.run(
+                command,
+                input=input,
+                env=full_env,
+                capture_output=True,
+                check=False,
+                cwd=self.layout.root if self.layout.root.is_dir() else None,
+            )
+        except OSError as error:
+            raise EnvironmentProblem(f"could not run {command[0]}: {error}") from error
+        return done.returncode, (done.stdout + done.stderr).decode(errors="replace")
+
+    def interactive(
+        self, service: str, argv: list[str], *, env: dict[str, str] | None = None
+    ) -> int:
+        command, full_env = self._command(service, argv, env)
+        try:
+            return subprocess.call(command, env=full_env)
+        except OSError as error:
+            raise EnvironmentProblem(f"could not run {command[0]}: {error}") from error
+
+    def api_url(self) -> str:
+        af = self.spec.airflow
+        host = "127.0.0.1" if af.bind in ("0.0.0.0", "127.0.0.1") else af.bind
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{af.port}"
+
+    def postgres_address(self) -> tuple[str, int]:
+        """TCP on 127.0.0.1 at the spec's port; the socket folder when postgres.port is null."""
+        pg = self.spec.postgres
+        if pg.port is not None:
+            return "127.0.0.1", pg.port
+        return str(self.cluster.socket_dir), 5432
+
+    def airflow_postgres_address(self) -> tuple[str, int]:
+        """Where Airflow's tasks reach the warehouse: the same address as the host."""
+        return self.postgres_address()
+
+    # ------------------------------------------------------------------ measuring
+
+    def memory_in_use(self) -> int:
+        """Proportional memory of every process of the stack (bench/)."""
+        pids: list[int] = []
+        for service in (POSTGRES, *AIRFLOW_COMPONENTS):
+            record = self._live(service)
+            if record is not None:
+                pids += processes.group_members(record.pid) or [record.pid]
+        return processes.pss_bytes(pids)
+
+
+if sys.platform == "win32":  # pragma: no cover
+    raise ImportError("the local runtime needs a POSIX system")
