@@ -16,8 +16,6 @@ import pytest
 import yaml
 from conftest import Stack
 
-from tinyctl.runtime import make_runtime
-
 pytestmark = pytest.mark.stack
 
 SPEC_NAME = "tinyctl-settingstest.yaml"
@@ -159,7 +157,7 @@ def test_added_settings_are_created_then_unchanged_then_updated(
     )
 
     # The API masks passwords: ask Airflow itself which one it stored.
-    runtime = make_runtime(live_stack.loaded(), {**os.environ, "TINYCTL_IMAGES_SOURCE": "debian"})
+    runtime = live_stack.runtime_object()
     code, text = runtime.exec(
         "scheduler", ["airflow", "connections", "get", "tt_sync_conn", "-o", "json"]
     )

@@ -3,14 +3,12 @@ against a small table in the shared live stack's warehouse (`staging.tt_expect_*
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from conftest import Stack
 
 from tinyctl.etl_tests.expectations import default_name, evaluate, tables_of
-from tinyctl.runtime import make_runtime
 from tinyctl.seed import warehouse_dsn
 from tinyctl.spec.models import Expectation
 
@@ -135,9 +133,7 @@ def dsn(live_stack: Stack) -> Iterator[object]:
     )
     loaded = live_stack.loaded()
     try:
-        yield warehouse_dsn(
-            loaded, make_runtime(loaded, {**os.environ, "TINYCTL_IMAGES_SOURCE": "debian"})
-        )
+        yield warehouse_dsn(loaded, live_stack.runtime_object())
     finally:
         live_stack.psql(
             f"DROP TABLE IF EXISTS {TABLE}; DROP TABLE IF EXISTS {PARENT}; DROP TABLE IF EXISTS {OLD}"

@@ -519,7 +519,7 @@ class LocalRuntime:
 
     def _airflow_health(self) -> dict[str, str] | None:
         try:
-            response = httpx.get(f"{self.api_url()}/api/v2/monitor/health", timeout=2.0)
+            response = httpx.get(f"{self.api_url()}/api/v2/monitor/health", timeout=5.0)
         except httpx.HTTPError:
             return None
         if response.status_code != 200:
