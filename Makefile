@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 IMAGES ?= debian
 DEMO ?= demo
 
-.PHONY: help setup install engine demo demo-down test test-fast lint bench clean
+.PHONY: help setup install engine local-runtime demo demo-down test test-fast lint bench clean
 
 help:
 	@echo "make demo       set everything up, then init + up + seed + test-etl a sample project"
@@ -27,19 +27,26 @@ install: $(BIN)/tinyctl
 engine: install
 	docker/provision-engine.sh $(VENV)
 
-setup: install engine
+# PostgreSQL server binaries for the local runtime (the stack as local processes, no Docker).
+local-runtime: install
+	docker/provision-local.sh $(VENV)
 
-demo: setup
+setup: install engine local-runtime
+
+# Works with or without a Docker engine: `runtime: auto` uses compose when one answers, else local.
+demo: install local-runtime
+	docker/provision-engine.sh --optional $(VENV)
 	@test -f $(DEMO)/tinyctl.yaml || $(BIN)/tinyctl init $(DEMO) --images $(IMAGES)
 	cd $(DEMO) && ../$(BIN)/tinyctl up && ../$(BIN)/tinyctl seed && ../$(BIN)/tinyctl test-etl --junit report.xml --html report.html
 
 demo-down: install
 	cd $(DEMO) && ../$(BIN)/tinyctl down
 
+# Every test; the end-to-end ones run on both runtimes (compose and local).
 test: setup
 	$(BIN)/pytest
 
-test-fast: install
+test-fast: install local-runtime
 	$(BIN)/pytest -m "not engine and not stack"
 
 lint: install
