@@ -16,7 +16,7 @@ from tinyctl.spec import load_spec
 def _loaded(project: Path, runtime: str | None = None):
     if runtime:
         spec = project / "tinyctl.yaml"
-        spec.write_text(spec.read_text() + f"runtime: {runtime}\n")
+        spec.write_text(spec.read_text().replace("runtime: auto", f"runtime: {runtime}"))
     return load_spec(project / "tinyctl.yaml")
 
 
