@@ -236,6 +236,10 @@ class LocalRuntime:
                 f"{self.state_dir / 'airflow.env'} does not exist",
                 hint="Run `tinyctl render` (or `tinyctl up`).",
             )
+        # A process that died is started again: forget it now, so that the caller polling
+        # services() sees it missing (to be started), not failed.
+        for service in (POSTGRES, *AIRFLOW_COMPONENTS):
+            processes.read_live(self.layout.pid_file(service))
         outcome: dict[str, object] = {}
         cancelled = threading.Event()
 
