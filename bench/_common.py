@@ -158,8 +158,14 @@ class Project:
         return self.root / ".tinyctl"
 
     @property
+    def state(self):
+        from tinyctl.project import StateLayout
+
+        return StateLayout(self.state_dir)
+
+    @property
     def compose_file(self) -> Path:
-        return self.state_dir / "compose.yaml"
+        return self.state.compose_file
 
     @property
     def api_url(self) -> str:
@@ -174,7 +180,7 @@ class Project:
         return run(argv, cwd=self.root, check=check, timeout=timeout)
 
     def secrets(self) -> dict[str, str]:
-        return json.loads((self.state_dir / "secrets.json").read_text())
+        return json.loads(self.state.secrets_file.read_text())
 
     def container_ids(self, all_states: bool = True) -> list[str]:
         argv = ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={self.name}"]

@@ -106,7 +106,7 @@ def hand_single(
     """Copy one new file straight into the stack's DAG folder; seconds until the API shows the DAG."""
     source = write_dag(source_dir, dag_id)
     started = time.perf_counter()
-    shutil.copyfile(source, project.state_dir / "dags" / source.name)
+    shutil.copyfile(source, project.state.dags_dir / source.name)
     return wait_until(lambda: api.dag_visible(dag_id), timeout=cap, started=started)
 
 
@@ -146,7 +146,7 @@ def hand_folder(
     source = source_root / prefix
     make_folder(source, prefix, count)
     started = time.perf_counter()
-    shutil.copytree(source, project.state_dir / "dags" / prefix)
+    shutil.copytree(source, project.state.dags_dir / prefix)
     return wait_until(
         lambda: api.count_dags(prefix + "_") >= count, timeout=cap, started=started, interval=0.2
     )

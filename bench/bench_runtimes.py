@@ -74,11 +74,10 @@ def _pss(pids: list[int]) -> int:
 def stack_pids(project: RuntimeProject) -> list[int]:
     """Every process of the project's stack (containers: through their cgroups)."""
     if project.runtime == "local":
-        from tinyctl.runtime import make_runtime
+        from tinyctl.project import Project
         from tinyctl.runtime.local.processes import group_members
-        from tinyctl.spec import load_spec
 
-        runtime = make_runtime(load_spec(project.spec_file), {**ENV, "TINYCTL_RUNTIME": "local"})
+        runtime = Project.open(project.spec_file, {**ENV, "TINYCTL_RUNTIME": "local"}).runtime
         pids: list[int] = []
         for service in ("postgres", "api-server", "scheduler", "dag-processor", "triggerer"):
             record = runtime._live(service)  # type: ignore[attr-defined]

@@ -200,8 +200,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
             )
 
             import tinyctl.seed
-            from tinyctl.runtime import make_runtime
-            from tinyctl.spec import load_spec
+            from tinyctl.project import Project
 
             def tinyctl_cli() -> float:
                 result = project.tinyctl("seed", "--only", SEED, timeout=1800)
@@ -209,8 +208,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
 
             def tinyctl_inprocess() -> float:
                 started = time.perf_counter()
-                loaded = load_spec(project.spec_file)
-                tinyctl.seed.run_seeds(loaded, make_runtime(loaded, ENV), only=[SEED])
+                tinyctl.seed.run_seeds(Project.open(project.spec_file, ENV), only=[SEED])
                 return time.perf_counter() - started
 
             def psql_copy() -> float:

@@ -123,17 +123,17 @@ class Stack:
 
         return load_spec(self.root / "tinyctl.yaml")
 
-    def client(self):
-        from tinyctl.runtime import make_runtime
-        from tinyctl.stack import airflow_client
+    def project(self):
+        """The stack's Project, as its commands open it."""
+        from tinyctl.project import Project
 
-        loaded = self.loaded()
-        return airflow_client(loaded, make_runtime(loaded, self.env))
+        return Project.open(self.root / "tinyctl.yaml", self.env)
+
+    def client(self):
+        return self.project().airflow()
 
     def runtime_object(self):
-        from tinyctl.runtime import make_runtime
-
-        return make_runtime(self.loaded(), self.env)
+        return self.project().runtime
 
 
 def new_stack(base: Path, prefix: str, *, edit=None, runtime: str = "compose") -> Stack:

@@ -18,6 +18,7 @@ from conftest import Stack
 from tinyctl.dag_checks import check_source
 from tinyctl.deploy import collect_sources, error_location, traceback_tail
 from tinyctl.errors import BadInput
+from tinyctl.project import Project
 from tinyctl.spec import load_spec
 
 stack = pytest.mark.stack
@@ -413,7 +414,7 @@ def test_collect_sources_skips_caches_compiled_and_hidden_files(project: Path) -
         (dags / rel).parent.mkdir(parents=True, exist_ok=True)
         (dags / rel).write_bytes(content)
     loaded = load_spec(project / "tinyctl.yaml")
-    sources = collect_sources(loaded, None)
+    sources = collect_sources(Project(loaded), None)
     assert sorted(sources) == [
         ".airflowignore",
         "common/__init__.py",
@@ -434,7 +435,7 @@ def test_collect_sources_skips_files_in_hidden_folders(project: Path) -> None:
     ):
         (dags / rel).parent.mkdir(parents=True, exist_ok=True)
         (dags / rel).write_text("from airflow import DAG\n")
-    sources = collect_sources(load_spec(project / "tinyctl.yaml"), None)
+    sources = collect_sources(Project(load_spec(project / "tinyctl.yaml")), None)
     assert sorted(sources) == ["staging_orders.py"], (
         "hidden folders (tool caches, virtualenvs) are not DAG sources"
     )
@@ -444,15 +445,15 @@ def test_collect_sources_with_explicit_paths(project: Path, tmp_path: Path) -> N
     loaded = load_spec(project / "tinyctl.yaml")
     (project / "dags" / "sub").mkdir()
     (project / "dags" / "sub" / "one.py").write_text("X = 1\n")
-    inside = collect_sources(loaded, [project / "dags" / "sub" / "one.py"])
+    inside = collect_sources(Project(loaded), [project / "dags" / "sub" / "one.py"])
     assert list(inside) == ["sub/one.py"], "a file inside the DAG folder keeps its relative path"
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (outside / "two.py").write_text("X = 2\n")
-    assert list(collect_sources(loaded, [outside / "two.py"])) == ["two.py"]
-    assert list(collect_sources(loaded, [outside])) == ["two.py"]
+    assert list(collect_sources(Project(loaded), [outside / "two.py"])) == ["two.py"]
+    assert list(collect_sources(Project(loaded), [outside])) == ["two.py"]
     with pytest.raises(BadInput, match="does not exist"):
-        collect_sources(loaded, [outside / "nope.py"])
+        collect_sources(Project(loaded), [outside / "nope.py"])
 
 
 def test_collect_sources_without_a_dag_folder(project: Path) -> None:
@@ -462,7 +463,7 @@ def test_collect_sources_without_a_dag_folder(project: Path) -> None:
     # The spec's cross-checks may or may not require the folder; load without them.
     loaded = load_spec(project / "tinyctl.yaml", check_files=False)
     with pytest.raises(BadInput, match="does not exist"):
-        collect_sources(loaded, None)
+        collect_sources(Project(loaded), None)
 
 
 # --------------------------------------------------------------------------- unit: local checks
@@ -540,7 +541,7 @@ def test_refresh_interval_comes_from_the_spec(project: Path) -> None:
     from tinyctl.deploy import refresh_interval
     from tinyctl.spec import load_spec
 
-    assert refresh_interval(load_spec(project / "tinyctl.yaml")) == 1.0
+    assert refresh_interval(load_spec(project / "tinyctl.yaml").spec) == 1.0
     spec = project / "tinyctl.yaml"
     spec.write_text(
         spec.read_text().replace(
@@ -548,5 +549,5 @@ def test_refresh_interval_comes_from_the_spec(project: Path) -> None:
         )
     )
     loaded = load_spec(spec)
-    assert refresh_interval(loaded) == 300.0
+    assert refresh_interval(loaded.spec) == 300.0
     assert any("up to 300 s" in w.message for w in loaded.warnings)

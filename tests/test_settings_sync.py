@@ -71,9 +71,10 @@ def test_the_managed_connection_and_the_spec_pool_exist_and_stay_unchanged(
         connection = client.connections()["warehouse"]
         pool = client.pools()["warehouse_loads"]
     assert connection["conn_type"] == "postgres"
+    host, port = live_stack.project().runtime.postgres_address_in_stack()
     assert (connection["host"], connection["port"], connection["login"], connection["schema"]) == (
-        "postgres",
-        5432,
+        host,
+        port,
         "etl",
         "warehouse",
     )
@@ -157,7 +158,7 @@ def test_added_settings_are_created_then_unchanged_then_updated(
     )
 
     # The API masks passwords: ask Airflow itself which one it stored.
-    runtime = live_stack.runtime_object()
+    runtime = live_stack.project().runtime
     code, text = runtime.exec(
         "scheduler", ["airflow", "connections", "get", "tt_sync_conn", "-o", "json"]
     )

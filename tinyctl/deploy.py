@@ -26,10 +26,10 @@ from tinyctl.airflow import AirflowClient, Dag, ImportErrorInfo
 from tinyctl.dag_checks import LIST_MODULES, LocalCheck, check_source, local_modules
 from tinyctl.errors import BadInput, TinyctlError, WorkFailed
 from tinyctl.fsutil import sha256_bytes, write_atomic
-from tinyctl.runtime.base import Runtime
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.project import Project
+from tinyctl.runtime.base import DAG_PROCESSOR
+from tinyctl.spec.models import Spec
 
-CONTAINER_DAGS = "/opt/airflow/dags"
 POLL = 0.2
 SKIP_NAMES = {"__pycache__", ".git", ".ipynb_checkpoints"}
 
@@ -104,9 +104,9 @@ def _wanted(path: Path) -> bool:
     return not name.startswith(".") or name == ".airflowignore"
 
 
-def collect_sources(loaded: LoadedSpec, paths: Iterable[Path] | None) -> dict[str, Path]:
+def collect_sources(project: Project, paths: Iterable[Path] | None) -> dict[str, Path]:
     """{relative name in the stack's DAG folder: source file}."""
-    root = loaded.path(loaded.spec.dags.path)
+    root = project.path(project.spec.dags.path)
     chosen = list(paths or [])
     if not chosen:
         if not root.is_dir():
@@ -136,18 +136,18 @@ def collect_sources(loaded: LoadedSpec, paths: Iterable[Path] | None) -> dict[st
 # --------------------------------------------------------------------------- image modules
 
 
-def image_modules(loaded: LoadedSpec, runtime: Runtime) -> set[str] | None:
-    """Top-level modules importable in the running Airflow image, cached per image inputs."""
-    stamp = loaded.state_dir / "render.json"
+def image_modules(project: Project) -> set[str] | None:
+    """Top-level modules importable where the dag-processor runs, cached per rendered inputs."""
+    stamp = project.state.render_stamp
     key = sha256_bytes(stamp.read_bytes())[:16] if stamp.exists() else "none"
-    cache = loaded.state_dir / "cache" / f"modules-{key}.json"
+    cache = project.state.cache_dir / f"modules-{key}.json"
     if cache.exists():
         try:
             return set(json.loads(cache.read_text()))
         except ValueError:
             pass
     try:
-        code, text = runtime.exec("dag-processor", ["python", "-c", LIST_MODULES])
+        code, text = project.runtime.exec(DAG_PROCESSOR, ["python", "-c", LIST_MODULES])
     except TinyctlError:
         return None
     if code != 0:
@@ -219,19 +219,20 @@ def _dag_states(dags: list[Dag]) -> list[DagState]:
     ]
 
 
-def _by_file(dags: list[Dag]) -> dict[str, list[Dag]]:
+def _by_file(dags: list[Dag], folder: str) -> dict[str, list[Dag]]:
+    """DAGs grouped by their file's name relative to the DAG folder (`folder` as Airflow sees it)."""
+    prefix = folder.rstrip("/") + "/"
     grouped: dict[str, list[Dag]] = {}
     for dag in dags:
         key = dag.relative_fileloc or ""
-        if not key and dag.fileloc and dag.fileloc.startswith(CONTAINER_DAGS + "/"):
-            key = dag.fileloc[len(CONTAINER_DAGS) + 1 :]
+        if not key and dag.fileloc and dag.fileloc.startswith(prefix):
+            key = dag.fileloc[len(prefix) :]
         grouped.setdefault(key, []).append(dag)
     return grouped
 
 
 def deploy_dags(
-    loaded: LoadedSpec,
-    runtime: Runtime,
+    project: Project,
     client: AirflowClient,
     *,
     paths: Iterable[Path] | None = None,
@@ -242,14 +243,16 @@ def deploy_dags(
 ) -> DeployReport:
     started = time.monotonic()
     emit = on_result or (lambda _r: None)
-    target_root = loaded.state_dir / "dags"
+    runtime = project.runtime
+    target_root = runtime.dag_folder()
     target_root.mkdir(parents=True, exist_ok=True)
-    sources = collect_sources(loaded, paths)
+    seen_as = runtime.airflow_dag_folder()
+    sources = collect_sources(project, paths)
     whole_folder = not paths
 
-    known = image_modules(loaded, runtime)
+    known = image_modules(project)
     if known is not None:
-        known |= local_modules(loaded.path(loaded.spec.dags.path)) | local_modules(target_root)
+        known |= local_modules(project.path(project.spec.dags.path)) | local_modules(target_root)
         known |= {Path(rel).parts[0].removesuffix(".py") for rel in sources}
 
     results: list[FileResult] = []
@@ -304,7 +307,7 @@ def deploy_dags(
             emit(result)
 
     dags = client.dags()
-    by_file = _by_file(dags)
+    by_file = _by_file(dags, seen_as)
     for item in pending:
         _request_parse(client, by_file.get(item.rel, []))
 
@@ -322,11 +325,11 @@ def deploy_dags(
             results.append(result)
             emit(result)
 
-    refresh = refresh_interval(loaded)
+    refresh = refresh_interval(project.spec)
     deadline = time.monotonic() + timeout
     while waiting:
         dags = client.dags()
-        by_file = _by_file(dags)
+        by_file = _by_file(dags, seen_as)
         errors = client.import_errors()
         for item in list(waiting):
             fresh = [
@@ -381,12 +384,12 @@ def deploy_dags(
             time.sleep(POLL)
 
     restored = [r for r in results if r.restored_at is not None]
-    _wait_for_restored(client, restored, deadline)
+    _wait_for_restored(client, restored, deadline, seen_as)
     for result in restored:
         emit(result)
 
     if unchanged:
-        by_file = _by_file(client.dags())
+        by_file = _by_file(client.dags(), seen_as)
         for rel in unchanged:
             result = FileResult(
                 rel,
@@ -447,11 +450,13 @@ def _failed_import(
     return result
 
 
-def _wait_for_restored(client: AirflowClient, restored: list[FileResult], deadline: float) -> None:
+def _wait_for_restored(
+    client: AirflowClient, restored: list[FileResult], deadline: float, seen_as: str
+) -> None:
     """After putting a good version back, wait until its DAGs are active again (bounded)."""
     pending = {r.file: r for r in restored}
     while pending and time.monotonic() < deadline:
-        by_file = _by_file(client.dags())
+        by_file = _by_file(client.dags(), seen_as)
         for rel, result in list(pending.items()):
             dags = by_file.get(rel, [])
             live = [
@@ -468,13 +473,13 @@ def _wait_for_restored(client: AirflowClient, restored: list[FileResult], deadli
             time.sleep(POLL)
 
 
-def refresh_interval(loaded: LoadedSpec) -> float:
+def refresh_interval(spec: Spec) -> float:
     """How often the stack's dag-processor looks for new files, in seconds."""
     from tinyctl.render.context import LOCAL_DEFAULTS
 
     key = "dag_processor.refresh_interval"
     try:
-        return float(loaded.spec.airflow.config.get(key, LOCAL_DEFAULTS[key]))
+        return float(spec.airflow.config.get(key, LOCAL_DEFAULTS[key]))
     except ValueError:
         return float(LOCAL_DEFAULTS[key])
 

@@ -10,6 +10,7 @@ import contextlib
 import errno
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,20 +73,23 @@ def port_holder(port: int) -> str | None:
     return None
 
 
-def check_ports(requests: list[PortRequest], own_ports: set[int], describe_docker=None) -> None:
-    """Raise one EnvironmentProblem naming every host port that is taken by someone else."""
+def check_ports(
+    requests: list[PortRequest],
+    own_ports: set[int],
+    describe: Callable[[int, str | None], str | None] | None = None,
+) -> None:
+    """Raise one EnvironmentProblem naming every host port that is taken by someone else.
+
+    `describe(port, process)` lets the runtime name the holder better than the OS can (e.g. the
+    container and project behind a Docker proxy); see `Runtime.describe_port_holder`.
+    """
     taken = []
     for request in requests:
         if request.port in own_ports or port_free(request.bind, request.port):
             continue
         holder = port_holder(request.port)
-        if describe_docker and (holder is None or holder.startswith("docker-proxy")):
-            owners = describe_docker(request.port)
-            if owners:
-                holder = ", ".join(
-                    f"container {name}" + (f" of project {project}" if project else "")
-                    for name, project in owners
-                )
+        if describe is not None:
+            holder = describe(request.port, holder) or holder
         taken.append(
             f"{request.bind}:{request.port} ({request.label}) is in use"
             + (f" by {holder}" if holder else "")

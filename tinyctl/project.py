@@ -2,7 +2,8 @@
 the runtime, and factories for the Airflow client and warehouse connections.
 
 The CLI builds it once (`Project.open`) and hands it to core functions. Nothing outside this
-module and `StateLayout` knows the names of the files inside the state folder.
+module knows the names of the files inside the state folder: every other module asks
+`StateLayout` (`project.state`) for them.
 """
 
 from __future__ import annotations
@@ -25,37 +26,86 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StateLayout:
-    """The state folder (`project.state_dir`, default `.tinyctl/`) and what lives in it."""
+    """The state folder (`project.state_dir`, default `.tinyctl/`) and what lives in it.
+
+    The class constants are names relative to the state folder (what `render.json` records);
+    the properties are the paths.
+    """
 
     root: Path
 
+    # Written by `render` (recorded in the stamp, replaced on every render).
+    COMPOSE = "compose.yaml"
+    AIRFLOW_ENV = "airflow.env"
+    AIRFLOW_SECRET_ENV = "secrets/airflow.env"
+    POSTGRES_SECRET_ENV = "secrets/postgres.env"
+    PASSWORDS = "secrets/auth/passwords.json"
+    POSTGRES_BOOTSTRAP = "postgres/bootstrap.sh"
+    HEALTHCHECK = "bin/healthcheck.py"
+    # Kept across renders.
+    STAMP = "render.json"
+    SECRETS = "secrets.json"
+    IDENTITY = "project.json"
+    LOCK = "lock"
+    APPLIED_SETTINGS = "applied-settings.json"
+    RUNTIME_RECORD = "runtime.json"
+    LOCAL = "local"
+    # Folders: the stack mounts `dags/` and `logs/`; `secrets/` holds mode-0600 files.
+    DAGS = "dags"
+    LOGS = "logs"
+    CACHE = "cache"
+    SECRET_DIRS = ("secrets", "secrets/auth")
+    MOUNT_DIRS = (DAGS, LOGS)
+
+    def file(self, relative: str) -> Path:
+        """A path inside the state folder from a name relative to it (as `render.json` records)."""
+        return self.root / relative
+
     @property
     def compose_file(self) -> Path:
-        return self.root / "compose.yaml"
+        return self.root / self.COMPOSE
 
     @property
     def render_stamp(self) -> Path:
-        return self.root / "render.json"
+        return self.root / self.STAMP
 
     @property
     def secrets_file(self) -> Path:
-        return self.root / "secrets.json"
+        return self.root / self.SECRETS
 
     @property
     def identity_file(self) -> Path:
-        return self.root / "project.json"
+        return self.root / self.IDENTITY
 
     @property
     def lock_file(self) -> Path:
-        return self.root / "lock"
+        return self.root / self.LOCK
+
+    @property
+    def runtime_record(self) -> Path:
+        """Which runtime holds the stack's data (written by a runtime's start)."""
+        return self.root / self.RUNTIME_RECORD
+
+    @property
+    def local_dir(self) -> Path:
+        """The local runtime's processes, logs, cluster and Airflow home."""
+        return self.root / self.LOCAL
+
+    @property
+    def applied_settings_file(self) -> Path:
+        return self.root / self.APPLIED_SETTINGS
 
     @property
     def dags_dir(self) -> Path:
-        return self.root / "dags"
+        return self.root / self.DAGS
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / self.LOGS
 
     @property
     def cache_dir(self) -> Path:
-        return self.root / "cache"
+        return self.root / self.CACHE
 
 
 class Project:
@@ -67,10 +117,15 @@ class Project:
         self.state = StateLayout(loaded.state_dir)
 
     @classmethod
-    def open(cls, spec_file: Path, environ: Mapping[str, str] | None = None) -> Project:
+    def open(
+        cls, spec_file: Path, environ: Mapping[str, str] | None = None, *, check_files: bool = True
+    ) -> Project:
         from tinyctl.spec import load_spec
 
-        return cls(load_spec(spec_file), environ)
+        return cls(load_spec(spec_file, check_files=check_files), environ)
+
+    def __repr__(self) -> str:
+        return f"Project({self.name!r}, root={str(self.root)!r})"
 
     # ------------------------------------------------------------------ the spec
 
@@ -86,9 +141,17 @@ class Project:
     def root(self) -> Path:
         return self.loaded.root
 
+    @property
+    def spec_file(self) -> Path:
+        return self.loaded.file
+
     def path(self, relative: str) -> Path:
         """A path written in the spec, resolved against the project folder."""
         return self.loaded.path(relative)
+
+    def locate(self, *path: object) -> tuple[int, int]:
+        """(line, column) of a spec key, for error messages."""
+        return self.loaded.locate(*path)
 
     # ------------------------------------------------------------------ secrets and runtime
 
@@ -97,13 +160,22 @@ class Project:
         """The generated secrets, read once; raises BadInput when they were never rendered."""
         from tinyctl.secrets import load_secrets
 
-        return load_secrets(self.state.root, self.spec, environ=self.environ, create=False)
+        return load_secrets(self.state.secrets_file, self.spec, environ=self.environ, create=False)
+
+    def generate_secrets(self) -> Secrets:
+        """The secrets, generating (and storing) the missing ones: what `render` does first."""
+        from tinyctl.secrets import load_secrets
+
+        secrets = load_secrets(self.state.secrets_file, self.spec, environ=self.environ)
+        self.__dict__["secrets"] = secrets  # later readers see what was just written
+        return secrets
 
     @cached_property
     def runtime(self) -> Runtime:
+        """The runtime running this project's stack (TINYCTL_RUNTIME chooses; Compose by default)."""
         from tinyctl.runtime import make_runtime
 
-        return make_runtime(self.loaded, self.environ)
+        return make_runtime(self)
 
     # ------------------------------------------------------------------ clients
 

@@ -1,6 +1,6 @@
 """Generated secrets: passwords, the Fernet key, the JWT secret and the API secret key.
 
-They are generated once, at first render, into `<state>/secrets.json` (mode 0600), reused after
+They are generated once, at first render, into the state folder's secrets file (mode 0600), reused after
 that, and never written into the spec, printed, or given a well-known default. Each one may be
 overridden from the environment as `TINYCTL_SECRET_<NAME>` (e.g. TINYCTL_SECRET_FERNET_KEY).
 """
@@ -21,7 +21,6 @@ from tinyctl.errors import BadInput
 from tinyctl.fsutil import write_atomic
 from tinyctl.spec.models import Spec
 
-SECRETS_FILE = "secrets.json"
 ENV_PREFIX = "TINYCTL_SECRET_"
 # The admin user tinyctl itself uses for Airflow's API (deploys, settings, test runs).
 INTERNAL_USER = "tinyctl"
@@ -86,10 +85,6 @@ class Secrets:
         return self.values[user_secret(user)]
 
 
-def secrets_file(state_dir: Path) -> Path:
-    return state_dir / SECRETS_FILE
-
-
 def _read(file: Path) -> dict[str, str]:
     if not file.exists():
         return {}
@@ -109,14 +104,14 @@ def _read(file: Path) -> dict[str, str]:
 
 
 def load_secrets(
-    state_dir: Path, spec: Spec, *, environ: Mapping[str, str] | None = None, create: bool = True
+    file: Path, spec: Spec, *, environ: Mapping[str, str] | None = None, create: bool = True
 ) -> Secrets:
-    """Return every secret the spec needs, generating (and storing) the missing ones.
+    """Return every secret the spec needs, generating (and storing) the missing ones in `file`
+    (the state folder's `StateLayout.secrets_file`).
 
     With `create=False` nothing is written; a missing secret raises `BadInput`.
     """
     environ = os.environ if environ is None else environ
-    file = secrets_file(state_dir)
     stored = _read(file)
     values: dict[str, str] = {}
     generated: list[str] = []
@@ -131,7 +126,7 @@ def load_secrets(
         stored[name] = values[name] = GENERATORS.get(name, _password)()
         generated.append(name)
     if generated:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        file.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(
             file, (json.dumps(stored, indent=2, sort_keys=True) + "\n").encode(), mode=0o600
         )

@@ -16,9 +16,7 @@ from typing import IO
 
 from tinyctl.db import DatabaseError, Dsn, load_csv, run_script
 from tinyctl.errors import BadInput
-from tinyctl.runtime.base import Runtime
-from tinyctl.secrets import load_secrets
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.project import Project
 from tinyctl.spec.models import Seed
 
 
@@ -45,24 +43,6 @@ class SeedOutcome:
 ProgressCallback = Callable[
     [str, int, int, int], None
 ]  # seed name, bytes done, bytes total, rows done
-
-
-def warehouse_dsn(
-    loaded: LoadedSpec, runtime: Runtime, database: str | None = None, role: str | None = None
-) -> Dsn:
-    """Connection details for a warehouse database, as the ETL writer role by default."""
-    spec = loaded.spec
-    pg = spec.postgres
-    db = database or pg.default_database.name
-    writer = role or (pg.writer.name if pg.writer else None)
-    if writer is None:
-        raise BadInput(
-            "postgres.roles has no role with access: write",
-            hint="Add one; seeds load as that role.",
-        )
-    secrets = load_secrets(loaded.state_dir, spec, create=False)
-    host, port = runtime.postgres_address()
-    return Dsn(host, port, db, writer, secrets.role_password(writer))
 
 
 class _Prepend:
@@ -104,9 +84,9 @@ def _header_columns(stream: IO[bytes], delimiter: str, file: Path) -> tuple[list
 
 
 def _load_csv_seed(
-    loaded: LoadedSpec, seed: Seed, dsn: Dsn, progress: ProgressCallback
+    project: Project, seed: Seed, dsn: Dsn, progress: ProgressCallback
 ) -> tuple[int, int]:
-    path = loaded.path(seed.csv or "")
+    path = project.path(seed.csv or "")
     if not path.is_file():
         raise BadInput(f"seed {seed.name}: {path} does not exist")
     total = path.stat().st_size
@@ -123,12 +103,12 @@ def _load_csv_seed(
         if seed.columns:
             unknown = [c for c in columns if c not in seed.columns]
             if unknown:
-                line, col = loaded.locate(
-                    "seeds", [s.name for s in loaded.spec.seeds].index(seed.name), "columns"
+                line, col = project.locate(
+                    "seeds", [s.name for s in project.spec.seeds].index(seed.name), "columns"
                 )
                 raise BadInput(
                     f"{path}:1: column(s) {', '.join(unknown)} are not declared in seed {seed.name}'s columns",
-                    hint=f"Add them to `columns` ({loaded.file}:{line}:{col}) or fix the header.",
+                    hint=f"Add them to `columns` ({project.spec_file}:{line}:{col}) or fix the header.",
                 )
 
         def on_chunk(done: int, newlines: int) -> None:
@@ -166,10 +146,10 @@ def _load_csv_seed(
     return result.rows, result.bytes
 
 
-def _run_sql_seed(loaded: LoadedSpec, seed: Seed, dsn: Dsn, progress: ProgressCallback) -> int:
+def _run_sql_seed(project: Project, seed: Seed, dsn: Dsn, progress: ProgressCallback) -> int:
     size = 0
     for relative in seed.sql_files:
-        path = loaded.path(relative)
+        path = project.path(relative)
         if not path.is_file():
             raise BadInput(f"seed {seed.name}: {path} does not exist")
         text = path.read_text(encoding="utf-8-sig")
@@ -187,8 +167,8 @@ def _run_sql_seed(loaded: LoadedSpec, seed: Seed, dsn: Dsn, progress: ProgressCa
     return size
 
 
-def select_seeds(loaded: LoadedSpec, only: Iterable[str] | None) -> list[Seed]:
-    seeds = list(loaded.spec.seeds)
+def select_seeds(project: Project, only: Iterable[str] | None) -> list[Seed]:
+    seeds = list(project.spec.seeds)
     if not only:
         return seeds
     names = [s.name for s in seeds]
@@ -203,26 +183,25 @@ def select_seeds(loaded: LoadedSpec, only: Iterable[str] | None) -> list[Seed]:
 
 
 def run_seeds(
-    loaded: LoadedSpec,
-    runtime: Runtime,
+    project: Project,
     *,
     only: Iterable[str] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> list[SeedOutcome]:
     progress = on_progress or (lambda *_args: None)
     outcomes = []
-    for seed in select_seeds(loaded, only):
-        dsn = warehouse_dsn(loaded, runtime, seed.database)
+    for seed in select_seeds(project, only):
+        dsn = project.warehouse(seed.database)
         started = time.monotonic()
         if seed.csv is not None:
-            rows, size = _load_csv_seed(loaded, seed, dsn, progress)
+            rows, size = _load_csv_seed(project, seed, dsn, progress)
             outcomes.append(
                 SeedOutcome(
                     seed.name, "csv", seed.table or "", rows, size, time.monotonic() - started
                 )
             )
         else:
-            size = _run_sql_seed(loaded, seed, dsn, progress)
+            size = _run_sql_seed(project, seed, dsn, progress)
             outcomes.append(
                 SeedOutcome(
                     seed.name,

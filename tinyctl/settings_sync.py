@@ -8,7 +8,6 @@ last applied (in the state folder, mode 0600) tells whether a password changed.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,9 @@ from typing import Any
 from tinyctl.airflow import AirflowClient
 from tinyctl.errors import BadInput
 from tinyctl.fsutil import sha256_bytes, write_atomic
-from tinyctl.secrets import load_secrets
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.project import Project
 from tinyctl.spec.models import Spec
 
-APPLIED_FILE = "applied-settings.json"
 MANAGED_DESCRIPTION = "Managed by tinyctl from tinyctl.yaml (postgres section)"
 
 
@@ -35,15 +32,11 @@ class SyncItem:
         return {"kind": self.kind, "name": self.name, "action": self.action}
 
 
-def desired_connections(
-    loaded: LoadedSpec,
-    environ: Mapping[str, str],
-    warehouse_address: tuple[str, int] = ("postgres", 5432),
-) -> dict[str, dict[str, Any]]:
-    """conn_id -> API body, including the warehouse connections tinyctl defines itself
-    (at `warehouse_address`: where the runtime's Airflow tasks reach Postgres)."""
-    spec = loaded.spec
-    secrets = load_secrets(loaded.state_dir, spec, create=False, environ=environ)
+def desired_connections(project: Project) -> dict[str, dict[str, Any]]:
+    """conn_id -> API body, including the warehouse connections tinyctl defines itself."""
+    spec, environ = project.spec, project.environ
+    secrets = project.secrets
+    pg_host, pg_port = project.runtime.postgres_address_in_stack()
     bodies: dict[str, dict[str, Any]] = {}
     writer = spec.postgres.writer
     for db in spec.postgres.databases:
@@ -53,8 +46,8 @@ def desired_connections(
             "connection_id": db.connection_id,
             "conn_type": "postgres",
             "description": MANAGED_DESCRIPTION,
-            "host": warehouse_address[0],
-            "port": warehouse_address[1],
+            "host": pg_host,
+            "port": pg_port,
             "login": writer.name,
             "schema": db.name,
             "password": secrets.role_password(writer.name),
@@ -65,10 +58,10 @@ def desired_connections(
         if conn.password_env:
             password = environ.get(conn.password_env)
             if password is None:
-                line, col = loaded.locate("airflow", "connections", i, "password_env")
+                line, col = project.locate("airflow", "connections", i, "password_env")
                 raise BadInput(
                     f"connection {conn.id!r}: the environment variable {conn.password_env} is not set",
-                    hint=f"Export {conn.password_env} (see {loaded.file}:{line}:{col}), then run the command again.",
+                    hint=f"Export {conn.password_env} (see {project.spec_file}:{line}:{col}), then run the command again.",
                 )
         bodies[conn.id] = {
             "connection_id": conn.id,
@@ -132,21 +125,15 @@ def _read_applied(path: Path) -> dict[str, str]:
         return {}
 
 
-def sync_settings(
-    loaded: LoadedSpec,
-    client: AirflowClient,
-    *,
-    environ: Mapping[str, str] | None = None,
-    warehouse_address: tuple[str, int] = ("postgres", 5432),
-) -> list[SyncItem]:
-    environ = os.environ if environ is None else environ
-    spec: Spec = loaded.spec
-    applied_path = loaded.state_dir / APPLIED_FILE
+def sync_settings(project: Project, client: AirflowClient) -> list[SyncItem]:
+    """Create, update or leave each connection, variable and pool of the spec; report each."""
+    spec: Spec = project.spec
+    applied_path = project.state.applied_settings_file
     applied = _read_applied(applied_path)
     items: list[SyncItem] = []
 
     current_connections = client.connections()
-    for conn_id, body in desired_connections(loaded, environ, warehouse_address).items():
+    for conn_id, body in desired_connections(project).items():
         key = f"connection:{conn_id}"
         fingerprint = _fingerprint(body)
         current = current_connections.get(conn_id)

@@ -1,7 +1,8 @@
-"""Bringing the stack up and reporting on it: render, pre-flight, build, start, wait for health.
+"""Bringing the stack up and reporting on it: render, pre-flight, build, start, wait for health;
+then what `up` does once healthy (sync settings, deploy DAGs).
 
-This is core code: it drives the runtime and the Airflow client, reports progress through a
-callback, and raises tinyctl errors. It never prints.
+This is core code: it drives the project's runtime and Airflow client, reports progress through
+callbacks, and raises tinyctl errors. It never prints.
 """
 
 from __future__ import annotations
@@ -10,32 +11,22 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinyctl.airflow import AirflowClient, AirflowUnreachable, Health
 from tinyctl.errors import TinyctlError, WorkFailed
 from tinyctl.preflight import PortRequest, check_memory, check_ports, needed_memory
+from tinyctl.project import Project
 from tinyctl.render import render, render_status
-from tinyctl.runtime.base import BuildOutcome, Runtime, ServiceStatus
-from tinyctl.secrets import INTERNAL_USER, load_secrets
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.runtime.base import API_SERVER, BuildOutcome, Runtime, ServiceStatus
 from tinyctl.spec.models import parse_duration
+
+if TYPE_CHECKING:
+    from tinyctl.deploy import DeployReport, FileResult
+    from tinyctl.settings_sync import SyncItem
 
 POLL_SECONDS = 0.25
 AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
-
-
-def airflow_client(
-    loaded: LoadedSpec, runtime: Runtime, *, timeout: float = 10.0, retries: int = 3
-) -> AirflowClient:
-    secrets = load_secrets(loaded.state_dir, loaded.spec, create=False)
-    return AirflowClient(
-        runtime.api_url(),
-        INTERNAL_USER,
-        secrets.user_password(INTERNAL_USER),
-        timeout=timeout,
-        retries=retries,
-    )
 
 
 @dataclass
@@ -81,21 +72,20 @@ def _first_failure(services: list[ServiceStatus]) -> ServiceStatus | None:
     return None
 
 
-def preflight(loaded: LoadedSpec, runtime: Runtime, services: list[ServiceStatus]) -> None:
+def preflight(project: Project, services: list[ServiceStatus]) -> None:
     """Ports and memory; raises EnvironmentProblem before anything starts."""
-    spec = loaded.spec
+    spec, runtime = project.spec, project.runtime
     requests = [PortRequest("airflow.port", spec.airflow.bind, spec.airflow.port)]
     if spec.postgres.port is not None:
         requests.append(PortRequest("postgres.port", spec.postgres.bind, spec.postgres.port))
-    own = {port for s in services if s.state == "running" for port in s.published}
-    describe = getattr(getattr(runtime, "docker", None), "containers_publishing", None)
-    check_ports(requests, own, describe)
+    own = {port for s in services if s.running for port in s.published}
+    check_ports(requests, own, runtime.describe_port_holder)
     if not own:
         check_memory(runtime.memory_bytes(), needed_memory(spec.airflow.worker_count))
 
 
-def _ensure_data_dirs(loaded: LoadedSpec) -> None:
-    data = loaded.path(loaded.spec.data.path)
+def _ensure_data_dirs(project: Project) -> None:
+    data = project.path(project.spec.data.path)
     for sub in ("landing", "archive"):
         (data / sub).mkdir(parents=True, exist_ok=True)
 
@@ -124,8 +114,7 @@ def wait_for_airflow(
 
 
 def bring_up(
-    loaded: LoadedSpec,
-    runtime: Runtime,
+    project: Project,
     *,
     timeout: float | None = None,
     on_progress: Callable[[UpProgress], None] | None = None,
@@ -134,13 +123,14 @@ def bring_up(
 ) -> UpResult:
     """Render, check, build and start the stack; return once every service and Airflow is healthy."""
     started = time.monotonic()
+    runtime = project.runtime
     timeout = float(
-        timeout if timeout is not None else parse_duration(loaded.spec.airflow.start_timeout)
+        timeout if timeout is not None else parse_duration(project.spec.airflow.start_timeout)
     )
     report = on_progress or (lambda _progress: None)
     step = on_step or (lambda _message: None)
 
-    rendered = render(loaded).written
+    rendered = render(project).written
     # Independent questions to Docker, asked at once (each is a CLI round trip of ~0.1-0.2 s).
     with ThreadPoolExecutor(max_workers=3) as pool:
         engine = pool.submit(runtime.check_engine)
@@ -149,7 +139,7 @@ def bring_up(
         engine.result()  # an unreachable engine is reported as such, before anything else
         services, to_build = listed.result(), stale_images.result()
     if not rendered and not to_build and services and all(s.ok for s in services):
-        with airflow_client(loaded, runtime, timeout=5, retries=1) as client:
+        with project.airflow(timeout=5, retries=1) as client:
             try:
                 health = client.health()
             except AirflowUnreachable:
@@ -165,8 +155,8 @@ def bring_up(
                     _version(client),
                 )
 
-    preflight(loaded, runtime, services)
-    _ensure_data_dirs(loaded)
+    preflight(project, services)
+    _ensure_data_dirs(project)
     built: list[BuildOutcome] = []
     if to_build:
         built = runtime.build(show_output=show_build_output, on_step=step)
@@ -205,7 +195,7 @@ def bring_up(
         handle.cancel()
         raise
 
-    with airflow_client(loaded, runtime) as client:
+    with project.airflow() as client:
 
         def on_health(health: Health) -> None:
             report(
@@ -260,11 +250,12 @@ class StackReport:
         }
 
 
-def stack_status(loaded: LoadedSpec, runtime: Runtime) -> StackReport:
+def stack_status(project: Project) -> StackReport:
     """What is running, how healthy it is, and whether the rendered files are stale."""
+    runtime = project.runtime
     runtime.check_engine()
     services = runtime.services()
-    fresh = render_status(loaded)
+    fresh = render_status(project)
     running = [s for s in services if s.state not in ("missing",)]
     airflow: dict[str, Any] = {
         "url": runtime.api_url(),
@@ -272,10 +263,10 @@ def stack_status(loaded: LoadedSpec, runtime: Runtime) -> StackReport:
         "healthy": False,
         "components": {},
     }
-    api_up = any(s.service == "api-server" and s.state == "running" for s in services)
+    api_up = any(s.service == API_SERVER and s.running for s in services)
     if api_up:
         try:
-            with airflow_client(loaded, runtime, timeout=3, retries=1) as client:
+            with project.airflow(timeout=3, retries=1) as client:
                 health = client.health()
                 airflow["components"] = health.components
                 airflow["healthy"] = health.all_healthy(AIRFLOW_COMPONENTS)
@@ -291,7 +282,7 @@ def stack_status(loaded: LoadedSpec, runtime: Runtime) -> StackReport:
     else:
         state = "degraded"
     return StackReport(
-        loaded.spec.project.name,
+        project.name,
         runtime.name,
         state,
         services,
@@ -300,3 +291,29 @@ def stack_status(loaded: LoadedSpec, runtime: Runtime) -> StackReport:
         fresh.reasons,
         runtime.reason,
     )
+
+
+@dataclass
+class AfterUp:
+    """What `up` did once the stack was healthy."""
+
+    settings: list[SyncItem]
+    deploy: DeployReport
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"settings": [i.as_dict() for i in self.settings], **self.deploy.as_dict()}
+
+
+def after_up(project: Project, *, on_result: Callable[[FileResult], None] | None = None) -> AfterUp:
+    """What `up` does once the stack is healthy: sync the spec's settings, deploy the DAG folder.
+
+    Returns both reports; the caller shows them, then `deploy.require_deployable(report)` turns
+    failed files into a WorkFailed.
+    """
+    from tinyctl.deploy import deploy_dags
+    from tinyctl.settings_sync import sync_settings
+
+    with project.airflow() as client:
+        items = sync_settings(project, client)
+        report = deploy_dags(project, client, on_result=on_result)
+    return AfterUp(items, report)

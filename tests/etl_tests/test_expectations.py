@@ -9,7 +9,6 @@ import pytest
 from conftest import Stack
 
 from tinyctl.etl_tests.expectations import default_name, evaluate, tables_of
-from tinyctl.seed import warehouse_dsn
 from tinyctl.spec.models import Expectation
 
 
@@ -131,9 +130,8 @@ def dsn(live_stack: Stack) -> Iterator[object]:
         " (3, 9, 'lost', true, NULL, now() - interval '2 days'),"
         " (3, NULL, 'pending', NULL, 7.25, now() - interval '3 days')"
     )
-    loaded = live_stack.loaded()
     try:
-        yield warehouse_dsn(loaded, live_stack.runtime_object())
+        yield live_stack.project().warehouse()
     finally:
         live_stack.psql(
             f"DROP TABLE IF EXISTS {TABLE}; DROP TABLE IF EXISTS {PARENT}; DROP TABLE IF EXISTS {OLD}"

@@ -11,8 +11,10 @@ import jinja2
 import pytest
 from conftest import compose_binary
 
+from tinyctl.project import Project, StateLayout
 from tinyctl.render import render, render_status
 from tinyctl.render.engine import _environment
+from tinyctl.scaffold import init_project
 from tinyctl.secrets import load_secrets
 from tinyctl.spec import load_spec
 
@@ -27,9 +29,9 @@ def _files(root: Path) -> dict[str, bytes]:
 
 def test_render_twice_gives_identical_bytes(project: Path) -> None:
     loaded = load_spec(project / "tinyctl.yaml")
-    first = render(loaded)
+    first = render(Project(loaded))
     before = _files(loaded.state_dir)
-    second = render(loaded)
+    second = render(Project(loaded))
     assert first.written and not second.written
     assert _files(loaded.state_dir) == before
 
@@ -38,7 +40,7 @@ def test_same_spec_and_secrets_render_the_same_bytes_elsewhere(
     project: Path, tmp_path: Path
 ) -> None:
     loaded = load_spec(project / "tinyctl.yaml")
-    render(loaded)
+    render(Project(loaded))
     copy = tmp_path / "copy"
     shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".tinyctl"))
     (copy / ".tinyctl").mkdir()
@@ -46,13 +48,13 @@ def test_same_spec_and_secrets_render_the_same_bytes_elsewhere(
         (loaded.state_dir / "secrets.json").read_bytes()
     )
     other = load_spec(copy / "tinyctl.yaml")
-    render(other)
+    render(Project(other))
     assert _files(other.state_dir) == _files(loaded.state_dir)
 
 
 def test_secrets_are_private_and_stay_out_of_the_compose_file(project: Path) -> None:
     loaded = load_spec(project / "tinyctl.yaml")
-    render(loaded)
+    render(Project(loaded))
     state = loaded.state_dir
     for name in (
         "secrets.json",
@@ -72,17 +74,17 @@ def test_secrets_are_private_and_stay_out_of_the_compose_file(project: Path) -> 
 
 def test_secrets_are_generated_once_and_reused(project: Path) -> None:
     loaded = load_spec(project / "tinyctl.yaml")
-    render(loaded)
+    render(Project(loaded))
     first = (loaded.state_dir / "secrets.json").read_bytes()
-    render(loaded)
+    render(Project(loaded))
     assert (loaded.state_dir / "secrets.json").read_bytes() == first
 
 
 def test_environment_overrides_a_secret_without_storing_it(project: Path) -> None:
     loaded = load_spec(project / "tinyctl.yaml")
-    render(loaded)
+    render(Project(loaded))
     stored = (loaded.state_dir / "secrets.json").read_bytes()
-    render(loaded, environ={**os.environ, "TINYCTL_SECRET_FERNET_KEY": "x" * 43 + "="})
+    render(Project(loaded, {**os.environ, "TINYCTL_SECRET_FERNET_KEY": "x" * 43 + "="}))
     assert "x" * 43 in (loaded.state_dir / "secrets" / "airflow.env").read_text()
     assert (loaded.state_dir / "secrets.json").read_bytes() == stored
 
@@ -90,28 +92,28 @@ def test_environment_overrides_a_secret_without_storing_it(project: Path) -> Non
 def test_staleness_follows_spec_changes_and_hand_edits(project: Path) -> None:
     spec_file = project / "tinyctl.yaml"
     loaded = load_spec(spec_file)
-    assert not render_status(loaded).fresh
-    render(loaded)
-    assert render_status(loaded).fresh
+    assert not render_status(Project(loaded)).fresh
+    render(Project(loaded))
+    assert render_status(Project(loaded)).fresh
 
     spec_file.write_text(spec_file.read_text().replace("port: 8080", "port: 8088"))
     changed = load_spec(spec_file)
-    status = render_status(changed)
+    status = render_status(Project(changed))
     assert not status.fresh and "the spec changed" in status.reasons[0]
-    render(changed)
-    assert render_status(changed).fresh
+    render(Project(changed))
+    assert render_status(Project(changed)).fresh
 
     compose = changed.state_dir / "compose.yaml"
     compose.write_text(compose.read_text() + "# local edit\n")
-    status = render_status(changed)
+    status = render_status(Project(changed))
     assert status.reasons == ("compose.yaml was edited by hand",)
 
 
 def test_a_comment_only_change_does_not_make_the_render_stale(project: Path) -> None:
     spec_file = project / "tinyctl.yaml"
-    render(load_spec(spec_file))
+    render(Project(load_spec(spec_file)))
     spec_file.write_text(spec_file.read_text() + "\n# a note\n")
-    assert render_status(load_spec(spec_file)).fresh
+    assert render_status(Project(load_spec(spec_file))).fresh
 
 
 def test_templates_fail_loudly_on_undefined_values() -> None:
@@ -128,7 +130,7 @@ def test_a_failing_render_writes_nothing(project: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr("tinyctl.render.engine.render_files", broken)
     with pytest.raises(RuntimeError):
-        render(loaded)
+        render(Project(loaded))
     assert not (loaded.state_dir / "compose.yaml").exists()
 
 
@@ -144,7 +146,7 @@ def test_rendered_compose_file_passes_docker_compose_config(project: Path, varia
         )
         spec_file.write_text(text.replace("source: official", "source: debian"))
     loaded = load_spec(spec_file)
-    render(loaded)
+    render(Project(loaded))
     file = loaded.state_dir / "compose.yaml"
     result = subprocess.run(
         [*compose, "-f", str(file), "config", "--format", "json"], capture_output=True, text=True
@@ -170,4 +172,31 @@ def test_rendered_compose_file_passes_docker_compose_config(project: Path, varia
         assert {"redis", "worker"} <= services
         assert config["services"]["worker"]["deploy"]["replicas"] == 2
         assert config["services"]["postgres"]["build"]["secrets"][0]["source"] == "cacert"
-    load_secrets(loaded.state_dir, loaded.spec, create=False)
+    load_secrets(StateLayout(loaded.state_dir).secrets_file, loaded.spec, create=False)
+
+
+def test_render_deletes_only_files_it_wrote_inside_the_state_folder(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    init_project(root, name="p")
+    loaded = load_spec(root / "tinyctl.yaml")
+    render(Project(loaded))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    absolute = tmp_path / "absolute.txt"
+    absolute.write_text("keep me too")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "linked.txt").write_text("and me")
+    state = StateLayout(loaded.state_dir)
+    (state.root / "link").symlink_to(outside)
+    stamp = json.loads(state.render_stamp.read_text())
+    stamp["files"].update(
+        {"../../victim.txt": "x", str(absolute): "x", "link/linked.txt": "x", "old.txt": "x"}
+    )
+    (state.root / "old.txt").write_text("written by an earlier render")
+    state.render_stamp.write_text(json.dumps(stamp))
+    result = render(Project(load_spec(root / "tinyctl.yaml")))
+    assert result.removed == ["old.txt"]
+    assert victim.read_text() == "keep me"
+    assert absolute.read_text() == "keep me too"
+    assert (outside / "linked.txt").read_text() == "and me"

@@ -15,8 +15,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from tinyctl.cli import output
-from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command, open_spec
-from tinyctl.cli.stack import enable_echo
+from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command
+from tinyctl.cli.common import open_project
 
 if TYPE_CHECKING:
     from tinyctl.etl_tests.runner import Progress as TestProgress
@@ -44,12 +44,9 @@ def seed(
     ] = None,
 ) -> None:
     """Load the spec's seeds into Postgres as the ETL role: SQL files, then CSV files with COPY."""
-    from tinyctl.runtime import make_runtime
     from tinyctl.seed import run_seeds
 
-    enable_echo(verbose)
-    loaded = open_spec(spec)
-    runtime = make_runtime(loaded)
+    project = open_project(spec, verbose)
     bar = (
         None
         if as_json or not output.err.is_terminal
@@ -79,7 +76,7 @@ def seed(
     if bar is not None:
         bar.start()
     try:
-        outcomes = run_seeds(loaded, runtime, only=only, on_progress=on_progress)
+        outcomes = run_seeds(project, only=only, on_progress=on_progress)
     finally:
         if bar is not None:
             bar.stop()
@@ -168,13 +165,9 @@ def test_etl(
     from tinyctl.etl_tests import reports
     from tinyctl.etl_tests.runner import Progress as TestProgress
     from tinyctl.etl_tests.runner import run_tests, select_tests
-    from tinyctl.runtime import make_runtime
-    from tinyctl.stack import airflow_client
 
-    enable_echo(verbose)
-    loaded = open_spec(spec)
-    runtime = make_runtime(loaded)
-    tests = select_tests(loaded, select)
+    project = open_project(spec, verbose)
+    tests = select_tests(project, select)
     states: dict[str, TestProgress] = {t.name: TestProgress(t.name, "waiting") for t in tests}
     lock = threading.Lock()
     live = (
@@ -198,19 +191,17 @@ def test_etl(
         with deploy_lock:  # deploy the DAG folder once per invocation
             if deployed:
                 return
-            with airflow_client(loaded, runtime) as client:
-                deploy_dags(loaded, runtime, client)
+            with project.airflow() as client:
+                deploy_dags(project, client)
             deployed = True
 
-    with airflow_client(loaded, runtime) as client:
+    with project.airflow() as client:
         client.require_up()
     if live is not None:
         live.start()
     try:
         results = run_tests(
-            loaded,
-            runtime,
-            lambda: airflow_client(loaded, runtime),
+            project,
             tests,
             parallel=parallel,
             on_progress=on_progress,
@@ -219,13 +210,13 @@ def test_etl(
     finally:
         if live is not None:
             live.stop()
-    project = loaded.spec.project.name
+    name = project.name
     if junit:
-        reports.write_report(junit, reports.junit_xml(project, results))
+        reports.write_report(junit, reports.junit_xml(name, results))
     if html_path:
-        reports.write_report(html_path, reports.html_report(project, results))
+        reports.write_report(html_path, reports.html_report(name, results))
     if as_json:
-        output.print_json(reports.as_json(project, results))
+        output.print_json(reports.as_json(name, results))
     else:
         if live is not None:
             for result in results:

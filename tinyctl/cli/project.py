@@ -106,12 +106,13 @@ def render_command(
     ] = False,
 ) -> None:
     """Write the compose file, env/secrets files and Airflow config into the state folder."""
+    from tinyctl.project import Project
     from tinyctl.render import render, render_status
 
     set_verbose(verbose)
-    loaded = open_spec(spec)
+    project = Project(open_spec(spec))
     if check:
-        status = render_status(loaded)
+        status = render_status(project)
         if as_json:
             output.print_json({"fresh": status.fresh, "reasons": list(status.reasons)})
         elif status.fresh:
@@ -119,7 +120,7 @@ def render_command(
         else:
             output.out.print("[yellow]stale:[/yellow] " + escape("; ".join(status.reasons)))
         raise typer.Exit(0 if status.fresh else 1)
-    result = render(loaded)
+    result = render(project)
     if as_json:
         output.print_json(
             {
@@ -137,7 +138,7 @@ def render_command(
     if result.generated_secrets:
         output.out.print(
             f"  [green]generated[/green] {len(result.generated_secrets)} secret(s) into "
-            f"{escape(str(result.state_dir / 'secrets.json'))} (mode 0600)"
+            f"{escape(str(project.state.secrets_file))} (mode 0600)"
         )
     summary = f"{len(result.written)} written, {len(result.unchanged)} unchanged"
     output.out.print(f"[green]✓[/green] rendered into {escape(str(result.state_dir))} ({summary})")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import shlex
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,71 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from tinyctl.cli import output
-from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command, open_spec
+from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command
+from tinyctl.cli.common import open_project
+from tinyctl.cli.views import format_result, services_table, sync_line
 from tinyctl.errors import BadInput, WorkFailed
 
 if TYPE_CHECKING:
-    from tinyctl.runtime.base import ServiceStatus
+    from tinyctl.project import Project
     from tinyctl.stack import UpProgress
-
-STYLE = {
-    "healthy": "green",
-    "completed": "green",
-    "none": "green",
-    "starting": "yellow",
-    "running": "yellow",
-    "created": "yellow",
-    "unhealthy": "red",
-    "failed": "red",
-    "missing": "dim",
-}
-
-
-class _EchoHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("Running command: "):
-            message = message[len("Running command: ") :]
-        output.err.print(f"[dim]$ {escape(message)}[/dim]")
-
-
-def enable_echo(verbose: bool) -> None:
-    """--verbose: echo every external command (Docker through python-on-whales, and our own)."""
-    if not verbose:
-        return
-    handler = _EchoHandler()
-    for name in ("python_on_whales", "tinyctl.commands"):
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.DEBUG)
-        logger.addHandler(handler)
-        logger.propagate = False
-
-
-def open_runtime(spec: Path, verbose: bool):
-    """The spec and its runtime, with the engine checked: the start of every stack command."""
-    from tinyctl.runtime import make_runtime
-
-    enable_echo(verbose)
-    loaded = open_spec(spec)
-    runtime = make_runtime(loaded)
-    runtime.check_engine()
-    return loaded, runtime
-
-
-def services_table(services: list[ServiceStatus], *, title: str | None = None) -> Table:
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False, padding=(0, 2, 0, 0))
-    table.add_column("service", style="bold")
-    table.add_column("state")
-    table.add_column("health")
-    table.add_column("ports", style="dim")
-    for s in services:
-        table.add_row(
-            s.name,
-            f"[{STYLE.get(s.state, 'white')}]{s.state}[/]",
-            f"[{STYLE.get(s.health, 'white')}]{s.health}[/]",
-            ", ".join(s.ports),
-        )
-    return table
 
 
 def _progress_view(progress: UpProgress) -> Table:
@@ -112,12 +53,9 @@ def up(
     ] = True,
 ) -> None:
     """Render, build if needed, start the stack and wait until every service is healthy."""
-    from tinyctl.runtime import make_runtime
     from tinyctl.stack import bring_up
 
-    enable_echo(verbose)
-    loaded = open_spec(spec)
-    runtime = make_runtime(loaded)
+    project = open_project(spec, verbose)
     live = (
         None
         if as_json or not output.err.is_terminal
@@ -145,8 +83,7 @@ def up(
         live.start()
     try:
         result = bring_up(
-            loaded,
-            runtime,
+            project,
             timeout=timeout,
             on_progress=on_progress,
             on_step=on_step,
@@ -157,13 +94,11 @@ def up(
             live.stop()
     deployed = None
     if deploy:
-        from tinyctl.cli.dags import after_up  # deploy + settings sync (issue-4 commands)
-
-        deployed = after_up(loaded, runtime, as_json=as_json, quiet_if_unchanged=result.already_up)
+        deployed = _after_up(project, as_json=as_json, quiet_if_unchanged=result.already_up)
     if as_json:
         output.print_json(
             {
-                "project": loaded.spec.project.name,
+                "project": project.name,
                 "already_up": result.already_up,
                 "seconds": round(result.seconds, 2),
                 "url": result.url,
@@ -176,19 +111,36 @@ def up(
         return
     if result.already_up:
         output.out.print(
-            f"[green]✓[/green] {loaded.spec.project.name} is already up ({result.seconds:.1f}s); nothing changed."
+            f"[green]✓[/green] {project.name} is already up ({result.seconds:.1f}s); nothing changed."
         )
     else:
         output.out.print(services_table(result.services))
         output.out.print(
-            f"[green]✓[/green] {loaded.spec.project.name} is up and healthy in {result.seconds:.1f}s."
+            f"[green]✓[/green] {project.name} is up and healthy in {result.seconds:.1f}s."
         )
-    _login_hint(loaded, result.url)
+    _login_hint(project, result.url)
 
 
-def _login_hint(loaded, url: str) -> None:
-    user = loaded.spec.airflow.users[0].name
-    secrets_file = loaded.state_dir / "secrets.json"
+def _after_up(project: Project, *, as_json: bool, quiet_if_unchanged: bool) -> dict:
+    """Sync settings and deploy the DAG folder (core: `stack.after_up`), and show what changed."""
+    from tinyctl.deploy import require_deployable
+    from tinyctl.stack import after_up
+
+    done = after_up(project)
+    if not as_json:
+        for item in done.settings:
+            if item.action != "unchanged":
+                output.out.print(sync_line(item))
+        for file in done.deploy.results:
+            if not (quiet_if_unchanged and file.status == "unchanged"):
+                output.out.print(format_result(file))
+    require_deployable(done.deploy)
+    return done.as_dict()
+
+
+def _login_hint(project: Project, url: str) -> None:
+    user = project.spec.airflow.users[0].name
+    secrets_file = project.state.secrets_file
     output.out.print(
         f"  Airflow UI: [bold]{url}[/bold]  (user [bold]{escape(user)}[/bold]; password: key "
         f"[cyan]user_{escape(user)}_password[/cyan] in {escape(str(secrets_file))}, mode 0600)"
@@ -207,7 +159,7 @@ def down(
     ] = False,
 ) -> None:
     """Stop and remove the containers. Data is kept unless --volumes is given."""
-    loaded, runtime = open_runtime(spec, verbose)
+    project = open_project(spec, verbose, check_engine=True)
     if volumes and not yes:
         if not sys.stdin.isatty():
             raise BadInput(
@@ -215,12 +167,12 @@ def down(
                 hint="Run `tinyctl down --volumes --yes`.",
             )
         if not typer.confirm(
-            f"Delete all data of {loaded.spec.project.name} (Postgres volume)?", default=False
+            f"Delete all data of {project.name} (Postgres volume)?", default=False
         ):
             raise typer.Exit(1)
-    runtime.stop(volumes=volumes)
+    project.runtime.stop(volumes=volumes)
     kept = "data deleted" if volumes else "data kept; `tinyctl up` brings it back"
-    output.out.print(f"[green]✓[/green] {loaded.spec.project.name} is down ({kept}).")
+    output.out.print(f"[green]✓[/green] {project.name} is down ({kept}).")
 
 
 @command("restart")
@@ -232,8 +184,8 @@ def restart(
     verbose: VerboseOption = False,
 ) -> None:
     """Restart one service, or the whole stack."""
-    _, runtime = open_runtime(spec, verbose)
-    runtime.restart(service)
+    project = open_project(spec, verbose, check_engine=True)
+    project.runtime.restart(service)
     output.out.print(
         f"[green]✓[/green] restarted {service or 'all services'}; `tinyctl status` shows when it is healthy."
     )
@@ -244,12 +196,9 @@ def status(
     spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
 ) -> None:
     """Services with state, health and ports; the Airflow URL and version; render staleness."""
-    from tinyctl.runtime import make_runtime
     from tinyctl.stack import stack_status
 
-    enable_echo(verbose)
-    loaded = open_spec(spec)
-    report = stack_status(loaded, make_runtime(loaded))
+    report = stack_status(open_project(spec, verbose))
     if as_json:
         output.print_json(report.as_dict())
         return
@@ -295,8 +244,8 @@ def logs(
     ] = None,
 ) -> None:
     """Show service logs."""
-    _, runtime = open_runtime(spec, verbose)
-    for line in runtime.logs(service, tail=tail, follow=follow):
+    project = open_project(spec, verbose, check_engine=True)
+    for line in project.runtime.logs(service, tail=tail, follow=follow):
         sys.stdout.write(line + "\n")
         if follow:
             sys.stdout.flush()
@@ -320,8 +269,11 @@ def psql(
     ] = None,
 ) -> None:
     """psql inside the postgres container, as the ETL role (nothing needed on the host)."""
-    loaded, runtime = open_runtime(spec, verbose)
-    pg = loaded.spec.postgres
+    from tinyctl.runtime.base import POSTGRES
+
+    project = open_project(spec, verbose, check_engine=True)
+    runtime = project.runtime
+    pg = project.spec.postgres
     database = db or pg.default_database.name
     user = role or (pg.writer.name if pg.writer else "postgres")
     known = {d.name for d in pg.databases} | {"airflow", "postgres"}
@@ -329,12 +281,12 @@ def psql(
         raise BadInput(
             f"unknown database {database!r}", hint="Databases: " + ", ".join(sorted(known))
         )
-    if not any(s.service == "postgres" and s.state == "running" for s in runtime.services()):
+    if not any(s.service == POSTGRES and s.running for s in runtime.services()):
         raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
     argv = ["psql", "-X", "-U", user, "-d", database]
     if sql is None:
-        raise typer.Exit(runtime.interactive("postgres", argv))
-    code, text = runtime.exec("postgres", [*argv, "-v", "ON_ERROR_STOP=1", "-c", sql])
+        raise typer.Exit(runtime.interactive(POSTGRES, argv))
+    code, text = runtime.exec(POSTGRES, [*argv, "-v", "ON_ERROR_STOP=1", "-c", sql])
     (sys.stdout if code == 0 else sys.stderr).write(text)
     if code != 0:
         raise WorkFailed(
@@ -354,9 +306,9 @@ def build(
     """Build the project's images (those built locally); skips images whose inputs did not change."""
     from tinyctl.render import render
 
-    loaded, runtime = open_runtime(spec, verbose)
-    render(loaded)
-    outcomes = runtime.build(
+    project = open_project(spec, verbose, check_engine=True)
+    render(project)
+    outcomes = project.runtime.build(
         force=force,
         show_output=not as_json,
         on_step=None if as_json else (lambda m: output.err.print(f"[cyan]•[/cyan] {escape(m)}")),

@@ -18,9 +18,8 @@ from tinyctl.airflow import AirflowClient, TaskInstance
 from tinyctl.db import count_rows
 from tinyctl.errors import BadInput, TinyctlError
 from tinyctl.etl_tests.expectations import ExpectationResult, evaluate, tables_of
-from tinyctl.runtime.base import Runtime
-from tinyctl.seed import run_seeds, warehouse_dsn
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.project import Project
+from tinyctl.seed import run_seeds
 from tinyctl.spec.models import EtlTest, parse_duration
 
 POLL = 0.5
@@ -105,8 +104,8 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def select_tests(loaded: LoadedSpec, patterns: list[str] | None) -> list[EtlTest]:
-    tests = list(loaded.spec.tests)
+def select_tests(project: Project, patterns: list[str] | None) -> list[EtlTest]:
+    tests = list(project.spec.tests)
     if not tests:
         raise BadInput(
             "the spec has no tests", hint="Add a `tests:` section (tinyctl init shows one)."
@@ -128,10 +127,10 @@ def run_id_for(test: EtlTest) -> str:
     return f"tinyctl_test__{safe}__{stamp}"
 
 
-def _copy_fixtures(loaded: LoadedSpec, test: EtlTest) -> None:
-    data = loaded.path(loaded.spec.data.path)
+def _copy_fixtures(project: Project, test: EtlTest) -> None:
+    data = project.path(project.spec.data.path)
     for fixture in test.files:
-        source = loaded.path(fixture.source)
+        source = project.path(fixture.source)
         target_dir = data / fixture.target
         target_dir.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
@@ -161,8 +160,7 @@ def _log_tail(client: AirflowClient, dag: str, run_id: str, task: TaskView) -> s
 
 
 def run_test(
-    loaded: LoadedSpec,
-    runtime: Runtime,
+    project: Project,
     client: AirflowClient,
     test: EtlTest,
     *,
@@ -175,8 +173,8 @@ def run_test(
     try:
         if test.seeds:
             report(Progress(test.name, "seeding"))
-            run_seeds(loaded, runtime, only=test.seeds)
-        _copy_fixtures(loaded, test)
+            run_seeds(project, only=test.seeds)
+        _copy_fixtures(project, test)
         report(Progress(test.name, "deploying"))
         if ensure_dag:
             ensure_dag(test.dag)
@@ -224,7 +222,7 @@ def run_test(
                 result.message = f"the DAG run ended {run.state}"
             return _finish(result, started, report)
         report(Progress(test.name, "checking", result.tasks))
-        dsn = warehouse_dsn(loaded, runtime, test.database)
+        dsn = project.warehouse(test.database)
         result.expectations = [evaluate(dsn, e) for e in test.expect]
         result.row_counts = count_rows(dsn, tables_of(list(test.expect)))
         failed_checks = [e for e in result.expectations if not e.passed]
@@ -273,9 +271,7 @@ def conflict_groups(tests: list[EtlTest]) -> list[list[EtlTest]]:
 
 
 def run_tests(
-    loaded: LoadedSpec,
-    runtime: Runtime,
-    make_client: Callable[[], AirflowClient],
+    project: Project,
     tests: list[EtlTest],
     *,
     parallel: int = 1,
@@ -283,9 +279,9 @@ def run_tests(
     ensure_dag: Callable[[str], None] | None = None,
 ) -> list[TestResult]:
     def run_group(group: list[EtlTest]) -> list[TestResult]:
-        with make_client() as client:
+        with project.airflow() as client:
             return [
-                run_test(loaded, runtime, client, t, on_progress=on_progress, ensure_dag=ensure_dag)
+                run_test(project, client, t, on_progress=on_progress, ensure_dag=ensure_dag)
                 for t in group
             ]
 

@@ -1,11 +1,10 @@
 """Rendering: spec + secrets -> the stack's files in the state folder (pure, deterministic).
 
-The engine (and Jinja2) is imported on first use, so layers that only need file names stay light.
+The engine (and Jinja2) is imported on first use, so layers that only need the API stay light.
+File names inside the state folder belong to `tinyctl.project.StateLayout`.
 """
 
 from typing import Any
-
-from tinyctl.render.names import COMPOSE_FILE, STAMP
 
 _ENGINE = ("RenderResult", "RenderStatus", "render", "render_files", "render_status")
 
@@ -18,4 +17,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["COMPOSE_FILE", "STAMP", *_ENGINE]
+__all__ = [*_ENGINE]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from tinyctl.project import StateLayout
 from tinyctl.render.images import INPUTS_LABEL, ImagePlan, ca_bundle, plan_images
 from tinyctl.secrets import Secrets, api_users, env_name, role_secret
 from tinyctl.spec.loader import LoadedSpec
@@ -191,8 +192,8 @@ def build_context(
         },
         "airflow": {"port": af.port, "bind": af.bind, "container_port": API_PORT},
         "paths": {
-            "dags": "./dags",
-            "logs": "./logs",
+            "dags": f"./{StateLayout.DAGS}",
+            "logs": f"./{StateLayout.LOGS}",
             "data": _relative(loaded.path(spec.data.path), state),
             "tinyctl": CONTAINER_TINYCTL_DIR,
             "airflow_home": AIRFLOW_HOME,

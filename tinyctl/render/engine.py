@@ -8,7 +8,6 @@ rendered files are stale (the spec changed) or were edited by hand.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,16 +18,14 @@ import jinja2
 from tinyctl import __version__
 from tinyctl.errors import BadInput
 from tinyctl.fsutil import sha256_bytes, sha256_file, write_atomic
+from tinyctl.project import Project, StateLayout
 from tinyctl.render.context import Host, build_context
 from tinyctl.render.images import plan_images
-from tinyctl.render.names import COMPOSE_FILE, STAMP
 from tinyctl.resources import templates_dir
-from tinyctl.secrets import Secrets, load_secrets
+from tinyctl.secrets import Secrets
 from tinyctl.spec.loader import LoadedSpec
 
 SECRET_MODE = 0o600
-# Folders the stack mounts; created (empty) by render, never cleaned by it.
-MOUNT_DIRS = ("dags", "logs")
 
 
 @dataclass(frozen=True)
@@ -95,22 +92,22 @@ def render_files(
             raise RuntimeError(f"template {name} uses an undefined value: {error}") from error
 
     files: dict[str, RenderedFile] = {
-        COMPOSE_FILE: RenderedFile(template("compose.yaml.j2")),
-        "airflow.env": RenderedFile(
+        StateLayout.COMPOSE: RenderedFile(template("compose.yaml.j2")),
+        StateLayout.AIRFLOW_ENV: RenderedFile(
             _env_file("Airflow configuration (non-secret)", context["airflow_env"])
         ),
-        "secrets/airflow.env": RenderedFile(
+        StateLayout.AIRFLOW_SECRET_ENV: RenderedFile(
             _env_file("Airflow secrets", context["airflow_secret_env"]), SECRET_MODE
         ),
-        "secrets/postgres.env": RenderedFile(
+        StateLayout.POSTGRES_SECRET_ENV: RenderedFile(
             _env_file("PostgreSQL passwords", context["postgres_secret_env"]), SECRET_MODE
         ),
-        "secrets/auth/passwords.json": RenderedFile(
+        StateLayout.PASSWORDS: RenderedFile(
             (json.dumps(context["passwords"], indent=2, sort_keys=True) + "\n").encode(),
             SECRET_MODE,
         ),
-        "postgres/bootstrap.sh": RenderedFile(template("postgres/bootstrap.sh.j2"), 0o755),
-        "bin/healthcheck.py": RenderedFile(
+        StateLayout.POSTGRES_BOOTSTRAP: RenderedFile(template("postgres/bootstrap.sh.j2"), 0o755),
+        StateLayout.HEALTHCHECK: RenderedFile(
             (templates_dir() / "healthcheck.py").read_bytes(), 0o755
         ),
     }
@@ -137,36 +134,61 @@ def _stamp(files: Mapping[str, RenderedFile]) -> bytes:
     return (json.dumps(stamp, indent=2, sort_keys=True) + "\n").encode()
 
 
-def read_stamp(state_dir: Path) -> dict[str, Any] | None:
+def read_stamp(state: StateLayout) -> dict[str, Any] | None:
     try:
-        return json.loads((state_dir / STAMP).read_text(encoding="utf-8"))
+        stamp = json.loads(state.render_stamp.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return stamp if isinstance(stamp, dict) else None
 
 
-def _prepare_state_dir(state_dir: Path) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    for name in MOUNT_DIRS:
-        (state_dir / name).mkdir(exist_ok=True)
-    for secret_dir in (state_dir / "secrets", state_dir / "secrets" / "auth"):
+def stamped_files(state: StateLayout, stamp: Mapping[str, Any]) -> dict[str, Path]:
+    """{name: path} of the files a stamp says render wrote, keeping only names that stay inside
+    the state folder: a stamp edited by hand (or committed from elsewhere) never names a file
+    that `render` may delete or `render --check` may read outside it."""
+    files = stamp.get("files")
+    if not isinstance(files, dict):
+        return {}
+    root = state.root.resolve()
+    kept: dict[str, Path] = {}
+    for name in files:
+        if not isinstance(name, str) or not name or "\0" in name:
+            continue
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts:
+            continue
+        path = state.file(name)
+        if not path.resolve().is_relative_to(root):  # a symlink inside pointing out
+            continue
+        kept[name] = path
+    return kept
+
+
+def _prepare_state_dir(state: StateLayout) -> None:
+    state.root.mkdir(parents=True, exist_ok=True)
+    for name in StateLayout.MOUNT_DIRS:
+        state.file(name).mkdir(exist_ok=True)
+    for name in StateLayout.SECRET_DIRS:
+        secret_dir = state.file(name)
         secret_dir.mkdir(exist_ok=True)
         secret_dir.chmod(0o700)
 
 
-def render(loaded: LoadedSpec, *, environ: Mapping[str, str] | None = None) -> RenderResult:
+def render(project: Project) -> RenderResult:
     """Render into the state folder. Everything is rendered in memory before the first write."""
-    environ = os.environ if environ is None else environ
-    state_dir = loaded.state_dir
-    if state_dir.exists() and not state_dir.is_dir():
-        raise BadInput(f"{state_dir} is a file, but project.state_dir must be a folder")
-    secrets = load_secrets(state_dir, loaded.spec, environ=environ)
-    files = render_files(loaded, secrets, Host.detect(loaded, environ), environ)
-    result = RenderResult(state_dir=state_dir, generated_secrets=secrets.generated)
+    state = project.state
+    if state.root.exists() and not state.root.is_dir():
+        raise BadInput(f"{state.root} is a file, but project.state_dir must be a folder")
+    secrets = project.generate_secrets()
+    files = render_files(
+        project.loaded, secrets, Host.detect(project.loaded, project.environ), project.environ
+    )
+    result = RenderResult(state_dir=state.root, generated_secrets=secrets.generated)
 
-    _prepare_state_dir(state_dir)
-    old = read_stamp(state_dir) or {}
+    _prepare_state_dir(state)
+    old = stamped_files(state, read_stamp(state) or {})
     for name, rendered in files.items():
-        target = state_dir / name
+        target = state.file(name)
         if target.is_file() and target.read_bytes() == rendered.content:
             if (target.stat().st_mode & 0o777) != rendered.mode:
                 target.chmod(rendered.mode)
@@ -174,12 +196,12 @@ def render(loaded: LoadedSpec, *, environ: Mapping[str, str] | None = None) -> R
             continue
         write_atomic(target, rendered.content, mode=rendered.mode)
         result.written.append(name)
-    for name in sorted(set(old.get("files", {})) - set(files)):
-        target = state_dir / name
-        if target.is_file():
+    for name in sorted(set(old) - set(files)):
+        target = old[name]
+        if target.is_file() and not target.is_symlink():
             target.unlink()
             result.removed.append(name)
-    write_atomic(state_dir / STAMP, _stamp(files))
+    write_atomic(state.render_stamp, _stamp(files))
     return result
 
 
@@ -189,25 +211,26 @@ class RenderStatus:
     reasons: tuple[str, ...] = ()
 
 
-def render_status(loaded: LoadedSpec, *, environ: Mapping[str, str] | None = None) -> RenderStatus:
+def render_status(project: Project) -> RenderStatus:
     """Whether the rendered files match what the spec would render now. Writes nothing."""
-    environ = os.environ if environ is None else environ
-    state_dir = loaded.state_dir
-    stamp = read_stamp(state_dir)
+    state = project.state
+    stamp = read_stamp(state)
     if stamp is None:
         return RenderStatus(False, ("not rendered yet",))
     try:
-        secrets = load_secrets(state_dir, loaded.spec, environ=environ, create=False)
+        secrets = project.secrets
     except BadInput:
         return RenderStatus(False, ("the spec needs secrets that are not generated yet",))
-    files = render_files(loaded, secrets, Host.detect(loaded, environ), environ)
+    files = render_files(
+        project.loaded, secrets, Host.detect(project.loaded, project.environ), project.environ
+    )
+    recorded = stamp.get("files") if isinstance(stamp.get("files"), dict) else {}
     reasons = []
     if stamp.get("digest") != digest(files):
         changed = sorted(
             name
-            for name in set(files) | set(stamp.get("files", {}))
-            if stamp.get("files", {}).get(name)
-            != (sha256_bytes(files[name].content) if name in files else None)
+            for name in set(files) | set(recorded)
+            if recorded.get(name) != (sha256_bytes(files[name].content) if name in files else None)
         )
         reasons.append(
             "the spec changed since the last render ("
@@ -215,8 +238,8 @@ def render_status(loaded: LoadedSpec, *, environ: Mapping[str, str] | None = Non
             + (", ..." if len(changed) > 5 else "")
             + ")"
         )
-    for name, expected in sorted(stamp.get("files", {}).items()):
-        path = state_dir / name
+    for name, path in sorted(stamped_files(state, stamp).items()):
+        expected = recorded[name]
         if not path.is_file():
             reasons.append(f"{name} is missing")
         elif sha256_file(path) != expected:

@@ -4,26 +4,22 @@ through, and the one place that chooses which implementation runs it."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from tinyctl.errors import BadInput
 
 if TYPE_CHECKING:
+    from tinyctl.project import Project
     from tinyctl.runtime.base import Runtime
-    from tinyctl.spec.loader import LoadedSpec
 
 RUNTIMES = ("compose", "local")
 CHOICES = ("auto", *RUNTIMES)
-RUNTIME_RECORD = (
-    "runtime.json"  # written by a runtime's start: the stack's runtime while its data lives
-)
 
 
-def choose_runtime(loaded: LoadedSpec, environ: Mapping[str, str]) -> tuple[str, str]:
+def choose_runtime(project: Project) -> tuple[str, str]:
     """(runtime name, why): TINYCTL_RUNTIME, else the spec's `runtime`; `auto` keeps the runtime
     a stack with data was started with, else compose when a Docker engine answers, else local."""
+    environ = project.environ
     chosen = environ.get("TINYCTL_RUNTIME")
     if chosen:
         if chosen not in CHOICES:
@@ -33,10 +29,10 @@ def choose_runtime(loaded: LoadedSpec, environ: Mapping[str, str]) -> tuple[str,
             )
         if chosen != "auto":
             return chosen, "TINYCTL_RUNTIME"
-    elif loaded.spec.runtime != "auto":
-        return loaded.spec.runtime, "runtime in tinyctl.yaml"
+    elif project.spec.runtime != "auto":
+        return project.spec.runtime, "runtime in tinyctl.yaml"
     try:
-        recorded = json.loads((loaded.state_dir / RUNTIME_RECORD).read_text()).get("runtime")
+        recorded = json.loads(project.state.runtime_record.read_text()).get("runtime")
     except (OSError, ValueError, AttributeError):
         recorded = None
     if recorded in RUNTIMES:
@@ -49,16 +45,28 @@ def choose_runtime(loaded: LoadedSpec, environ: Mapping[str, str]) -> tuple[str,
     return "local", f"auto: no Docker engine answers ({where})"
 
 
-def make_runtime(loaded: LoadedSpec, environ: Mapping[str, str] | None = None) -> Runtime:
-    """The runtime for this project (see `choose_runtime`)."""
-    environ = os.environ if environ is None else environ
-    name, reason = choose_runtime(loaded, environ)
+def make_runtime(project: Project) -> Runtime:
+    """The runtime for this project (see `choose_runtime`): the only place that picks one."""
+    name, reason = choose_runtime(project)
+    runtime: Runtime
     if name == "local":
         from tinyctl.runtime.local import LocalRuntime
 
-        return LocalRuntime(loaded, environ, reason)
-    from tinyctl.runtime.compose import ComposeRuntime
+        runtime = LocalRuntime(project)
+    else:
+        from tinyctl.runtime.compose import ComposeRuntime
 
-    runtime = ComposeRuntime(loaded, environ)
+        runtime = ComposeRuntime(project)
     runtime.reason = reason
     return runtime
+
+
+def record_runtime(project: Project, name: str | None) -> None:
+    """Remember which runtime holds the project's stack (None: no stack data left)."""
+    from tinyctl.fsutil import write_atomic
+
+    path = project.state.runtime_record
+    if name is None:
+        path.unlink(missing_ok=True)
+    else:
+        write_atomic(path, (json.dumps({"runtime": name}) + "\n").encode())

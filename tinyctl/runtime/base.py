@@ -1,40 +1,63 @@
-""" "The runtime": the one interface every command uses to run the stack.
+""" "The runtime": the one interface every command uses to run a project's stack.
 
-Two implementations: Compose (`tinyctl.runtime.compose`) and local processes for machines
-without Docker (`tinyctl.runtime.local`), chosen in one place (`tinyctl.runtime.make_runtime`).
-Nothing outside the runtime package knows which one is in use.
+Two implementations, chosen in one place (`tinyctl.runtime.make_runtime`): Compose
+(`tinyctl.runtime.compose`) and local processes for machines without Docker
+(`tinyctl.runtime.local`); Kubernetes could be a third. Nothing outside
+the runtime package knows which one is in use, nor how it runs things: containers, bind mounts,
+host names inside a network, who owns a port.
+
+A runtime is made for one project (`make_runtime(project)`), and only ever acts on that
+project's own stack.
+
+Words shared by every runtime:
+- a *service* is one component of the stack, named as Airflow and PostgreSQL name them
+  (`COMPONENTS` below); a service may run as several *units* (Celery workers: `worker-1`, ...).
+- a *one-shot* service runs to completion at each start (database setup, migrations); it is
+  healthy when it has completed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
-ONE_SHOT = ("db-setup", "airflow-init")
+# The stack's components. Runtimes name their services after these; core code refers to a
+# component by these names when it needs one (run `psql` in "postgres", list the modules
+# importable by "dag-processor").
+POSTGRES = "postgres"
+API_SERVER = "api-server"
+SCHEDULER = "scheduler"
+DAG_PROCESSOR = "dag-processor"
+TRIGGERER = "triggerer"
+WORKER = "worker"
+REDIS = "redis"
+COMPONENTS = (POSTGRES, REDIS, API_SERVER, SCHEDULER, DAG_PROCESSOR, TRIGGERER, WORKER)
 
 
 @dataclass(frozen=True)
 class ServiceStatus:
-    """One running unit of the stack (a container, for Compose)."""
+    """One running unit of the stack (a container for Compose, a process for the local runtime)."""
 
     name: str  # unique: "worker-2" when a service has several replicas
     service: str
     state: str  # running, exited, created, restarting, missing, ...
     health: str  # healthy, unhealthy, starting, completed, failed, none
-    ports: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()  # as shown to people, e.g. "127.0.0.1:8080->8080/tcp"
     exit_code: int = 0
-    published: tuple[int, ...] = ()  # host ports
-
-    @property
-    def one_shot(self) -> bool:
-        return self.service in ONE_SHOT
+    published: tuple[int, ...] = ()  # host ports this unit listens on
+    one_shot: bool = False  # runs to completion: ok once completed
 
     @property
     def ok(self) -> bool:
         if self.one_shot:
             return self.health == "completed"
         return self.state == "running" and self.health in ("healthy", "none")
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -56,7 +79,8 @@ class BuildOutcome:
 
 @dataclass
 class StartHandle:
-    """A start in progress: poll `done()`, then `result()` raises if starting failed."""
+    """A start in progress: poll `done()`, then `result()` raises if starting failed;
+    `cancel()` stops waiting for it (and stops the start itself where it can)."""
 
     done: Callable[[], bool]
     result: Callable[[], str]
@@ -67,15 +91,38 @@ ProgressCallback = Callable[[str], None]
 
 
 class Runtime(Protocol):
-    name: str
-    project: str
-    reason: str  # why this runtime was chosen (shown by `status`)
+    """What tinyctl asks of the thing that runs a project's stack.
+
+    Errors: a missing engine or tool raises `EnvironmentProblem`; a failed action `WorkFailed`;
+    an unknown service name `BadInput`. No method prints.
+    """
+
+    name: str  # "compose", "local", ...: shown by `status`
+    project: str  # the project's name
+    reason: str  # why this runtime was chosen (set by `make_runtime`, shown by `status`)
+
+    # ------------------------------------------------------------------ the machine
 
     def check_engine(self) -> dict[str, str]:
-        """Raise EnvironmentProblem when the engine is missing; return facts about it."""
+        """Check that what this runtime needs is installed and reachable (raise
+        EnvironmentProblem naming the fix otherwise); return facts to show, e.g. versions."""
         ...
 
-    def memory_bytes(self) -> int: ...
+    def memory_bytes(self) -> int:
+        """Memory available to the stack, in bytes (the pre-flight compares it with the need)."""
+        ...
+
+    def describe_port_holder(self, port: int, process: str | None) -> str | None:
+        """Who holds host `port`, in this runtime's words, when it knows better than the OS
+        (`process` is what the OS reported, e.g. "docker-proxy (pid 12)", or None when it could
+        not tell): e.g. "container x-postgres-1 of project x". None when it does not know."""
+        ...
+
+    # ------------------------------------------------------------------ images / installs
+
+    def images_to_build(self) -> list[str]:
+        """Services whose image (or installation) is missing or out of date; [] when none is."""
+        ...
 
     def build(
         self,
@@ -83,23 +130,45 @@ class Runtime(Protocol):
         force: bool = False,
         show_output: bool = True,
         on_step: ProgressCallback | None = None,
-    ) -> list[BuildOutcome]: ...
+    ) -> list[BuildOutcome]:
+        """Build what `images_to_build` names (everything buildable with `force`); report each.
+        `show_output` lets the build tool write to the terminal; `on_step` gets one-line steps."""
+        ...
 
-    def images_to_build(self) -> list[str]: ...
+    # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> StartHandle: ...
+    def start(self) -> StartHandle:
+        """Start (or update to the rendered state) every service, in the background; the caller
+        watches `services()` until all are ok. Starting an up-to-date stack changes nothing."""
+        ...
 
-    def services(self) -> list[ServiceStatus]: ...
+    def stop(self, *, volumes: bool = False) -> None:
+        """Stop and remove the services; keep the data unless `volumes` (then delete only this
+        project's own data). A never-started project is a no-op."""
+        ...
 
-    def expected_services(self) -> list[str]: ...
+    def restart(self, service: str | None = None) -> None:
+        """Restart one service, or all of them."""
+        ...
 
-    def stop(self, *, volumes: bool = False) -> None: ...
+    # ------------------------------------------------------------------ observing
 
-    def restart(self, service: str | None = None) -> None: ...
+    def expected_services(self) -> list[str]:
+        """The services this project's spec runs, in start order."""
+        ...
+
+    def services(self) -> list[ServiceStatus]:
+        """Every unit of this project's own stack, one per expected unit (state "missing" for
+        those not created). Never lists another project's units."""
+        ...
 
     def logs(
         self, service: str | None = None, *, tail: int | None = None, follow: bool = False
-    ) -> Iterator[str]: ...
+    ) -> Iterator[str]:
+        """Log lines of one service (or all), the last `tail` per service; `follow` keeps going."""
+        ...
+
+    # ------------------------------------------------------------------ running commands
 
     def exec(
         self,
@@ -108,18 +177,36 @@ class Runtime(Protocol):
         *,
         input: bytes | None = None,
         env: dict[str, str] | None = None,
-    ) -> tuple[int, str]: ...
+    ) -> tuple[int, str]:
+        """Run `argv` where `service` runs (its container, or its environment), wait, and return
+        (exit code, stdout+stderr)."""
+        ...
 
     def interactive(
         self, service: str, argv: list[str], *, env: dict[str, str] | None = None
-    ) -> int: ...
-
-    def api_url(self) -> str: ...
-
-    def postgres_address(self) -> tuple[str, int]:
-        """Where tinyctl (on the host) reaches Postgres."""
+    ) -> int:
+        """Like `exec`, attached to this terminal; returns the exit code."""
         ...
 
-    def airflow_postgres_address(self) -> tuple[str, int]:
-        """Where Airflow's tasks reach Postgres (the warehouse connections tinyctl manages)."""
+    # ------------------------------------------------------------------ reaching the stack
+
+    def api_url(self) -> str:
+        """The base URL of Airflow's API server, from this machine."""
+        ...
+
+    def postgres_address(self) -> tuple[str, int]:
+        """(host, port) where this machine reaches the stack's PostgreSQL."""
+        ...
+
+    def postgres_address_in_stack(self) -> tuple[str, int]:
+        """(host, port) where Airflow's tasks reach PostgreSQL (the warehouse connections)."""
+        ...
+
+    def dag_folder(self) -> Path:
+        """The folder on this machine whose files the stack's dag-processor reads: deploy
+        writes DAG files here (for Compose, the state folder's bind-mounted `dags/`)."""
+        ...
+
+    def airflow_dag_folder(self) -> str:
+        """The same folder as Airflow sees it (the prefix of its DAGs' `fileloc`)."""
         ...

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinyctl.errors import BadInput, WorkFailed
-from tinyctl.fsutil import write_atomic
-from tinyctl.render import COMPOSE_FILE
+from tinyctl.render.context import AIRFLOW_HOME
 from tinyctl.render.images import INPUTS_LABEL, base_image, plan_images
 from tinyctl.runtime.base import (
-    ONE_SHOT,
+    POSTGRES,
     BuildOutcome,
     ProgressCallback,
     ServiceStatus,
     StartHandle,
 )
-from tinyctl.spec.loader import LoadedSpec
+
+if TYPE_CHECKING:
+    from tinyctl.project import Project
 
 BUILD_ENV = {"COMPOSE_BAKE": "false", "DOCKER_BUILDKIT": "1"}
+# Compose services that run once per start (database setup, Airflow's migrations).
+ONE_SHOT = ("db-setup", "airflow-init")
+# Where the Airflow containers see the state folder's `dags/` (bind mount in compose.yaml.j2).
+CONTAINER_DAGS = f"{AIRFLOW_HOME}/dags"
+# Postgres inside the Compose network: the service name, on its own port.
+POSTGRES_IN_NETWORK = (POSTGRES, 5432)
 
 
 def _health(state: str, health: str, exit_code: int, one_shot: bool) -> str:
@@ -36,12 +44,13 @@ class ComposeRuntime:
     name = "compose"
     reason = ""
 
-    def __init__(self, loaded: LoadedSpec, environ: Mapping[str, str] | None = None):
-        self.loaded = loaded
-        self.spec = loaded.spec
-        self.environ = os.environ if environ is None else environ
-        self.project = self.spec.project.name
-        self.compose_file = loaded.state_dir / COMPOSE_FILE
+    def __init__(self, project: Project):
+        self.owner = project
+        self.spec = project.spec
+        self.environ = project.environ
+        self.project = project.name
+        self.state = project.state
+        self.compose_file = project.state.compose_file
 
     @cached_property
     def docker(self):
@@ -65,6 +74,18 @@ class ComposeRuntime:
     def memory_bytes(self) -> int:
         info = getattr(self, "_engine", None) or self.docker.engine()
         return info.memory_bytes
+
+    def describe_port_holder(self, port: int, process: str | None) -> str | None:
+        # Docker publishes ports through docker-proxy (or iptables, where no process shows).
+        if process is not None and not process.startswith("docker-proxy"):
+            return None
+        owners = self.docker.containers_publishing(port)
+        if not owners:
+            return None
+        return ", ".join(
+            f"container {name}" + (f" of project {project}" if project else "")
+            for name, project in owners
+        )
 
     def _require_render(self) -> None:
         if not self.compose_file.is_file():
@@ -124,12 +145,9 @@ class ComposeRuntime:
     def start(self) -> StartHandle:
         """`docker compose up -d` in the background; the caller polls `services()` meanwhile."""
         self._require_render()
-        from tinyctl.runtime import RUNTIME_RECORD
+        from tinyctl.runtime import record_runtime
 
-        write_atomic(
-            self.loaded.state_dir / RUNTIME_RECORD,
-            (json.dumps({"runtime": self.name}) + "\n").encode(),
-        )
+        record_runtime(self.owner, self.name)
         process = self.docker.start_compose(
             ["up", "--detach", "--remove-orphans", "--pull", "missing"]
         )
@@ -165,9 +183,9 @@ class ComposeRuntime:
             args.append("--volumes")
         self.docker.compose(args, "docker compose down")
         if volumes:
-            from tinyctl.runtime import RUNTIME_RECORD
+            from tinyctl.runtime import record_runtime
 
-            (self.loaded.state_dir / RUNTIME_RECORD).unlink(missing_ok=True)
+            record_runtime(self.owner, None)
 
     def restart(self, service: str | None = None) -> None:
         self._require_render()
@@ -232,6 +250,7 @@ class ComposeRuntime:
                         ports=container.ports,
                         exit_code=container.exit_code,
                         published=container.published,
+                        one_shot=one_shot,
                     )
                 )
         return result
@@ -270,17 +289,22 @@ class ComposeRuntime:
             host = f"[{host}]"
         return f"http://{host}:{af.port}"
 
+    def postgres_address_in_stack(self) -> tuple[str, int]:
+        return POSTGRES_IN_NETWORK
+
+    def dag_folder(self) -> Path:
+        return self.state.dags_dir
+
+    def airflow_dag_folder(self) -> str:
+        return CONTAINER_DAGS
+
     def postgres_address(self) -> tuple[str, int]:
         """Where the host reaches Postgres: the published port, else the container's own address."""
         pg = self.spec.postgres
         if pg.port is not None:
             host = "127.0.0.1" if pg.bind in ("0.0.0.0", "127.0.0.1") else pg.bind
             return host, pg.port
-        address = self.docker.service_ip("postgres")
+        address = self.docker.service_ip(POSTGRES)
         if not address:
             raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
-        return address, 5432
-
-    def airflow_postgres_address(self) -> tuple[str, int]:
-        """Tasks run in containers on the project's network: the service name."""
-        return "postgres", 5432
+        return address, POSTGRES_IN_NETWORK[1]

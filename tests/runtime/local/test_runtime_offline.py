@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from tinyctl.errors import BadInput, EnvironmentProblem
-from tinyctl.runtime import make_runtime
-from tinyctl.spec import load_spec
+from tinyctl.project import Project
 
 
 def _runtime(project: Path):
-    return make_runtime(load_spec(project / "tinyctl.yaml"), {"TINYCTL_RUNTIME": "local"})
+    return Project.open(project / "tinyctl.yaml", {"TINYCTL_RUNTIME": "local"}).runtime
 
 
 def test_a_second_start_while_one_runs_is_refused_naming_the_holder(project: Path) -> None:

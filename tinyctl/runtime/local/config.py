@@ -74,7 +74,9 @@ def airflow_env(
     base: Mapping[str, str],
     venv_bin: Path,
     airflow_home: Path,
-    state_dir: Path,
+    dags_dir: Path,
+    logs_dir: Path,
+    passwords_file: Path,
     data_dir: Path,
     api_host: str,
     api_port: int,
@@ -104,11 +106,9 @@ def airflow_env(
         {
             "PATH": f"{venv_bin}:{base.get('PATH', '/usr/bin:/bin')}",
             "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(state_dir / "dags"),
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(state_dir / "logs"),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
-                state_dir / "secrets" / "auth" / "passwords.json"
-            ),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_dir),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(logs_dir),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_base}/execution/",
             "AIRFLOW__API__HOST": api_host,
             "AIRFLOW__API__PORT": str(api_port),

@@ -29,20 +29,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
 from tinyctl.fsutil import sha256_bytes, write_atomic
 from tinyctl.render.images import ca_bundle
-from tinyctl.runtime import RUNTIME_RECORD
 from tinyctl.runtime.base import BuildOutcome, ProgressCallback, ServiceStatus, StartHandle
 from tinyctl.runtime.local import cluster as clusters
 from tinyctl.runtime.local import processes
 from tinyctl.runtime.local.binaries import PgInstall, find_postgres
 from tinyctl.runtime.local.config import airflow_env, internal_ports, read_env_file
 from tinyctl.runtime.local.venv import Venv, VenvPlan, ensure_venv, uv_binary, venv_for
-from tinyctl.spec.loader import LoadedSpec
+
+if TYPE_CHECKING:
+    from tinyctl.project import Project
 
 POSTGRES = "postgres"
 ONE_SHOTS = ("db-setup", "airflow-init")
@@ -99,17 +101,17 @@ class LocalLayout:
 
 class LocalRuntime:
     name = "local"
+    reason = ""
 
-    def __init__(
-        self, loaded: LoadedSpec, environ: Mapping[str, str] | None = None, reason: str = ""
-    ):
-        self.loaded = loaded
-        self.spec = loaded.spec
-        self.environ = os.environ if environ is None else environ
-        self.project = self.spec.project.name
-        self.reason = reason
-        self.state_dir = loaded.state_dir
-        self.layout = LocalLayout(self.state_dir / "local")
+    def __init__(self, project: Project):
+        self.owner = project
+        self.loaded = project.loaded
+        self.spec = project.spec
+        self.environ = project.environ
+        self.project = project.name
+        self.state = project.state
+        self.state_dir = project.state.root
+        self.layout = LocalLayout(project.state.local_dir)
 
     # ------------------------------------------------------------------ machine facts
 
@@ -196,15 +198,15 @@ class LocalRuntime:
 
     def _postgres_env(self) -> dict[str, str]:
         env = dict(self.environ)
-        env.update(read_env_file(self.state_dir / "secrets" / "postgres.env"))
+        env.update(read_env_file(self.state.file(self.state.POSTGRES_SECRET_ENV)))
         env.update(self.cluster.client_env())
         env["PATH"] = f"{self.install.bindir}:{self.environ.get('PATH', '/usr/bin:/bin')}"
         return env
 
     def _airflow_env(self, *, in_use_by_us: bool = False) -> dict[str, str]:
         rendered = {
-            **read_env_file(self.state_dir / "airflow.env"),
-            **read_env_file(self.state_dir / "secrets" / "airflow.env"),
+            **read_env_file(self.state.file(self.state.AIRFLOW_ENV)),
+            **read_env_file(self.state.file(self.state.AIRFLOW_SECRET_ENV)),
         }
         af = self.spec.airflow
         host, port = self.postgres_address()
@@ -213,7 +215,9 @@ class LocalRuntime:
             base=self.environ,
             venv_bin=self.venv.bin,
             airflow_home=self.layout.airflow_home,
-            state_dir=self.state_dir,
+            dags_dir=self.state.dags_dir,
+            logs_dir=self.state.file(self.state.LOGS),
+            passwords_file=self.state.file(self.state.PASSWORDS),
             data_dir=self.loaded.path(self.spec.data.path),
             api_host=af.bind,
             api_port=af.port,
@@ -231,9 +235,9 @@ class LocalRuntime:
 
     def start(self) -> StartHandle:
         self._refuse_celery()
-        if not (self.state_dir / "airflow.env").is_file():
+        if not self.state.file(self.state.AIRFLOW_ENV).is_file():
             raise BadInput(
-                f"{self.state_dir / 'airflow.env'} does not exist",
+                f"{self.state.file(self.state.AIRFLOW_ENV)} does not exist",
                 hint="Run `tinyctl render` (or `tinyctl up`).",
             )
         # A process that died is started again: forget it now, so that the caller polling
@@ -289,10 +293,9 @@ class LocalRuntime:
 
     def _start_all(self, cancelled: threading.Event) -> None:
         with self._start_lock():
-            write_atomic(
-                self.state_dir / RUNTIME_RECORD,
-                (json.dumps({"runtime": self.name}) + "\n").encode(),
-            )
+            from tinyctl.runtime import record_runtime
+
+            record_runtime(self.owner, self.name)
             for folder in (self.layout.run, self.layout.logs, self.layout.airflow_home):
                 folder.mkdir(parents=True, exist_ok=True)
             venv, _ = ensure_venv(
@@ -342,11 +345,8 @@ class LocalRuntime:
         )
 
     def _start_postgres(self) -> None:
-        from tinyctl.secrets import load_secrets
-
         cluster = self.cluster
-        secrets = load_secrets(self.state_dir, self.spec, environ=self.environ, create=False)
-        clusters.prepare(cluster, secrets["postgres_password"])
+        clusters.prepare(cluster, self.owner.secrets["postgres_password"])
         env = {"PATH": self.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PGTZ": "UTC"}
         user = self.user
         self._spawn(
@@ -437,7 +437,7 @@ class LocalRuntime:
             )
 
     def _db_setup(self, log: Path) -> bool:
-        script = self.state_dir / "postgres" / "bootstrap.sh"
+        script = self.state.file(self.state.POSTGRES_BOOTSTRAP)
         self._run_logged(["sh", str(script)], self._postgres_env(), log)
         return False
 
@@ -487,7 +487,9 @@ class LocalRuntime:
                 shutil.rmtree(link, ignore_errors=True)
             for folder in (self.layout.logs, self.layout.airflow_home, self.layout.run):
                 shutil.rmtree(folder, ignore_errors=True)
-            (self.state_dir / RUNTIME_RECORD).unlink(missing_ok=True)
+            from tinyctl.runtime import record_runtime
+
+            record_runtime(self.owner, None)
 
     def restart(self, service: str | None = None) -> None:
         self._check_service(service)
@@ -595,12 +597,17 @@ class LocalRuntime:
         try:
             data = json.loads(self.layout.one_shot_file(service).read_text())
         except (OSError, ValueError):
-            return ServiceStatus(service, service, "missing", "none")
+            return ServiceStatus(service, service, "missing", "none", one_shot=True)
         if data.get("state") == "running":
-            return ServiceStatus(service, service, "running", "running")
+            return ServiceStatus(service, service, "running", "running", one_shot=True)
         code = int(data.get("exit_code", 0))
         return ServiceStatus(
-            service, service, "exited", "completed" if code == 0 else "failed", exit_code=code
+            service,
+            service,
+            "exited",
+            "completed" if code == 0 else "failed",
+            exit_code=code,
+            one_shot=True,
         )
 
     def _tail(self, service: str, lines: int = 20) -> str:
@@ -717,9 +724,25 @@ class LocalRuntime:
             return "127.0.0.1", pg.port
         return str(self.cluster.socket_dir), 5432
 
-    def airflow_postgres_address(self) -> tuple[str, int]:
-        """Where Airflow's tasks reach the warehouse: the same address as the host."""
+    def postgres_address_in_stack(self) -> tuple[str, int]:
+        """Where Airflow's tasks reach the warehouse: the same address as this machine."""
         return self.postgres_address()
+
+    def dag_folder(self) -> Path:
+        return self.state.dags_dir
+
+    def airflow_dag_folder(self) -> str:
+        return str(self.state.dags_dir)
+
+    def describe_port_holder(self, port: int, process: str | None) -> str | None:
+        """One of this project's own local processes, named as a service."""
+        owned = {self.spec.airflow.port: "api-server"}
+        if self.spec.postgres.port is not None:
+            owned[self.spec.postgres.port] = POSTGRES
+        service = owned.get(port)
+        if service is None or self._live(service) is None:
+            return None
+        return f"{service} of project {self.project} (local runtime)"
 
     # ------------------------------------------------------------------ measuring
 

@@ -1,0 +1,49 @@
+"""What every command does first: open the project (spec, state layout, runtime) once."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+
+from tinyctl.cli import output
+from tinyctl.cli.app import open_spec
+
+if TYPE_CHECKING:
+    from tinyctl.project import Project
+
+
+class _EchoHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Running command: "):
+            message = message[len("Running command: ") :]
+        output.err.print(f"[dim]$ {escape(message)}[/dim]")
+
+
+def enable_echo(verbose: bool) -> None:
+    """--verbose: echo every external command (Docker through python-on-whales, and our own)."""
+    if not verbose:
+        return
+    handler = _EchoHandler()
+    for name in ("python_on_whales", "tinyctl.commands"):
+        logger = logging.getLogger(name)
+        if any(isinstance(h, _EchoHandler) for h in logger.handlers):
+            continue
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def open_project(spec: Path, verbose: bool = False, *, check_engine: bool = False) -> Project:
+    """The command's one Project: the spec loaded (warnings shown), its state folder and runtime.
+    `check_engine` asks the runtime first whether its engine is there (exit 3 if not)."""
+    from tinyctl.project import Project
+
+    enable_echo(verbose)
+    project = Project(open_spec(spec))
+    if check_engine:
+        project.runtime.check_engine()
+    return project
