@@ -202,7 +202,16 @@ def _build(
                 log,
                 "uv venv",
             )
-            install = [uv, "pip", "install", "--quiet", "--python", str(venv.python)]
+            # bytecode compiled now: the first start of four Airflow processes does not do it 4x
+            install = [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--compile-bytecode",
+                "--python",
+                str(venv.python),
+            ]
         else:
             _run([plan.python, "-m", "venv", str(venv.path)], env, log, "python -m venv")
             install = [
