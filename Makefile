@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python bench/bench_up.py
 	$(BIN)/python bench/bench_deploy.py
 	$(BIN)/python bench/bench_seed_and_test.py
+	$(BIN)/python bench/bench_runtimes.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info
