@@ -8,8 +8,8 @@ and root, as inside the Postgres container); TCP connections need the roles' pas
 
 PostgreSQL refuses to run as root. When tinyctl runs as root the server runs as an
 unprivileged user (`postgres` if there is one, else a system user `tinyctl` created for it) that
-owns the data folder. If that user cannot reach the state folder (a project under /root, or
-any folder with a 0700 parent), the cluster lives under /var/lib/tinyctl/<key> instead and the
+owns the data folder. If that user cannot reach the state folder (a project in root's home
+folder, or under any other 0700 folder), the cluster lives under /var/lib/tinyctl/<key> instead and the
 state folder holds a symbolic link to it.
 """
 
@@ -22,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,7 +191,7 @@ def locate(state_link: Path, key_source: str, user: ServiceUser) -> Path:
     if os.geteuid() == 0:
         target = SYSTEM_CLUSTERS / key
     else:  # a state folder too deep for a unix socket path: a short private folder instead
-        target = Path("/tmp") / f"tinyctl-{os.geteuid()}" / key
+        target = Path(tempfile.gettempdir()) / f"tinyctl-{os.geteuid()}" / key
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
     _chown(target, user)
     state_link.parent.mkdir(parents=True, exist_ok=True)
