@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 IMAGES ?= debian
 DEMO ?= demo
 
-.PHONY: help setup install engine local-runtime demo demo-down test test-fast lint bench clean
+.PHONY: help setup install engine local-runtime tools demo demo-down test test-fast fuzz lint bench clean
 
 help:
 	@echo "make demo       set everything up, then init + up + seed + test-etl a sample project"
 	@echo "make test       run every test (real Docker engine, Postgres and Airflow)"
 	@echo "make test-fast  the tests that need no engine (seconds)"
+	@echo "make fuzz       a long random run of the hostile-spec fuzz suite (FUZZ_EXAMPLES=5000)"
 	@echo "make lint       ruff"
 	@echo "make bench      benchmarks (bench/)"
 
@@ -31,6 +32,10 @@ engine: install
 local-runtime: install
 	docker/provision-local.sh $(VENV)
 
+# gitlab-ci-local: the engine tests execute the pipeline `tinyctl ci init gitlab` writes.
+tools:
+	.ci/provision-tools.sh
+
 setup: install engine local-runtime
 
 # Works with or without a Docker engine: `runtime: auto` uses compose when one answers, else local.
@@ -43,11 +48,18 @@ demo-down: install
 	cd $(DEMO) && ../$(BIN)/tinyctl down
 
 # Every test; the end-to-end ones run on both runtimes (compose and local).
-test: setup
+test: setup tools
 	$(BIN)/pytest
 
 test-fast: install local-runtime
 	$(BIN)/pytest -m "not engine and not stack"
+
+# The fuzz suite with fresh random seeds and many more examples than `make test`'s fixed 200;
+# its figures (examples, exit codes, slowest case) go to fuzz-stats.json.
+FUZZ_EXAMPLES ?= 5000
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz TINYCTL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TINYCTL_FUZZ_STATS=fuzz-stats.json \
+		$(BIN)/pytest -p no:cacheprovider -s -q tests/spec/test_loader_fuzz.py
 
 lint: install
 	$(BIN)/ruff check tinyctl tests bench

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -183,3 +184,97 @@ def live_stack(stack_runtime: str, tmp_path_factory: pytest.TempPathFactory) -> 
         yield stack
     finally:
         stack.run("down", "--volumes", "--yes")
+
+
+@dataclass
+class LocalPostgres:
+    """A throwaway PostgreSQL server from the machine's binaries (run as an unprivileged user)."""
+
+    socket_dir: Path
+    port: int
+    user: str
+
+    def psql(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                "psql",
+                "-X",
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                *args,
+            ],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+def _postgres_binaries() -> Path | None:
+    found = shutil.which("initdb") or shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    return versions[-1] if versions else None
+
+
+@pytest.fixture(scope="session")
+def local_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
+    """A real PostgreSQL (no Docker): initdb + pg_ctl as the `postgres` system user when root."""
+    binaries = _postgres_binaries()
+    if binaries is None or not shutil.which("psql"):
+        pytest.skip("no PostgreSQL server binaries on this machine")
+    # Not under pytest's 0700 tmp tree: the server's user must reach its own folder.
+    root = Path(tempfile.mkdtemp(prefix="tinyctl-pg-"))
+    data, sockets = root / "data", root / "run"
+    sockets.mkdir()
+    runas: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        runas = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = free_port()
+    subprocess.run(
+        [*runas, str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *runas,
+            str(binaries / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-o",
+            f"-p {port} -k {sockets} -c listen_addresses='' -c fsync=off",
+            "-l",
+            str(root / "log"),
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield LocalPostgres(sockets, port, "postgres")
+    finally:
+        subprocess.run(
+            [*runas, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run_bootstrap(pg: LocalPostgres, state_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run a rendered postgres/bootstrap.sh against `pg`, reading its secrets from the state."""
+    script = (state_dir / "postgres" / "bootstrap.sh").read_text()
+    script = script.replace("/run/tinyctl-secrets", str(state_dir / "secrets" / "postgres"))
+    script = script.replace("PGHOST=postgres", f"PGHOST={pg.socket_dir}")
+    local = state_dir / "bootstrap-local.sh"
+    local.write_text(script)
+    env = {**os.environ, "POSTGRES_USER": pg.user, "PGPORT": str(pg.port)}
+    return subprocess.run(["sh", str(local)], capture_output=True, text=True, env=env, timeout=300)

@@ -197,7 +197,9 @@ def run_script(dsn: Dsn, text: str) -> None:
             with connection.transaction():
                 for line, statement in statements:
                     try:
-                        connection.execute(statement.encode())
+                        # binary=True forces the extended protocol: one statement per call,
+                        # so a statement the splitter missed cannot smuggle in another.
+                        connection.execute(statement.encode(), binary=True)
                     except psycopg.Error as error:
                         within = _position_line(statement, error.diag.statement_position)
                         raise DatabaseError(
@@ -224,6 +226,15 @@ def copy_error(error: psycopg.Error) -> DatabaseError:
 class LoadResult:
     rows: int
     bytes: int
+
+
+def _type_name(text: str) -> str:
+    """A column type as written in the spec; only a type name ever reaches the SQL."""
+    from tinyctl.spec.models import SQL_TYPE
+
+    if not SQL_TYPE.fullmatch(text):
+        raise BadInput(f"{text!r} is not a SQL type name", hint="Write e.g. text or numeric(12,2).")
+    return text
 
 
 def _identifier(name: str) -> pgsql.Composable:
@@ -275,7 +286,7 @@ def load_csv(
                 if create and not table_exists(connection, table):
                     created = True
                     defs = [
-                        pgsql.SQL("{} {}").format(pgsql.Identifier(n), pgsql.SQL(t))
+                        pgsql.SQL("{} {}").format(pgsql.Identifier(n), pgsql.SQL(_type_name(t)))
                         for n, t in create
                     ]
                     if key:
@@ -377,14 +388,19 @@ def query(
     *,
     limit: int | None = None,
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run one query in a read-only session; returns (column names, rows), capped at `limit`."""
+    """Run ONE query in a read-only session; returns (column names, rows), capped at `limit`.
+
+    The query always goes through the extended protocol (pipeline mode), which runs a single
+    statement: `SELECT 1; DROP TABLE t` is refused by the server instead of run.
+    """
     with connect(dsn, autocommit=True, read_only=True) as connection:
         try:
-            cursor = connection.execute(statement, params)
+            with connection.pipeline():
+                cursor = connection.execute(statement, params)
+            names = [c.name for c in cursor.description or []]
+            rows = cursor.fetchmany(limit) if limit is not None else cursor.fetchall()
         except psycopg.Error as error:
             raise DatabaseError(_first_line(error), hint=error.diag.message_hint) from None
-        names = [c.name for c in cursor.description or []]
-        rows = cursor.fetchmany(limit) if limit is not None else cursor.fetchall()
         return names, rows
 
 

@@ -6,8 +6,9 @@ seconds, whether each DAG is live or why not.
 3. Ask Airflow to parse it now (`parseDagFile` for files it knows; new files are found by the
    dag-processor's one-second folder refresh) and wait until its DAGs show a fresh parse, or an
    import error for it appears.
-4. An import error puts the previous good version back (and has it re-parsed), so a broken
-   edit never takes down what was running.
+4. An import error, a parse timeout or an interrupt (Ctrl-C) puts the previous good version
+   back (and has it re-parsed) or withdraws a new file, so a broken or unchecked edit never
+   stays in the stack, and the report says which version is live.
 """
 
 from __future__ import annotations
@@ -258,158 +259,212 @@ def deploy_dags(
     results: list[FileResult] = []
     pending: list[_Pending] = []
     unchanged: list[str] = []
-    for rel, source in sources.items():
-        new = source.read_bytes()
-        target = target_root / rel
-        old = target.read_bytes() if target.is_file() else None
-        check = (
-            check_source(new, str(source), known)
-            if rel.endswith(".py")
-            else LocalCheck(None, (), False)
-        )
-        if check.problem is not None:
-            result = FileResult(
-                rel,
-                check.problem.kind,
-                message=check.problem.message,
-                line=check.problem.line,
-                previous_live=old is not None,
+    settled: set[str] = set()  # files whose outcome is known: nothing to roll back on interrupt
+    try:
+        for rel, source in sources.items():
+            new = source.read_bytes()
+            target = target_root / rel
+            old = target.read_bytes() if target.is_file() else None
+            check = (
+                check_source(new, str(source), known)
+                if rel.endswith(".py")
+                else LocalCheck(None, (), False)
             )
-            results.append(result)
-            emit(result)
-            continue
-        if old == new:
-            unchanged.append(rel)
-            continue
-        written_at = datetime.now(UTC)
-        # A new file, so a fresh mtime: the dag-processor re-parses files modified since their last parse.
-        write_atomic(target, new)
-        pending.append(_Pending(rel, new, old, written_at, time.monotonic(), check))
-
-    # Files in the stack that are no longer in the source.
-    if whole_folder:
-        present = {
-            p.relative_to(target_root).as_posix()
-            for p in target_root.rglob("*")
-            if p.is_file() and _wanted(p.relative_to(target_root))
-        }
-        for rel in sorted(present - set(sources)):
-            if prune:
-                (target_root / rel).unlink()
-                result = FileResult(rel, "removed", message="removed from the stack (--prune)")
-            else:
+            if check.problem is not None:
                 result = FileResult(
                     rel,
-                    "extra",
-                    message="in the stack but not in the source folder; --prune removes it",
+                    check.problem.kind,
+                    message=check.problem.message,
+                    line=check.problem.line,
+                    previous_live=old is not None,
                 )
-            results.append(result)
-            emit(result)
+                results.append(result)
+                emit(result)
+                continue
+            if old == new:
+                unchanged.append(rel)
+                continue
+            written_at = datetime.now(UTC)
+            # A new file, so a fresh mtime: the dag-processor re-parses files modified since their last parse.
+            write_atomic(target, new)
+            pending.append(_Pending(rel, new, old, written_at, time.monotonic(), check))
 
-    dags = client.dags()
-    by_file = _by_file(dags, seen_as)
-    for item in pending:
-        _request_parse(client, by_file.get(item.rel, []))
+        # Files in the stack that are no longer in the source.
+        if whole_folder:
+            present = {
+                p.relative_to(target_root).as_posix()
+                for p in target_root.rglob("*")
+                if p.is_file() and _wanted(p.relative_to(target_root))
+            }
+            for rel in sorted(present - set(sources)):
+                if prune:
+                    (target_root / rel).unlink()
+                    result = FileResult(rel, "removed", message="removed from the stack (--prune)")
+                else:
+                    result = FileResult(
+                        rel,
+                        "extra",
+                        message="in the stack but not in the source folder; --prune removes it",
+                    )
+                results.append(result)
+                emit(result)
 
-    waiting = [
-        p for p in pending if p.rel.endswith(".py") and (p.check.may_define_dags or p.check.dag_ids)
-    ]
-    for item in pending:
-        if item not in waiting:
-            result = FileResult(
-                item.rel,
-                "module",
-                message="copied (defines no DAG)",
-                seconds=time.monotonic() - item.started,
-            )
-            results.append(result)
-            emit(result)
-
-    refresh = refresh_interval(project.spec)
-    deadline = time.monotonic() + timeout
-    while waiting:
         dags = client.dags()
         by_file = _by_file(dags, seen_as)
-        errors = client.import_errors()
-        for item in list(waiting):
-            fresh = [
-                d
-                for d in by_file.get(item.rel, [])
-                if d.last_parsed_time and d.last_parsed_time >= item.written_at
-            ]
-            error = next(
-                (
-                    e
-                    for e in errors
-                    if _matches(e, item.rel) and e.timestamp and e.timestamp >= item.written_at
-                ),
-                None,
-            )
-            if error is not None:
-                result = _failed_import(item, error, target_root, client, by_file)
-            elif fresh:
-                # Only DAGs parsed from the new bytes: a renamed DAG id stays active in Airflow for a while.
-                current = [d for d in fresh if not d.is_stale]
-                result = FileResult(
-                    item.rel,
-                    "live",
-                    dags=_dag_states(current or fresh),
-                    seconds=time.monotonic() - item.started,
-                )
-            elif time.monotonic() > deadline and item.old is None and refresh >= timeout:
-                # A new file cannot be parse-requested (Airflow only takes tokens of files it
-                # knows): with a slow folder scan configured, it is on its way, not failed.
-                result = FileResult(
-                    item.rel,
-                    "pending",
-                    message=f"copied; the dag-processor scans for new files every {refresh:.0f} s "
-                    "(dag_processor.refresh_interval)",
-                    seconds=time.monotonic() - item.started,
-                )
-            elif time.monotonic() > deadline:
-                result = FileResult(
-                    item.rel,
-                    "timeout",
-                    message=f"Airflow did not parse it within {timeout:.0f} s",
-                    seconds=time.monotonic() - item.started,
-                    previous_live=item.old is not None,
-                )
-            else:
-                continue
-            waiting.remove(item)
-            results.append(result)
-            if result.restored_at is None:
-                emit(result)  # restored files are reported once their old version is live again
-        if waiting:
-            time.sleep(POLL)
+        for item in pending:
+            _request_parse(client, by_file.get(item.rel, []))
 
-    restored = [r for r in results if r.restored_at is not None]
-    _wait_for_restored(client, restored, deadline, seen_as)
-    for result in restored:
-        emit(result)
+        waiting = [
+            p
+            for p in pending
+            if p.rel.endswith(".py") and (p.check.may_define_dags or p.check.dag_ids)
+        ]
+        for item in pending:
+            if item not in waiting:
+                settled.add(item.rel)
+                result = FileResult(
+                    item.rel,
+                    "module",
+                    message="copied (defines no DAG)",
+                    seconds=time.monotonic() - item.started,
+                )
+                results.append(result)
+                emit(result)
 
-    if unchanged:
-        by_file = _by_file(client.dags(), seen_as)
-        for rel in unchanged:
-            result = FileResult(
-                rel,
-                "unchanged",
-                dags=_dag_states([d for d in by_file.get(rel, []) if not d.is_stale]),
-            )
-            results.append(result)
+        refresh = refresh_interval(project.spec)
+        deadline = time.monotonic() + timeout
+        while waiting:
+            dags = client.dags()
+            by_file = _by_file(dags, seen_as)
+            errors = client.import_errors()
+            for item in list(waiting):
+                fresh = [
+                    d
+                    for d in by_file.get(item.rel, [])
+                    if d.last_parsed_time and d.last_parsed_time >= item.written_at
+                ]
+                error = next(
+                    (
+                        e
+                        for e in errors
+                        if _matches(e, item.rel) and e.timestamp and e.timestamp >= item.written_at
+                    ),
+                    None,
+                )
+                if error is not None:
+                    result = _failed_import(item, error, target_root, client, by_file)
+                elif fresh:
+                    # Only DAGs parsed from the new bytes: a renamed DAG id stays active in Airflow for a while.
+                    current = [d for d in fresh if not d.is_stale]
+                    result = FileResult(
+                        item.rel,
+                        "live",
+                        dags=_dag_states(current or fresh),
+                        seconds=time.monotonic() - item.started,
+                    )
+                elif time.monotonic() > deadline and item.old is None and refresh >= timeout:
+                    # A new file cannot be parse-requested (Airflow only takes tokens of files it
+                    # knows): with a slow folder scan configured, it is on its way, not failed.
+                    result = FileResult(
+                        item.rel,
+                        "pending",
+                        message=f"copied; the dag-processor scans for new files every {refresh:.0f} s "
+                        "(dag_processor.refresh_interval)",
+                        seconds=time.monotonic() - item.started,
+                    )
+                elif time.monotonic() > deadline:
+                    # Unparsed is unchecked: put the previous version back (Airflow still serves
+                    # the DAGs it parsed from it) or withdraw a new file.
+                    _roll_back(item, target_root)
+                    result = FileResult(
+                        item.rel,
+                        "timeout",
+                        message=f"Airflow did not parse it within {timeout:.0f} s; "
+                        + (
+                            "the previous version is back in place"
+                            if item.old is not None
+                            else "the new file was withdrawn"
+                        ),
+                        seconds=time.monotonic() - item.started,
+                        previous_live=item.old is not None,
+                    )
+                    if item.old is not None:
+                        result.restored_at = datetime.now(UTC)
+                        _request_parse(client, by_file.get(item.rel, []))
+                        result.dags = _dag_states(
+                            [d for d in by_file.get(item.rel, []) if not d.is_stale]
+                        )
+                else:
+                    continue
+                waiting.remove(item)
+                settled.add(item.rel)
+                results.append(result)
+                if result.restored_at is None:
+                    emit(result)  # restored files are reported once their old version is live again
+            if waiting:
+                time.sleep(POLL)
+
+        restored = [r for r in results if r.restored_at is not None]
+        _wait_for_restored(
+            client, restored, max(deadline, time.monotonic() + RESTORE_WAIT), seen_as
+        )
+        for result in restored:
             emit(result)
 
-    if unpause:
-        for result in results:
-            if result.status in ("live", "unchanged"):
-                for state in result.dags:
-                    if state.paused:
-                        client.set_paused(state.dag_id, False)
-                        state.paused = False
+        if unchanged:
+            by_file = _by_file(client.dags(), seen_as)
+            for rel in unchanged:
+                result = FileResult(
+                    rel,
+                    "unchanged",
+                    dags=_dag_states([d for d in by_file.get(rel, []) if not d.is_stale]),
+                )
+                results.append(result)
+                emit(result)
+
+        if unpause:
+            for result in results:
+                if result.status in ("live", "unchanged"):
+                    for state in result.dags:
+                        if state.paused:
+                            client.set_paused(state.dag_id, False)
+                            state.paused = False
+
+    except BaseException:  # Ctrl-C (or any failure) while files are unchecked: put them back
+        for item in pending:
+            if item.rel not in settled:
+                _roll_back(item, target_root)
+                emit(
+                    FileResult(
+                        item.rel,
+                        "interrupted",
+                        message="interrupted before Airflow confirmed it; "
+                        + (
+                            "the previous version is back in place"
+                            if item.old is not None
+                            else "withdrawn"
+                        ),
+                        previous_live=item.old is not None,
+                    )
+                )
+        raise
 
     order = {rel: i for i, rel in enumerate(sources)}
     results.sort(key=lambda r: (order.get(r.file, len(order)), r.file))
     return DeployReport(results, time.monotonic() - started)
+
+
+RESTORE_WAIT = 15.0  # seconds to see a put-back version re-parsed after the deadline
+
+
+def _roll_back(item: _Pending, target_root: Path) -> None:
+    """Put the previous bytes back, or remove a file that was not there before."""
+    target = target_root / item.rel
+    if item.old is not None:
+        write_atomic(target, item.old)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
 
 
 def _request_parse(client: AirflowClient, dags: list[Dag]) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tinyctl.secrets import Secrets
     from tinyctl.spec.loader import LoadedSpec
     from tinyctl.spec.models import Spec
+    from tinyctl.spec.override import SpecOverride
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,10 @@ class StateLayout:
     # Written by `render` (recorded in the stamp, replaced on every render).
     COMPOSE = "compose.yaml"
     AIRFLOW_ENV = "airflow.env"
-    AIRFLOW_SECRET_ENV = "secrets/airflow.env"
-    POSTGRES_SECRET_ENV = "secrets/postgres.env"
+    POSTGRES_ENV = "postgres.env"
+    # Secret files, mounted read-only: Airflow's (read by its *_CMD settings) and Postgres'.
+    AIRFLOW_SECRETS = "secrets/airflow"
+    POSTGRES_SECRETS = "secrets/postgres"
     PASSWORDS = "secrets/auth/passwords.json"
     POSTGRES_BOOTSTRAP = "postgres/bootstrap.sh"
     HEALTHCHECK = "bin/healthcheck.py"
@@ -54,7 +57,7 @@ class StateLayout:
     DAGS = "dags"
     LOGS = "logs"
     CACHE = "cache"
-    SECRET_DIRS = ("secrets", "secrets/auth")
+    SECRET_DIRS = ("secrets", "secrets/auth", AIRFLOW_SECRETS, POSTGRES_SECRETS)
     MOUNT_DIRS = (DAGS, LOGS)
 
     def file(self, relative: str) -> Path:
@@ -126,6 +129,15 @@ class Project:
 
     def __repr__(self) -> str:
         return f"Project({self.name!r}, root={str(self.root)!r})"
+
+    def derive(self, override: SpecOverride, environ: Mapping[str, str] | None = None) -> Project:
+        """This project with its name, ports, state and data folders replaced in memory (the
+        spec file is not touched): e.g. one isolated stack per `tinyctl ci run`."""
+        from tinyctl.spec.override import apply_override
+
+        return Project(
+            apply_override(self.loaded, override), self.environ if environ is None else environ
+        )
 
     # ------------------------------------------------------------------ the spec
 

@@ -24,6 +24,8 @@ from tinyctl.spec.models import Spec
 ENV_PREFIX = "TINYCTL_SECRET_"
 # The admin user tinyctl itself uses for Airflow's API (deploys, settings, test runs).
 INTERNAL_USER = "tinyctl"
+# The warehouse role tinyctl's own checks (test-etl expectations) run as: it may only read.
+READER_ROLE = "tinyctl_reader"
 
 
 def _password() -> str:
@@ -58,6 +60,7 @@ def env_name(secret: str) -> str:
 def required_names(spec: Spec) -> list[str]:
     names = list(GENERATORS)
     names += [role_secret(role.name) for role in spec.postgres.roles]
+    names.append(role_secret(READER_ROLE))
     names += [user_secret(name) for name in api_users(spec)]
     return names
 
@@ -67,6 +70,40 @@ def api_users(spec: Spec) -> dict[str, str]:
     users = {user.name: user.role for user in spec.airflow.users}
     users.setdefault(INTERNAL_USER, "admin")
     return users
+
+
+MAX_SECRET_LENGTH = 1024
+
+
+def secret_problem(name: str, value: str) -> str | None:
+    """Why `value` cannot be used as the secret `name` (never quoting the value), or None."""
+    if not value:
+        return "is empty"
+    if len(value) > MAX_SECRET_LENGTH:
+        return f"is longer than {MAX_SECRET_LENGTH} characters"
+    if any(ord(c) < 32 or c in "\x7f\x85\u2028\u2029" for c in value):
+        return "contains a line break or another control character"
+    if value != value.strip():
+        return "starts or ends with a space"
+    if name == "fernet_key":
+        try:
+            raw = base64.urlsafe_b64decode(value.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            return "is not a Fernet key (32 bytes in URL-safe base64, 44 characters)"
+    return None
+
+
+def _check(name: str, value: str, source: str) -> None:
+    problem = secret_problem(name, value)
+    if problem:
+        raise BadInput(
+            f"{source} {problem}, so it cannot be used as the {name} secret",
+            hint="Set it to a single line without control characters, or unset it to use the generated one."
+            if source.startswith(ENV_PREFIX)
+            else f"Fix or delete the entry {name!r} in {source} (a new one is generated).",
+        )
 
 
 @dataclass(frozen=True)
@@ -133,5 +170,8 @@ def load_secrets(
     for name in values:
         override = environ.get(env_name(name))
         if override:
+            _check(name, override, env_name(name))
             values[name] = override
+        else:
+            _check(name, values[name], str(file))
     return Secrets(values=values, file=file, generated=tuple(generated))

@@ -7,6 +7,7 @@ callbacks, and raises tinyctl errors. It never prints.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +89,11 @@ def _ensure_data_dirs(project: Project) -> None:
     data = project.path(project.spec.data.path)
     for sub in ("landing", "archive"):
         (data / sub).mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:  # Airflow runs as its image's uid, not root: it moves landing files
+        from tinyctl.render.context import AIRFLOW_IMAGE_UID
+
+        for folder in (data, data / "landing", data / "archive"):
+            os.chown(folder, AIRFLOW_IMAGE_UID, 0)
 
 
 def wait_for_airflow(

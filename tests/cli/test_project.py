@@ -106,7 +106,7 @@ def test_validate_json(project: Path) -> None:
         (None, "no such file"),
         ("", "the spec is empty"),
         ("project:\n\tname: x\n", "tab character"),
-        ("project: [\n", "malformed YAML"),
+        ("project: [\n", "is not closed"),
         ("project:\n  name: a\nproject:\n  name: b\n", "duplicate key 'project'"),
         ("\xff\xfe", "not UTF-8"),
     ],

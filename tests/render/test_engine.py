@@ -56,16 +56,19 @@ def test_secrets_are_private_and_stay_out_of_the_compose_file(project: Path) -> 
     loaded = load_spec(project / "tinyctl.yaml")
     render(Project(loaded))
     state = loaded.state_dir
-    for name in (
+    secret_files = [
         "secrets.json",
-        "secrets/airflow.env",
-        "secrets/postgres.env",
-        "secrets/auth/passwords.json",
-    ):
+        *(p.relative_to(state).as_posix() for p in (state / "secrets").rglob("*") if p.is_file()),
+    ]
+    assert "secrets/airflow/fernet_key" in secret_files
+    assert "secrets/postgres/postgres_password" in secret_files
+    for name in secret_files:
         assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
-    assert stat.S_IMODE((state / "secrets").stat().st_mode) == 0o700
+    for folder in ("secrets", "secrets/airflow", "secrets/postgres", "secrets/auth"):
+        assert stat.S_IMODE((state / folder).stat().st_mode) == 0o700, folder
     secrets = json.loads((state / "secrets.json").read_text())
     public = (state / "compose.yaml").read_text() + (state / "airflow.env").read_text()
+    public += (state / "postgres.env").read_text()
     public += (state / "postgres" / "bootstrap.sh").read_text()
     for value in secrets.values():
         assert value not in public
@@ -85,7 +88,7 @@ def test_environment_overrides_a_secret_without_storing_it(project: Path) -> Non
     render(Project(loaded))
     stored = (loaded.state_dir / "secrets.json").read_bytes()
     render(Project(loaded, {**os.environ, "TINYCTL_SECRET_FERNET_KEY": "x" * 43 + "="}))
-    assert "x" * 43 in (loaded.state_dir / "secrets" / "airflow.env").read_text()
+    assert "x" * 43 in (loaded.state_dir / "secrets" / "airflow" / "fernet_key").read_text()
     assert (loaded.state_dir / "secrets.json").read_bytes() == stored
 
 

@@ -21,9 +21,8 @@ GOLDEN = Path(__file__).parent / "golden"
 COMPARED = (
     "compose.yaml",
     "airflow.env",
+    "postgres.env",
     "postgres/bootstrap.sh",
-    "secrets/airflow.env",
-    "secrets/postgres.env",
 )
 VARIANTS = {
     "local-official": lambda text: text,

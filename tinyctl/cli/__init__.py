@@ -1,6 +1,6 @@
 """tinyctl's command line: the only layer that prints or exits."""
 
-from tinyctl.cli import dags, data, project, stack  # noqa: F401  (register the commands)
+from tinyctl.cli import ci, dags, data, project, stack  # noqa: F401  (register the commands)
 from tinyctl.cli.app import app
 
 

@@ -108,36 +108,38 @@ def _test_view(states: dict[str, TestProgress]) -> Table:
             f"[{TASK_COLOURS.get(t.state, 'white')}]{escape(t.label)}[/]" for t in progress.tasks
         )
         phase = progress.phase if progress.result is None else progress.result.status
-        table.add_row(name, phase, tasks)
+        table.add_row(output.data_text(name), phase, tasks)
     return table
 
 
-def _print_result(result: TestResult) -> None:
+def _print_result(result: TestResult, console=None) -> None:
+    """One test's verdict, its failed task's log tail and its expectations (stdout by default)."""
+    print = (console or output.out).print
     mark = {
         "passed": "[green]✓ PASS[/green]",
         "failed": "[red]✗ FAIL[/red]",
         "error": "[magenta]! ERROR[/magenta]",
     }[result.status]
     run = f" run {result.run_seconds:.1f}s," if result.run_seconds is not None else ""
-    output.out.print(
-        f"{mark} [bold]{escape(result.name)}[/bold] (DAG {escape(result.dag)},{run} {result.seconds:.1f}s): {escape(result.message)}"
+    print(
+        f"{mark} [bold]{escape(result.name)}[/bold] (DAG {escape(result.dag)},{run} {result.seconds:.1f}s): {output.data_markup(result.message)}"
     )
     if result.failed_task:
-        output.out.print(
-            f"    failed task: [bold]{escape(result.failed_task)}[/bold]; last lines of its log:"
-        )
+        print(f"    failed task: [bold]{escape(result.failed_task)}[/bold]; last lines of its log:")
         for line in (result.log_tail or "").splitlines():
-            output.out.print(f"      [dim]{escape(line)}[/dim]")
+            print(f"      [dim]{output.data_markup(line)}[/dim]")
     for e in result.expectations:
         if e.passed:
-            output.out.print(f"    [green]✓[/green] {escape(e.name)}")
+            print(f"    [green]✓[/green] {output.data_markup(e.name)}")
             continue
-        output.out.print(f"    [red]✗[/red] {escape(e.name)}: {escape(e.message)}")
+        print(f"    [red]✗[/red] {output.data_markup(e.name)}: {output.data_markup(e.message)}")
         if e.rows:
-            table = Table(*e.columns, box=None, padding=(0, 2, 0, 0), header_style="dim")
+            table = Table(box=None, padding=(0, 2, 0, 0), header_style="dim")
+            for column in e.columns:
+                table.add_column(output.data_text(column))
             for row in e.rows:
-                table.add_row(*(escape(str(v)) for v in row))
-            output.out.print(Padding(table, (0, 0, 0, 6)))
+                table.add_row(*(output.data_text(v) for v in row))
+            print(Padding(table, (0, 0, 0, 6)))
 
 
 @command("test-etl")

@@ -74,6 +74,7 @@ def format_result(result: FileResult) -> str:
         "missing_module": "import error",
         "import_error": "import error",
         "timeout": "not parsed",
+        "interrupted": "interrupted",
     }.get(result.status, result.status)
     text = f"{icon} {name}: {kind} at [bold]{where}[/bold]: {escape(result.message or '')}"
     if result.traceback and result.status == "import_error":
@@ -84,7 +85,7 @@ def format_result(result: FileResult) -> str:
         text += "\n    [yellow]the previous version of this file is still the one live[/yellow]" + (
             f" ({escape(live)})" if live else ""
         )
-    elif result.status != "timeout":
+    else:  # a timed-out or interrupted new file is withdrawn (tinyctl.deploy rolls back)
         text += "\n    [yellow]not deployed[/yellow]"
     return text
 

@@ -19,6 +19,7 @@ from tinyctl.db import count_rows
 from tinyctl.errors import BadInput, TinyctlError
 from tinyctl.etl_tests.expectations import ExpectationResult, evaluate, tables_of
 from tinyctl.project import Project
+from tinyctl.secrets import READER_ROLE
 from tinyctl.seed import run_seeds
 from tinyctl.spec.models import EtlTest, parse_duration
 
@@ -222,7 +223,8 @@ def run_test(
                 result.message = f"the DAG run ended {run.state}"
             return _finish(result, started, report)
         report(Progress(test.name, "checking", result.tasks))
-        dsn = project.warehouse(test.database)
+        # Expectations run as tinyctl's read-only role: a check can read, never write.
+        dsn = project.warehouse(test.database, role=READER_ROLE)
         result.expectations = [evaluate(dsn, e) for e in test.expect]
         result.row_counts = count_rows(dsn, tables_of(list(test.expect)))
         failed_checks = [e for e in result.expectations if not e.passed]

@@ -15,13 +15,21 @@ from urllib.parse import quote
 
 from tinyctl.project import StateLayout
 from tinyctl.render.images import INPUTS_LABEL, ImagePlan, ca_bundle, plan_images
-from tinyctl.secrets import Secrets, api_users, env_name, role_secret
+from tinyctl.secrets import READER_ROLE, Secrets, api_users, role_secret
 from tinyctl.spec.loader import LoadedSpec
 from tinyctl.spec.models import Spec
 
 AIRFLOW_HOME = "/opt/airflow"
 CONTAINER_DATA_DIR = f"{AIRFLOW_HOME}/data"
 CONTAINER_TINYCTL_DIR = "/opt/tinyctl"
+# Secrets reach containers as read-only files, never as environment variables (which
+# `docker inspect` shows): Airflow reads them through its `<KEY>_CMD` settings, Postgres
+# through `POSTGRES_PASSWORD_FILE`, the bootstrap script with psql's \set from a file.
+AIRFLOW_SECRETS_DIR = f"{CONTAINER_TINYCTL_DIR}/secrets"
+POSTGRES_SECRETS_DIR = "/run/tinyctl-secrets"
+# The uid Airflow's images are built for; containers use it when tinyctl itself runs as root,
+# so no stack container runs as 0:0.
+AIRFLOW_IMAGE_UID = 50000
 API_PORT = 8080  # inside the container; the host port is the spec's
 SCHEDULER_HEALTH_PORT = 8974
 WORKER_LOG_PORT = 8793
@@ -52,6 +60,11 @@ class Host:
     uid: int
     ca_bundle: Path | None
 
+    @property
+    def container_uid(self) -> int:
+        """The uid Airflow containers run as: the host user's, or the image's own for root."""
+        return self.uid if self.uid != 0 else AIRFLOW_IMAGE_UID
+
     @classmethod
     def detect(cls, loaded: LoadedSpec, environ: Mapping[str, str]) -> Host:
         return cls(uid=os.getuid(), ca_bundle=ca_bundle(loaded.spec, environ, loaded.root))
@@ -66,6 +79,29 @@ def _config_value(value: Any) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
     return str(value)
+
+
+# Airflow setting (env name) -> the secret file it is read from (`_CMD` settings).
+def airflow_secret_files(spec: Spec, secrets: Secrets) -> dict[str, str]:
+    """The Airflow secrets, as {file name: content}; the containers read them with `_CMD`."""
+    files = {
+        "sql_alchemy_conn": metadata_url(secrets),
+        "fernet_key": secrets["fernet_key"],
+        "jwt_secret": secrets["jwt_secret"],
+        "api_secret_key": secrets["api_secret_key"],
+    }
+    if spec.airflow.executor == "CeleryExecutor":
+        files["result_backend"] = "db+" + metadata_url(secrets, "postgresql")
+    return files
+
+
+_SECRET_SETTINGS = {
+    "sql_alchemy_conn": "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD",
+    "fernet_key": "AIRFLOW__CORE__FERNET_KEY_CMD",
+    "jwt_secret": "AIRFLOW__API_AUTH__JWT_SECRET_CMD",
+    "api_secret_key": "AIRFLOW__API__SECRET_KEY_CMD",
+    "result_backend": "AIRFLOW__CELERY__RESULT_BACKEND_CMD",
+}
 
 
 def airflow_config(spec: Spec) -> dict[str, str]:
@@ -91,6 +127,11 @@ def airflow_config(spec: Spec) -> dict[str, str]:
         }
     for dotted in sorted(settings):
         env[_env_key(dotted)] = settings[dotted]
+    secret_names = ["sql_alchemy_conn", "fernet_key", "jwt_secret", "api_secret_key"]
+    if af.executor == "CeleryExecutor":
+        secret_names.append("result_backend")
+    for name in secret_names:
+        env[_SECRET_SETTINGS[name]] = f"cat {AIRFLOW_SECRETS_DIR}/{name}"
     env["TINYCTL_PROJECT"] = spec.project.name
     env["TINYCTL_DATA_DIR"] = CONTAINER_DATA_DIR
     env["TINYCTL_WAREHOUSE_CONN_ID"] = warehouse.connection_id
@@ -101,28 +142,23 @@ def metadata_url(secrets: Secrets, driver: str = "postgresql+psycopg2") -> str:
     return f"{driver}://{METADATA_ROLE}:{quote(secrets['airflow_db_password'], safe='')}@postgres:5432/{METADATA_DB}"
 
 
-def airflow_secret_env(spec: Spec, secrets: Secrets) -> dict[str, str]:
-    env = {
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(secrets),
-        "AIRFLOW__CORE__FERNET_KEY": secrets["fernet_key"],
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets["jwt_secret"],
-        "AIRFLOW__API__SECRET_KEY": secrets["api_secret_key"],
-    }
-    if spec.airflow.executor == "CeleryExecutor":
-        env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + metadata_url(secrets, "postgresql")
-    return env
-
-
-def postgres_secret_env(spec: Spec, secrets: Secrets) -> dict[str, str]:
-    env = {
+def postgres_env() -> dict[str, str]:
+    """The Postgres containers' environment: no secret, only where to read it from."""
+    return {
         "POSTGRES_USER": SUPERUSER,
         "POSTGRES_DB": SUPERUSER,
-        "POSTGRES_PASSWORD": secrets["postgres_password"],
-        env_name("airflow_db_password"): secrets["airflow_db_password"],
+        "POSTGRES_PASSWORD_FILE": f"{POSTGRES_SECRETS_DIR}/postgres_password",
     }
-    for role in spec.postgres.roles:
-        env[env_name(role_secret(role.name))] = secrets.role_password(role.name)
-    return env
+
+
+def postgres_secret_files(spec: Spec, secrets: Secrets) -> dict[str, str]:
+    files = {
+        "postgres_password": secrets["postgres_password"],
+        "airflow_db_password": secrets["airflow_db_password"],
+    }
+    for name in [role.name for role in spec.postgres.roles] + [READER_ROLE]:
+        files[role_secret(name)] = secrets.role_password(name)
+    return files
 
 
 def bootstrap_plan(spec: Spec) -> dict[str, Any]:
@@ -145,11 +181,23 @@ def bootstrap_plan(spec: Spec) -> dict[str, Any]:
                 "readers": [r.name for r in pg.roles if r.access == "read" and uses(r)],
             }
         )
-    roles = [{"name": r.name, "password_var": env_name(role_secret(r.name))} for r in pg.roles]
+    roles = [
+        {
+            "name": r.name,
+            "password_var": f"password_{i}",
+            "password_file": f"{POSTGRES_SECRETS_DIR}/{role_secret(r.name)}",
+        }
+        for i, r in enumerate(pg.roles)
+    ]
     return {
         "roles": roles,
         "databases": databases,
-        "airflow_password_var": env_name("airflow_db_password"),
+        "reader": {
+            "name": READER_ROLE,
+            "password_file": f"{POSTGRES_SECRETS_DIR}/{role_secret(READER_ROLE)}",
+        },
+        "secrets_dir": POSTGRES_SECRETS_DIR,
+        "airflow_password_file": f"{POSTGRES_SECRETS_DIR}/airflow_db_password",
     }
 
 
@@ -182,7 +230,7 @@ def build_context(
         "executor": af.executor,
         "celery": af.executor == "CeleryExecutor",
         "workers": af.worker_count,
-        "user": f"{host.uid}:0",
+        "user": f"{host.container_uid}:0",
         "images": {name: image(name) for name in plans},
         "ca_bundle": str(host.ca_bundle) if host.ca_bundle else None,
         "postgres": {
@@ -201,8 +249,10 @@ def build_context(
         },
         "ports": {"scheduler_health": SCHEDULER_HEALTH_PORT, "worker_log": WORKER_LOG_PORT},
         "airflow_env": airflow_config(spec),
-        "airflow_secret_env": airflow_secret_env(spec, secrets),
-        "postgres_secret_env": postgres_secret_env(spec, secrets),
+        "airflow_secret_files": airflow_secret_files(spec, secrets),
+        "postgres_env": postgres_env(),
+        "postgres_secret_files": postgres_secret_files(spec, secrets),
+        "secrets_dirs": {"airflow": AIRFLOW_SECRETS_DIR, "postgres": POSTGRES_SECRETS_DIR},
         "passwords": {name: secrets.user_password(name) for name in api_users(spec)},
         "bootstrap": bootstrap_plan(spec),
     }

@@ -8,6 +8,8 @@ rendered files are stale (the spec changed) or were edited by hand.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,9 @@ SECRET_MODE = 0o600
 class RenderedFile:
     content: bytes
     mode: int = 0o644
+    # A container uid that must own the file when tinyctl runs as root (a 0600 secret that a
+    # non-root container reads); None: the user running tinyctl owns it.
+    owner: int | None = None
 
 
 @dataclass
@@ -48,12 +53,31 @@ def _compose_str(value: Any) -> str:
     return json.dumps(str(value)).replace("$", "$$")
 
 
-def _env_value(value: Any) -> str:
-    """A single-quoted env_file value: Compose takes it literally (no interpolation)."""
+_ENV_UNSAFE = {"'", "\x7f", "\x85", "\u2028", "\u2029"}
+
+
+def _env_value(value: Any, key: str = "a value") -> str:
+    """A single-quoted env_file value: Compose takes it literally (no interpolation).
+
+    Only non-secret settings are written to env files (secrets are files of their own), and the
+    spec refuses what cannot be written; a value that still cannot be is refused by name.
+    """
     text = str(value)
-    if "'" in text or "\n" in text:
-        raise ValueError(f"env value {text!r} cannot be written to an env file")
+    if any(c in _ENV_UNSAFE or ord(c) < 32 for c in text) or text.endswith("\\"):
+        raise BadInput(
+            f"{key} cannot be written to an env file: it contains a single quote or a control character, or ends with a backslash",
+            hint="Remove the quote or line break from the value in tinyctl.yaml.",
+        )
     return f"'{text}'"
+
+
+def _sql_ident(name: Any) -> str:
+    """A quoted SQL identifier: reserved words (user, order, select) stay names."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _sql_literal(value: Any) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _environment() -> jinja2.Environment:
@@ -67,6 +91,9 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["q"] = _compose_str
     env.filters["envq"] = _env_value
+    env.filters["ident"] = _sql_ident
+    env.filters["lit"] = _sql_literal
+    env.filters["sh"] = shlex.quote
     env.filters["json"] = lambda value: json.dumps(value, sort_keys=True)
     env.filters["rstrip"] = lambda value: str(value).rstrip()
     return env
@@ -74,7 +101,7 @@ def _environment() -> jinja2.Environment:
 
 def _env_file(title: str, values: Mapping[str, str]) -> bytes:
     lines = [f"# {title}", "# Written by `tinyctl render`; edits are overwritten. Do not commit."]
-    lines += [f"{key}={_env_value(value)}" for key, value in values.items()]
+    lines += [f"{key}={_env_value(value, key)}" for key, value in values.items()]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -91,26 +118,31 @@ def render_files(
         except jinja2.UndefinedError as error:  # a template bug, not user input: keep the traceback
             raise RuntimeError(f"template {name} uses an undefined value: {error}") from error
 
+    airflow_uid = host.container_uid
     files: dict[str, RenderedFile] = {
         StateLayout.COMPOSE: RenderedFile(template("compose.yaml.j2")),
         StateLayout.AIRFLOW_ENV: RenderedFile(
             _env_file("Airflow configuration (non-secret)", context["airflow_env"])
         ),
-        StateLayout.AIRFLOW_SECRET_ENV: RenderedFile(
-            _env_file("Airflow secrets", context["airflow_secret_env"]), SECRET_MODE
-        ),
-        StateLayout.POSTGRES_SECRET_ENV: RenderedFile(
-            _env_file("PostgreSQL passwords", context["postgres_secret_env"]), SECRET_MODE
+        StateLayout.POSTGRES_ENV: RenderedFile(
+            _env_file("PostgreSQL (non-secret; passwords are files)", context["postgres_env"])
         ),
         StateLayout.PASSWORDS: RenderedFile(
             (json.dumps(context["passwords"], indent=2, sort_keys=True) + "\n").encode(),
             SECRET_MODE,
+            airflow_uid,
         ),
         StateLayout.POSTGRES_BOOTSTRAP: RenderedFile(template("postgres/bootstrap.sh.j2"), 0o755),
         StateLayout.HEALTHCHECK: RenderedFile(
             (templates_dir() / "healthcheck.py").read_bytes(), 0o755
         ),
     }
+    for name, value in context["airflow_secret_files"].items():
+        files[f"{StateLayout.AIRFLOW_SECRETS}/{name}"] = RenderedFile(
+            value.encode(), SECRET_MODE, airflow_uid
+        )
+    for name, value in context["postgres_secret_files"].items():
+        files[f"{StateLayout.POSTGRES_SECRETS}/{name}"] = RenderedFile(value.encode(), SECRET_MODE)
     for plan in plan_images(loaded.spec, environ):
         if plan.build:
             for name, content in plan.build.files.items():
@@ -164,14 +196,28 @@ def stamped_files(state: StateLayout, stamp: Mapping[str, Any]) -> dict[str, Pat
     return kept
 
 
-def _prepare_state_dir(state: StateLayout) -> None:
+def _prepare_state_dir(state: StateLayout, container_uid: int) -> None:
     state.root.mkdir(parents=True, exist_ok=True)
+    as_root = os.geteuid() == 0
     for name in StateLayout.MOUNT_DIRS:
         state.file(name).mkdir(exist_ok=True)
+    if as_root:  # Airflow (not root) writes task logs
+        os.chown(state.file(StateLayout.LOGS), container_uid, 0)
+        state.file(StateLayout.LOGS).chmod(0o775)
     for name in StateLayout.SECRET_DIRS:
         secret_dir = state.file(name)
         secret_dir.mkdir(exist_ok=True)
         secret_dir.chmod(0o700)
+    if as_root:  # the folders mounted into Airflow containers must be theirs to open
+        for name in ("secrets/auth", StateLayout.AIRFLOW_SECRETS):
+            os.chown(state.file(name), container_uid, 0)
+
+
+def _own(target: Path, rendered: RenderedFile) -> None:
+    if rendered.owner is not None and os.geteuid() == 0:
+        info = target.stat()
+        if (info.st_uid, info.st_gid) != (rendered.owner, 0):
+            os.chown(target, rendered.owner, 0)
 
 
 def render(project: Project) -> RenderResult:
@@ -180,21 +226,22 @@ def render(project: Project) -> RenderResult:
     if state.root.exists() and not state.root.is_dir():
         raise BadInput(f"{state.root} is a file, but project.state_dir must be a folder")
     secrets = project.generate_secrets()
-    files = render_files(
-        project.loaded, secrets, Host.detect(project.loaded, project.environ), project.environ
-    )
+    host = Host.detect(project.loaded, project.environ)
+    files = render_files(project.loaded, secrets, host, project.environ)
     result = RenderResult(state_dir=state.root, generated_secrets=secrets.generated)
 
-    _prepare_state_dir(state)
+    _prepare_state_dir(state, host.container_uid)
     old = stamped_files(state, read_stamp(state) or {})
     for name, rendered in files.items():
         target = state.file(name)
         if target.is_file() and target.read_bytes() == rendered.content:
             if (target.stat().st_mode & 0o777) != rendered.mode:
                 target.chmod(rendered.mode)
+            _own(target, rendered)
             result.unchanged.append(name)
             continue
         write_atomic(target, rendered.content, mode=rendered.mode)
+        _own(target, rendered)
         result.written.append(name)
     for name in sorted(set(old) - set(files)):
         target = old[name]

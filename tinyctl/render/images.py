@@ -20,6 +20,7 @@ INPUTS_LABEL = "org.tinyctl.inputs"
 BASE_IMAGE = "tinyctl/debian-base:bookworm"
 DEBIAN_SUITE = "bookworm"
 REDIS_OFFICIAL = "redis:7"
+IMAGE_NAMESPACE_ENV = "TINYCTL_IMAGE_NAMESPACE"
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,9 @@ def _requirements(spec: Spec) -> bytes:
 def plan_images(spec: Spec, environ: Mapping[str, str]) -> list[ImagePlan]:
     """The airflow, postgres (and with Celery, redis) images of the stack."""
     source = image_source(spec, environ)
-    project = spec.project.name
+    # Images built for this project are tagged under its name; `tinyctl ci run` names each run's
+    # stack uniquely but keeps the project's images (and their build cache) with this variable.
+    project = environ.get(IMAGE_NAMESPACE_ENV) or spec.project.name
     af, pg = spec.airflow, spec.postgres
     index = spec.images.pip_index_url or ""
     plans: list[ImagePlan] = []

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import ast
 import difflib
+import ipaddress
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from tinyctl.errors import SpecProblem
-from tinyctl.secrets import INTERNAL_USER
+from tinyctl.secrets import INTERNAL_USER, READER_ROLE
 from tinyctl.spec.loader import LoadedSpec, format_path
 from tinyctl.spec.models import CONFIG_KEY, DEBIAN_POSTGRES_VERSION, Spec
 from tinyctl.spec.yaml_positions import KEY_MARK
@@ -36,7 +37,7 @@ MANAGED_CONFIG = {
     "celery.result_backend": "tinyctl stores Celery results in the metadata database",
 }
 RESERVED_DATABASES = {"postgres", "airflow", "template0", "template1"}
-RESERVED_ROLES = {"postgres", "airflow", "public"}
+RESERVED_ROLES = {"postgres", "airflow", "public", "none", READER_ROLE}
 
 
 def image_source(spec: Spec, environ: Mapping[str, str]) -> str:
@@ -76,8 +77,14 @@ class _Checker:
     def file(self, path: tuple[Any, ...], relative: str, *, what: str = "file") -> Path | None:
         if not self.check_files:
             return None
-        target = self.loaded.path(relative)
-        if not target.exists():
+        try:
+            target = self.loaded.path(relative)
+            exists = target.exists()
+        except (OSError, RuntimeError, ValueError) as error:  # e.g. a symlink loop
+            reason = getattr(error, "strerror", None) or "it cannot be resolved"
+            self.report(path, f"{what} {relative!r} cannot be used: {reason}")
+            return None
+        if not exists:
             self.report(path, f"{what} {relative!r} does not exist (looked for {target})")
             return None
         return target
@@ -119,6 +126,11 @@ class _Checker:
                 self.report(
                     ("postgres", "roles", i, "name"),
                     f"{role.name!r} is reserved for tinyctl's own use",
+                )
+            elif role.name.startswith("pg_"):
+                self.report(
+                    ("postgres", "roles", i, "name"),
+                    f"{role.name!r}: PostgreSQL reserves role names starting with pg_; choose another name",
                 )
             for j, name in enumerate(role.databases or []):
                 if name not in db_names:
@@ -164,17 +176,30 @@ class _Checker:
                 )
         for key, value in af.config.items():
             where = ("airflow", "config", key, KEY_MARK)
-            if not CONFIG_KEY.match(key):
+            if not CONFIG_KEY.fullmatch(key):
                 self.report(
                     where,
                     f"write config keys as 'section.key' in lowercase (e.g. core.parallelism), not {key!r}",
                 )
             elif key in MANAGED_CONFIG:
                 self.report(where, f"{key} is managed by tinyctl: {MANAGED_CONFIG[key]}")
-            if isinstance(value, str) and ("\n" in value or "'" in value):
+            elif (base := key.removesuffix("_cmd").removesuffix("_secret")) in MANAGED_CONFIG:
+                self.report(
+                    where,
+                    f"{key} would replace how tinyctl passes {base} (a read-only secret file); "
+                    f"{MANAGED_CONFIG[base]}",
+                )
+            if isinstance(value, str) and any(
+                c == "'" or ord(c) < 32 or c in "\x7f\x85\u2028\u2029" for c in value
+            ):
                 self.report(
                     ("airflow", "config", key),
-                    "a config value may not contain a newline or a single quote",
+                    "a config value may not contain a single quote, a line break or another control character",
+                )
+            elif isinstance(value, str) and value.endswith("\\"):
+                self.report(
+                    ("airflow", "config", key),
+                    "a config value may not end with a backslash (Compose's env files read \\' as an escaped quote)",
                 )
         refresh = af.config.get("dag_processor.refresh_interval")
         if isinstance(refresh, int | float) and not isinstance(refresh, bool) and refresh > 30:
@@ -188,7 +213,17 @@ class _Checker:
                 f"the Airflow UI will be reachable from other machines on {af.bind}",
             )
 
+    def _bind_warnings(self) -> None:
+        pg = self.spec.postgres
+        if pg.port is not None and not ipaddress.ip_address(pg.bind).is_loopback:
+            self.warn(
+                ("postgres", "bind"),
+                f"PostgreSQL will accept connections from other machines on {pg.bind}:{pg.port} "
+                "(password logins to the warehouse and Airflow's metadata); use 127.0.0.1 unless you mean it",
+            )
+
     def ports(self) -> None:
+        self._bind_warnings()
         pg, af = self.spec.postgres, self.spec.airflow
         if pg.port is not None and pg.port == af.port:
             self.report(
@@ -272,18 +307,45 @@ class _Checker:
         return f"{message} (known: {', '.join(known) or 'none'})"
 
     def _dag_ids(self) -> set[str] | None:
-        folder = self.loaded.path(self.spec.dags.path)
-        if not folder.is_dir():
+        try:
+            folder = self.loaded.path(self.spec.dags.path)
+            if not folder.is_dir():
+                return None
+        except (OSError, RuntimeError, ValueError):
             return None
         return set(scan_dag_ids(folder))
 
 
+# `validate` reads DAG files only to suggest DAG names: it stays fast on a huge or odd tree.
+SCAN_MAX_FILES = 2000
+SCAN_MAX_BYTES = 1 << 20
+SKIP_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules", ".tinyctl"}
+
+
+def _python_files(folder: Path) -> Iterator[Path]:
+    """*.py files under `folder`, at most SCAN_MAX_FILES; unreadable parts are skipped."""
+    count = 0
+    for root, dirs, files in os.walk(folder, onerror=lambda _error: None):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith(".py"):
+                count += 1
+                if count > SCAN_MAX_FILES:
+                    return
+                yield Path(root) / name
+
+
 def scan_dag_ids(folder: Path) -> Iterator[str]:
     """DAG ids a folder of DAG files defines, read statically (nothing is imported)."""
-    for file in sorted(folder.rglob("*.py")):
+    for file in _python_files(folder):
         try:
-            tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
-        except (SyntaxError, UnicodeDecodeError, OSError):
+            if file.stat().st_size > SCAN_MAX_BYTES:
+                continue
+            data = file.read_bytes()
+            if b"dag" not in data.lower():  # not a DAG file: skip the parse
+                continue
+            tree = ast.parse(data.decode("utf-8"), filename=str(file))
+        except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
             continue
         yield from dag_ids_in(tree)
 

@@ -11,12 +11,14 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
+from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    field_validator,
     model_validator,
 )
 
@@ -33,8 +35,24 @@ PROJECT_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
 # Airflow ids (connections, pools, users, variables): what Airflow accepts without surprises.
 AIRFLOW_ID = r"^[A-Za-z0-9_.-]{1,250}$"
-CONFIG_KEY = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+# Python patterns guard input with fullmatch (never `$`, which also matches before a final
+# newline). The `pattern=` strings below are run by pydantic's Rust engine, where `$` is the
+# end of the text; tests/spec/test_models.py proves a trailing newline is refused by both.
+CONFIG_KEY = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
+DURATION = re.compile(r"[ ]*([0-9]{1,30})[ ]*(s|m|h|d)[ ]*")
+DELIMITER = r"^[\t !#-~]$"
+MAX_DURATION = 366 * 86400  # a year: longer is a typo (and would overflow a timedelta)
+# A SQL type name as written in `columns:` (e.g. text, numeric(12,2), timestamp with time zone,
+# character varying(20), int[]): words, an optional (precision[, scale]) and [] suffixes.
+SQL_TYPE = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]*(?: [A-Za-z_][A-Za-z0-9_]*){0,3}(?: ?\( ?[0-9]{1,4} ?(?:, ?[0-9]{1,4} ?)?\))?(?: [A-Za-z_][A-Za-z0-9_]*){0,3}(?:\[\])*"
+)
+# A container image reference: [registry[:port]/]path[:tag][@sha256:digest].
+IMAGE_REF = (
+    r"^(?:[a-zA-Z0-9][a-zA-Z0-9.-]*(?::[0-9]{1,5})?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@sha256:[0-9a-f]{64})?$"
+)
 
 # How each pattern reads to a person, for error messages.
 PATTERN_HELP = {
@@ -43,11 +61,13 @@ PATTERN_HELP = {
     AIRFLOW_ID: "letters, digits, '_', '.' and '-' only",
     r"^3\.\d+\.\d+$": "an Airflow 3 version such as 3.3.2 (tinyctl runs Airflow 3 only)",
     r"^\d{2}$": "a PostgreSQL major version such as 17",
+    DELIMITER: "one ASCII character such as ',', ';', '|' or a tab (not a quote or a line break)",
+    IMAGE_REF: "an image name such as postgres:17 or registry.example.com/team/airflow:3.3.2",
 }
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
 AirflowId = Annotated[str, Field(pattern=AIRFLOW_ID)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Port = Annotated[int, Field(ge=1, le=65535, examples=[8080])]
 Scalar = str | int | float | bool
 
 
@@ -65,26 +85,74 @@ BindAddress = Annotated[str, AfterValidator(_check_address)]
 
 
 def parse_duration(value: str | int) -> int:
-    """'90s', '15m', '2h', '1d' or a number of seconds -> seconds."""
-    if isinstance(value, int):
-        return value
-    match = DURATION.match(value)
-    if not match:
+    """'90s', '15m', '2h', '1d' or a number of seconds -> seconds (1 s to a year)."""
+    if isinstance(value, bool):
+        word = "true" if value else "false"
+        raise ValueError(
+            f"YAML reads {word} as a yes/no value, not a duration (write 30s, 15m, 2h or 1d)"
+        )
+    if not isinstance(value, int | str):
         raise ValueError(f"{value!r} is not a duration (write 30s, 15m, 2h or 1d)")
-    amount, unit = int(match.group(1)), match.group(2)
-    return amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if isinstance(value, int):
+        seconds = value
+    else:
+        match = DURATION.fullmatch(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration (write 30s, 15m, 2h or 1d)")
+        amount, unit = int(match.group(1)), match.group(2)
+        seconds = amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if seconds < 1:
+        raise ValueError(f"{value!r} is not a duration: it must be at least 1s (e.g. 30s or 10m)")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{value!r} is longer than a year; write e.g. 10m, 2h or 7d")
+    return seconds
 
 
-def _duration(value: str | int) -> str | int:
+def _duration(value: Any) -> str | int:
     parse_duration(value)
     return value
 
 
-Duration = Annotated[str | int, AfterValidator(_duration)]
+Duration = Annotated[str | int, BeforeValidator(_duration)]
+
+
+def _path_part_problem(value: str) -> str | None:
+    if not value:
+        return "is empty"
+    if any(ord(c) < 32 or c in "\x7f\u2028\u2029" for c in value):
+        return "contains a control character (a line break, a tab or a NUL byte)"
+    if any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in value.split("/")):
+        return "has a name longer than 255 bytes, which no file system accepts"
+    if len(value.encode("utf-8", "surrogatepass")) > 4000:
+        return "is longer than 4,000 bytes"
+    return None
+
+
+def _valid_path(value: str) -> str:
+    problem = _path_part_problem(value)
+    if problem:
+        raise ValueError(f"the path {problem}")
+    return value
+
+
+def _mount_path(value: str) -> str:
+    _valid_path(value)
+    if ":" in value or "," in value:
+        raise ValueError(
+            "the path is mounted into the containers, where ':' and ',' separate options; rename the folder"
+        )
+    return value
+
+
+FilePath = Annotated[str, AfterValidator(_valid_path)]
+MountPath = Annotated[str, AfterValidator(_mount_path)]
+ImageRef = Annotated[str, Field(pattern=IMAGE_REF, max_length=255)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # strict: YAML already types every value, so `port: true` or `timeout: "5"` is a mistake
+    # to report, not a value to coerce (true would become port 1).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
 
 # --------------------------------------------------------------------------- project, images
@@ -97,7 +165,7 @@ class Project(Strict):
         pattern=PROJECT_NAME,
         description="Compose project name: lowercase letters, digits, '-' and '_'.",
     )
-    state_dir: str = Field(
+    state_dir: FilePath = Field(
         ".tinyctl", description="Folder for rendered files, secrets and logs (git-ignored)."
     )
 
@@ -111,7 +179,7 @@ class Images(Strict):
         "image locally from a debootstrap'd Debian base (no registry needed). "
         "Overridden by the TINYCTL_IMAGES_SOURCE environment variable.",
     )
-    ca_bundle: str | None = Field(
+    ca_bundle: FilePath | None = Field(
         None,
         description="CA bundle handed to image builds as a BuildKit secret (never stored in a layer). "
         "Default: the file named by PIP_CERT, REQUESTS_CA_BUNDLE or SSL_CERT_FILE.",
@@ -166,7 +234,7 @@ class Postgres(Strict):
     version: str = Field(
         DEFAULT_POSTGRES_VERSION, pattern=r"^\d{2}$", description="Major version, e.g. '17'."
     )
-    image: str | None = Field(None, description="Image to run instead of postgres:<version>.")
+    image: ImageRef | None = Field(None, description="Image to run instead of postgres:<version>.")
     port: Port | None = Field(5432, description="Host port; null keeps Postgres unexposed.")
     bind: BindAddress = "127.0.0.1"
     databases: list[Database] = Field(default_factory=_default_databases, min_length=1)
@@ -218,13 +286,23 @@ class Pool(Strict):
     include_deferred: bool = False
 
 
+def _requirement(item: str) -> str:
+    if not is_requirement(item):
+        raise ValueError(
+            f"{item!r} is not a requirement (write e.g. 'pandas==2.2.3'; pip options are not allowed)"
+        )
+    return item
+
+
 class Airflow(Strict):
     """Apache Airflow 3: its image, executor, ports, users and settings."""
 
     version: str = Field(
         DEFAULT_AIRFLOW_VERSION, pattern=r"^3\.\d+\.\d+$", description="Airflow 3.x version."
     )
-    image: str | None = Field(None, description="Image to run instead of apache/airflow:<version>.")
+    image: ImageRef | None = Field(
+        None, description="Image to run instead of apache/airflow:<version>."
+    )
     executor: Literal["LocalExecutor", "CeleryExecutor"] = "LocalExecutor"
     workers: int | None = Field(
         None, ge=1, le=32, description="Celery workers (CeleryExecutor only; default 1)."
@@ -242,31 +320,34 @@ class Airflow(Strict):
     connections: list[Connection] = Field(default_factory=list)
     variables: dict[Annotated[str, Field(pattern=AIRFLOW_ID)], Any] = Field(default_factory=dict)
     pools: list[Pool] = Field(default_factory=list)
-    requirements: list[str] = Field(
+    requirements: list[Annotated[str, AfterValidator(_requirement)]] = Field(
         default_factory=list, description="Extra pip requirements; they imply a custom image build."
     )
-
-    @field_validator("requirements")
-    @classmethod
-    def _requirements(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not item.strip() or "\n" in item or item.strip().startswith("-"):
-                raise ValueError(
-                    f"{item!r} is not a requirement (write e.g. 'pandas==2.2.3'; pip options are not allowed)"
-                )
-        return value
 
     @property
     def worker_count(self) -> int:
         return (self.workers or 1) if self.executor == "CeleryExecutor" else 0
 
 
+def is_requirement(item: str) -> bool:
+    """One PEP 508 requirement on one line, and nothing else (no pip option, no second line)."""
+    if not item.strip() or any(ord(c) < 32 or c in "\x7f\x85\u2028\u2029" for c in item):
+        return False
+    if len(item.splitlines()) != 1 or item.strip().startswith("-"):
+        return False
+    try:
+        Requirement(item)
+    except InvalidRequirement:
+        return False
+    return True
+
+
 class Dags(Strict):
-    path: str = Field("dags", description="Folder of DAG files, relative to the spec file.")
+    path: FilePath = Field("dags", description="Folder of DAG files, relative to the spec file.")
 
 
 class Data(Strict):
-    path: str = Field(
+    path: MountPath = Field(
         "data",
         description="Project data folder mounted into Airflow at /opt/airflow/data "
         "(landing files in landing/, archived files in archive/).",
@@ -276,6 +357,14 @@ class Data(Strict):
 # --------------------------------------------------------------------------- seeds
 
 
+def _sql_type(value: str) -> str:
+    if not SQL_TYPE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a SQL type name (write e.g. text, integer, numeric(12,2), date or timestamptz)"
+        )
+    return value
+
+
 class Seed(Strict):
     """Data loaded by `tinyctl seed`: SQL files run in order, or a CSV file loaded with COPY."""
 
@@ -283,21 +372,34 @@ class Seed(Strict):
     database: Identifier | None = Field(
         None, description="Warehouse database (default: the first)."
     )
-    sql: str | list[str] | None = Field(
+    sql: FilePath | list[FilePath] | None = Field(
         None, description="SQL file(s), each run in one transaction, in order."
     )
-    csv: str | None = Field(None, description="CSV file (.csv or .csv.gz) loaded with COPY.")
+    csv: FilePath | None = Field(None, description="CSV file (.csv or .csv.gz) loaded with COPY.")
     table: str | None = Field(
         None, pattern=r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$", description="schema.table"
     )
-    columns: dict[Identifier, str] | None = Field(
+    columns: dict[Identifier, Annotated[str, AfterValidator(_sql_type)]] | None = Field(
         None, description="Column name -> SQL type; creates the table when it does not exist."
     )
     mode: Literal["replace", "append", "upsert"] = "replace"
     key: list[Identifier] | None = Field(None, description="Key columns for mode: upsert.")
     header: bool = True
-    delimiter: str = Field(",", min_length=1, max_length=1)
-    null: str = Field("", description="The string that means NULL in the CSV.")
+    delimiter: str = Field(
+        ",",
+        min_length=1,
+        max_length=1,
+        pattern=DELIMITER,
+        description="One ASCII character, e.g. ',', ';', '|' or a tab.",
+    )
+    null: str = Field(
+        "",
+        validation_alias=AliasChoices("null_text", "null"),
+        serialization_alias="null_text",
+        max_length=100,
+        pattern=r"^[^\r\n\x00]*$",
+        description='The text that means NULL in the CSV (also accepted as "null", quoted).',
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Seed:
@@ -439,8 +541,8 @@ class Expectation(Strict):
 class FileFixture(Strict):
     """A file copied into the project's data folder before the test's run."""
 
-    source: str = Field(alias="from", description="File or folder, relative to the spec file.")
-    target: str = Field("landing", alias="to", description="Folder inside the data folder.")
+    source: FilePath = Field(alias="from", description="File or folder, relative to the spec file.")
+    target: FilePath = Field("landing", alias="to", description="Folder inside the data folder.")
 
 
 class EtlTest(Strict):

@@ -5,20 +5,31 @@ Nothing is decided twice: every Airflow setting comes from `tinyctl render`; thi
 swaps container facts (host names `api-server` and `postgres`, /opt/airflow paths, fixed
 in-container ports) for local ones, and gives each project its own free ports for the
 components' internal servers so that two local stacks on one machine do not clash.
+
+Secrets stay files, as on compose: the rendered `*_CMD` settings (`cat <container secrets
+folder>/<name>`) are pointed at the state folder's `secrets/airflow/<name>`. The two that hold
+the metadata database URL name `postgres:5432`; they are copied, with the local address, into
+`.tinyctl/local/secrets/` (0600) and the settings point there. No secret is ever put in an
+environment variable (which `ps e` and /proc/<pid>/environ show).
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 from collections.abc import Mapping
 from pathlib import Path
 
 from tinyctl.errors import BadInput
 from tinyctl.fsutil import write_atomic
+from tinyctl.render.context import AIRFLOW_SECRETS_DIR
 
 INTERNAL_PORTS = ("scheduler_health", "worker_log", "trigger_log")
 _METADATA_HOST = "@postgres:5432/"
+# Secret files holding a database URL with the compose host in it.
+URL_SECRETS = ("sql_alchemy_conn", "result_backend")
+_SECRET_CMD_PREFIX = f"cat {AIRFLOW_SECRETS_DIR}/"
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -68,6 +79,64 @@ def internal_ports(path: Path, *, in_use_by_us: bool) -> dict[str, int]:
     return ports
 
 
+def local_metadata_url(url: str, host: str, port: int) -> str:
+    """The rendered metadata URL (`...@postgres:5432/airflow`) with the local address: TCP
+    127.0.0.1:<port>, or the unix socket folder when Postgres listens on no TCP port."""
+    if _METADATA_HOST not in url:
+        raise RuntimeError("the rendered metadata URL does not name the host postgres:5432")
+    credentials, rest = url.rsplit(_METADATA_HOST, 1)
+    if host.startswith("/"):  # unix socket folder (postgres.port: null)
+        return f"{credentials}@/{rest}?host={host}&port={port}"
+    return f"{credentials}@{host}:{port}/{rest}"
+
+
+def secret_names(rendered: Mapping[str, str]) -> dict[str, str]:
+    """{setting `*_CMD`: secret file name} for the rendered settings read from secret files."""
+    names: dict[str, str] = {}
+    for key, value in rendered.items():
+        if key.endswith("_CMD") and value.startswith(_SECRET_CMD_PREFIX):
+            names[key] = value[len(_SECRET_CMD_PREFIX) :]
+    return names
+
+
+def local_secret_files(
+    rendered: Mapping[str, str],
+    *,
+    airflow_secrets: Path,
+    local_secrets: Path,
+    metadata_host: str,
+    metadata_port: int,
+) -> dict[str, Path]:
+    """{secret name: the file the local processes read it from}. The state folder's own files,
+    except the database URLs, copied (0600, rewritten only when they differ) with the local
+    address into `local_secrets`."""
+    files: dict[str, Path] = {}
+    for name in secret_names(rendered).values():
+        source = airflow_secrets / name
+        if name not in URL_SECRETS:
+            files[name] = source
+            continue
+        try:
+            url = source.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise BadInput(
+                f"{source} cannot be read: {error.strerror}",
+                hint="Run `tinyctl render` (or `tinyctl up`) to write it again.",
+            ) from None
+        data = local_metadata_url(url, metadata_host, metadata_port).encode()
+        target = local_secrets / name
+        local_secrets.mkdir(parents=True, exist_ok=True)
+        local_secrets.chmod(0o700)
+        try:
+            same = target.read_bytes() == data
+        except OSError:
+            same = False
+        if not same:
+            write_atomic(target, data, mode=0o600)
+        files[name] = target
+    return files
+
+
 def airflow_env(
     *,
     rendered: Mapping[str, str],
@@ -80,11 +149,11 @@ def airflow_env(
     data_dir: Path,
     api_host: str,
     api_port: int,
-    metadata_host: str,
-    metadata_port: int,
+    secret_files: Mapping[str, Path],
     ports: Mapping[str, int],
 ) -> dict[str, str]:
-    """Environment of every Airflow process of the local stack."""
+    """Environment of every Airflow process of the local stack (no secret in it: the `*_CMD`
+    settings name the files in `secret_files`, {name: path}, see `local_secret_files`)."""
     env = {
         k: v
         for k, v in base.items()
@@ -92,16 +161,9 @@ def airflow_env(
     }
     env.update(rendered)
     api_base = f"http://{'127.0.0.1' if api_host in ('0.0.0.0', '::') else api_host}:{api_port}"
-    conn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    if _METADATA_HOST not in conn:
-        raise RuntimeError("the rendered metadata URL does not name the host postgres:5432")
-    if metadata_host.startswith("/"):  # unix socket folder (postgres.port: null)
-        local = f"@/{conn.split(_METADATA_HOST, 1)[1]}?host={metadata_host}&port={metadata_port}"
-    else:
-        local = f"@{metadata_host}:{metadata_port}/{conn.split(_METADATA_HOST, 1)[1]}"
-    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND"):
-        if key in env:
-            env[key] = env[key].split("@", 1)[0] + local
+    for key, name in secret_names(rendered).items():
+        # Airflow splits a `_CMD` with shlex and runs it without a shell.
+        env[key] = f"cat {shlex.quote(str(secret_files[name]))}"
     env.update(
         {
             "PATH": f"{venv_bin}:{base.get('PATH', '/usr/bin:/bin')}",

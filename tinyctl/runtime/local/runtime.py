@@ -3,13 +3,16 @@
 PostgreSQL from the server binaries found on the machine, Airflow from a managed virtual
 environment, each component a background process detached from tinyctl (its own session),
 with a log file and a pid file in the state folder (`.tinyctl/local/`). The configuration is
-the one `tinyctl render` writes for the compose stack (`airflow.env`, `secrets/*.env`,
-`postgres/bootstrap.sh`, the auth passwords file), with container addresses swapped for local
-ones (`tinyctl.runtime.local.config`).
+the one `tinyctl render` writes for the compose stack (`airflow.env`, `postgres.env`, the
+secret files in `secrets/airflow/` and `secrets/postgres/`, `postgres/bootstrap.sh`, the auth
+passwords file), with container addresses and paths swapped for local ones
+(`tinyctl.runtime.local.config`). Secrets reach the processes as files, never as environment
+variables, as on compose.
 
 Layout of `.tinyctl/local/`: `postgres/` (the cluster: `data/`, `sock/`; or a link to it),
 `airflow-home/`, `run/<service>.pid` and `run/<one-shot>.json`, `logs/<service>.log`,
-`ports.json` (the components' internal ports).
+`ports.json` (the components' internal ports), `secrets/` (0700: the metadata URL secret files
+with the local address), `bootstrap.sh` (the rendered bootstrap with the local secrets folder).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -35,12 +39,18 @@ import httpx
 
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
 from tinyctl.fsutil import sha256_bytes, write_atomic
+from tinyctl.render.context import POSTGRES_SECRETS_DIR
 from tinyctl.render.images import ca_bundle
 from tinyctl.runtime.base import BuildOutcome, ProgressCallback, ServiceStatus, StartHandle
 from tinyctl.runtime.local import cluster as clusters
 from tinyctl.runtime.local import processes
 from tinyctl.runtime.local.binaries import PgInstall, find_postgres
-from tinyctl.runtime.local.config import airflow_env, internal_ports, read_env_file
+from tinyctl.runtime.local.config import (
+    airflow_env,
+    internal_ports,
+    local_secret_files,
+    read_env_file,
+)
 from tinyctl.runtime.local.venv import Venv, VenvPlan, ensure_venv, uv_binary, venv_for
 
 if TYPE_CHECKING:
@@ -88,6 +98,14 @@ class LocalLayout:
     @property
     def start_lock(self) -> Path:
         return self.root / "start.lock"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def bootstrap(self) -> Path:
+        return self.root / "bootstrap.sh"
 
     def pid_file(self, service: str) -> Path:
         return self.run / f"{service}.pid"
@@ -197,19 +215,41 @@ class LocalRuntime:
     # ------------------------------------------------------------------ configuration
 
     def _postgres_env(self) -> dict[str, str]:
-        env = dict(self.environ)
-        env.update(read_env_file(self.state.file(self.state.POSTGRES_SECRET_ENV)))
+        """The environment of the bootstrap and of psql & co.: the rendered `postgres.env`
+        (POSTGRES_USER, ...; no secret), the cluster's socket, the found binaries first."""
+        env = {k: v for k, v in self.environ.items() if not k.startswith("PG")}
+        env.update(read_env_file(self.state.file(self.state.POSTGRES_ENV)))
+        secrets = self.state.file(self.state.POSTGRES_SECRETS)
+        if "POSTGRES_PASSWORD_FILE" in env:
+            env["POSTGRES_PASSWORD_FILE"] = str(secrets / Path(env["POSTGRES_PASSWORD_FILE"]).name)
         env.update(self.cluster.client_env())
         env["PATH"] = f"{self.install.bindir}:{self.environ.get('PATH', '/usr/bin:/bin')}"
         return env
 
+    def _local_bootstrap(self) -> Path:
+        """The rendered bootstrap script with the containers' secrets folder replaced by the
+        state folder's `secrets/postgres` (rewritten only when it differs; it holds no secret)."""
+        rendered = self.state.file(self.state.POSTGRES_BOOTSTRAP).read_text(encoding="utf-8")
+        if POSTGRES_SECRETS_DIR not in rendered:
+            raise RuntimeError(f"the rendered bootstrap does not read {POSTGRES_SECRETS_DIR}")
+        folder = shlex.quote(str(self.state.file(self.state.POSTGRES_SECRETS)))
+        data = rendered.replace(POSTGRES_SECRETS_DIR, folder).encode()
+        target = self.layout.bootstrap
+        if not target.is_file() or target.read_bytes() != data:
+            write_atomic(target, data, mode=0o700)
+        return target
+
     def _airflow_env(self, *, in_use_by_us: bool = False) -> dict[str, str]:
-        rendered = {
-            **read_env_file(self.state.file(self.state.AIRFLOW_ENV)),
-            **read_env_file(self.state.file(self.state.AIRFLOW_SECRET_ENV)),
-        }
+        rendered = read_env_file(self.state.file(self.state.AIRFLOW_ENV))
         af = self.spec.airflow
         host, port = self.postgres_address()
+        secret_files = local_secret_files(
+            rendered,
+            airflow_secrets=self.state.file(self.state.AIRFLOW_SECRETS),
+            local_secrets=self.layout.secrets,
+            metadata_host=host,
+            metadata_port=port,
+        )
         return airflow_env(
             rendered=rendered,
             base=self.environ,
@@ -221,14 +261,20 @@ class LocalRuntime:
             data_dir=self.loaded.path(self.spec.data.path),
             api_host=af.bind,
             api_port=af.port,
-            metadata_host=host,
-            metadata_port=port,
+            secret_files=secret_files,
             ports=internal_ports(self.layout.ports, in_use_by_us=in_use_by_us),
         )
 
     @staticmethod
     def _config_digest(argv: list[str], env: Mapping[str, str]) -> str:
+        """What a running component was started with: argv, its settings, and the content of
+        the secret files its `*_CMD` settings read (a new password restarts it)."""
         keep = {k: v for k, v in env.items() if k.startswith(("AIRFLOW", "TINYCTL_", "PG"))}
+        for key, command in sorted(keep.items()):
+            if key.endswith("_CMD"):
+                path = Path(shlex.split(command)[-1])
+                with contextlib.suppress(OSError):
+                    keep[key] += " " + sha256_bytes(path.read_bytes())
         return sha256_bytes(json.dumps([argv, keep], sort_keys=True).encode())[:16]
 
     # ------------------------------------------------------------------ lifecycle
@@ -437,8 +483,7 @@ class LocalRuntime:
             )
 
     def _db_setup(self, log: Path) -> bool:
-        script = self.state.file(self.state.POSTGRES_BOOTSTRAP)
-        self._run_logged(["sh", str(script)], self._postgres_env(), log)
+        self._run_logged(["sh", str(self._local_bootstrap())], self._postgres_env(), log)
         return False
 
     def _migrate_stamp(self) -> Path:
@@ -485,8 +530,14 @@ class LocalRuntime:
                 link.unlink()
             elif link.exists():
                 shutil.rmtree(link, ignore_errors=True)
-            for folder in (self.layout.logs, self.layout.airflow_home, self.layout.run):
+            for folder in (
+                self.layout.logs,
+                self.layout.airflow_home,
+                self.layout.run,
+                self.layout.secrets,
+            ):
                 shutil.rmtree(folder, ignore_errors=True)
+            self.layout.bootstrap.unlink(missing_ok=True)
             from tinyctl.runtime import record_runtime
 
             record_runtime(self.owner, None)

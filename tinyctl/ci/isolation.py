@@ -1,0 +1,203 @@
+"""One stack per CI run: a unique project name, free ports, and a state and data folder of its
+own, applied to the user's spec in memory (`tinyctl.spec.override`), never written to it.
+
+Layout of a run inside the project's state folder (git-ignored by `tinyctl init`):
+
+    .tinyctl/ci/<run name>/state/   the run's rendered files, secrets, DAG copy and task logs
+    .tinyctl/ci/<run name>/data/    a copy of the data folder, so runs never share landing files
+    .tinyctl/ci/<run name>/run.json the run's name and ports (for `tinyctl ci down`)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import socket
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+
+from tinyctl.errors import BadInput, EnvironmentProblem
+from tinyctl.fsutil import write_atomic
+from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.models import PROJECT_NAME
+from tinyctl.spec.override import SpecOverride
+
+# Where each CI system says which job this is, in the order they are tried.
+CI_IDS = (
+    ("gitlab", "CI_JOB_ID"),
+    ("jenkins", "BUILD_TAG"),
+    ("github", "GITHUB_RUN_ID"),
+)
+RUNS_FOLDER = "ci"
+RUN_FILE = "run.json"
+MAX_NAME = 63
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Who this run is and where its stack lives."""
+
+    name: str
+    project: str  # the spec's own project name
+    ci: str | None  # gitlab, jenkins, github; None outside CI
+    ci_id: str | None
+    airflow_port: int
+    postgres_port: int | None
+    folder: str  # relative to the project folder
+
+    @property
+    def state_dir(self) -> str:
+        return f"{self.folder}/state"
+
+    @property
+    def data_dir(self) -> str:
+        return f"{self.folder}/data"
+
+    def override(self) -> SpecOverride:
+        return SpecOverride(
+            name=self.name,
+            airflow_port=self.airflow_port,
+            postgres_port=self.postgres_port,
+            state_dir=self.state_dir,
+            data_path=self.data_dir,
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def sanitize(text: str) -> str:
+    """Any text -> lowercase letters, digits, '-' and '_' (what a Compose project name allows)."""
+    return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9_-]+", "-", text.lower())).strip("-_")
+
+
+def ci_job(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(CI system, its job or build id) from the environment, or (None, None)."""
+    for system, variable in CI_IDS:
+        value = environ.get(variable, "").strip()
+        if value:
+            if system == "github" and environ.get("GITHUB_RUN_ATTEMPT", "1") not in ("", "1"):
+                value = f"{value}-{environ['GITHUB_RUN_ATTEMPT']}"
+            return system, value
+    return None, None
+
+
+def run_name(
+    project: str, environ: Mapping[str, str], *, suffix: str | None = None
+) -> tuple[str, str | None, str | None]:
+    """A valid, unique Compose project name for one run: `<project>-<ci id>-<random>`.
+
+    The random suffix is always there: jobs of one GitHub run (a matrix) share GITHUB_RUN_ID,
+    and parallel stages of one Jenkins build share BUILD_TAG, yet may run on one machine.
+    """
+    system, job = ci_job(environ)
+    suffix = sanitize(suffix or secrets.token_hex(3))
+    job_part = sanitize(job or "")
+    # BUILD_TAG is "jenkins-<job>-<number>": drop the redundant prefix.
+    if system == "jenkins":
+        job_part = job_part.removeprefix("jenkins-")
+    tail = "-".join(part for part in ("ci", job_part, suffix) if part)
+    if len(tail) > MAX_NAME - 2:  # keep the suffix, shorten the job id from the left
+        tail = "ci-" + tail[-(MAX_NAME - 2 - 3) :].lstrip("-_")
+    room = MAX_NAME - len(tail) - 1
+    head = sanitize(project)[:room].rstrip("-_") or "tinyctl"
+    name = f"{head}-{tail}"
+    assert re.match(PROJECT_NAME, name), name
+    return name, system, job
+
+
+def free_ports(binds: list[str]) -> list[int]:
+    """One free TCP port per bind address, all different (held until all are chosen)."""
+    ports: list[int] = []
+    with ExitStack() as stack:
+        for bind in binds:
+            family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+            sock = stack.enter_context(socket.socket(family, socket.SOCK_STREAM))
+            try:
+                sock.bind((bind, 0))
+            except OSError as error:
+                raise EnvironmentProblem(
+                    f"cannot find a free port on {bind}: {error.strerror}",
+                    hint="Check the bind addresses in tinyctl.yaml (airflow.bind, postgres.bind).",
+                ) from None
+            ports.append(sock.getsockname()[1])
+    return ports
+
+
+def plan_run(
+    loaded: LoadedSpec, environ: Mapping[str, str], *, name: str | None = None
+) -> RunIdentity:
+    """Choose this run's name, ports and folder."""
+    spec = loaded.spec
+    if name is not None:
+        if not re.match(PROJECT_NAME, name):
+            raise BadInput(
+                f"--name {name!r} is not a valid project name",
+                hint="Use lowercase letters, digits, '-' and '_', starting with a letter or digit.",
+            )
+        system, job = ci_job(environ)
+    else:
+        name, system, job = run_name(spec.project.name, environ)
+    binds = [spec.airflow.bind]
+    if spec.postgres.port is not None:
+        binds.append(spec.postgres.bind)
+    ports = free_ports(binds)
+    state = PurePosixPath(spec.project.state_dir)
+    return RunIdentity(
+        name=name,
+        project=spec.project.name,
+        ci=system,
+        ci_id=job,
+        airflow_port=ports[0],
+        postgres_port=ports[1] if len(ports) > 1 else None,
+        folder=(state / RUNS_FOLDER / name).as_posix(),
+    )
+
+
+def prepare_run_folder(loaded: LoadedSpec, run: RunIdentity) -> Path:
+    """Create the run's folder: its identity file and a private copy of the data folder."""
+    folder = loaded.path(run.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / RUN_FILE, (json.dumps(run.as_dict(), indent=2) + "\n").encode())
+    source = loaded.path(loaded.spec.data.path)
+    data = loaded.path(run.data_dir)
+    if source.is_dir():
+        shutil.copytree(source, data, symlinks=True, dirs_exist_ok=True)
+    for sub in ("landing", "archive"):
+        (data / sub).mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def read_run(loaded: LoadedSpec, name: str) -> RunIdentity:
+    """A kept run's identity, for `tinyctl ci down NAME`."""
+    folder = loaded.path(f"{PurePosixPath(loaded.spec.project.state_dir) / RUNS_FOLDER / name}")
+    try:
+        data = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
+        return RunIdentity(**data)
+    except (OSError, ValueError, TypeError):
+        known = list_runs(loaded)
+        raise BadInput(
+            f"no CI run {name!r} in this project",
+            hint=("Kept runs: " + ", ".join(known)) if known else "There is no kept run here.",
+        ) from None
+
+
+def list_runs(loaded: LoadedSpec) -> list[str]:
+    runs = loaded.path(f"{PurePosixPath(loaded.spec.project.state_dir) / RUNS_FOLDER}")
+    if not runs.is_dir():
+        return []
+    return sorted(p.parent.name for p in runs.glob(f"*/{RUN_FILE}"))
+
+
+def remove_run_folder(loaded: LoadedSpec, run: RunIdentity) -> list[str]:
+    """Delete the run's folder; returns the paths that could not be removed (if any)."""
+    left: list[str] = []
+    folder = loaded.path(run.folder)
+    if folder.exists():
+        # `onerror` rather than 3.12's `onexc`: tinyctl supports Python 3.11.
+        shutil.rmtree(folder, onerror=lambda _f, path, _e: left.append(str(path)))
+    return left
