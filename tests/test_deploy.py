@@ -551,3 +551,27 @@ def test_refresh_interval_comes_from_the_spec(project: Path) -> None:
     loaded = load_spec(spec)
     assert refresh_interval(loaded.spec) == 300.0
     assert any("up to 300 s" in w.message for w in loaded.warnings)
+
+
+def test_symlinks_are_followed_only_inside_the_project(project: Path, tmp_path: Path) -> None:
+    dags = project / "dags"
+    (project / "lib").mkdir()
+    (project / "lib" / "shared.py").write_text("X = 1\n")
+    (dags / "shared.py").symlink_to(project / "lib" / "shared.py")  # inside: deployed
+    (dags / "hostname.py").symlink_to("/etc/hostname")  # outside: refused, no crash
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "a.py").write_text("A = 1\n")
+    (dags / "linked").symlink_to(outside, target_is_directory=True)
+    refused: dict[str, str] = {}
+    sources = collect_sources(Project(load_spec(project / "tinyctl.yaml")), None, refused)
+    assert "shared.py" in sources and "staging_orders.py" in sources
+    assert "hostname.py" not in sources
+    assert "outside the project folder" in refused["hostname.py"]
+    assert all(not rel.startswith("linked/") for rel in sources)
+    # a file named on the command line through a symlink out of the project is refused too
+    refused = {}
+    sources = collect_sources(
+        Project(load_spec(project / "tinyctl.yaml")), [dags / "hostname.py"], refused
+    )
+    assert sources == {} and list(refused) == ["hostname.py"]

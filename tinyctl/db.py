@@ -71,8 +71,9 @@ def connect(
         if "password authentication failed" in text:
             raise EnvironmentProblem(
                 f"Postgres refused the password of role {dsn.user}",
-                hint="The secrets in the state folder no longer match the database; run `tinyctl up` to re-apply "
-                "them, or `tinyctl down --volumes` to start over.",
+                hint="The passwords in the state folder's secrets.json (or a TINYCTL_SECRET_* variable) no "
+                "longer match the running stack. Restore the file, or run `tinyctl up` to re-render them "
+                "into the stack and restart what changed; the data is kept.",
             ) from None
         raise EnvironmentProblem(
             f"cannot connect to Postgres at {dsn.host}:{dsn.port} ({text.splitlines()[0] if text else 'no answer'})",

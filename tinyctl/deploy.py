@@ -48,7 +48,8 @@ class DagState:
 @dataclass
 class FileResult:
     file: str  # path relative to the DAG folder
-    status: str  # live, unchanged, syntax_error, missing_module, import_error, timeout, removed, module, extra
+    status: str  # live, unchanged, syntax_error, missing_module, import_error, timeout,
+    # outside_project, removed, module, extra
     dags: list[DagState] = field(default_factory=list)
     message: str | None = None
     line: int | None = None
@@ -59,7 +60,13 @@ class FileResult:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("syntax_error", "missing_module", "import_error", "timeout")
+        return self.status in (
+            "syntax_error",
+            "missing_module",
+            "import_error",
+            "timeout",
+            "outside_project",
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,9 +112,17 @@ def _wanted(path: Path) -> bool:
     return not name.startswith(".") or name == ".airflowignore"
 
 
-def collect_sources(project: Project, paths: Iterable[Path] | None) -> dict[str, Path]:
-    """{relative name in the stack's DAG folder: source file}."""
+def collect_sources(
+    project: Project, paths: Iterable[Path] | None, refused: dict[str, str] | None = None
+) -> dict[str, Path]:
+    """{relative name in the stack's DAG folder: source file}.
+
+    A file reached through a symlink is deployed only when its target stays inside the project
+    folder; otherwise it goes into `refused` ({name: why}) and is reported on its own. (Files
+    named on the command line that are not symlinks are the user's explicit choice.)
+    """
     root = project.path(project.spec.dags.path)
+    inside = project.root.resolve()
     chosen = list(paths or [])
     if not chosen:
         if not root.is_dir():
@@ -120,17 +135,31 @@ def collect_sources(project: Project, paths: Iterable[Path] | None) -> dict[str,
     for raw in chosen:
         path = Path(raw).absolute()
         if not path.exists():
+            if path.is_symlink():
+                raise BadInput(f"{raw} is a broken symlink", hint="Point it at a DAG file.")
             raise BadInput(f"{raw} does not exist", hint="Pass DAG files or folders that exist.")
         files = [p for p in sorted(path.rglob("*")) if p.is_file()] if path.is_dir() else [path]
-        base = (
-            root
-            if path.resolve().is_relative_to(root.resolve())
-            else (path if path.is_dir() else path.parent)
-        )
+        resolved = path.resolve()
+        if resolved.is_relative_to(root.resolve()):
+            # a file or folder inside the DAG folder keeps its place in it
+            prefix = resolved.relative_to(root.resolve())
+            if not path.is_dir():
+                prefix = prefix.parent
+        else:
+            prefix = Path()
         for file in files:
-            rel = file.resolve().relative_to(base.resolve())
-            if _wanted(rel):
-                sources[rel.as_posix()] = file
+            within = file.relative_to(path) if path.is_dir() else Path(file.name)
+            rel = prefix / within
+            if not _wanted(rel):
+                continue
+            target = file.resolve()
+            expected = resolved / within if path.is_dir() else resolved
+            through_link = path.is_symlink() or target != expected
+            if through_link and not target.is_relative_to(inside):
+                if refused is not None:
+                    refused[rel.as_posix()] = f"a symlink to {target}, outside the project folder"
+                continue
+            sources[rel.as_posix()] = file
     return sources
 
 
@@ -248,7 +277,8 @@ def deploy_dags(
     target_root = runtime.dag_folder()
     target_root.mkdir(parents=True, exist_ok=True)
     seen_as = runtime.airflow_dag_folder()
-    sources = collect_sources(project, paths)
+    refused: dict[str, str] = {}
+    sources = collect_sources(project, paths, refused)
     whole_folder = not paths
 
     known = image_modules(project)
@@ -257,6 +287,10 @@ def deploy_dags(
         known |= {Path(rel).parts[0].removesuffix(".py") for rel in sources}
 
     results: list[FileResult] = []
+    for rel, why in refused.items():
+        result = FileResult(rel, "outside_project", message=why)
+        results.append(result)
+        emit(result)
     pending: list[_Pending] = []
     unchanged: list[str] = []
     settled: set[str] = set()  # files whose outcome is known: nothing to roll back on interrupt
@@ -296,7 +330,7 @@ def deploy_dags(
                 for p in target_root.rglob("*")
                 if p.is_file() and _wanted(p.relative_to(target_root))
             }
-            for rel in sorted(present - set(sources)):
+            for rel in sorted(present - set(sources) - set(refused)):
                 if prune:
                     (target_root / rel).unlink()
                     result = FileResult(rel, "removed", message="removed from the stack (--prune)")

@@ -8,7 +8,10 @@ module knows the names of the files inside the state folder: every other module 
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tinyctl.airflow import AirflowClient
     from tinyctl.db import Dsn
+    from tinyctl.lock import ProjectLock
     from tinyctl.runtime.base import Runtime
     from tinyctl.secrets import Secrets
     from tinyctl.spec.loader import LoadedSpec
@@ -111,6 +115,35 @@ class StateLayout:
         return self.root / self.CACHE
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a project is: a stable id made once in its state folder, and the folder it belongs to.
+
+    The runtime labels everything it creates with it, so two folders whose specs share a
+    project name never share a stack. `adopted` names data volumes made by an earlier tinyctl
+    (without the id label, which Docker cannot add afterwards) that this project took over.
+    """
+
+    id: str
+    folder: str
+    adopted: tuple[str, ...] = ()
+
+    def as_json(self) -> bytes:
+        data = {"id": self.id, "folder": self.folder, "adopted": list(self.adopted)}
+        return (json.dumps(data, indent=2) + "\n").encode()
+
+    @classmethod
+    def read(cls, file: Path) -> Identity | None:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+            ident = str(data["id"])
+            if not re.fullmatch(r"[0-9a-f]{32}", ident):
+                return None
+            return cls(ident, str(data["folder"]), tuple(str(v) for v in data.get("adopted", ())))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
 class Project:
     """A tinyctl project: everything a command needs, opened once."""
 
@@ -118,6 +151,7 @@ class Project:
         self.loaded = loaded
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.state = StateLayout(loaded.state_dir)
+        self._lock: ProjectLock | None = None
 
     @classmethod
     def open(
@@ -188,6 +222,70 @@ class Project:
         from tinyctl.runtime import make_runtime
 
         return make_runtime(self)
+
+    # ------------------------------------------------------------------ identity
+
+    @cached_property
+    def identity(self) -> Identity | None:
+        """This project's identity; None before its first render (nothing of it exists yet)."""
+        found = Identity.read(self.state.identity_file)
+        if found is not None and found.folder != str(self.root):
+            return self._relocated(found)
+        return found
+
+    def ensure_identity(self) -> Identity:
+        """The identity, created on first use (render does this); repaired when the folder moved."""
+        from tinyctl.fsutil import write_atomic
+
+        found = self.identity or Identity(uuid.uuid4().hex, str(self.root))
+        if Identity.read(self.state.identity_file) != found:
+            write_atomic(self.state.identity_file, found.as_json(), mode=0o644)
+        self.__dict__["identity"] = found
+        return found
+
+    def record_adopted(self, volume: str) -> Identity:
+        """Remember that this project took over `volume` from an earlier tinyctl."""
+        from tinyctl.fsutil import write_atomic
+
+        current = self.ensure_identity()
+        if volume in current.adopted:
+            return current
+        updated = Identity(current.id, current.folder, (*current.adopted, volume))
+        write_atomic(self.state.identity_file, updated.as_json(), mode=0o644)
+        self.__dict__["identity"] = updated
+        return updated
+
+    def _relocated(self, found: Identity) -> Identity:
+        """The state folder says it belongs to another folder: this one is a copy (that folder
+        still holds the same id: a new identity here) or the project moved (same id, new folder).
+        Written by the next `ensure_identity`."""
+        original = Path(found.folder)
+        try:
+            other = original / self.state.root.relative_to(self.root) / StateLayout.IDENTITY
+            copied = (Identity.read(other) or Identity("", "")).id == found.id
+        except ValueError:
+            copied = False
+        if copied:
+            return Identity(uuid.uuid4().hex, str(self.root))
+        return Identity(found.id, str(self.root), found.adopted)
+
+    # ------------------------------------------------------------------ one command at a time
+
+    def lock(self, command: str, *, create: bool = True) -> None:
+        """Hold this project's lock for the rest of the process (see `tinyctl.lock`). With
+        `create=False`, a project whose state folder does not exist yet is not locked: there is
+        no stack to protect, and the command will say the stack is not up."""
+        from tinyctl.lock import ProjectLock, wait_seconds
+
+        if not create and not self.state.root.is_dir():
+            return
+        if self._lock is None:
+            self._lock = ProjectLock(self.state.lock_file, self.name)
+        self._lock.acquire(command, wait=wait_seconds(self.environ))
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     # ------------------------------------------------------------------ clients
 

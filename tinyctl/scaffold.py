@@ -22,10 +22,47 @@ __pycache__/
 """
 
 
+DEFAULT_PORTS = (8080, 5432)  # Airflow, PostgreSQL
+
+
 @dataclass(frozen=True)
 class ScaffoldResult:
     root: Path
     files: list[Path]
+    ports: tuple[int, int] = DEFAULT_PORTS
+    notes: tuple[str, ...] = ()
+
+
+def choose_ports(
+    wanted: tuple[int, int] = DEFAULT_PORTS, taken_by_projects: set[int] | None = None
+) -> tuple[tuple[int, int], list[str]]:
+    """The usual ports when they are free on this machine and no other tinyctl project uses
+    them (running or stopped), else the next free ones; with a note for each change."""
+    from tinyctl.preflight import port_free
+
+    if taken_by_projects is None:
+        from tinyctl.runtime import ports_of_other_projects
+
+        taken_by_projects = ports_of_other_projects()
+    chosen: list[int] = []
+    notes: list[str] = []
+    for label, port in zip(("airflow.port", "postgres.port"), wanted, strict=True):
+        candidate = port
+        while (
+            candidate in taken_by_projects
+            or candidate in chosen
+            or not port_free("127.0.0.1", candidate)
+        ):
+            candidate += 1
+        if candidate != port:
+            why = (
+                "used by another tinyctl project"
+                if port in taken_by_projects
+                else "already taken on this machine"
+            )
+            notes.append(f"{label}: {candidate} ({port} is {why})")
+        chosen.append(candidate)
+    return (chosen[0], chosen[1]), notes
 
 
 def project_name(folder: Path) -> str:
@@ -34,7 +71,9 @@ def project_name(folder: Path) -> str:
     return name[:63] or "tinyctl"
 
 
-def planned_files(root: Path, name: str, images_source: str) -> dict[Path, bytes]:
+def planned_files(
+    root: Path, name: str, images_source: str, ports: tuple[int, int] = DEFAULT_PORTS
+) -> dict[Path, bytes]:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
@@ -42,7 +81,9 @@ def planned_files(root: Path, name: str, images_source: str) -> dict[Path, bytes
     )
     files: dict[Path, bytes] = {
         root / "tinyctl.yaml": env.get_template(SPEC_TEMPLATE)
-        .render(name=name, images_source=images_source)
+        .render(
+            name=name, images_source=images_source, airflow_port=ports[0], postgres_port=ports[1]
+        )
         .encode(),
         root / ".gitignore": GITIGNORE.encode(),
     }
@@ -56,9 +97,15 @@ def planned_files(root: Path, name: str, images_source: str) -> dict[Path, bytes
 
 
 def init_project(
-    root: Path, *, force: bool = False, name: str | None = None, images_source: str = "official"
+    root: Path,
+    *,
+    force: bool = False,
+    name: str | None = None,
+    images_source: str = "official",
+    pick_ports: bool = False,
 ) -> ScaffoldResult:
-    """Write the sample project into `root`. Refuses to overwrite anything unless `force`."""
+    """Write the sample project into `root`. Refuses to overwrite anything unless `force`.
+    `pick_ports`: choose free ports not used by other projects (else the usual 8080 and 5432)."""
     root = root.absolute()
     if root.exists() and not root.is_dir():
         raise BadInput(f"{root} exists and is not a folder")
@@ -68,7 +115,8 @@ def init_project(
             f"{name!r} is not a valid project name",
             hint="Use lowercase letters, digits, '-' and '_', starting with a letter or digit (--name NAME).",
         )
-    files = planned_files(root, name, images_source)
+    ports, notes = choose_ports() if pick_ports else (DEFAULT_PORTS, [])
+    files = planned_files(root, name, images_source, ports)
     existing = [path for path in files if path.exists()]
     if existing and not force:
         shown = "\n".join(f"  {p.relative_to(root)}" for p in existing[:10])
@@ -81,4 +129,4 @@ def init_project(
     for path, content in files.items():
         write_atomic(path, content)
     (root / "data" / "archive").mkdir(parents=True, exist_ok=True)
-    return ScaffoldResult(root=root, files=sorted(files))
+    return ScaffoldResult(root=root, files=sorted(files), ports=ports, notes=tuple(notes))

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tinyctl.airflow import AirflowClient, AirflowUnreachable, Health
-from tinyctl.errors import TinyctlError, WorkFailed
+from tinyctl.errors import EnvironmentProblem, TinyctlError, WorkFailed
 from tinyctl.preflight import PortRequest, check_memory, check_ports, needed_memory
 from tinyctl.project import Project
 from tinyctl.render import render, render_status
@@ -64,11 +64,13 @@ def _describe(status: ServiceStatus) -> str:
 
 
 def _first_failure(services: list[ServiceStatus]) -> ServiceStatus | None:
-    """A service that will not become healthy by waiting: a failed one-shot or an unhealthy service."""
+    """A service that will not become healthy by waiting: a failed one-shot, or a service that
+    stopped running. A running service marked unhealthy is still waited for until the deadline:
+    its healthcheck keeps probing and a slow start (a loaded machine) turns healthy later."""
     for status in services:
         if status.one_shot and status.health == "failed":
             return status
-        if not status.one_shot and status.health == "unhealthy":
+        if not status.one_shot and status.state in ("exited", "dead", "restarting"):
             return status
     return None
 
@@ -83,6 +85,26 @@ def preflight(project: Project, services: list[ServiceStatus]) -> None:
     check_ports(requests, own, runtime.describe_port_holder)
     if not own:
         check_memory(runtime.memory_bytes(), needed_memory(spec.airflow.worker_count))
+
+
+def require_up(project: Project, services: Iterable[str] | None = None) -> list[ServiceStatus]:
+    """Exit 3 unless this project's own services (all, or those named) are running and healthy.
+
+    Every command that needs the stack asks this first, before it reaches for a port: whatever
+    else listens on the spec's ports (another project, a local Postgres) is never talked to.
+    """
+    statuses = project.runtime.services()
+    wanted = set(services) if services is not None else None
+    mine = [s for s in statuses if wanted is None or s.service in wanted]
+    waiting = [s for s in mine if not s.ok]
+    if mine and not waiting:
+        return statuses
+    running = [s for s in waiting if s.state != "missing"]
+    raise EnvironmentProblem(
+        f"stack {project.name} is not up: `tinyctl up`",
+        details="Not ready: " + ", ".join(_describe(s) for s in running) if running else None,
+        hint="Start it with `tinyctl up` (`tinyctl status` shows each service).",
+    )
 
 
 def _ensure_data_dirs(project: Project) -> None:
@@ -138,11 +160,13 @@ def bring_up(
 
     rendered = render(project).written
     # Independent questions to Docker, asked at once (each is a CLI round trip of ~0.1-0.2 s).
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         engine = pool.submit(runtime.check_engine)
+        owned = pool.submit(runtime.check_ownership)
         listed = pool.submit(runtime.services)
         stale_images = pool.submit(runtime.images_to_build)
         engine.result()  # an unreachable engine is reported as such, before anything else
+        owned.result()  # another folder's stack under this name: refuse before touching it
         services, to_build = listed.result(), stale_images.result()
     if not rendered and not to_build and services and all(s.ok for s in services):
         with project.airflow(timeout=5, retries=1) as client:

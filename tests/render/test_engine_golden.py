@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tinyctl.project import Identity
 from tinyctl.render.context import Host
 from tinyctl.render.engine import render_files
 from tinyctl.scaffold import planned_files
@@ -56,7 +57,11 @@ def test_rendered_files_match_golden(variant: str, tmp_path: Path) -> None:
     files = render_files(
         loaded,
         _fixed_secrets(loaded),
-        Host(uid=1000, ca_bundle=Path("/etc/ssl/certs/corp-ca.pem")),
+        Host(
+            uid=1000,
+            ca_bundle=Path("/etc/ssl/certs/corp-ca.pem"),
+            identity=Identity("0123456789abcdef0123456789abcdef", "/projects/golden"),
+        ),
         {},
     )
     folder = GOLDEN / variant

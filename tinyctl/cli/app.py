@@ -59,6 +59,10 @@ def handle_errors(function: F) -> F:
         except KeyboardInterrupt:
             output.err.print("[yellow]Interrupted.[/yellow]")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        finally:
+            from tinyctl.cli.common import release_locks
+
+            release_locks()
 
     return wrapper  # type: ignore[return-value]
 

@@ -15,6 +15,21 @@ if TYPE_CHECKING:
     from tinyctl.project import Project
 
 
+_LOCKED: list[Project] = []  # projects whose lock this command holds
+
+
+def release_locks() -> None:
+    """Release the locks taken by the command that just ended (the CLI may run in-process)."""
+    while _LOCKED:
+        _LOCKED.pop().unlock()
+
+
+def lock_project(project: Project, command: str, *, create: bool = True) -> None:
+    """Hold the project's lock until the command ends (`release_locks`)."""
+    project.lock(command, create=create)
+    _LOCKED.append(project)
+
+
 class _EchoHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -37,13 +52,31 @@ def enable_echo(verbose: bool) -> None:
         logger.propagate = False
 
 
-def open_project(spec: Path, verbose: bool = False, *, check_engine: bool = False) -> Project:
+def open_project(
+    spec: Path,
+    verbose: bool = False,
+    *,
+    check_engine: bool = False,
+    lock: str | None = None,
+    needs: bool | tuple[str, ...] = False,
+) -> Project:
     """The command's one Project: the spec loaded (warnings shown), its state folder and runtime.
-    `check_engine` asks the runtime first whether its engine is there (exit 3 if not)."""
+
+    `check_engine`: ask the runtime first whether its engine is there (exit 3 if not).
+    `lock`: the command changes the stack; hold the project's lock (named after it) meanwhile.
+    `needs`: the command talks to the stack; exit 3 unless this project's own services (all with
+    True, else those named) are up and healthy, before anything reaches a port.
+    """
     from tinyctl.project import Project
 
     enable_echo(verbose)
     project = Project(open_spec(spec))
     if check_engine:
         project.runtime.check_engine()
+    if lock is not None:
+        lock_project(project, lock, create=not needs)
+    if needs:
+        from tinyctl.stack import require_up
+
+        require_up(project, None if needs is True else needs)
     return project

@@ -39,7 +39,7 @@ def deploy_dags_command(
     """Deploy DAG files atomically, have Airflow parse them now, and report each file's DAGs or error."""
     from tinyctl.deploy import deploy_dags
 
-    project = open_project(spec, verbose)
+    project = open_project(spec, verbose, lock="deploy-dags", needs=True)
 
     def on_result(result: FileResult) -> None:
         if not as_json:
@@ -76,7 +76,7 @@ def sync_settings_command(
     """Apply the spec's connections, variables and pools through Airflow's API."""
     from tinyctl.settings_sync import sync_settings
 
-    project = open_project(spec, verbose)
+    project = open_project(spec, verbose, lock="sync-settings", needs=True)
     with project.airflow() as client:
         client.require_up()
         items = sync_settings(project, client)

@@ -44,9 +44,10 @@ def seed(
     ] = None,
 ) -> None:
     """Load the spec's seeds into Postgres as the ETL role: SQL files, then CSV files with COPY."""
+    from tinyctl.runtime.base import POSTGRES
     from tinyctl.seed import run_seeds
 
-    project = open_project(spec, verbose)
+    project = open_project(spec, verbose, lock="seed", needs=(POSTGRES,))
     bar = (
         None
         if as_json or not output.err.is_terminal
@@ -168,7 +169,7 @@ def test_etl(
     from tinyctl.etl_tests.runner import Progress as TestProgress
     from tinyctl.etl_tests.runner import run_tests, select_tests
 
-    project = open_project(spec, verbose)
+    project = open_project(spec, verbose, lock="test-etl", needs=True)
     tests = select_tests(project, select)
     states: dict[str, TestProgress] = {t.name: TestProgress(t.name, "waiting") for t in tests}
     lock = threading.Lock()

@@ -40,9 +40,13 @@ def init(
 
     if images not in ("official", "debian"):
         raise typer.BadParameter("must be official or debian", param_hint="--images")
-    result = init_project(directory, force=force, name=name, images_source=images)
+    result = init_project(directory, force=force, name=name, images_source=images, pick_ports=True)
     for path in result.files:
         output.out.print(f"  [green]created[/green] {escape(str(path.relative_to(result.root)))}")
+    airflow_port, postgres_port = result.ports
+    output.out.print(f"  Ports: Airflow {airflow_port}, PostgreSQL {postgres_port}")
+    for note in result.notes:
+        output.out.print(f"  [yellow]port changed[/yellow] {escape(note)}")
     where = "" if result.root == Path.cwd() else f"cd {directory} && "
     output.out.print(
         f"\n[bold]Project ready in {escape(str(result.root))}.[/bold] Next: "
@@ -111,6 +115,10 @@ def render_command(
 
     set_verbose(verbose)
     project = Project(open_spec(spec))
+    if not check:
+        from tinyctl.cli.common import lock_project
+
+        lock_project(project, "render")
     if check:
         status = render_status(project)
         if as_json:

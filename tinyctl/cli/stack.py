@@ -55,7 +55,7 @@ def up(
     """Render, build if needed, start the stack and wait until every service is healthy."""
     from tinyctl.stack import bring_up
 
-    project = open_project(spec, verbose)
+    project = open_project(spec, verbose, lock="up")
     live = (
         None
         if as_json or not output.err.is_terminal
@@ -159,7 +159,7 @@ def down(
     ] = False,
 ) -> None:
     """Stop and remove the containers. Data is kept unless --volumes is given."""
-    project = open_project(spec, verbose, check_engine=True)
+    project = open_project(spec, verbose, check_engine=True, lock="down")
     if volumes and not yes:
         if not sys.stdin.isatty():
             raise BadInput(
@@ -184,7 +184,7 @@ def restart(
     verbose: VerboseOption = False,
 ) -> None:
     """Restart one service, or the whole stack."""
-    project = open_project(spec, verbose, check_engine=True)
+    project = open_project(spec, verbose, check_engine=True, lock="restart")
     project.runtime.restart(service)
     output.out.print(
         f"[green]✓[/green] restarted {service or 'all services'}; `tinyctl status` shows when it is healthy."
@@ -270,6 +270,7 @@ def psql(
 ) -> None:
     """psql inside the postgres container, as the ETL role (nothing needed on the host)."""
     from tinyctl.runtime.base import POSTGRES
+    from tinyctl.stack import require_up
 
     project = open_project(spec, verbose, check_engine=True)
     runtime = project.runtime
@@ -281,8 +282,7 @@ def psql(
         raise BadInput(
             f"unknown database {database!r}", hint="Databases: " + ", ".join(sorted(known))
         )
-    if not any(s.service == POSTGRES and s.running for s in runtime.services()):
-        raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
+    require_up(project, (POSTGRES,))
     argv = ["psql", "-X", "-U", user, "-d", database]
     if sql is None:
         raise typer.Exit(runtime.interactive(POSTGRES, argv))
@@ -306,7 +306,7 @@ def build(
     """Build the project's images (those built locally); skips images whose inputs did not change."""
     from tinyctl.render import render
 
-    project = open_project(spec, verbose, check_engine=True)
+    project = open_project(spec, verbose, check_engine=True, lock="build")
     render(project)
     outcomes = project.runtime.build(
         force=force,

@@ -74,6 +74,7 @@ def format_result(result: FileResult) -> str:
         "missing_module": "import error",
         "import_error": "import error",
         "timeout": "not parsed",
+        "outside_project": "refused",
         "interrupted": "interrupted",
     }.get(result.status, result.status)
     text = f"{icon} {name}: {kind} at [bold]{where}[/bold]: {escape(result.message or '')}"

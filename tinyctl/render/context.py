@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tinyctl.project import StateLayout
+from tinyctl.project import Identity, StateLayout
 from tinyctl.render.images import INPUTS_LABEL, ImagePlan, ca_bundle, plan_images
 from tinyctl.secrets import READER_ROLE, Secrets, api_users, role_secret
 from tinyctl.spec.loader import LoadedSpec
@@ -53,12 +53,20 @@ LOCAL_DEFAULTS: dict[str, str] = {
 }
 
 
+# Labels on every container and network (and the data volume, which the runtime creates) of a
+# project: its identity, the folder it belongs to, and the host ports it publishes.
+PROJECT_ID_LABEL = "io.tinyctl.project-id"
+FOLDER_LABEL = "io.tinyctl.folder"
+PORTS_LABEL = "io.tinyctl.ports"
+
+
 @dataclass(frozen=True)
 class Host:
-    """Facts about the machine that shape the render."""
+    """Facts about the machine (and the project's place on it) that shape the render."""
 
     uid: int
     ca_bundle: Path | None
+    identity: Identity | None = None
 
     @property
     def container_uid(self) -> int:
@@ -66,8 +74,26 @@ class Host:
         return self.uid if self.uid != 0 else AIRFLOW_IMAGE_UID
 
     @classmethod
-    def detect(cls, loaded: LoadedSpec, environ: Mapping[str, str]) -> Host:
-        return cls(uid=os.getuid(), ca_bundle=ca_bundle(loaded.spec, environ, loaded.root))
+    def detect(
+        cls, loaded: LoadedSpec, environ: Mapping[str, str], identity: Identity | None = None
+    ) -> Host:
+        return cls(
+            uid=os.getuid(),
+            ca_bundle=ca_bundle(loaded.spec, environ, loaded.root),
+            identity=identity,
+        )
+
+
+def project_labels(spec: Spec, identity: Identity | None) -> dict[str, str]:
+    """The labels that say which tinyctl project a resource belongs to."""
+    if identity is None:
+        return {}
+    ports = [spec.airflow.port, *([spec.postgres.port] if spec.postgres.port else [])]
+    return {
+        PROJECT_ID_LABEL: identity.id,
+        FOLDER_LABEL: identity.folder,
+        PORTS_LABEL: ",".join(str(p) for p in ports),
+    }
 
 
 def _env_key(dotted: str) -> str:
@@ -227,6 +253,7 @@ def build_context(
 
     return {
         "project": spec.project.name,
+        "labels": project_labels(spec, host.identity),
         "executor": af.executor,
         "celery": af.executor == "CeleryExecutor",
         "workers": af.worker_count,

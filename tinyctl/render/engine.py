@@ -226,7 +226,8 @@ def render(project: Project) -> RenderResult:
     if state.root.exists() and not state.root.is_dir():
         raise BadInput(f"{state.root} is a file, but project.state_dir must be a folder")
     secrets = project.generate_secrets()
-    host = Host.detect(project.loaded, project.environ)
+    identity = project.ensure_identity()
+    host = Host.detect(project.loaded, project.environ, identity)
     files = render_files(project.loaded, secrets, host, project.environ)
     result = RenderResult(state_dir=state.root, generated_secrets=secrets.generated)
 
@@ -269,7 +270,10 @@ def render_status(project: Project) -> RenderStatus:
     except BadInput:
         return RenderStatus(False, ("the spec needs secrets that are not generated yet",))
     files = render_files(
-        project.loaded, secrets, Host.detect(project.loaded, project.environ), project.environ
+        project.loaded,
+        secrets,
+        Host.detect(project.loaded, project.environ, project.identity),
+        project.environ,
     )
     recorded = stamp.get("files") if isinstance(stamp.get("files"), dict) else {}
     reasons = []

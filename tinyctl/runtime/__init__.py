@@ -70,3 +70,22 @@ def record_runtime(project: Project, name: str | None) -> None:
         path.unlink(missing_ok=True)
     else:
         write_atomic(path, (json.dumps({"runtime": name}) + "\n").encode())
+
+
+def ports_of_other_projects() -> set[int]:
+    """Host ports that tinyctl projects on this machine publish (from their resources' labels),
+    running or stopped; empty when no engine answers. `init` avoids them."""
+    from tinyctl.errors import TinyctlError
+    from tinyctl.render.context import PORTS_LABEL, PROJECT_ID_LABEL
+    from tinyctl.runtime.docker import Docker
+
+    docker = Docker()
+    ports: set[int] = set()
+    for kind in ("container", "volume"):
+        try:
+            rows = docker.resources(kind, PROJECT_ID_LABEL, (PORTS_LABEL,))
+        except TinyctlError:
+            return ports
+        for row in rows:
+            ports |= {int(p) for p in (row[1] if len(row) > 1 else "").split(",") if p.isdigit()}
+    return ports

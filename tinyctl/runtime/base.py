@@ -118,6 +118,13 @@ class Runtime(Protocol):
         not tell): e.g. "container x-postgres-1 of project x". None when it does not know."""
         ...
 
+    def check_ownership(self) -> None:
+        """Raise EnvironmentProblem (exit 3) when what this runtime would use for the project
+        (for Compose: containers, volumes, networks of its project name) belongs to another
+        tinyctl project, naming that project's folder and the ways out; take over, without
+        data loss, what an earlier tinyctl made for this same project."""
+        ...
+
     # ------------------------------------------------------------------ images / installs
 
     def images_to_build(self) -> list[str]:
@@ -144,7 +151,8 @@ class Runtime(Protocol):
 
     def stop(self, *, volumes: bool = False) -> None:
         """Stop and remove the services; keep the data unless `volumes` (then delete only this
-        project's own data). A never-started project is a no-op."""
+        project's own data: what carries its identity). A never-started project is a no-op.
+        Refuses like `check_ownership` rather than stop another project's stack."""
         ...
 
     def restart(self, service: str | None = None) -> None:
@@ -159,7 +167,8 @@ class Runtime(Protocol):
 
     def services(self) -> list[ServiceStatus]:
         """Every unit of this project's own stack, one per expected unit (state "missing" for
-        those not created). Never lists another project's units."""
+        those not created). Never lists another project's units, nor units this project's
+        identity did not create (`require_up` relies on it)."""
         ...
 
     def logs(

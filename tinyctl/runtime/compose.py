@@ -9,8 +9,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinyctl.errors import BadInput, WorkFailed
-from tinyctl.render.context import AIRFLOW_HOME
+from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
+from tinyctl.render.context import (
+    AIRFLOW_HOME,
+    FOLDER_LABEL,
+    PROJECT_ID_LABEL,
+    project_labels,
+)
 from tinyctl.render.images import INPUTS_LABEL, base_image, plan_images
 from tinyctl.runtime.base import (
     POSTGRES,
@@ -30,6 +35,15 @@ ONE_SHOT = ("db-setup", "airflow-init")
 CONTAINER_DAGS = f"{AIRFLOW_HOME}/dags"
 # Postgres inside the Compose network: the service name, on its own port.
 POSTGRES_IN_NETWORK = (POSTGRES, 5432)
+# The named volume of compose.yaml.j2 that holds the data, and Compose's own labels.
+DATA_VOLUME = "postgres-data"
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+COMPOSE_VOLUME_LABEL = "com.docker.compose.volume"
+COMPOSE_DIR_LABEL = "com.docker.compose.project.working_dir"
+
+
+def _owner_text(folder: str, ident: str) -> str:
+    return f"the tinyctl project in {folder}" if folder else f"another tinyctl project (id {ident})"
 
 
 def _health(state: str, health: str, exit_code: int, one_shot: bool) -> str:
@@ -86,6 +100,92 @@ class ComposeRuntime:
             f"container {name}" + (f" of project {project}" if project else "")
             for name, project in owners
         )
+
+    # ------------------------------------------------------------------ ownership
+
+    @property
+    def _own_id(self) -> str | None:
+        identity = self.owner.identity
+        return identity.id if identity else None
+
+    def _data_volume(self) -> str:
+        return f"{self.project}_{DATA_VOLUME}"
+
+    def check_ownership(self) -> None:
+        """Refuse (EnvironmentProblem) when containers, volumes or networks of this Compose
+        project name belong to another tinyctl project; adopt the data volume an earlier tinyctl
+        made for this folder (it has no id label, and Docker cannot add one)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        mine = self._own_id
+        selector = f"{COMPOSE_PROJECT_LABEL}={self.project}"
+        fields = (PROJECT_ID_LABEL, FOLDER_LABEL, COMPOSE_DIR_LABEL)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            found = {
+                kind: pool.submit(self.docker.resources, kind, selector, fields)
+                for kind in ("container", "volume", "network")
+            }
+            listed = {kind: future.result() for kind, future in found.items()}
+        foreign: dict[str, list[str]] = {}  # owner -> resources
+        state_dir = str(self.state.root)
+        for kind, rows in listed.items():
+            for name, ident, folder, working_dir in (([*r, "", "", ""])[:4] for r in rows):
+                if ident:
+                    if ident != mine:
+                        foreign.setdefault(_owner_text(folder, ident), []).append(f"{kind} {name}")
+                elif kind == "container" and working_dir and working_dir != state_dir:
+                    # made by an earlier tinyctl (no id label) for another folder
+                    owner = _owner_text(str(Path(working_dir).parent), "")
+                    foreign.setdefault(owner, []).append(f"{kind} {name}")
+        if foreign:
+            owner = next(iter(foreign))
+            folder = owner.removeprefix("the tinyctl project in ")
+            where = f" in {folder}" if folder != owner else " in that folder"
+            raise EnvironmentProblem(
+                f"the Compose project {self.project} belongs to {owner}",
+                details="Its resources: "
+                + ", ".join(r for rs in foreign.values() for r in rs)
+                + f"\nThis folder is {self.owner.root}.",
+                hint=f"Give this project another name (project.name in {self.owner.spec_file.name}), "
+                f"or remove that project's stack: `tinyctl down --volumes`{where} (deletes its data).",
+            )
+        if mine is None:
+            return
+        for name, ident, _folder, _dir in (([*r, "", "", ""])[:4] for r in listed["volume"]):
+            if not ident and name == self._data_volume():
+                self.owner.record_adopted(name)
+
+    def _ensure_data_volume(self) -> None:
+        """Create the data volume labelled with the project's identity (Compose would create it
+        without). An existing one is kept as it is."""
+        identity = self.owner.identity
+        if identity is None:
+            return
+        name = self._data_volume()
+        existing = self.docker.resources("volume", f"{COMPOSE_VOLUME_LABEL}={DATA_VOLUME}", ())
+        if any(row[0] == name for row in existing):
+            return
+        labels = {
+            COMPOSE_PROJECT_LABEL: self.project,
+            COMPOSE_VOLUME_LABEL: DATA_VOLUME,
+            **project_labels(self.spec, identity),
+        }
+        self.docker.create_volume(name, labels)
+
+    def _own_volumes(self) -> list[str]:
+        """The volumes `down --volumes` may delete: labelled with this id, or adopted."""
+        identity = self.owner.identity
+        if identity is None:
+            return []
+        rows = self.docker.resources(
+            "volume", f"{COMPOSE_PROJECT_LABEL}={self.project}", (PROJECT_ID_LABEL,)
+        )
+        return [
+            row[0]
+            for row in rows
+            if (len(row) > 1 and row[1] == identity.id)
+            or ((len(row) < 2 or not row[1]) and row[0] in identity.adopted)
+        ]
 
     def _require_render(self) -> None:
         if not self.compose_file.is_file():
@@ -148,6 +248,7 @@ class ComposeRuntime:
         from tinyctl.runtime import record_runtime
 
         record_runtime(self.owner, self.name)
+        self._ensure_data_volume()
         process = self.docker.start_compose(
             ["up", "--detach", "--remove-orphans", "--pull", "missing"]
         )
@@ -178,11 +279,10 @@ class ComposeRuntime:
     def stop(self, *, volumes: bool = False) -> None:
         if not self.compose_file.is_file():
             return
-        args = ["down", "--remove-orphans", "--timeout", "20"]
+        self.check_ownership()  # never stop or delete another folder's stack
+        self.docker.compose(["down", "--remove-orphans", "--timeout", "20"], "docker compose down")
         if volumes:
-            args.append("--volumes")
-        self.docker.compose(args, "docker compose down")
-        if volumes:
+            self.docker.remove_volumes(self._own_volumes())
             from tinyctl.runtime import record_runtime
 
             record_runtime(self.owner, None)
@@ -190,6 +290,7 @@ class ComposeRuntime:
     def restart(self, service: str | None = None) -> None:
         self._require_render()
         self._check_service(service)
+        self.check_ownership()  # never restart another folder's containers
         self.docker.compose(["restart", *([service] if service else [])], "docker compose restart")
 
     def _check_service(self, service: str | None) -> None:
@@ -222,7 +323,8 @@ class ComposeRuntime:
         return self.docker.ps()
 
     def services(self) -> list[ServiceStatus]:
-        containers = self._containers()
+        mine = self._own_id
+        containers = [c for c in self._containers() if mine and c.label(PROJECT_ID_LABEL) == mine]
         by_service: dict[str, list] = {}
         for container in containers:
             by_service.setdefault(container.service, []).append(container)
@@ -260,6 +362,7 @@ class ComposeRuntime:
     ) -> Iterator[str]:
         self._require_render()
         self._check_service(service)
+        self.check_ownership()  # never show another folder's logs as this project's
         return self.docker.logs(service, tail=tail, follow=follow)
 
     def exec(

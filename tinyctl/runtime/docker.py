@@ -116,6 +116,12 @@ class ContainerState:
     exit_code: int
     ports: tuple[str, ...] = ()
     published: tuple[int, ...] = field(default=())
+    labels: str = ""  # "key=value,key=value" as Compose reports them
+
+    def label(self, key: str) -> str | None:
+        """A label whose value has no comma (ids, numbers); None when absent."""
+        match = re.search(rf"(?:^|,){re.escape(key)}=([^,]*)", self.labels)
+        return match.group(1) if match else None
 
     @classmethod
     def from_ps(cls, row: dict[str, Any]) -> ContainerState:
@@ -140,6 +146,7 @@ class ContainerState:
             exit_code=int(row.get("ExitCode") or 0),
             ports=ports,
             published=published,
+            labels=str(row.get("Labels") or ""),
         )
 
 
@@ -363,6 +370,39 @@ class Docker:
             if name:
                 result.append((name, project))
         return result
+
+    def resources(self, kind: str, label: str, fields: Sequence[str]) -> list[list[str]]:
+        """Containers (all states), volumes or networks carrying `label` (k=v), with the values
+        of the labels named in `fields` after their name; "" for a missing label."""
+        listing = {
+            "container": ["ps", "--all"],
+            "volume": ["volume", "ls"],
+            "network": ["network", "ls"],
+        }
+        name = "{{.Names}}" if kind == "container" else "{{.Name}}"
+        template = "\t".join([name, *(f'{{{{.Label "{f}"}}}}' for f in fields)])
+        out = self.run(
+            [
+                *self.docker_argv(),
+                *listing[kind],
+                "--filter",
+                f"label={label}",
+                "--format",
+                template,
+            ],
+            f"docker {' '.join(listing[kind])}",
+        )
+        return [line.split("\t") for line in out.splitlines() if line.strip()]
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> None:
+        args = [*self.docker_argv(), "volume", "create"]
+        for key, value in labels.items():
+            args += ["--label", f"{key}={value}"]
+        self.run([*args, name], "docker volume create")
+
+    def remove_volumes(self, names: Sequence[str]) -> None:
+        if names:
+            self.run([*self.docker_argv(), "volume", "rm", *names], "docker volume rm")
 
     def service_ip(self, service: str) -> str | None:
         """The IP address of a running service container on the project network."""

@@ -45,6 +45,25 @@ def image_source(spec: Spec, environ: Mapping[str, str]) -> str:
     return environ.get("TINYCTL_IMAGES_SOURCE") or spec.images.source
 
 
+def path_escape(root: Path, relative: str, *, subfolder: bool = False) -> str | None:
+    """Why `relative` (a path written in the spec) is not inside `root`, or None when it is."""
+    hint = "write a path inside the project folder, relative to tinyctl.yaml"
+    try:
+        written = Path(relative)
+        if written.is_absolute() or relative.startswith("~"):
+            return f"is absolute; {hint}"
+        resolved_root = root.resolve()
+        target = (root / written).resolve()
+    except (ValueError, OSError, RuntimeError):
+        return f"is not a usable path; {hint}"
+    if not target.is_relative_to(resolved_root):
+        how = "with '..'" if ".." in written.parts else "through a symlink"
+        return f"leaves the project folder ({how}); {hint}"
+    if subfolder and target == resolved_root:
+        return "is the project folder itself; name a folder inside it (default .tinyctl)"
+    return None
+
+
 class _Checker:
     def __init__(self, loaded: LoadedSpec, environ: Mapping[str, str], check_files: bool):
         self.loaded = loaded
@@ -74,7 +93,20 @@ class _Checker:
             else:
                 seen[name] = index
 
+    def contained(
+        self, path: tuple[Any, ...], relative: str, *, what: str, subfolder: bool = False
+    ) -> bool:
+        """Report a path written in the spec that leaves the project folder (absolute, '..' out
+        of it, or a symlink pointing out); `subfolder`: the project folder itself is refused too."""
+        problem = path_escape(self.loaded.root, relative, subfolder=subfolder)
+        if problem:
+            self.report(path, f"{what} {relative!r} {problem}")
+            return False
+        return True
+
     def file(self, path: tuple[Any, ...], relative: str, *, what: str = "file") -> Path | None:
+        if not self.contained(path, relative, what=what):
+            return None
         if not self.check_files:
             return None
         try:
@@ -92,6 +124,7 @@ class _Checker:
     # ------------------------------------------------------------------ the checks
 
     def run(self) -> list[SpecProblem]:
+        self.folders()
         self.postgres()
         self.airflow()
         self.ports()
@@ -99,6 +132,16 @@ class _Checker:
         self.seeds()
         self.tests()
         return self.problems
+
+    def folders(self) -> None:
+        """Everything tinyctl writes or mounts stays inside the project folder."""
+        self.contained(
+            ("project", "state_dir"),
+            self.spec.project.state_dir,
+            what="state folder",
+            subfolder=True,
+        )
+        self.contained(("data", "path"), self.spec.data.path, what="data folder")
 
     def postgres(self) -> None:
         pg = self.spec.postgres
