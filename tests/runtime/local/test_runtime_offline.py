@@ -60,3 +60,98 @@ def test_start_without_a_render_is_bad_input(project: Path) -> None:
     with pytest.raises(BadInput) as caught:
         _runtime(project).start()
     assert "tinyctl render" in (caught.value.hint or "")
+
+
+def _spawn_sleeper(runtime, service: str):
+    """A real process recorded as one of the runtime's services, as `up` records them."""
+    import sys
+
+    from tinyctl.runtime.local import processes
+
+    return processes.spawn(
+        service,
+        [sys.executable, "-c", "import time; time.sleep(120)"],
+        env={},
+        cwd=runtime.layout.root,
+        log_file=runtime.layout.log_file(service),
+        pid_file=runtime.layout.pid_file(service),
+        extra=runtime._owner_extra(),
+    )
+
+
+def _opened(folder: Path) -> Project:
+    project = Project.open(folder / "tinyctl.yaml", {"TINYCTL_RUNTIME": "local"})
+    project.ensure_identity()
+    return project
+
+
+def test_a_copied_folder_never_takes_the_originals_processes_for_its_own(
+    project: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from tinyctl.runtime.local import processes
+
+    original = _opened(project).runtime
+    original.layout.root.mkdir(parents=True)
+    record = _spawn_sleeper(original, "scheduler")
+    try:
+        copy_root = tmp_path / "copy"
+        shutil.copytree(project, copy_root, symlinks=True)
+        copy = _opened(copy_root).runtime
+        assert copy._own_id != original._own_id  # the copy got its own identity
+        with pytest.raises(EnvironmentProblem) as caught:
+            copy.check_ownership()
+        assert str(project) in caught.value.message
+        assert f"scheduler (pid {record.pid})" in (caught.value.details or "")
+        assert f"`tinyctl down` in {project}" in (caught.value.hint or "")
+        with pytest.raises(EnvironmentProblem):
+            copy.stop()  # never stops the original's processes
+        assert processes.same_process(record)
+        assert {s.name: s.state for s in copy.services()}["scheduler"] == "missing"
+        assert {s.name: s.state for s in original.services()}["scheduler"] == "running"
+    finally:
+        processes.stop(record, timeout=5)
+    copy.check_ownership()  # the original's process is gone: its stale record is dropped
+    assert not copy.layout.pid_file("scheduler").exists()
+
+
+def test_a_moved_folder_keeps_its_processes(project: Path, tmp_path: Path) -> None:
+    from tinyctl.runtime.local import processes
+
+    runtime = _opened(project).runtime
+    runtime.layout.root.mkdir(parents=True)
+    record = _spawn_sleeper(runtime, "triggerer")
+    try:
+        moved_root = tmp_path / "moved"
+        project.rename(moved_root)
+        moved = _opened(moved_root).runtime
+        assert moved._own_id == runtime._own_id
+        moved.check_ownership()
+        assert {s.name: s.state for s in moved.services()}["triggerer"] == "running"
+    finally:
+        processes.stop(record, timeout=5)
+
+
+def test_a_copied_link_to_the_originals_database_is_refused(project: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from tinyctl.runtime.local import cluster
+
+    original = _opened(project)
+    runtime = original.runtime
+    outside = tmp_path / "clusters" / "abc"
+    outside.mkdir(parents=True)
+    cluster.mark_owner(outside, runtime._own_id, str(project))
+    runtime.layout.root.mkdir(parents=True)
+    runtime.layout.cluster_link.symlink_to(outside)
+    runtime.check_ownership()  # its own database
+
+    copy_root = tmp_path / "copy"
+    shutil.copytree(project, copy_root, symlinks=True)
+    copy = _opened(copy_root).runtime
+    with pytest.raises(EnvironmentProblem) as caught:
+        copy.stop(volumes=True)  # would delete the original's data
+    assert "Remove the link" in (caught.value.hint or "")
+    assert str(outside) in (caught.value.details or "")
+    assert outside.is_dir() and cluster.owner_of(outside)["id"] == runtime._own_id

@@ -16,6 +16,7 @@ state folder holds a symbolic link to it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pwd
 import shutil
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyctl.errors import EnvironmentProblem, WorkFailed
+from tinyctl.fsutil import write_atomic
 from tinyctl.runtime.local.binaries import PgInstall
 
 SERVICE_USERS = ("postgres", "tinyctl")
@@ -197,6 +199,28 @@ def locate(state_link: Path, key_source: str, user: ServiceUser) -> Path:
     state_link.parent.mkdir(parents=True, exist_ok=True)
     state_link.symlink_to(target, target_is_directory=True)
     return target
+
+
+OWNER_FILE = "tinyctl-owner.json"
+
+
+def owner_of(root: Path) -> dict[str, str]:
+    """Who made the cluster in `root`: {"id": project id, "folder": project folder}; {} when
+    unknown (none yet, or made by a tinyctl from before identities)."""
+    try:
+        data = json.loads((root / OWNER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: str(data[k]) for k in ("id", "folder") if k in data}
+
+
+def mark_owner(root: Path, project_id: str, folder: str) -> None:
+    """Record (or take over) the cluster for this project; rewritten only when it differs."""
+    wanted = {"id": project_id, "folder": folder}
+    if owner_of(root) != wanted:
+        write_atomic(root / OWNER_FILE, (json.dumps(wanted, indent=2) + "\n").encode())
 
 
 def prepare(cluster: Cluster, password: str) -> bool:

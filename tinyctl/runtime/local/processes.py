@@ -134,9 +134,10 @@ def spawn(
     user: int | None = None,
     group: int | None = None,
     stop_signal: int = signal.SIGTERM,
+    extra: Mapping[str, str] | None = None,
 ) -> ProcessRecord:
     """Start argv detached from tinyctl (new session, stdin from /dev/null, output appended to
-    log_file) and record it in pid_file."""
+    log_file) and record it in pid_file (with `extra`: who started it)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
@@ -169,6 +170,7 @@ def spawn(
         started_at=time.time(),
         config=config,
         stop_signal=int(stop_signal),
+        extra=dict(extra or {}),
     )
     write_atomic(pid_file, record.to_json())
     return record

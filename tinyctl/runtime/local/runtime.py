@@ -281,6 +281,7 @@ class LocalRuntime:
 
     def start(self) -> StartHandle:
         self._refuse_celery()
+        self.check_ownership()
         if not self.state.file(self.state.AIRFLOW_ENV).is_file():
             raise BadInput(
                 f"{self.state.file(self.state.AIRFLOW_ENV)} does not exist",
@@ -365,11 +366,75 @@ class LocalRuntime:
     def _any_airflow_running(self) -> bool:
         return any(self._live(c) for c in AIRFLOW_COMPONENTS)
 
-    def _live(self, service: str) -> processes.ProcessRecord | None:
+    # ------------------------------------------------------------------ ownership
+
+    @property
+    def _own_id(self) -> str:
+        identity = self.owner.identity
+        return identity.id if identity is not None else ""
+
+    def _owner_extra(self) -> dict[str, str]:
+        return {"project_id": self._own_id, "folder": str(self.owner.root)}
+
+    def _record(self, service: str) -> processes.ProcessRecord | None:
+        """The service's pid record when it is this project's: made under its identity, or by
+        a tinyctl from before identities (taken over). A copied state folder holds records of
+        the original's processes: those are never this project's."""
         record = processes.ProcessRecord.read(self.layout.pid_file(service))
+        if record is None:
+            return None
+        made_by = record.extra.get("project_id", "")
+        if made_by and made_by != self._own_id:
+            return None
+        return record
+
+    def _live(self, service: str) -> processes.ProcessRecord | None:
+        record = self._record(service)
         if record is None or not processes.same_process(record):
             return None
         return record
+
+    def check_ownership(self) -> None:
+        """Refuse (exit 3) to use what this state folder points at when it is another tinyctl
+        project's: its running processes (pid files copied with the folder) or its database
+        (a link to a cluster outside the folder, copied with it). Stale records of another
+        project's processes are dropped; a cluster made before identities is taken over."""
+        mine = self._own_id
+        foreign: dict[str, list[str]] = {}  # owner folder -> what of it
+        for service in (POSTGRES, *AIRFLOW_COMPONENTS):
+            pid_file = self.layout.pid_file(service)
+            record = processes.ProcessRecord.read(pid_file)
+            made_by = record.extra.get("project_id", "") if record is not None else ""
+            if record is None or not made_by or made_by == mine:
+                continue
+            if processes.same_process(record):
+                folder = record.extra.get("folder", "another folder")
+                foreign.setdefault(folder, []).append(f"{service} (pid {record.pid})")
+            else:
+                pid_file.unlink(missing_ok=True)  # a dead process of another project
+        link = self.layout.cluster_link
+        linked_owner = clusters.owner_of(link.resolve()) if link.is_symlink() else {}
+        if linked_owner.get("id") not in (None, mine):
+            folder = linked_owner.get("folder", "another folder")
+            foreign.setdefault(folder, []).append(f"its database {link.resolve()}")
+        if not foreign:
+            return
+        folder, parts = next(iter(foreign.items()))
+        database_only = all(p.startswith("its database") for p in parts)
+        hint = (
+            f"Remove the link {link} (`rm {link}`) to give this folder its own, empty database; "
+            "the other project's data stays where it is."
+            if database_only
+            else f"Stop that stack first (`tinyctl down` in {folder}); this folder then starts "
+            "its own."
+        )
+        raise EnvironmentProblem(
+            f"the local stack this state folder points at belongs to the tinyctl project in {folder}",
+            details="Its parts: "
+            + ", ".join(p for ps in foreign.values() for p in ps)
+            + f"\nThis folder is {self.owner.root} (a copy of that one?).",
+            hint=hint,
+        )
 
     def _spawn(self, service: str, argv: list[str], env: Mapping[str, str], **kwargs) -> None:
         config = self._config_digest(argv, env)
@@ -387,12 +452,14 @@ class LocalRuntime:
             log_file=self.layout.log_file(service),
             pid_file=self.layout.pid_file(service),
             config=config,
+            extra=self._owner_extra(),
             **kwargs,
         )
 
     def _start_postgres(self) -> None:
         cluster = self.cluster
         clusters.prepare(cluster, self.owner.secrets["postgres_password"])
+        clusters.mark_owner(cluster.root, self._own_id, str(self.owner.root))
         env = {"PATH": self.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PGTZ": "UTC"}
         user = self.user
         self._spawn(
@@ -507,6 +574,7 @@ class LocalRuntime:
             self._spawn(component, _argv(component, venv, api_port), env)
 
     def stop(self, *, volumes: bool = False) -> None:
+        self.check_ownership()  # never stop, nor delete the data of, another project's stack
         running = [s for s in AIRFLOW_COMPONENTS if self._live(s)]
         with ThreadPoolExecutor(max_workers=max(1, len(running))) as pool:
             for service in running:
@@ -601,8 +669,7 @@ class LocalRuntime:
             if service in ONE_SHOTS:
                 result.append(self._one_shot_status(service))
                 continue
-            pid_file = self.layout.pid_file(service)
-            record = processes.ProcessRecord.read(pid_file)
+            record = self._record(service)
             if record is None:
                 result.append(ServiceStatus(service, service, "missing", "none"))
                 continue
