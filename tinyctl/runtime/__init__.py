@@ -73,14 +73,21 @@ def record_runtime(project: Project, name: str | None) -> None:
 
 
 def ports_of_other_projects() -> set[int]:
-    """Host ports that tinyctl projects on this machine publish (from their resources' labels),
-    running or stopped; empty when no engine answers. `init` avoids them."""
+    """Host ports that tinyctl projects on this machine publish, running or stopped: Compose
+    stacks' from their resources' labels (none when no engine answers), local stacks' from the
+    machine's record of them. `init` avoids them."""
+    import os
+
     from tinyctl.errors import TinyctlError
     from tinyctl.render.context import PORTS_LABEL, PROJECT_ID_LABEL
     from tinyctl.runtime.docker import Docker
+    from tinyctl.runtime.engine_probe import docker_answers
+    from tinyctl.runtime.local.registry import ports_in_use
 
+    ports: set[int] = ports_in_use(os.environ)
+    if not docker_answers(os.environ)[0]:
+        return ports
     docker = Docker()
-    ports: set[int] = set()
     for kind in ("container", "volume"):
         try:
             rows = docker.resources(kind, PROJECT_ID_LABEL, (PORTS_LABEL,))

@@ -43,7 +43,7 @@ from tinyctl.render.context import POSTGRES_SECRETS_DIR
 from tinyctl.render.images import ca_bundle
 from tinyctl.runtime.base import BuildOutcome, ProgressCallback, ServiceStatus, StartHandle
 from tinyctl.runtime.local import cluster as clusters
-from tinyctl.runtime.local import processes
+from tinyctl.runtime.local import processes, registry
 from tinyctl.runtime.local.binaries import PgInstall, find_postgres
 from tinyctl.runtime.local.config import (
     airflow_env,
@@ -343,6 +343,13 @@ class LocalRuntime:
             from tinyctl.runtime import record_runtime
 
             record_runtime(self.owner, self.name)
+            pg_port = self.spec.postgres.port
+            registry.remember(
+                self.environ,
+                self._own_id,
+                self.state_dir,
+                [self.spec.airflow.port, *([pg_port] if pg_port is not None else [])],
+            )
             for folder in (self.layout.run, self.layout.logs, self.layout.airflow_home):
                 folder.mkdir(parents=True, exist_ok=True)
             venv, _ = ensure_venv(
@@ -609,6 +616,7 @@ class LocalRuntime:
             from tinyctl.runtime import record_runtime
 
             record_runtime(self.owner, None)
+            registry.forget(self.environ, self._own_id)
 
     def restart(self, service: str | None = None) -> None:
         self._check_service(service)
