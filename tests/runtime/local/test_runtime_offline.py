@@ -155,3 +155,25 @@ def test_a_copied_link_to_the_originals_database_is_refused(project: Path, tmp_p
     assert "Remove the link" in (caught.value.hint or "")
     assert str(outside) in (caught.value.details or "")
     assert outside.is_dir() and cluster.owner_of(outside)["id"] == runtime._own_id
+
+
+def test_the_watch_answers_at_once_then_wakes_on_each_step_of_the_start(project: Path) -> None:
+    import time
+
+    from tinyctl.runtime.local.runtime import LocalWatch
+
+    runtime = _runtime(project)
+    with runtime.watch_services() as watch:
+        assert {s.state for s in watch.changes(timeout=30)} == {"missing"}  # first: at once
+
+    calls: list[int] = []
+    changed = threading.Event()
+    watch = LocalWatch(lambda: calls.append(1) or [], changed, interval=30)
+    watch.changes(timeout=30)
+    timer = threading.Timer(0.2, changed.set)  # a step of the start thread
+    timer.start()
+    started = time.monotonic()
+    watch.changes(timeout=30)
+    assert time.monotonic() - started < 20, "a step wakes the waiter; it does not sit out 30 s"
+    assert len(calls) == 2
+    assert not changed.is_set()  # consumed: the next call waits for the next step again

@@ -117,6 +117,40 @@ class LocalLayout:
         return self.logs / f"{service}.log"
 
 
+class LocalWatch:
+    """`Runtime.watch_services()` for the local runtime (a context manager). The start thread
+    signals every step it takes (the server accepting connections, a one-shot starting or
+    ending, a component spawned, the start's end), so those show at once; Airflow's health,
+    which only its API can tell, is asked at most every `interval` seconds meanwhile."""
+
+    def __init__(
+        self,
+        services: Callable[[], list[ServiceStatus]],
+        changed: threading.Event,
+        interval: float = 0.5,
+    ):
+        self._services, self._changed, self._interval = services, changed, interval
+        self._first = True
+
+    def changes(self, timeout: float) -> list[ServiceStatus]:
+        """Every service as `services()` sees it: at once on the first call, then after the
+        next step of the start or `min(timeout, interval)` seconds, whichever comes first."""
+        if not self._first:
+            self._changed.wait(max(0.0, min(timeout, self._interval)))
+        self._first = False
+        self._changed.clear()
+        return self._services()
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> LocalWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class LocalRuntime:
     name = "local"
     reason = ""
@@ -130,6 +164,7 @@ class LocalRuntime:
         self.state = project.state
         self.state_dir = project.state.root
         self.layout = LocalLayout(project.state.local_dir)
+        self._changed = threading.Event()  # set by the start thread at every step
 
     # ------------------------------------------------------------------ machine facts
 
@@ -299,6 +334,8 @@ class LocalRuntime:
                 self._start_all(cancelled)
             except BaseException as error:  # re-raised in the caller's thread by result()
                 outcome["error"] = error
+            finally:
+                self._changed.set()
 
         thread = threading.Thread(target=run, daemon=True, name="tinyctl-local-start")
         thread.start()
@@ -462,6 +499,7 @@ class LocalRuntime:
             extra=self._owner_extra(),
             **kwargs,
         )
+        self._changed.set()
 
     def _start_postgres(self) -> None:
         cluster = self.cluster
@@ -494,6 +532,7 @@ class LocalRuntime:
                     hint="`tinyctl logs postgres` says why.",
                 )
             time.sleep(0.1)
+        self._changed.set()
 
     def _postgres_ready(self) -> bool:
         cluster = self.cluster
@@ -523,6 +562,7 @@ class LocalRuntime:
         record = self.layout.one_shot_file(service)
         log = self.layout.log_file(service)
         write_atomic(record, json.dumps({"state": "running", "started": time.time()}).encode())
+        self._changed.set()
         with open(log, "ab") as out:
             out.write(f"--- tinyctl: {service} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         try:
@@ -537,6 +577,7 @@ class LocalRuntime:
                 {"state": "exited", "exit_code": code, "skipped": skipped, "finished": time.time()}
             ).encode(),
         )
+        self._changed.set()
         if code != 0:
             raise WorkFailed(
                 f"{service} failed: state exited, exit code {code}",
@@ -666,6 +707,11 @@ class LocalRuntime:
             for name, value in body.items()
             if isinstance(value, dict)
         }
+
+    def watch_services(self) -> LocalWatch:
+        """How `up` waits: see `LocalWatch` (no events to subscribe to, but the start thread
+        is ours, so its steps wake the waiter at once)."""
+        return LocalWatch(self.services, self._changed)
 
     def services(self) -> list[ServiceStatus]:
         result: list[ServiceStatus] = []
