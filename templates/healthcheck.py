@@ -8,7 +8,9 @@ Exit code 0 means healthy. Mounted read-only at /opt/tinyctl/bin by `tinyctl ren
 """
 
 import os
+import shlex
 import socket
+import subprocess
 import sys
 import urllib.request
 from urllib.parse import unquote, urlsplit
@@ -27,10 +29,22 @@ def tcp(port: str) -> int:
         return 0
 
 
+def _metadata_url() -> str:
+    """The metadata DB URL, given directly or (as tinyctl renders it) through Airflow's `_CMD`."""
+    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    if url:
+        return url
+    argv = shlex.split(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"])
+    if len(argv) == 2 and argv[0] == "cat":  # a secret file: read it, no process needed
+        with open(argv[1]) as file:
+            return file.read().strip()
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def job(job_type: str) -> int:
     import psycopg2  # installed with apache-airflow[postgres]
 
-    url = urlsplit(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    url = urlsplit(_metadata_url())
     connection = psycopg2.connect(
         host=url.hostname,
         port=url.port or 5432,

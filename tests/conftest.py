@@ -175,9 +175,34 @@ def stack_runtime(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def existing_stack(folder: Path, runtime: str = "compose") -> Stack:
+    """A project someone brought up already (TINYCTL_TEST_STACK=<its folder>)."""
+    import yaml
+
+    spec = yaml.safe_load((folder / "tinyctl.yaml").read_text())
+    return Stack(
+        folder,
+        spec["project"]["name"],
+        spec["airflow"]["port"],
+        spec["postgres"]["port"],
+        runtime,
+    )
+
+
 @pytest.fixture(scope="session")
 def live_stack(stack_runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One LocalExecutor stack per runtime, shared by the tests that only read from it or add to it."""
+    """One LocalExecutor stack per runtime, shared by the tests that only read from it or add to it.
+
+    TINYCTL_TEST_STACK=<folder of a `tinyctl init` project that is up> reuses that stack instead
+    (and leaves it up; narrow TINYCTL_TEST_RUNTIMES to the runtime it runs on): on a loaded
+    machine, bring it up once (re-running `tinyctl up` until it is healthy) and run the stack
+    tests against it as often as needed."""
+    reuse = os.environ.get("TINYCTL_TEST_STACK")
+    if reuse:
+        stack = existing_stack(Path(reuse), stack_runtime)
+        ok(stack.run("up"))
+        yield stack
+        return
     stack = new_stack(tmp_path_factory.mktemp("stacks"), "tt", runtime=stack_runtime)
     try:
         ok(stack.run("up"))

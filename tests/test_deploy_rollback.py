@@ -43,7 +43,7 @@ class NoStack:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def exec(self, service: str, argv: list[str]):
+    def exec(self, service: str, argv: list[str], **_options):
         raise EnvironmentProblem("no stack")
 
     def dag_folder(self) -> Path:

@@ -1,7 +1,7 @@
 """`tinyctl seed` (tinyctl/seed.py, tinyctl/db.py) on the shared live stack.
 
 The extra seeds live in a second spec file next to tinyctl.yaml with the same project name
-(`-f tinyctl-seedtest.yaml`), so they load into the same stack without touching the project's
+(`-s tinyctl-seedtest.yaml`), so they load into the same stack without touching the project's
 spec. Their tables are `staging.tt_seed_*`; everything is removed afterwards.
 """
 
@@ -135,12 +135,12 @@ def seeding(live_stack: Stack) -> Iterator[Stack]:
 
 def seed(s: Stack, *only: str) -> subprocess.CompletedProcess[str]:
     args = [arg for name in only for arg in ("--only", name)]
-    return s.run("seed", "-f", SPEC_NAME, *args)
+    return s.run("seed", "-s", SPEC_NAME, *args)
 
 
 def seed_json(s: Stack, *only: str) -> list[dict]:
     args = [arg for name in only for arg in ("--only", name)]
-    result = s.run("seed", "-f", SPEC_NAME, *args, "--json")
+    result = s.run("seed", "-s", SPEC_NAME, *args, "--json")
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return json.loads(result.stdout)
 

@@ -1,7 +1,7 @@
 """`tinyctl sync-settings` (tinyctl/settings_sync.py) on the shared live stack.
 
 The extra settings live in a second spec file next to tinyctl.yaml with the same project name
-(`-f tinyctl-settingstest.yaml`): it points at the same stack, and removing it restores the
+(`-s tinyctl-settingstest.yaml`): it points at the same stack, and removing it restores the
 project's spec. tinyctl never deletes Airflow objects, so the tt_sync_* objects stay in Airflow.
 """
 
@@ -53,7 +53,7 @@ def write_spec(live_stack: Stack) -> Iterator[Callable[..., None]]:
 def sync(
     s: Stack, *, env: dict[str, str] | None = None, spec: str | None = SPEC_NAME
 ) -> dict[tuple[str, str], str]:
-    args = ("sync-settings", "-f", spec) if spec else ("sync-settings",)
+    args = ("sync-settings", "-s", spec) if spec else ("sync-settings",)
     result = s.run(*args, "--json", env=env)
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return actions(json.loads(result.stdout))
@@ -179,7 +179,7 @@ def test_a_missing_password_variable_is_bad_input_naming_it(live_stack: Stack, w
             }
         ]
     )
-    result = live_stack.run("sync-settings", "-f", SPEC_NAME, "--json")
+    result = live_stack.run("sync-settings", "-s", SPEC_NAME, "--json")
     assert result.returncode == 2, result.stdout + result.stderr
     message = plain(result.stderr)
     assert f"{PASSWORD_ENV}_UNSET is not set" in message

@@ -34,9 +34,8 @@ class LocalProblem:
 class LocalCheck:
     problem: LocalProblem | None
     dag_ids: tuple[str, ...]  # statically visible DAG ids (may miss dynamic ones)
-    may_define_dags: (
-        bool  # Airflow's safe mode only parses files mentioning both "airflow" and "dag"
-    )
+    may_define_dags: bool  # passes Airflow's safe-mode heuristic (`might_contain_dag`)
+    note: str | None = None  # a problem in a file Airflow never imports (shown, not failed)
 
 
 def _top_level_imports(tree: ast.Module) -> Iterable[tuple[str, int]]:
@@ -65,10 +64,16 @@ def local_modules(dag_root: Path) -> set[str]:
     return names
 
 
+def might_contain_dag(source: bytes) -> bool:
+    """Airflow 3.3's safe-mode heuristic (airflow.utils.file.might_contain_dag_via_default_heuristic):
+    the DAG processor only parses a file whose lower-cased bytes contain "airflow" and either
+    "dag" or "asset"; every other file is skipped, never imported, never an import error."""
+    content = source.lower()
+    return b"airflow" in content and (b"dag" in content or b"asset" in content)
+
+
 def check_source(source: bytes, filename: str, known_modules: set[str] | None) -> LocalCheck:
-    text = source.decode("utf-8", errors="replace")
-    lowered = text.lower()
-    may_define = "airflow" in lowered and "dag" in lowered
+    may_define = might_contain_dag(source)
     try:
         tree = ast.parse(source, filename=filename)
         compile(tree, filename, "exec")

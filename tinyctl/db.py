@@ -420,4 +420,24 @@ def count_rows(dsn: Dsn, tables: Iterable[str]) -> dict[str, int | None]:
     return counts
 
 
+def store_rows(dsn: Dsn, schema: str, table: str, select: pgsql.Composable) -> int:
+    """Replace `schema.table` with the rows of `select` (one transaction); returns the row count.
+    For `test-etl --store-failures`: a check's offending rows, kept for inspection."""
+    target = pgsql.Identifier(schema, table)
+    with connect(dsn) as connection:
+        try:
+            with connection.transaction():
+                connection.execute(pgsql.SQL("DROP TABLE IF EXISTS {}").format(target))
+                cursor = connection.execute(
+                    pgsql.SQL("CREATE TABLE {} AS ").format(target) + select
+                )
+                return max(cursor.rowcount, 0)
+        except psycopg.Error as error:
+            raise DatabaseError(
+                f"storing failures in {schema}.{table}: {_first_line(error)}",
+                hint=error.diag.message_hint
+                or f"The ETL role needs CREATE on schema {schema}: list it in postgres.databases[].schemas.",
+            ) from None
+
+
 sql = pgsql  # re-exported: callers compose statements safely (expectations)

@@ -24,15 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from tinyctl.airflow import AirflowClient, Dag, ImportErrorInfo
-from tinyctl.dag_checks import LIST_MODULES, LocalCheck, check_source, local_modules
+from tinyctl.dag_checks import LIST_MODULES, LocalCheck, LocalProblem, check_source, local_modules
 from tinyctl.errors import BadInput, TinyctlError, WorkFailed
 from tinyctl.fsutil import sha256_bytes, write_atomic
+from tinyctl.parse import parse_in_service
 from tinyctl.project import Project
 from tinyctl.runtime.base import DAG_PROCESSOR
 from tinyctl.spec.models import Spec
 
 POLL = 0.2
 SKIP_NAMES = {"__pycache__", ".git", ".ipynb_checkpoints"}
+BUNDLE = "dags-folder"  # Airflow's default bundle: the local DAG folder
 
 
 @dataclass
@@ -292,7 +294,8 @@ def deploy_dags(
         results.append(result)
         emit(result)
     pending: list[_Pending] = []
-    unchanged: list[str] = []
+    unchanged: list[tuple[str, LocalCheck, bytes]] = []
+    verdicts = _Verdicts(project.state.cache_dir / "dag-verdicts.json")
     settled: set[str] = set()  # files whose outcome is known: nothing to roll back on interrupt
     try:
         for rel, source in sources.items():
@@ -304,6 +307,15 @@ def deploy_dags(
                 if rel.endswith(".py")
                 else LocalCheck(None, (), False)
             )
+            if (
+                check.problem is not None
+                and check.problem.kind == "missing_module"
+                and not check.may_define_dags
+            ):
+                # Airflow's safe mode never imports this file, so a module missing from the
+                # image is no import error there (it may serve a virtualenv task): a note, not
+                # a failure. Python that does not compile is refused whatever the file is.
+                check = LocalCheck(None, (), False, note=_problem_note(check.problem))
             if check.problem is not None:
                 result = FileResult(
                     rel,
@@ -316,7 +328,7 @@ def deploy_dags(
                 emit(result)
                 continue
             if old == new:
-                unchanged.append(rel)
+                unchanged.append((rel, check, new))
                 continue
             written_at = datetime.now(UTC)
             # A new file, so a fresh mtime: the dag-processor re-parses files modified since their last parse.
@@ -343,24 +355,39 @@ def deploy_dags(
                 results.append(result)
                 emit(result)
 
-        dags = client.dags()
-        by_file = _by_file(dags, seen_as)
-        for item in pending:
-            _request_parse(client, by_file.get(item.rel, []))
-
-        waiting = [
-            p
-            for p in pending
-            if p.rel.endswith(".py") and (p.check.may_define_dags or p.check.dag_ids)
-        ]
+        # The changed files Airflow's safe mode lets through are parsed now, in the
+        # dag-processor itself, by the script `tinyctl parse` runs, and the results written to
+        # Airflow's DB with Airflow's own function (as `airflow dags reserialize`): DAGs and
+        # import errors show at once, and a file that imports fine but defines no DAG (a plugin,
+        # a helper) is known as such: the DAG processor records neither a DAG nor an error for
+        # it, so waiting for one would time out.
+        python = [p for p in pending if p.rel.endswith(".py")]
+        candidates = [p.rel for p in python if p.check.may_define_dags]
+        parsed = (
+            parse_in_service(runtime, DAG_PROCESSOR, candidates, folder=seen_as, sync_bundle=BUNDLE)
+            if candidates
+            else None
+        )
+        if parsed is None or not parsed.synced:  # fall back on the DAG processor's own queue
+            by_file = _by_file(client.dags(), seen_as)
+            for item in pending:
+                _request_parse(client, by_file.get(item.rel, []))
+        verdict_of = parsed.by_file() if parsed is not None else {}
+        no_dag = {
+            rel
+            for rel in candidates
+            if rel in verdict_of and verdict_of[rel].status in ("no_dag", "skipped")
+        }
+        waiting = [p for p in python if p.check.may_define_dags and p.rel not in no_dag]
         for item in pending:
             if item not in waiting:
                 settled.add(item.rel)
-                result = FileResult(
-                    item.rel,
-                    "module",
-                    message="copied (defines no DAG)",
-                    seconds=time.monotonic() - item.started,
+                verdict = "skipped" if not item.check.may_define_dags else "no_dag"
+                if not item.rel.endswith(".py"):
+                    verdict = "file"
+                verdicts.set(item.new, verdict)
+                result = _module_result(
+                    item.rel, verdict, item.check, time.monotonic() - item.started
                 )
                 results.append(result)
                 emit(result)
@@ -389,6 +416,7 @@ def deploy_dags(
                     result = _failed_import(item, error, target_root, client, by_file)
                 elif fresh:
                     # Only DAGs parsed from the new bytes: a renamed DAG id stays active in Airflow for a while.
+                    verdicts.set(item.new, "dags")
                     current = [d for d in fresh if not d.is_stale]
                     result = FileResult(
                         item.rel,
@@ -439,6 +467,14 @@ def deploy_dags(
                 time.sleep(POLL)
 
         restored = [r for r in results if r.restored_at is not None]
+        if restored and parsed is not None and parsed.synced:  # the old version, live at once
+            parse_in_service(
+                runtime,
+                DAG_PROCESSOR,
+                [r.file for r in restored],
+                folder=seen_as,
+                sync_bundle=BUNDLE,
+            )
         _wait_for_restored(
             client, restored, max(deadline, time.monotonic() + RESTORE_WAIT), seen_as
         )
@@ -447,14 +483,24 @@ def deploy_dags(
 
         if unchanged:
             by_file = _by_file(client.dags(), seen_as)
-            for rel in unchanged:
-                result = FileResult(
-                    rel,
-                    "unchanged",
-                    dags=_dag_states([d for d in by_file.get(rel, []) if not d.is_stale]),
-                )
+            for rel, check, content in unchanged:
+                dags = [d for d in by_file.get(rel, []) if not d.is_stale]
+                verdict = verdicts.get(content)
+                if not dags and (
+                    not rel.endswith(".py") or not check.may_define_dags or verdict == "no_dag"
+                ):
+                    # The same verdict as when it was deployed, on every deploy.
+                    kind = (
+                        "file"
+                        if not rel.endswith(".py")
+                        else ("skipped" if not check.may_define_dags else "no_dag")
+                    )
+                    result = _module_result(rel, kind, check, None)
+                else:
+                    result = FileResult(rel, "unchanged", dags=_dag_states(dags))
                 results.append(result)
                 emit(result)
+        verdicts.save()
 
         if unpause:
             for result in results:
@@ -499,6 +545,51 @@ def _roll_back(item: _Pending, target_root: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
+
+
+MODULE_MESSAGES = {
+    "skipped": "module with no DAG (Airflow's safe mode skips it: no 'airflow' with 'dag' or 'asset' in its text)",
+    "no_dag": "module with no DAG (Airflow imports it and finds none)",
+    "file": "copied (not a Python file)",
+}
+
+
+def _module_result(rel: str, verdict: str, check: LocalCheck, seconds: float | None) -> FileResult:
+    message = MODULE_MESSAGES[verdict]
+    if check.note:
+        message += f"; {check.note}"
+    return FileResult(rel, "module", message=message, seconds=seconds)
+
+
+def _problem_note(problem: LocalProblem) -> str:
+    kind = problem.kind.replace("_", " ")
+    return f"{kind} at line {problem.line}: {problem.message}"
+
+
+class _Verdicts:
+    """What each deployed content turned out to be (by hash), so an unchanged file gets the same
+    verdict on every deploy: Airflow itself keeps no record of a parsed file with no DAG."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.changed = False
+        try:
+            self.data: dict[str, str] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.data = {}
+
+    def get(self, content: bytes) -> str | None:
+        return self.data.get(sha256_bytes(content))
+
+    def set(self, content: bytes, verdict: str) -> None:
+        key = sha256_bytes(content)
+        if self.data.get(key) != verdict:
+            self.data[key] = verdict
+            self.changed = True
+
+    def save(self) -> None:
+        if self.changed:
+            write_atomic(self.path, json.dumps(self.data, sort_keys=True).encode())
 
 
 def _request_parse(client: AirflowClient, dags: list[Dag]) -> None:

@@ -88,7 +88,7 @@ def test_validate_reports_every_problem_with_file_line_and_exit_2(project: Path)
 def test_validate_json(project: Path) -> None:
     spec = project / "tinyctl.yaml"
     spec.write_text(spec.read_text().replace("  port: 8080", "  port: 8080\n  prot: 1"))
-    result = invoke("validate", "-f", str(spec), "--json")
+    result = invoke("validate", "-s", str(spec), "--json")
     assert result.exit_code == 2
     data = json.loads(result.stdout)
     assert data["valid"] is False
@@ -117,7 +117,7 @@ def test_bad_files_give_a_message_not_a_traceback(
     spec = tmp_path / "tinyctl.yaml"
     if content is not None:
         spec.write_bytes(content.encode("latin-1"))
-    result = invoke("validate", "-f", str(spec))
+    result = invoke("validate", "-s", str(spec))
     assert result.exit_code == 2
     assert expected in result.output
     assert "Traceback" not in result.output
@@ -126,16 +126,16 @@ def test_bad_files_give_a_message_not_a_traceback(
 def test_render_with_a_broken_spec_writes_nothing(project: Path) -> None:
     spec = project / "tinyctl.yaml"
     spec.write_text(spec.read_text().replace("name: demo", "name: Demo!"))
-    result = invoke("render", "-f", str(spec))
+    result = invoke("render", "-s", str(spec))
     assert result.exit_code == 2
     assert not (project / ".tinyctl").exists()
 
 
 def test_render_check_reports_staleness(project: Path) -> None:
     spec = str(project / "tinyctl.yaml")
-    assert invoke("render", "-f", spec, "--check").exit_code == 1
-    assert invoke("render", "-f", spec).exit_code == 0
-    result = invoke("render", "-f", spec, "--check", "--json")
+    assert invoke("render", "-s", spec, "--check").exit_code == 1
+    assert invoke("render", "-s", spec).exit_code == 0
+    result = invoke("render", "-s", spec, "--check", "--json")
     assert result.exit_code == 0 and json.loads(result.stdout) == {"fresh": True, "reasons": []}
 
 

@@ -1,7 +1,7 @@
 """`tinyctl test-etl` end to end (tinyctl/etl_tests/runner.py, reports.py, expectations.py).
 
 Runs DAGs through the shared live stack's real scheduler. The extra tests live in a second
-spec file next to tinyctl.yaml with the same project name (`-f tinyctl-etltest.yaml`), with
+spec file next to tinyctl.yaml with the same project name (`-s tinyctl-etltest.yaml`), with
 their own small DAGs (`tt_etl_*`) and seed table (`staging.tt_etl_orders`); all of it is
 removed afterwards.
 """
@@ -110,6 +110,44 @@ EXTRA_TESTS = [
             {"not_null": {"table": "staging.tt_etl_orders", "columns": ["order_id", "status"]}},
         ],
     },
+    {
+        "name": "tt_etl_thresholds",
+        "dag": "tt_etl_noop_b",
+        "seeds": ["tt_etl_orders"],
+        "timeout": "3m",
+        "tags": ["tt_sev"],
+        "expect": [
+            {
+                "accepted_values": {
+                    "table": "staging.tt_etl_orders",
+                    "column": "status",
+                    "values": ["paid", "refunded"],
+                },
+                "severity": "warn",
+            },
+            {
+                "name": "tt big orders within limits",
+                "sql": {"query": "SELECT * FROM staging.tt_etl_orders WHERE amount > 100"},
+                "error_if": ">5",
+                "warn_if": ">1",
+            },
+            {"not_null": {"table": "staging.tt_etl_orders", "columns": ["order_id"]}},
+        ],
+    },
+    {
+        "name": "tt_etl_thresholds_fail",
+        "dag": "tt_etl_noop_b",
+        "seeds": ["tt_etl_orders"],
+        "timeout": "3m",
+        "tags": ["tt_sev_fail"],
+        "expect": [
+            {
+                "name": "tt big orders over the limit",
+                "sql": {"query": "SELECT * FROM staging.tt_etl_orders WHERE amount > 100"},
+                "error_if": ">1",
+            },
+        ],
+    },
     {"name": "tt_etl_boom", "dag": "tt_etl_boom", "timeout": "3m"},
     {"name": "tt_etl_par_a", "dag": "tt_etl_noop_a", "timeout": "3m", "expect": PASSING},
     {"name": "tt_etl_par_b", "dag": "tt_etl_noop_b", "timeout": "3m", "expect": PASSING},
@@ -180,7 +218,7 @@ def boom_and_pass(
     junit, page = out / "mixed.xml", out / "mixed.html"
     result, data = run_json(
         etl,
-        "-f",
+        "-s",
         SPEC_NAME,
         "-k",
         "tt_etl_boom",
@@ -246,7 +284,7 @@ def test_the_sample_spec_passes_end_to_end(live_stack: Stack, tmp_path: Path) ->
 
 @pytest.mark.stack
 def test_wrong_expectations_fail_and_show_the_offending_rows(etl: Stack) -> None:
-    result, data = run_json(etl, "-f", SPEC_NAME, "-k", "tt_etl_wrong")
+    result, data = run_json(etl, "-s", SPEC_NAME, "-k", "tt_etl_wrong")
     assert result.returncode == 1, f"{result.stdout}\n{result.stderr}"
     assert data["ok"] is False and data["summary"]["failed"] == 1
     [test] = data["tests"]
@@ -269,7 +307,7 @@ def test_wrong_expectations_fail_and_show_the_offending_rows(etl: Stack) -> None
     assert checks["not_null(staging.tt_etl_orders: order_id, status)"]["passed"] is True
     assert test["row_counts"] == {"staging.tt_etl_orders": 5}
 
-    console = etl.run("test-etl", "-f", SPEC_NAME, "-k", "tt_etl_wrong")
+    console = etl.run("test-etl", "-s", SPEC_NAME, "-k", "tt_etl_wrong")
     assert console.returncode == 1
     lines = console.stdout.splitlines()
     assert any(
@@ -331,7 +369,7 @@ def test_junit_with_one_failing_and_one_passing_test(boom_and_pass) -> None:
 
 @pytest.mark.stack
 def test_k_selects_a_subset_and_parallel_runs_independent_tests(etl: Stack) -> None:
-    result, data = run_json(etl, "-f", SPEC_NAME, "-k", "tt_etl_par_*", "--parallel", "2")
+    result, data = run_json(etl, "-s", SPEC_NAME, "-k", "tt_etl_par_*", "--parallel", "2")
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     assert [t["name"] for t in data["tests"]] == ["tt_etl_par_a", "tt_etl_par_b"]
     assert all(t["status"] == "passed" for t in data["tests"])
@@ -351,8 +389,40 @@ def test_k_selects_a_subset_and_parallel_runs_independent_tests(etl: Stack) -> N
 
 
 @pytest.mark.stack
+def test_warnings_pass_errors_fail_and_failures_are_stored(etl: Stack, tmp_path: Path) -> None:
+    result, data = run_json(etl, "-s", SPEC_NAME, "--select", "tag:tt_sev", "--store-failures")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [t["name"] for t in data["tests"]] == ["tt_etl_thresholds"]
+    checks = data["tests"][0]["expectations"]
+    assert [c["status"] for c in checks] == ["warn", "warn", "pass"]
+    assert [c["failures"] for c in checks] == [2, 2, 0]
+    assert checks[0]["stored_in"] == "test_failures.tt_etl_thresholds__1_accepted_values"
+    assert checks[1]["stored_in"] == "test_failures.tt_etl_thresholds__2_sql"
+    assert checks[2]["stored_in"] is None
+    stored = etl.psql("SELECT status FROM test_failures.tt_etl_thresholds__1_accepted_values")
+    assert stored.count("pending") == 2
+    junit = tmp_path / "fail.xml"
+    failing = etl.run(
+        "test-etl",
+        SPEC_NAME,  # the spec as an argument
+        "--select",
+        "tag:tt_sev_fail",
+        "--store-failures",
+        "--junit",
+        str(junit),
+    )
+    assert failing.returncode == 1
+    text = plain(failing.stdout)
+    assert "all rows in test_failures.tt_etl_thresholds_fail__1_sql" in text
+    assert "offending rows: test_failures.tt_etl_thresholds_fail__1_sql" in junit.read_text()
+    assert "2" in etl.psql("SELECT count(*) FROM test_failures.tt_etl_thresholds_fail__1_sql")
+    nothing = etl.run("test-etl", "-s", SPEC_NAME, "--select", "tag:no_such_tag")
+    assert nothing.returncode == 2 and "tt_sev" in plain(nothing.stderr)
+
+
+@pytest.mark.stack
 def test_a_k_pattern_matching_nothing_is_bad_input(etl: Stack) -> None:
-    result = etl.run("test-etl", "-f", SPEC_NAME, "-k", "tt_etl_matches_nothing")
+    result = etl.run("test-etl", "-s", SPEC_NAME, "-k", "tt_etl_matches_nothing")
     assert result.returncode == 2
     message = plain(result.stderr)
     assert "no test matches 'tt_etl_matches_nothing'" in message

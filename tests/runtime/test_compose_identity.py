@@ -21,6 +21,7 @@ from conftest import STACK_ENV, Stack, free_port, new_stack, ok, tinyctl
 
 from tinyctl.project import Project
 from tinyctl.scaffold import init_project
+from tinyctl.stack import preflight
 
 pytestmark = pytest.mark.engine
 
@@ -150,6 +151,11 @@ def test_a_volume_from_the_release_before_labels_is_adopted_with_its_data(
         assert before is not None and "io.tinyctl" not in before["labels"]
 
         project = Project.open(stack.root / "tinyctl.yaml", ENV)
+        # the earlier release's running container is this folder's: it holds the stack's port,
+        # and the pre-flight of the `up` that upgrades it must not call the port taken
+        listed = project.runtime.services()
+        assert any(s.service == "postgres" and s.running for s in listed)
+        preflight(project, listed)
         project.runtime.check_ownership()
         assert Project.open(stack.root / "tinyctl.yaml").identity.adopted == (volume,)
         project.runtime._ensure_data_volume()

@@ -386,9 +386,14 @@ class AirflowClient:
         run_id: str,
         conf: dict[str, Any] | None = None,
         note: str | None = None,
+        logical_date: str | None = None,
     ) -> DagRun:
         path = f"{API}/dags/{_seg(dag_id)}/dagRuns"
-        body: dict[str, Any] = {"dag_run_id": run_id, "logical_date": None, "conf": conf or {}}
+        body: dict[str, Any] = {
+            "dag_run_id": run_id,
+            "logical_date": logical_date,
+            "conf": conf or {},
+        }
         if note is not None:
             body["note"] = note
         response = self._request("POST", path, json_body=body)

@@ -12,6 +12,7 @@ import typer
 
 from tinyctl import __version__
 from tinyctl.cli import output
+from tinyctl.cli.argv import TinyctlGroup
 from tinyctl.errors import ExitCode, TinyctlError
 
 if TYPE_CHECKING:
@@ -21,18 +22,23 @@ DEFAULT_SPEC = Path("tinyctl.yaml")
 
 app = typer.Typer(
     name="tinyctl",
+    cls=TinyctlGroup,
     help="A tiny analytics platform on one machine: Airflow 3 + PostgreSQL, brought up, fed and tested.",
     rich_markup_mode="rich",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
 )
 
 SpecOption = Annotated[
     Path,
     typer.Option(
-        "--spec", "-f", envvar="TINYCTL_SPEC", help="Project spec file.", show_default=True
+        "--spec",
+        "-s",
+        envvar="TINYCTL_SPEC",
+        help="Project spec file (or give it as the first argument).",
+        show_default=True,
     ),
 ]
 VerboseOption = Annotated[
@@ -108,7 +114,7 @@ def root(
     ] = False,
     spec: Annotated[
         Path | None,
-        typer.Option("--spec", "-f", help="Project spec file (also accepted after the command)."),
+        typer.Option("--spec", "-s", help="Project spec file (also accepted after the command)."),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Echo every external command run.")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from tinyctl.cli import output
 from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command
@@ -35,6 +36,15 @@ def deploy_dags_command(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for Airflow to parse each file.")
     ] = 60.0,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            "-w",
+            help="After deploying, redeploy each file when it is saved (Ctrl-C stops: exit 0, "
+            "or 130 when it interrupts a deploy in flight).",
+        ),
+    ] = False,
 ) -> None:
     """Deploy DAG files atomically, have Airflow parse them now, and report each file's DAGs or error."""
     from tinyctl.deploy import deploy_dags
@@ -56,16 +66,66 @@ def deploy_dags_command(
             timeout=timeout,
             on_result=on_result,
         )
+        if watch:
+            if as_json:  # one JSON document per line: the first deploy, then each change
+                output.print_json_line(report.as_dict())
+            else:
+                _print_summary(report, as_json=False, exit_on_failure=False)
+            _watch(project, client, timeout=timeout, as_json=as_json, on_result=on_result)
+            return
+    _print_summary(report, as_json=as_json)
+
+
+def _watch(project, client, *, timeout: float, as_json: bool, on_result) -> None:
+    """Redeploy on save until Ctrl-C: 0 when it stops between deploys, 130 during one."""
+    from tinyctl.watch import Watcher
+
+    watcher = Watcher(project, client, timeout=timeout)
+    if not as_json:
+        output.err.print(
+            f"[cyan]•[/cyan] watching {escape(str(watcher.root))} for changes; Ctrl-C stops"
+        )
+
+    def on_batch(batch) -> None:
+        if as_json:
+            output.print_json_line(
+                {
+                    "changed": batch.changed,
+                    "removed": batch.removed,
+                    "ok": not batch.failed,
+                    "files": [r.as_dict() for r in batch.results],
+                }
+            )
+        elif batch.failed:
+            output.err.print(f"[red]✗[/red] {len(batch.failed)} failed; watching")
+        else:
+            output.err.print("[dim]watching[/dim]")
+
+    try:
+        watcher.run(on_result, on_batch)
+    except KeyboardInterrupt:
+        if watcher.busy:
+            raise  # work in flight was cut short: the usual 130
+        if not as_json:
+            output.err.print(
+                f"[green]✓[/green] stopped watching ({watcher.batches} change(s) deployed)"
+            )
+        raise typer.Exit(0) from None
+
+
+def _print_summary(report, *, as_json: bool, exit_on_failure: bool = True) -> None:
     if as_json:
         output.print_json(report.as_dict())
-        if report.failed:
+        if report.failed and exit_on_failure:
             raise typer.Exit(1)
         return
     ok = len(report.results) - len(report.failed)
     summary = f"{ok} ok, {len(report.failed)} failed in {report.seconds:.1f}s"
     if report.failed:
         output.err.print(f"[red]✗[/red] {summary}")
-        raise typer.Exit(1)
+        if exit_on_failure:
+            raise typer.Exit(1)
+        return
     output.out.print(f"[green]✓[/green] {summary}")
 
 

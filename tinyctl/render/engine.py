@@ -136,6 +136,9 @@ def render_files(
         StateLayout.HEALTHCHECK: RenderedFile(
             (templates_dir() / "healthcheck.py").read_bytes(), 0o755
         ),
+        "bin/airflow_run.py": RenderedFile(
+            (templates_dir() / "airflow_run.py").read_bytes(), 0o755
+        ),
     }
     for name, value in context["airflow_secret_files"].items():
         files[f"{StateLayout.AIRFLOW_SECRETS}/{name}"] = RenderedFile(

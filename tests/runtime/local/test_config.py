@@ -128,3 +128,12 @@ def test_internal_ports_are_kept_while_free_and_moved_when_taken(tmp_path: Path)
         moved = internal_ports(path, in_use_by_us=False)
     assert moved["worker_log"] != first["worker_log"]
     assert json.loads(path.read_text()) == moved
+
+
+def test_one_off_mount_targets_become_their_host_folders(tmp_path: Path) -> None:
+    from tinyctl.runtime.local.config import local_paths
+
+    swap = local_paths({"/opt/airflow": tmp_path / "a", "/opt/airflow/dags": tmp_path / "d"})
+    assert swap("/opt/airflow/dags/x.py") == f"{tmp_path / 'd'}/x.py"
+    assert swap("/opt/airflow/dags:/opt/airflow") == f"{tmp_path / 'd'}:{tmp_path / 'a'}"
+    assert swap("/opt/airflowish") == "/opt/airflowish"  # whole path components only

@@ -16,9 +16,10 @@ environment variable (which `ps e` and /proc/<pid>/environ show).
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tinyctl.errors import BadInput
@@ -186,3 +187,15 @@ def airflow_env(
         }
     )
     return env
+
+
+def local_paths(mounts: Mapping[str, Path]) -> Callable[[str], str]:
+    """For one-offs without a container: a function replacing each mount's target path (a
+    container path, as a whole path component) in a string with its host folder."""
+    if not mounts:
+        return lambda text: text
+    targets = {t.rstrip("/"): str(source) for t, source in mounts.items()}
+    pattern = re.compile(
+        "|".join(re.escape(t) for t in sorted(targets, key=len, reverse=True)) + r"(?=/|:|\s|$)"
+    )
+    return lambda text: pattern.sub(lambda m: targets[m.group(0)], text)

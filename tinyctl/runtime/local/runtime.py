@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -41,13 +41,21 @@ from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
 from tinyctl.fsutil import sha256_bytes, write_atomic
 from tinyctl.render.context import POSTGRES_SECRETS_DIR
 from tinyctl.render.images import ca_bundle
-from tinyctl.runtime.base import BuildOutcome, ProgressCallback, ServiceStatus, StartHandle
+from tinyctl.runtime.base import (
+    BuildOutcome,
+    Mount,
+    OneOffResult,
+    ProgressCallback,
+    ServiceStatus,
+    StartHandle,
+)
 from tinyctl.runtime.local import cluster as clusters
 from tinyctl.runtime.local import processes, registry
 from tinyctl.runtime.local.binaries import PgInstall, find_postgres
 from tinyctl.runtime.local.config import (
     airflow_env,
     internal_ports,
+    local_paths,
     local_secret_files,
     read_env_file,
 )
@@ -881,6 +889,70 @@ class LocalRuntime:
             return subprocess.call(command, env=full_env)
         except OSError as error:
             raise EnvironmentProblem(f"could not run {command[0]}: {error}") from error
+
+    def run_oneoff(
+        self,
+        argv: list[str],
+        *,
+        mounts: Sequence[Mount] = (),
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+        network: bool = False,
+        workdir: str | None = None,
+        interactive: bool = False,
+        on_step: ProgressCallback | None = None,
+    ) -> OneOffResult:
+        """`argv` as a throw-away process of the project's Airflow venv (made first when it is
+        missing or stale), with a fresh AIRFLOW_HOME that is removed afterwards. There is no
+        container: each mount's target path in argv, env values and workdir is replaced by its
+        source folder (read-only and `network=False` are not enforced: no namespaces here)."""
+        import tempfile
+
+        self._refuse_celery()
+        venv, _ = ensure_venv(
+            self.venv_plan,
+            self.environ,
+            ca_bundle=ca_bundle(self.spec, self.environ, self.loaded.root),
+            index_url=getattr(self.spec.images, "pip_index_url", None),
+            on_step=on_step,
+        )
+        swap = local_paths({m.target: m.source for m in mounts})
+        base = {
+            k: v
+            for k, v in self.environ.items()
+            if not k.startswith(
+                ("AIRFLOW_", "AIRFLOW__", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")
+            )
+        }
+        with tempfile.TemporaryDirectory(prefix="tinyctl-oneoff-") as home:
+            full_env = {
+                **base,
+                **{k: swap(v) for k, v in (env or {}).items()},
+                "AIRFLOW_HOME": home,
+                "PATH": f"{venv.bin}:{self.environ.get('PATH', '/usr/bin:/bin')}",
+                "VIRTUAL_ENV": str(venv.path),
+            }
+            full_env.pop("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", None)
+            cwd = swap(workdir) if workdir else home
+            command = [swap(a) for a in argv]
+            if interactive:
+                code = subprocess.run(
+                    command, env=full_env, cwd=cwd, input=input, check=False
+                ).returncode
+                return OneOffResult(code, "", "")
+            done = subprocess.run(
+                command,
+                env=full_env,
+                cwd=cwd,
+                input=input if input is not None else b"",
+                capture_output=True,
+                check=False,
+            )
+        return OneOffResult(
+            done.returncode,
+            done.stdout.decode(errors="replace"),
+            done.stderr.decode(errors="replace"),
+        )
 
     def api_url(self) -> str:
         af = self.spec.airflow

@@ -66,5 +66,13 @@ ALTER DEFAULT PRIVILEGES FOR ROLE "etl" IN SCHEMA "analytics" GRANT SELECT ON TA
 GRANT USAGE ON SCHEMA "analytics" TO "tinyctl_reader";
 GRANT SELECT ON ALL TABLES IN SCHEMA "analytics" TO "tinyctl_reader";
 ALTER DEFAULT PRIVILEGES FOR ROLE "etl" IN SCHEMA "analytics" GRANT SELECT ON TABLES TO "tinyctl_reader";
+CREATE SCHEMA IF NOT EXISTS "test_failures" AUTHORIZATION "etl";
+ALTER SCHEMA "test_failures" OWNER TO "etl";
+GRANT USAGE ON SCHEMA "test_failures" TO "analyst";
+GRANT SELECT ON ALL TABLES IN SCHEMA "test_failures" TO "analyst";
+ALTER DEFAULT PRIVILEGES FOR ROLE "etl" IN SCHEMA "test_failures" GRANT SELECT ON TABLES TO "analyst";
+GRANT USAGE ON SCHEMA "test_failures" TO "tinyctl_reader";
+GRANT SELECT ON ALL TABLES IN SCHEMA "test_failures" TO "tinyctl_reader";
+ALTER DEFAULT PRIVILEGES FOR ROLE "etl" IN SCHEMA "test_failures" GRANT SELECT ON TABLES TO "tinyctl_reader";
 SQL
 echo "tinyctl: database bootstrap done"

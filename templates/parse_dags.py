@@ -1,0 +1,147 @@
+"""Parse DAG files the way Airflow's DAG processor does; run INSIDE the project's Airflow image.
+
+Used by `tinyctl parse` (a one-off container, no stack) and by `tinyctl deploy-dags` (in the
+running dag-processor). It is fed on stdin (`python - ROOT [FILE ...]`), imports Airflow once,
+and for each file:
+
+- honours `.airflowignore` (Airflow's own file discovery) when no files are named;
+- applies Airflow's safe-mode heuristic (`might_contain_dag`, including a configured
+  `core.might_contain_dag_callable`): a file it rejects is never parsed by Airflow -> "skipped";
+- imports it with Airflow's DagBag (`process_file`, the importer the DAG processor uses, with
+  its import timeout) and serialises each DAG as the DAG processor does (a DAG that does not
+  serialise is an import error there too); reports the DAG ids, or the error with its traceback.
+
+With `--sync BUNDLE` (deploy-dags, inside the running dag-processor) the results are then written
+to Airflow's database with Airflow's own `update_dag_parsing_results_in_db` (what `airflow dags
+reserialize` does for a whole bundle), for the named files only: DAGs and import errors are
+visible at once instead of after the processor's queue reaches the files.
+
+Prints one line `TINYCTL-PARSE <json>` on stdout; everything else (Airflow's logging) is noise.
+"""
+
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+MARKER = "TINYCTL-PARSE "
+
+
+def main(argv):
+    started = time.monotonic()
+    sync_bundle = None
+    if argv[:1] == ["--sync"]:
+        sync_bundle, argv = argv[1], argv[2:]
+    root = os.path.abspath(argv[0])
+    named = [os.path.join(root, rel) for rel in argv[1:]]
+    logging.disable(logging.CRITICAL)
+    sys.path.insert(0, root)  # Airflow puts the DAG folder on sys.path
+    for extra in os.environ.get("TINYCTL_PARSE_SYS_PATH", "").split(os.pathsep):
+        if extra and extra not in sys.path:
+            sys.path.insert(1, extra)
+    import airflow
+    from airflow.configuration import conf
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization, LazyDeserializedDAG
+    from airflow.utils.file import list_py_file_paths, might_contain_dag
+
+    safe_mode = conf.getboolean("core", "dag_discovery_safe_mode", fallback=True)
+    files = named or list_py_file_paths(root, safe_mode=False)
+    bag = DagBag(
+        dag_folder=root,
+        collect_dags=False,
+        bundle_path=Path(root) if sync_bundle else None,
+        bundle_name=sync_bundle,
+        load_op_links=False,
+    )
+    depth = conf.getint("core", "dagbag_import_error_traceback_depth", fallback=2)
+    serialized = []
+    import_errors = {}
+    parsed = set()
+    results = []
+    for path in files:
+        rel = os.path.relpath(path, root)
+        item = {"file": rel, "status": "ok", "dags": [], "error": None, "traceback": None}
+        begin = time.monotonic()
+        try:
+            if not os.path.isfile(path):
+                item.update(status="error", error="no such file")
+            elif path.endswith(".py") and not might_contain_dag(path, safe_mode):
+                item["status"] = "skipped"
+            else:
+                bag.import_errors.clear()
+                bag.dags.clear()
+                dags = bag.process_file(path, only_if_updated=False, safe_mode=safe_mode)
+                parsed.add(rel)
+                errors = list(bag.import_errors.values())
+                good = []
+                for dag in dags:  # as the DAG processor's _serialize_dags
+                    try:
+                        data = DagSerialization.to_dict(dag)
+                        good.append(dag.dag_id)
+                        serialized.append(
+                            LazyDeserializedDAG(data=data, last_loaded=dag.last_loaded)
+                        )
+                    except Exception:
+                        errors.append(traceback.format_exc(limit=-depth))
+                item["dags"] = sorted(good)
+                if errors:
+                    text = "\n".join(errors)
+                    import_errors[rel] = text
+                    item.update(status="error", traceback=text, error=_last_line(text))
+                elif not dags:
+                    item["status"] = "no_dag"
+        except Exception as error:  # a failure of the parse itself, still one file's verdict
+            item.update(
+                status="error",
+                error=f"{type(error).__name__}: {error}",
+                traceback=traceback.format_exc(limit=-5),
+            )
+        item["seconds"] = round(time.monotonic() - begin, 3)
+        results.append(item)
+    synced = None
+    if sync_bundle:
+        synced = _sync(sync_bundle, serialized, import_errors, parsed, bag)
+    report = {
+        "airflow_version": airflow.__version__,
+        "synced": synced,
+        "safe_mode": safe_mode,
+        "seconds": round(time.monotonic() - started, 3),
+        "files": results,
+    }
+    sys.stdout.write("\n" + MARKER + json.dumps(report) + "\n")
+    sys.stdout.flush()
+
+
+def _sync(bundle, serialized, import_errors, parsed, bag):
+    """Write the results for the parsed files to Airflow's DB, as `airflow dags reserialize`."""
+    try:
+        from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            update_dag_parsing_results_in_db(
+                bundle,
+                None,
+                serialized,
+                {(bundle, rel): text for rel, text in import_errors.items()},
+                None,
+                bag.dag_warnings,
+                session=session,
+                files_parsed={(bundle, rel) for rel in parsed},
+            )
+        return {"ok": True}
+    except Exception as error:  # deploy then waits for the DAG processor as before
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+
+
+def _last_line(text):
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "import error"
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
