@@ -177,3 +177,17 @@ def test_the_watch_answers_at_once_then_wakes_on_each_step_of_the_start(project:
     assert time.monotonic() - started < 20, "a step wakes the waiter; it does not sit out 30 s"
     assert len(calls) == 2
     assert not changed.is_set()  # consumed: the next call waits for the next step again
+
+
+@pytest.mark.stack  # needs the local runtime's Airflow environment (built on first use)
+def test_parse_runs_as_a_one_off_of_the_local_venv_with_no_stack(project: Path) -> None:
+    from tests.conftest import tinyctl
+
+    (project / "dags" / "broken.py").write_text(
+        'from airflow import DAG\nraise RuntimeError("boom")\n'
+    )
+    result = tinyctl("parse", cwd=project, env={"TINYCTL_RUNTIME": "local"}, timeout=900)
+    assert result.returncode == 1, result.stderr
+    assert "staging_orders" in result.stdout and "boom" in result.stdout + result.stderr
+    assert str(project / "dags" / "broken.py") in result.stdout + result.stderr
+    assert not (project / ".tinyctl" / "local" / "run").exists()  # nothing of a stack started
