@@ -29,6 +29,13 @@ from tinyctl.errors import BadInput, TinyctlError, WorkFailed
 from tinyctl.fsutil import sha256_bytes, write_atomic
 from tinyctl.parse import parse_in_service
 from tinyctl.project import Project
+from tinyctl.project_code import (
+    INCLUDE_PACKAGE,
+    changed_modules,
+    deploy_include,
+    include_imports,
+    pending_plugins,
+)
 from tinyctl.runtime.base import DAG_PROCESSOR
 from tinyctl.spec.models import Spec
 
@@ -59,6 +66,8 @@ class FileResult:
     previous_live: bool = False  # an older, good version is still the one serving
     seconds: float | None = None
     restored_at: datetime | None = None
+    folder: str = "dags"  # dags, or include for the shared code deployed with them
+    because: str | None = None  # why an unchanged DAG file was re-parsed (include code it imports)
 
     @property
     def failed(self) -> bool:
@@ -73,6 +82,7 @@ class FileResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
+            "folder": self.folder,
             "status": self.status,
             "ok": not self.failed,
             "dags": [d.as_dict() for d in self.dags],
@@ -88,6 +98,7 @@ class FileResult:
 class DeployReport:
     results: list[FileResult]
     seconds: float
+    plugins_pending: list[str] = field(default_factory=list)  # loaded at the next restart/up
 
     @property
     def failed(self) -> list[FileResult]:
@@ -98,6 +109,10 @@ class DeployReport:
             "ok": not self.failed,
             "seconds": round(self.seconds, 2),
             "files": [r.as_dict() for r in self.results],
+            "plugins": {
+                "changed": self.plugins_pending,
+                "restart_needed": bool(self.plugins_pending),
+            },
         }
 
 
@@ -243,6 +258,7 @@ class _Pending:
     written_at: datetime
     started: float
     check: LocalCheck
+    because: str | None = None  # re-parsed for changed include code: nothing to roll back
 
 
 def _dag_states(dags: list[Dag]) -> list[DagState]:
@@ -287,12 +303,39 @@ def deploy_dags(
     if known is not None:
         known |= local_modules(project.path(project.spec.dags.path)) | local_modules(target_root)
         known |= {Path(rel).parts[0].removesuffix(".py") for rel in sources}
+        # The stack puts the plugins folder and the include package on sys.path too.
+        known |= local_modules(project.path(project.spec.plugins.path)) | {INCLUDE_PACKAGE}
 
     results: list[FileResult] = []
     for rel, why in refused.items():
         result = FileResult(rel, "outside_project", message=why)
         results.append(result)
         emit(result)
+    # Shared code first, so the DAG files below parse against it; the files that import a
+    # changed include module are re-parsed even when their own bytes did not change.
+    included = deploy_include(project)
+    for problem in included.problems:
+        result = FileResult(
+            problem.file,
+            "syntax_error",
+            message=problem.message + f" (nothing in {project.spec.include.path}/ was deployed)",
+            line=problem.line,
+            previous_live=True,
+            folder="include",
+        )
+        results.append(result)
+        emit(result)
+    # Python modules are reported (DAGs import them); data files beside them are copied quietly.
+    for rel in [r for r in included.changed + included.removed if r.endswith(".py")]:
+        result = FileResult(
+            rel,
+            "module" if rel in included.changed else "removed",
+            message="copied" if rel in included.changed else "removed from the stack",
+            folder="include",
+        )
+        results.append(result)
+        emit(result)
+    touched = changed_modules(included.changed + included.removed)
     pending: list[_Pending] = []
     unchanged: list[tuple[str, LocalCheck, bytes]] = []
     verdicts = _Verdicts(project.state.cache_dir / "dag-verdicts.json")
@@ -302,6 +345,7 @@ def deploy_dags(
             new = source.read_bytes()
             target = target_root / rel
             old = target.read_bytes() if target.is_file() else None
+            because = _include_reason(new, touched) if old == new and touched else None
             check = (
                 check_source(new, str(source), known)
                 if rel.endswith(".py")
@@ -327,13 +371,13 @@ def deploy_dags(
                 results.append(result)
                 emit(result)
                 continue
-            if old == new:
+            if old == new and because is None:
                 unchanged.append((rel, check, new))
                 continue
             written_at = datetime.now(UTC)
             # A new file, so a fresh mtime: the dag-processor re-parses files modified since their last parse.
             write_atomic(target, new)
-            pending.append(_Pending(rel, new, old, written_at, time.monotonic(), check))
+            pending.append(_Pending(rel, new, old, written_at, time.monotonic(), check, because))
 
         # Files in the stack that are no longer in the source.
         if whole_folder:
@@ -423,6 +467,7 @@ def deploy_dags(
                         "live",
                         dags=_dag_states(current or fresh),
                         seconds=time.monotonic() - item.started,
+                        because=item.because,
                     )
                 elif time.monotonic() > deadline and item.old is None and refresh >= timeout:
                     # A new file cannot be parse-requested (Airflow only takes tokens of files it
@@ -530,8 +575,8 @@ def deploy_dags(
         raise
 
     order = {rel: i for i, rel in enumerate(sources)}
-    results.sort(key=lambda r: (order.get(r.file, len(order)), r.file))
-    return DeployReport(results, time.monotonic() - started)
+    results.sort(key=lambda r: (r.folder != "include", order.get(r.file, len(order)), r.file))
+    return DeployReport(results, time.monotonic() - started, pending_plugins(project))
 
 
 RESTORE_WAIT = 15.0  # seconds to see a put-back version re-parsed after the deadline
@@ -619,7 +664,9 @@ def _failed_import(
         traceback=traceback_tail(error.stack_trace),
         seconds=time.monotonic() - item.started,
     )
-    if item.old is not None:
+    if item.because is not None:
+        result.because = item.because  # its own bytes are unchanged: nothing to put back
+    elif item.old is not None:
         result.restored_at = datetime.now(UTC)
         write_atomic(target, item.old)
         _request_parse(client, by_file.get(item.rel, []))
@@ -671,3 +718,18 @@ def require_deployable(report: DeployReport) -> None:
             f"{len(report.failed)} DAG file(s) failed to deploy: {names}",
             hint="Fix the errors above and run `tinyctl deploy-dags` again.",
         )
+
+
+def _include_reason(source: bytes, touched: set[str]) -> str | None:
+    """'include.helpers changed' when a DAG file imports an include module that changed."""
+    import ast
+
+    try:
+        imported = include_imports(ast.parse(source))
+    except (SyntaxError, ValueError):
+        return None
+    hit = sorted(m for m in imported if m in touched or m == "")
+    if not hit:
+        return None
+    names = ", ".join(f"{INCLUDE_PACKAGE}.{m}" if m else INCLUDE_PACKAGE for m in hit)
+    return f"{names} changed"

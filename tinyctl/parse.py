@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from tinyctl.project import Project
 
 CONTAINER_DAGS = "/opt/airflow/dags"
-CONTAINER_PLUGINS = "/opt/airflow/plugins"
-CONTAINER_INCLUDE = "/opt/airflow/include"
 MARKER = "TINYCTL-PARSE "
 SCRIPT = "parse_dags.py"
 
@@ -202,14 +200,16 @@ def parse_dags(
     if paths and not rels:
         return ParseReport([], "", True, 0.0, 0.0)
     mounts = [Mount(root.resolve(), CONTAINER_DAGS)]
-    sys_path = []
-    for folder, target in (("plugins", CONTAINER_PLUGINS), ("include", CONTAINER_INCLUDE)):
-        local = project.root / folder
-        if local.is_dir():  # Airflow puts plugins/ on sys.path; include/ is the usual helpers home
-            mounts.append(Mount(local.resolve(), target))
-            sys_path.append(target)
+    # Plugins and include code exactly where the stack has them (tinyctl.project_code):
+    # the plugins folder on sys.path, include/ as the package `include` via PYTHONPATH.
+    from tinyctl.project_code import stack_view
+
+    code, code_env = stack_view(project)
+    mounts += [Mount(m.source.resolve(), m.target) for m in code if m.source.is_dir()]
+    sys_path = [code[0].target] if code[0].source.is_dir() else []
     env = {
         **oneoff_config(project.spec),
+        **code_env,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
         "PYTHONDONTWRITEBYTECODE": "1",

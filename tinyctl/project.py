@@ -57,12 +57,15 @@ class StateLayout:
     APPLIED_SETTINGS = "applied-settings.json"
     RUNTIME_RECORD = "runtime.json"
     LOCAL = "local"
-    # Folders: the stack mounts `dags/` and `logs/`; `secrets/` holds mode-0600 files.
+    # Folders: the stack mounts `dags/` and `logs/`, and the deployed copies of the project's
+    # `plugins/` and `include/` (tinyctl.project_code); `secrets/` holds mode-0600 files.
     DAGS = "dags"
     LOGS = "logs"
+    PLUGINS = "plugins"
+    INCLUDE = "include"
     CACHE = "cache"
     SECRET_DIRS = ("secrets", "secrets/auth", AIRFLOW_SECRETS, POSTGRES_SECRETS)
-    MOUNT_DIRS = (DAGS, LOGS)
+    MOUNT_DIRS = (DAGS, LOGS, PLUGINS, INCLUDE)
 
     def file(self, relative: str) -> Path:
         """A path inside the state folder from a name relative to it (as `render.json` records)."""
@@ -109,6 +112,16 @@ class StateLayout:
     @property
     def logs_dir(self) -> Path:
         return self.root / self.LOGS
+
+    @property
+    def plugins_dir(self) -> Path:
+        """The deployed copy of the project's plugins folder (tinyctl.project_code)."""
+        return self.root / self.PLUGINS
+
+    @property
+    def include_dir(self) -> Path:
+        """The deployed copy of the project's include folder (tinyctl.project_code)."""
+        return self.root / self.INCLUDE
 
     @property
     def cache_dir(self) -> Path:

@@ -19,7 +19,14 @@ from tinyctl.errors import EnvironmentProblem, TinyctlError, WorkFailed
 from tinyctl.preflight import PortRequest, check_memory, check_ports, needed_memory
 from tinyctl.project import Project
 from tinyctl.render import render, render_status
-from tinyctl.runtime.base import API_SERVER, BuildOutcome, PollingWatch, Runtime, ServiceStatus
+from tinyctl.runtime.base import (
+    AIRFLOW_SERVICES,
+    API_SERVER,
+    BuildOutcome,
+    PollingWatch,
+    Runtime,
+    ServiceStatus,
+)
 from tinyctl.spec.models import parse_duration
 
 if TYPE_CHECKING:
@@ -49,6 +56,8 @@ class UpResult:
     services: list[ServiceStatus]
     url: str
     airflow_version: str | None
+    plugins: list[str] = field(default_factory=list)  # plugin files deployed (changed or removed)
+    restarted_for_plugins: bool = False
 
 
 def _log_tail(runtime: Runtime, service: str, lines: int = 20) -> str:
@@ -170,7 +179,23 @@ def bring_up(
         engine.result()  # an unreachable engine is reported as such, before anything else
         owned.result()  # another folder's stack under this name: refuse before touching it
         services, to_build = listed.result(), stale_images.result()
-    if not rendered and not to_build and services and all(s.ok for s in services):
+    # Plugins are deployed before anything starts (every component loads them at start);
+    # a broken plugin stops here with its file and line, and the stack keeps the last good copy.
+    from tinyctl.project_code import deploy_include, deploy_plugins, require_clean
+
+    plugins = require_clean(deploy_plugins(project), project)
+    airflow_running = any(s.service in AIRFLOW_SERVICES and s.running for s in services)
+    if not airflow_running or plugins.applied:
+        # Processes are about to (re)start and may import include code from plugins at once;
+        # on a running stack include/ is deployed with the DAGs, which then get re-parsed.
+        require_clean(deploy_include(project), project)
+    if (
+        not rendered
+        and not to_build
+        and not plugins.applied
+        and services
+        and all(s.ok for s in services)
+    ):
         with project.airflow(timeout=5, retries=1) as client:
             try:
                 health = client.health()
@@ -193,6 +218,11 @@ def bring_up(
     if to_build:
         built = runtime.build(show_output=show_build_output, on_step=step)
 
+    restarted = False
+    if plugins.applied and airflow_running:
+        step("plugins changed: restarting the Airflow components so they load them")
+        runtime.restart_airflow()
+        restarted = True
     deadline = time.monotonic() + timeout
     # One watch opened before the start: the runtime reports changes as they happen (Compose:
     # one `docker events` stream) instead of tinyctl asking every quarter second.
@@ -258,6 +288,8 @@ def bring_up(
         runtime.services(),
         runtime.api_url(),
         version,
+        plugins.changed + plugins.removed,
+        restarted,
     )
 
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from tinyctl.cli import output
 from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command
 from tinyctl.cli.common import open_project
-from tinyctl.cli.views import format_result, sync_line
+from tinyctl.cli.views import format_result, plugins_note, sync_line
 
 if TYPE_CHECKING:
     from tinyctl.deploy import FileResult
@@ -119,6 +119,8 @@ def _print_summary(report, *, as_json: bool, exit_on_failure: bool = True) -> No
         if report.failed and exit_on_failure:
             raise typer.Exit(1)
         return
+    if note := plugins_note(report.plugins_pending):
+        output.out.print(note)
     ok = len(report.results) - len(report.failed)
     summary = f"{ok} ok, {len(report.failed)} failed in {report.seconds:.1f}s"
     if report.failed:

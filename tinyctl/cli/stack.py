@@ -106,11 +106,22 @@ def up(
                 "url": result.url,
                 "airflow_version": result.airflow_version,
                 "built": [b.image for b in result.built if b.built],
+                "plugins": {
+                    "deployed": result.plugins,
+                    "restarted": result.restarted_for_plugins,
+                },
                 "services": [s.as_dict() for s in result.services],
                 "deploy": deployed,
             }
         )
         return
+    if result.plugins:
+        how = (
+            "restarted the Airflow components to load them"
+            if result.restarted_for_plugins
+            else "loaded at start"
+        )
+        output.out.print(f"  plugins: {len(result.plugins)} file(s) deployed; {how}")
     if result.already_up:
         output.out.print(
             f"[green]✓[/green] {project.name} is already up ({result.seconds:.1f}s); nothing changed."
@@ -186,12 +197,32 @@ def restart(
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
 ) -> None:
-    """Restart one service, or the whole stack."""
+    """Restart one service, or the whole stack (which also loads changed plugins)."""
+    from tinyctl.project_code import (
+        deploy_include,
+        deploy_plugins,
+        pending_plugins,
+        require_clean,
+    )
+
     project = open_project(spec, verbose, check_engine=True, lock="restart")
+    if service is None:
+        # Every component restarts: deploy plugins and include first, so all load the same copy.
+        plugins = require_clean(deploy_plugins(project), project)
+        require_clean(deploy_include(project), project)
+        if plugins.applied:
+            output.err.print(
+                f"[cyan]•[/cyan] deployed {len(plugins.changed) + len(plugins.removed)} changed plugin file(s)"
+            )
     project.runtime.restart(service)
     output.out.print(
         f"[green]✓[/green] restarted {service or 'all services'}; `tinyctl status` shows when it is healthy."
     )
+    if service is not None and (pending := pending_plugins(project)):
+        output.out.print(
+            f"  [yellow]![/yellow] {len(pending)} plugin file(s) changed ({escape(', '.join(pending[:3]))}"
+            f"{', ...' if len(pending) > 3 else ''}); they load with `tinyctl restart` (all services) or `tinyctl up`."
+        )
 
 
 @command("status")

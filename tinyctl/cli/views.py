@@ -52,12 +52,15 @@ def services_table(services: list[ServiceStatus], *, title: str | None = None) -
 
 def format_result(result: FileResult) -> str:
     icon = ICON.get(result.status, "[red]✗[/red]")
-    name = f"[bold]{escape(result.file)}[/bold]"
+    shown = f"include/{result.file}" if result.folder == "include" else result.file
+    name = f"[bold]{escape(shown)}[/bold]"
     took = (
         f" [dim]{result.seconds:.1f}s[/dim]"
         if result.seconds is not None and result.status == "live"
         else ""
     )
+    if result.because and result.status == "live":
+        took += f" [dim](re-parsed: {escape(result.because)})[/dim]"
     if result.status in ("live", "unchanged"):
         if not result.dags:
             return f"{icon} {name}: parsed, defines no active DAG{took}"
@@ -68,7 +71,7 @@ def format_result(result: FileResult) -> str:
         return f"{icon} {name}: {word}: {dags}{took}"
     if result.status in ("module", "removed", "extra", "pending"):
         return f"{icon} {name}: {escape(result.message or result.status)}"
-    where = f"{escape(result.file)}:{result.line}" if result.line else escape(result.file)
+    where = f"{escape(shown)}:{result.line}" if result.line else escape(shown)
     kind = {
         "syntax_error": "syntax error",
         "missing_module": "import error",
@@ -81,7 +84,11 @@ def format_result(result: FileResult) -> str:
     if result.traceback and result.status == "import_error":
         frames = result.traceback.splitlines()[:-1]  # the last line is the message shown above
         text += "".join(f"\n    [dim]{escape(line)}[/dim]" for line in frames)
-    if result.previous_live:
+    if result.because:
+        text += f"\n    [yellow]after a change to shared code: {escape(result.because)}[/yellow]"
+    elif result.folder == "include" and result.previous_live:
+        text += "\n    [yellow]the previous copy of include/ is still the one deployed[/yellow]"
+    elif result.previous_live:
         live = ", ".join(d.dag_id for d in result.dags)
         text += "\n    [yellow]the previous version of this file is still the one live[/yellow]" + (
             f" ({escape(live)})" if live else ""
@@ -89,6 +96,17 @@ def format_result(result: FileResult) -> str:
     else:  # a timed-out or interrupted new file is withdrawn (tinyctl.deploy rolls back)
         text += "\n    [yellow]not deployed[/yellow]"
     return text
+
+
+def plugins_note(pending: list[str]) -> str | None:
+    """deploy-dags does not restart anything: say when changed plugins wait for a restart."""
+    if not pending:
+        return None
+    shown = ", ".join(pending[:3]) + (", ..." if len(pending) > 3 else "")
+    return (
+        f"[yellow]![/yellow] plugins: {len(pending)} file(s) changed since the stack loaded them "
+        f"({escape(shown)}); run [cyan]tinyctl restart[/cyan] (or [cyan]tinyctl up[/cyan]) to load them"
+    )
 
 
 def sync_line(item: SyncItem) -> str:

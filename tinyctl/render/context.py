@@ -22,6 +22,11 @@ from tinyctl.spec.models import Spec
 AIRFLOW_HOME = "/opt/airflow"
 CONTAINER_DATA_DIR = f"{AIRFLOW_HOME}/data"
 CONTAINER_TINYCTL_DIR = "/opt/tinyctl"
+CONTAINER_PLUGINS_DIR = f"{AIRFLOW_HOME}/plugins"
+# The project's include folder is mounted as the package `include` in a folder on PYTHONPATH,
+# so DAGs and plugins write `from include.helpers import ...` (as in Astro CLI projects).
+CONTAINER_LIB_DIR = f"{CONTAINER_TINYCTL_DIR}/lib"
+CONTAINER_INCLUDE_DIR = f"{CONTAINER_LIB_DIR}/include"
 # Secrets reach containers as read-only files, never as environment variables (which
 # `docker inspect` shows): Airflow reads them through its `<KEY>_CMD` settings, Postgres
 # through `POSTGRES_PASSWORD_FILE`, the bootstrap script with psql's \set from a file.
@@ -143,6 +148,8 @@ def airflow_config(spec: Spec) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": f"{CONTAINER_TINYCTL_DIR}/auth/passwords.json",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://api-server:{API_PORT}/execution/",
         "AIRFLOW__API__PORT": str(API_PORT),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": CONTAINER_PLUGINS_DIR,
+        "PYTHONPATH": CONTAINER_LIB_DIR,
     }
     if af.executor == "CeleryExecutor":
         env["AIRFLOW__CELERY__BROKER_URL"] = "redis://redis:6379/0"
@@ -237,7 +244,7 @@ def build_context(
 ) -> dict[str, Any]:
     spec = loaded.spec
     state = loaded.state_dir
-    plans = {p.service: p for p in plan_images(spec, environ)}
+    plans = {p.service: p for p in plan_images(loaded, environ)}
     af, pg = spec.airflow, spec.postgres
 
     def image(service: str) -> dict[str, Any]:
@@ -273,6 +280,10 @@ def build_context(
             "tinyctl": CONTAINER_TINYCTL_DIR,
             "airflow_home": AIRFLOW_HOME,
             "data_mount": CONTAINER_DATA_DIR,
+            "plugins": "./plugins",
+            "plugins_mount": CONTAINER_PLUGINS_DIR,
+            "include": "./include",
+            "include_mount": CONTAINER_INCLUDE_DIR,
         },
         "ports": {"scheduler_health": SCHEDULER_HEALTH_PORT, "worker_log": WORKER_LOG_PORT},
         "airflow_env": airflow_config(spec),

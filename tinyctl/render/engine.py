@@ -146,7 +146,7 @@ def render_files(
         )
     for name, value in context["postgres_secret_files"].items():
         files[f"{StateLayout.POSTGRES_SECRETS}/{name}"] = RenderedFile(value.encode(), SECRET_MODE)
-    for plan in plan_images(loaded.spec, environ):
+    for plan in plan_images(loaded, environ):
         if plan.build:
             for name, content in plan.build.files.items():
                 mode = 0o755 if name.endswith(".sh") or name == "entrypoint" else 0o644

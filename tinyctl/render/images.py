@@ -14,6 +14,8 @@ from pathlib import Path
 
 from tinyctl.resources import docker_dir
 from tinyctl.spec.checks import image_source
+from tinyctl.spec.image_inputs import image_inputs
+from tinyctl.spec.loader import LoadedSpec
 from tinyctl.spec.models import DEBIAN_POSTGRES_VERSION, Spec
 
 INPUTS_LABEL = "org.tinyctl.inputs"
@@ -72,12 +74,13 @@ def _recipe(name: str) -> dict[str, bytes]:
     return files
 
 
-def _requirements(spec: Spec) -> bytes:
-    return "".join(f"{line.strip()}\n" for line in spec.airflow.requirements).encode()
+def plan_images(loaded: LoadedSpec, environ: Mapping[str, str]) -> list[ImagePlan]:
+    """The airflow, postgres (and with Celery, redis) images of the stack.
 
-
-def plan_images(spec: Spec, environ: Mapping[str, str]) -> list[ImagePlan]:
-    """The airflow, postgres (and with Celery, redis) images of the stack."""
+    The project's requirements and system packages (inline or from their files) are part of
+    the Airflow build's inputs, so a changed file changes the digest and triggers a rebuild.
+    """
+    spec: Spec = loaded.spec
     source = image_source(spec, environ)
     # Images built for this project are tagged under its name; `tinyctl ci run` names each run's
     # stack uniquely but keeps the project's images (and their build cache) with this variable.
@@ -87,15 +90,16 @@ def plan_images(spec: Spec, environ: Mapping[str, str]) -> list[ImagePlan]:
     plans: list[ImagePlan] = []
 
     # Airflow
-    requirements = _requirements(spec)
-    if af.image and not requirements:
+    inputs = image_inputs(loaded)
+    extra = {"requirements.txt": inputs.requirements_txt(), "packages.txt": inputs.packages_txt()}
+    if af.image and inputs.empty:
         plans.append(ImagePlan("airflow-init", af.image))
     elif source == "debian" and not af.image:
-        files = {**_recipe("airflow-debian"), "requirements.txt": requirements}
+        files = {**_recipe("airflow-debian"), **extra}
         tag = (
-            f"tinyctl-{project}/airflow:{af.version}-debian"
-            if requirements
-            else f"tinyctl/airflow:{af.version}-debian"
+            f"tinyctl/airflow:{af.version}-debian"
+            if inputs.empty
+            else f"tinyctl-{project}/airflow:{af.version}-debian"
         )
         build = ImageBuild(
             "build/airflow",
@@ -104,9 +108,9 @@ def plan_images(spec: Spec, environ: Mapping[str, str]) -> list[ImagePlan]:
             needs_base=True,
         )
         plans.append(ImagePlan("airflow-init", tag, build))
-    elif requirements:
+    elif not inputs.empty:
         base = af.image or f"apache/airflow:{af.version}"
-        files = {**_recipe("airflow-extend"), "requirements.txt": requirements}
+        files = {**_recipe("airflow-extend"), **extra}
         build = ImageBuild(
             "build/airflow",
             files,
@@ -137,11 +141,11 @@ def plan_images(spec: Spec, environ: Mapping[str, str]) -> list[ImagePlan]:
     return plans
 
 
-def base_image(spec: Spec, environ: Mapping[str, str]) -> BaseImage | None:
+def base_image(loaded: LoadedSpec, environ: Mapping[str, str]) -> BaseImage | None:
     """The Debian base image, when any planned build needs it."""
-    if not any(p.build and p.build.needs_base for p in plan_images(spec, environ)):
+    if not any(p.build and p.build.needs_base for p in plan_images(loaded, environ)):
         return None
-    return BaseImage(BASE_IMAGE, DEBIAN_SUITE, spec.images.debian_mirror)
+    return BaseImage(BASE_IMAGE, DEBIAN_SUITE, loaded.spec.images.debian_mirror)
 
 
 def ca_bundle(spec: Spec, environ: Mapping[str, str], root: Path) -> Path | None:

@@ -35,6 +35,8 @@ TRIGGERER = "triggerer"
 WORKER = "worker"
 REDIS = "redis"
 COMPONENTS = (POSTGRES, REDIS, API_SERVER, SCHEDULER, DAG_PROCESSOR, TRIGGERER, WORKER)
+# The long-running Airflow components: each loads plugins once, when it starts.
+AIRFLOW_SERVICES = (API_SERVER, SCHEDULER, DAG_PROCESSOR, TRIGGERER, WORKER)
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,10 @@ class Runtime(Protocol):
 
     def restart(self, service: str | None = None) -> None:
         """Restart one service, or all of them."""
+        ...
+
+    def restart_airflow(self) -> None:
+        """Restart every running Airflow component (so each loads the deployed plugins)."""
         ...
 
     # ------------------------------------------------------------------ observing

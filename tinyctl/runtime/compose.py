@@ -18,6 +18,7 @@ from tinyctl.render.context import (
 )
 from tinyctl.render.images import INPUTS_LABEL, base_image, plan_images
 from tinyctl.runtime.base import (
+    AIRFLOW_SERVICES,
     POSTGRES,
     BuildOutcome,
     Mount,
@@ -221,7 +222,7 @@ class ComposeRuntime:
         """Services whose image is missing or was built from other inputs."""
         return [
             plan.service
-            for plan in plan_images(self.spec, self.environ)
+            for plan in plan_images(self.owner.loaded, self.environ)
             if plan.build and self.docker.image_label(plan.image, INPUTS_LABEL) != plan.build.digest
         ]
 
@@ -233,7 +234,7 @@ class ComposeRuntime:
         on_step: ProgressCallback | None = None,
     ) -> list[BuildOutcome]:
         self._require_render()
-        plans = [p for p in plan_images(self.spec, self.environ) if p.build]
+        plans = [p for p in plan_images(self.owner.loaded, self.environ) if p.build]
         stale = set(self.images_to_build())
         todo = [p for p in plans if force or p.service in stale]
         outcomes = [
@@ -243,7 +244,7 @@ class ComposeRuntime:
             return outcomes
         from tinyctl.runtime.base_image import base_image_current, build_base_image
 
-        base = base_image(self.spec, self.environ)
+        base = base_image(self.owner.loaded, self.environ)
         if (
             base
             and any(p.build and p.build.needs_base for p in todo)
@@ -349,6 +350,11 @@ class ComposeRuntime:
         self._check_service(service)
         self.check_ownership()  # never restart another folder's containers
         self.docker.compose(["restart", *([service] if service else [])], "docker compose restart")
+
+    def restart_airflow(self) -> None:
+        self._require_render()
+        names = [s for s in self.expected_services() if s in AIRFLOW_SERVICES]
+        self.docker.compose(["restart", *names], "docker compose restart")
 
     def _check_service(self, service: str | None) -> None:
         if service and service not in self.expected_services():

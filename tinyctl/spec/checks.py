@@ -29,6 +29,7 @@ MANAGED_CONFIG = {
     "core.simple_auth_manager_passwords_file": "passwords are generated into the state folder",
     "core.execution_api_server_url": "tinyctl points it at the stack's api-server",
     "core.dags_folder": "set dags.path instead",
+    "core.plugins_folder": "set plugins.path instead",
     "database.sql_alchemy_conn": "tinyctl creates and owns Airflow's metadata database",
     "api_auth.jwt_secret": "it is generated; override it with TINYCTL_SECRET_JWT_SECRET",
     "api.secret_key": "it is generated; override it with TINYCTL_SECRET_API_SECRET_KEY",
@@ -129,6 +130,7 @@ class _Checker:
         self.airflow()
         self.ports()
         self.dags()
+        self.extensions()
         self.seeds()
         self.tests()
         return self.problems
@@ -280,6 +282,29 @@ class _Checker:
             self.report(
                 ("dags", "path"), f"{self.spec.dags.path!r} is a file; dags.path names a folder"
             )
+
+    def extensions(self) -> None:
+        """Plugins and include folders, requirement and package files (tinyctl.spec.image_inputs)."""
+        from tinyctl.spec.image_inputs import read_image_inputs
+
+        for section in ("plugins", "include"):
+            relative = getattr(self.spec, section).path
+            where = (section, "path")
+            if not self.check_files:
+                continue
+            folder = self.loaded.path(relative)
+            explicit = section in self.spec.model_fields_set
+            if folder.exists() and not folder.is_dir():
+                self.report(where, f"{relative!r} is a file; {section}.path names a folder")
+            elif not folder.exists() and explicit:
+                self.report(
+                    where,
+                    f"{section} folder {relative!r} does not exist (looked for {folder}); "
+                    f"create it, or remove `{section}:` from the spec",
+                )
+        if self.check_files:
+            _inputs, problems = read_image_inputs(self.loaded)
+            self.problems += problems
 
     def seeds(self) -> None:
         self.duplicates(("seeds",), (s.name for s in self.spec.seeds), "name")

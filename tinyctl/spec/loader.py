@@ -275,16 +275,18 @@ def _scalar_union_paths(items: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
     return {path for path, kinds in branches.items() if len(kinds) >= 3}
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop pydantic's union/validator branch names so the path matches the YAML."""
-    return tuple(
-        part
-        for part in loc
-        if not (
-            isinstance(part, str)
-            and ("[" in part or part in ("str", "int", "float", "bool", "list[str]"))
+def _clean_loc(loc: tuple[Any, ...], positions: Positions | None = None) -> tuple[Any, ...]:
+    """Drop pydantic's union/validator branch names so the path matches the YAML. A part that
+    is a key of the file at that place is the user's key (`'[/x]': 1`), never a branch name."""
+    path: tuple[Any, ...] = ()
+    for part in loc:
+        branch = isinstance(part, str) and (
+            "[" in part or part in ("str", "int", "float", "bool", "list[str]")
         )
-    )
+        if branch and not (positions is not None and (*path, part) in positions):
+            continue
+        path = (*path, part)
+    return path
 
 
 def validation_problems(
@@ -294,7 +296,7 @@ def validation_problems(
     items = error.errors(include_url=False)
     scalar_union = _scalar_union_paths(items)
     for item in items:
-        path = _clean_loc(tuple(item["loc"]))
+        path = _clean_loc(tuple(item["loc"]), positions)
         if item["type"] == "extra_forbidden":
             line, col = positions.get((*path, KEY_MARK)) or locate(positions, path)
         elif item["type"] == "missing":
@@ -377,11 +379,11 @@ _DROP = object()
 _REQUIRED_STANDINS: dict[tuple[Any, ...], Any] = {("project",): {"name": "placeholder"}}
 
 
-def _bad_paths(error: ValidationError) -> set[tuple[Any, ...]]:
+def _bad_paths(error: ValidationError, positions: Positions) -> set[tuple[Any, ...]]:
     """The values to leave out so the rest of the spec validates."""
     bad = set()
     for item in error.errors(include_url=False):
-        path = _clean_loc(tuple(item["loc"]))
+        path = _clean_loc(tuple(item["loc"]), positions)
         if item["type"] == "missing":  # drop the item that lacks a key
             path = path[:-1]
         bad.add(path)
@@ -426,7 +428,7 @@ def _partial_spec(
     current: Any = data
     for _round in range(4):
         mapping_round: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        current = _prune(current, (), (), _bad_paths(error), mapping_round)
+        current = _prune(current, (), (), _bad_paths(error, positions), mapping_round)
         if current is _DROP or not isinstance(current, dict):
             return None
         mapping = {new: mapping.get(old, old) for new, old in mapping_round.items()}

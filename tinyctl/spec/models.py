@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import (
@@ -18,7 +18,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     model_validator,
 )
 
@@ -294,6 +296,37 @@ def _requirement(item: str) -> str:
     return item
 
 
+def _package(value: str) -> str:
+    from tinyctl.spec.image_inputs import package_problem
+
+    if (problem := package_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _input_file(value: str) -> str:
+    """A string where a list is also allowed names a file: refuse what is clearly not a path."""
+    if not value.strip() or "\n" in value or any(c in value for c in "=<>;[]$`|&"):
+        raise ValueError(
+            f"{value!r} is not a file name: write a list ([{value}]) "
+            "or the path of a file with one entry per line"
+        )
+    return value
+
+
+PipRequirement = Annotated[str, AfterValidator(_requirement)]
+DebianPackage = Annotated[str, AfterValidator(_package)]
+InputFile = Annotated[str, AfterValidator(_valid_path), AfterValidator(_input_file)]
+T = TypeVar("T")
+# A list written in the spec, or the path of a file holding one entry per line
+# (tinyctl.spec.image_inputs reads it). The tags are the names the loader already drops from
+# error locations, so errors point at list items.
+ListOrFile = Annotated[
+    Annotated[list[T], Tag("list[str]")] | Annotated[InputFile, Tag("str")],
+    Discriminator(lambda value: "str" if isinstance(value, str) else "list[str]"),
+]
+
+
 class Airflow(Strict):
     """Apache Airflow 3: its image, executor, ports, users and settings."""
 
@@ -320,8 +353,17 @@ class Airflow(Strict):
     connections: list[Connection] = Field(default_factory=list)
     variables: dict[Annotated[str, Field(pattern=AIRFLOW_ID)], Any] = Field(default_factory=dict)
     pools: list[Pool] = Field(default_factory=list)
-    requirements: list[Annotated[str, AfterValidator(_requirement)]] = Field(
-        default_factory=list, description="Extra pip requirements; they imply a custom image build."
+    requirements: ListOrFile[PipRequirement] = Field(
+        default_factory=list,
+        description="Extra pip requirements: a list of PEP 508 requirements, or the path of a "
+        "requirements file (e.g. requirements.txt) relative to the spec file. They imply a "
+        "custom image build, rebuilt when they change.",
+    )
+    system_packages: ListOrFile[DebianPackage] = Field(
+        default_factory=list,
+        description="Debian packages installed into the Airflow image (e.g. [jq, unixodbc]): a "
+        "list, or the path of a file with one package per line (e.g. packages.txt). They imply a "
+        "custom image build.",
     )
 
     @property
@@ -344,6 +386,24 @@ def is_requirement(item: str) -> bool:
 
 class Dags(Strict):
     path: FilePath = Field("dags", description="Folder of DAG files, relative to the spec file.")
+
+
+class Plugins(Strict):
+    path: FilePath = Field(
+        "plugins",
+        description="Folder of Airflow plugins (timetables, priority weight strategies, macros, "
+        "listeners, UI plugins), relative to the spec file. Loaded by every Airflow component at "
+        "start: `tinyctl up` or `tinyctl restart` picks up a change.",
+    )
+
+
+class Include(Strict):
+    path: FilePath = Field(
+        "include",
+        description="Folder of code and files shared by DAGs and plugins, relative to the spec "
+        "file; importable as the package `include` (from include.helpers import ...). Deployed "
+        "with the DAGs.",
+    )
 
 
 class Data(Strict):
@@ -640,6 +700,8 @@ class Spec(Strict):
     postgres: Postgres = Field(default_factory=Postgres)
     airflow: Airflow = Field(default_factory=Airflow)
     dags: Dags = Field(default_factory=Dags)
+    plugins: Plugins = Field(default_factory=Plugins)
+    include: Include = Field(default_factory=Include)
     data: Data = Field(default_factory=Data)
     seeds: list[Seed] = Field(default_factory=list)
     tests: list[EtlTest] = Field(default_factory=list)

@@ -56,6 +56,8 @@ def _env(tmp_path: Path, host: str = "127.0.0.1", port: int = 15432) -> dict[str
         dags_dir=tmp_path / "state" / "dags",
         logs_dir=tmp_path / "state" / "logs",
         passwords_file=tmp_path / "state" / "secrets" / "auth" / "passwords.json",
+        plugins_dir=tmp_path / "state" / "plugins",
+        lib_dir=tmp_path / "state" / "local" / "lib",
         data_dir=tmp_path / "data",
         api_host="127.0.0.1",
         api_port=18080,
@@ -72,6 +74,8 @@ def test_container_addresses_and_paths_become_local(tmp_path: Path) -> None:
     assert url_file == tmp_path / "state" / "local" / "secrets" / "sql_alchemy_conn"
     assert url_file.read_text() == "postgresql+psycopg2://airflow:p%40ss@127.0.0.1:15432/airflow"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "state" / "dags")
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(tmp_path / "state" / "plugins")
+    assert env["PYTHONPATH"] == str(tmp_path / "state" / "local" / "lib")
     assert env["TINYCTL_DATA_DIR"] == str(tmp_path / "data")
     assert env["PATH"].startswith(str(tmp_path / "venv" / "bin") + ":")
     assert env["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT"] == "1001"

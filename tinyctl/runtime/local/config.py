@@ -147,6 +147,8 @@ def airflow_env(
     dags_dir: Path,
     logs_dir: Path,
     passwords_file: Path,
+    plugins_dir: Path,
+    lib_dir: Path,
     data_dir: Path,
     api_host: str,
     api_port: int,
@@ -172,6 +174,7 @@ def airflow_env(
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_dir),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(logs_dir),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_dir),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_base}/execution/",
             "AIRFLOW__API__HOST": api_host,
             "AIRFLOW__API__PORT": str(api_port),
@@ -182,6 +185,8 @@ def airflow_env(
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["worker_log"]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_log"]),
             "TINYCTL_DATA_DIR": str(data_dir),
+            # the deployed include/ copy is importable as the package `include`, as on compose
+            "PYTHONPATH": str(lib_dir),
             "LANG": base.get("LANG") or "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
         }

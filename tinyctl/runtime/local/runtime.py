@@ -282,6 +282,18 @@ class LocalRuntime:
             write_atomic(target, data, mode=0o700)
         return target
 
+    def _lib_dir(self) -> Path:
+        """A folder for PYTHONPATH holding only `include` (a link to the state folder's
+        deployed copy), as the containers' /opt/tinyctl/lib does."""
+        lib = self.layout.root / "lib"
+        link = lib / "include"
+        target = self.state.file(self.state.INCLUDE)
+        if not (link.is_symlink() and link.readlink() == target):
+            lib.mkdir(parents=True, exist_ok=True)
+            link.unlink(missing_ok=True)
+            link.symlink_to(target, target_is_directory=True)
+        return lib
+
     def _airflow_env(self, *, in_use_by_us: bool = False) -> dict[str, str]:
         rendered = read_env_file(self.state.file(self.state.AIRFLOW_ENV))
         af = self.spec.airflow
@@ -301,6 +313,8 @@ class LocalRuntime:
             dags_dir=self.state.dags_dir,
             logs_dir=self.state.file(self.state.LOGS),
             passwords_file=self.state.file(self.state.PASSWORDS),
+            plugins_dir=self.state.file(self.state.PLUGINS),
+            lib_dir=self._lib_dir(),
             data_dir=self.loaded.path(self.spec.data.path),
             api_host=af.bind,
             api_port=af.port,
@@ -686,6 +700,13 @@ class LocalRuntime:
         self.layout.pid_file(service).unlink(missing_ok=True)
         env = self._airflow_env(in_use_by_us=True)
         self._spawn(service, _argv(service, self.venv, self.spec.airflow.port), env)
+
+    def restart_airflow(self) -> None:
+        """Restart every running Airflow component (each loads the deployed plugins at start)."""
+        self.check_ownership()
+        running = [c for c in AIRFLOW_COMPONENTS if self._live(c) is not None]
+        for component in running:
+            self.restart(component)
 
     def _check_service(self, service: str | None) -> None:
         if service and service not in SERVICES:

@@ -1,0 +1,150 @@
+"""What a project adds to its Airflow image: pip requirements and Debian packages.
+
+Both come inline from the spec (`airflow.requirements: [...]`, `airflow.system_packages: [...]`)
+or from a file in the project named there (`requirements: requirements.txt`,
+`system_packages: packages.txt`), one entry per line, `#` comments and blank lines allowed.
+Every entry is validated before it can reach a Dockerfile: requirements as PEP 508 (no pip
+options), packages as Debian package names. Problems are located as `file:line`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from tinyctl.errors import SpecError, SpecProblem
+from tinyctl.spec.loader import LoadedSpec, format_path
+
+# Debian policy 5.6.1: lowercase letters, digits, '+', '-', '.'; at least two characters,
+# starting with a letter or digit. An optional `=version` pins it (epoch, upstream, revision).
+DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+DEBIAN_VERSION = re.compile(r"(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*")
+
+
+def requirement_problem(text: str) -> str | None:
+    """Why `text` is not one PEP 508 requirement pip may install, or None when it is."""
+    item = text.strip()
+    if not item:
+        return "an empty requirement"
+    if item.startswith("-"):
+        return (
+            f"{item!r} is a pip option; only requirements are allowed (e.g. 'pandas==2.2.3'). "
+            "Set a package index with images.pip_index_url"
+        )
+    try:
+        Requirement(item)
+    except InvalidRequirement as error:
+        reason = str(error).splitlines()[0]
+        return f"{item!r} is not a PEP 508 requirement ({reason}); write e.g. 'pandas==2.2.3'"
+    return None
+
+
+def package_problem(text: str) -> str | None:
+    """Why `text` is not a Debian package name (optionally `name=version`), or None."""
+    item = text.strip()
+    name, _, version = item.partition("=")
+    if not DEBIAN_PACKAGE.fullmatch(name):
+        return (
+            f"{item!r} is not a Debian package name (lowercase letters, digits, '+', '-' and '.', "
+            "starting with a letter or digit; optionally =version)"
+        )
+    if "=" in item and not DEBIAN_VERSION.fullmatch(version):
+        return f"{item!r}: {version!r} is not a Debian version (write e.g. jq=1.6-2.1)"
+    return None
+
+
+@dataclass(frozen=True)
+class ImageInputs:
+    """The validated additions to the Airflow image, in the order written."""
+
+    requirements: tuple[str, ...] = ()
+    system_packages: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.requirements and not self.system_packages
+
+    def requirements_txt(self) -> bytes:
+        return "".join(f"{line}\n" for line in self.requirements).encode()
+
+    def packages_txt(self) -> bytes:
+        return "".join(f"{line}\n" for line in self.system_packages).encode()
+
+
+def _strip_comment(line: str) -> str:
+    """pip's rule: `#` starts a comment at the start of a line or after whitespace."""
+    match = re.search(r"(^|\s)#", line)
+    return (line[: match.start()] if match else line).strip()
+
+
+def _read_entries(
+    loaded: LoadedSpec, key: str, relative: str, check, what: str
+) -> tuple[list[str], list[SpecProblem]]:
+    where = ("airflow", key)
+    line, col = loaded.locate(*where)
+    spec_problem = lambda message: SpecProblem(  # noqa: E731
+        loaded.file, line, col, format_path(where), message
+    )
+    path = loaded.path(relative)
+    if not path.exists():
+        return [], [spec_problem(f"{what} file {relative!r} does not exist (looked for {path})")]
+    if path.is_dir():
+        return [], [spec_problem(f"{relative!r} is a folder; name a {what} file")]
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return [], [spec_problem(f"cannot read {what} file {relative!r}: {error.strerror}")]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        bad_line = raw[: error.start].count(b"\n") + 1
+        return [], [SpecProblem(path, bad_line, 0, "", "is not UTF-8 text; save it as UTF-8")]
+    entries: list[str] = []
+    problems: list[SpecProblem] = []
+    for number, text_line in enumerate(text.splitlines(), start=1):
+        entry = _strip_comment(text_line)
+        if not entry:
+            continue
+        problem = check(entry)
+        if problem is not None:
+            problems.append(SpecProblem(path, number, 1, "", problem))
+        else:
+            entries.append(entry)
+    return entries, problems
+
+
+def read_image_inputs(loaded: LoadedSpec) -> tuple[ImageInputs, list[SpecProblem]]:
+    """The project's requirements and system packages, read from the spec or its files."""
+    af = loaded.spec.airflow
+    problems: list[SpecProblem] = []
+    if isinstance(af.requirements, str):
+        requirements, found = _read_entries(
+            loaded, "requirements", af.requirements, requirement_problem, "requirements"
+        )
+        problems += found
+    else:
+        requirements = [r.strip() for r in af.requirements]
+    if isinstance(af.system_packages, str):
+        packages, found = _read_entries(
+            loaded, "system_packages", af.system_packages, package_problem, "system packages"
+        )
+        problems += found
+    else:
+        packages = [p.strip() for p in af.system_packages]
+    return ImageInputs(tuple(requirements), tuple(packages)), problems
+
+
+def image_inputs(loaded: LoadedSpec) -> ImageInputs:
+    """The validated image inputs; raises SpecError (exit 2) naming file and line."""
+    inputs, problems = read_image_inputs(loaded)
+    if problems:
+        raise SpecError(problems, hint=_HINT)
+    return inputs
+
+
+_HINT = (
+    "Fix the lines above. Requirements are PEP 508 lines (pandas==2.2.3, no pip options); "
+    "system packages are Debian package names (jq, unixodbc=2.3.11-2)."
+)
