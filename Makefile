@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 IMAGES ?= debian
 DEMO ?= demo
 
-.PHONY: help setup install engine tools demo demo-down test test-fast fuzz lint bench clean
+.PHONY: help setup install engine local-runtime tools demo demo-down test test-fast fuzz lint bench clean
 
 help:
 	@echo "make demo       set everything up, then init + up + seed + test-etl a sample project"
@@ -28,23 +28,30 @@ install: $(BIN)/tinyctl
 engine: install
 	docker/provision-engine.sh $(VENV)
 
+# PostgreSQL server binaries for the local runtime (the stack as local processes, no Docker).
+local-runtime: install
+	docker/provision-local.sh $(VENV)
+
 # gitlab-ci-local: the engine tests execute the pipeline `tinyctl ci init gitlab` writes.
 tools:
 	.ci/provision-tools.sh
 
-setup: install engine
+setup: install engine local-runtime
 
-demo: setup
+# Works with or without a Docker engine: `runtime: auto` uses compose when one answers, else local.
+demo: install local-runtime
+	docker/provision-engine.sh --optional $(VENV)
 	@test -f $(DEMO)/tinyctl.yaml || $(BIN)/tinyctl init $(DEMO) --images $(IMAGES)
 	cd $(DEMO) && ../$(BIN)/tinyctl up && ../$(BIN)/tinyctl seed && ../$(BIN)/tinyctl test-etl --junit report.xml --html report.html
 
 demo-down: install
 	cd $(DEMO) && ../$(BIN)/tinyctl down
 
+# Every test; the end-to-end ones run on both runtimes (compose and local).
 test: setup tools
 	$(BIN)/pytest
 
-test-fast: install
+test-fast: install local-runtime
 	$(BIN)/pytest -m "not engine and not stack"
 
 # The fuzz suite with fresh random seeds and many more examples than `make test`'s fixed 200;
@@ -62,6 +69,7 @@ bench: setup
 	$(BIN)/python bench/bench_up.py
 	$(BIN)/python bench/bench_deploy.py
 	$(BIN)/python bench/bench_seed_and_test.py
+	$(BIN)/python bench/bench_runtimes.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

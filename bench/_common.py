@@ -103,6 +103,8 @@ def run(
             stdin=None if input is not None else subprocess.DEVNULL,
         )
         result = Run(argv, done.returncode, done.stdout, done.stderr, time.perf_counter() - started)
+    except FileNotFoundError as error:  # no such program (no docker on a machine without Docker)
+        result = Run(argv, 127, "", str(error), time.perf_counter() - started)
     except subprocess.TimeoutExpired as error:
         out = (
             error.stdout.decode(errors="replace")

@@ -3,6 +3,10 @@
 Markers: `engine` tests need a running Docker engine; `stack` tests need a live tinyctl stack
 (Airflow + Postgres). `make test` runs them all; `make test-fast` deselects both. A missing
 engine fails the engine tests loudly: it is never a silent skip.
+
+Live stacks run on every runtime: `live_stack` (and `lifecycle` stacks) are parametrised by
+runtime, so each end-to-end test runs on compose and on local. TINYCTL_TEST_RUNTIMES (default
+`compose,local`) narrows that, e.g. to `local` on a machine without Docker.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ from tinyctl.scaffold import init_project  # noqa: E402
 
 # Live stacks in tests build their images locally: no registry is needed (or used).
 STACK_ENV = {"TINYCTL_IMAGES_SOURCE": "debian"}
+RUNTIMES = tuple(
+    r.strip()
+    for r in os.environ.get("TINYCTL_TEST_RUNTIMES", "compose,local").split(",")
+    if r.strip()
+)
 
 
 @pytest.fixture
@@ -88,11 +97,21 @@ class Stack:
     name: str
     airflow_port: int
     postgres_port: int
+    runtime: str = "compose"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **STACK_ENV, "TINYCTL_RUNTIME": self.runtime}
 
     def run(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 900
     ) -> subprocess.CompletedProcess[str]:
-        return tinyctl(*args, cwd=self.root, env=env, timeout=timeout)
+        return tinyctl(
+            *args,
+            cwd=self.root,
+            env={"TINYCTL_RUNTIME": self.runtime, **(env or {})},
+            timeout=timeout,
+        )
 
     def json(self, *args: str) -> dict:
         return json.loads(ok(self.run(*args, "--json")).stdout)
@@ -109,13 +128,16 @@ class Stack:
         """The stack's Project, as its commands open it."""
         from tinyctl.project import Project
 
-        return Project.open(self.root / "tinyctl.yaml", {**os.environ, **STACK_ENV})
+        return Project.open(self.root / "tinyctl.yaml", self.env)
 
     def client(self):
         return self.project().airflow()
 
+    def runtime_object(self):
+        return self.project().runtime
 
-def new_stack(base: Path, prefix: str, *, edit=None) -> Stack:
+
+def new_stack(base: Path, prefix: str, *, edit=None, runtime: str = "compose") -> Stack:
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     root = base / name
     init_project(root, name=name, images_source="debian")
@@ -127,7 +149,7 @@ def new_stack(base: Path, prefix: str, *, edit=None) -> Stack:
         .replace("port: 5432", f"port: {postgres_port}")
     )
     spec.write_text(edit(text) if edit else text)
-    return Stack(root, name, airflow_port, postgres_port)
+    return Stack(root, name, airflow_port, postgres_port, runtime)
 
 
 @pytest.fixture(scope="session")
@@ -145,28 +167,43 @@ def engine() -> None:
         )
 
 
-def existing_stack(folder: Path) -> Stack:
+@pytest.fixture(scope="session", params=RUNTIMES)
+def stack_runtime(request: pytest.FixtureRequest) -> str:
+    """Each runtime in turn; compose needs the engine (a loud failure without one)."""
+    if request.param == "compose":
+        request.getfixturevalue("engine")
+    return request.param
+
+
+def existing_stack(folder: Path, runtime: str = "compose") -> Stack:
     """A project someone brought up already (TINYCTL_TEST_STACK=<its folder>)."""
     import yaml
 
     spec = yaml.safe_load((folder / "tinyctl.yaml").read_text())
-    return Stack(folder, spec["project"]["name"], spec["airflow"]["port"], spec["postgres"]["port"])
+    return Stack(
+        folder,
+        spec["project"]["name"],
+        spec["airflow"]["port"],
+        spec["postgres"]["port"],
+        runtime,
+    )
 
 
 @pytest.fixture(scope="session")
-def live_stack(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One LocalExecutor stack shared by the tests that only read from it or add to it.
+def live_stack(stack_runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One LocalExecutor stack per runtime, shared by the tests that only read from it or add to it.
 
     TINYCTL_TEST_STACK=<folder of a `tinyctl init` project that is up> reuses that stack instead
-    (and leaves it up): on a loaded machine, bring it up once (re-running `tinyctl up` until it
-    is healthy) and run the stack tests against it as often as needed."""
+    (and leaves it up; narrow TINYCTL_TEST_RUNTIMES to the runtime it runs on): on a loaded
+    machine, bring it up once (re-running `tinyctl up` until it is healthy) and run the stack
+    tests against it as often as needed."""
     reuse = os.environ.get("TINYCTL_TEST_STACK")
     if reuse:
-        stack = existing_stack(Path(reuse))
+        stack = existing_stack(Path(reuse), stack_runtime)
         ok(stack.run("up"))
         yield stack
         return
-    stack = new_stack(tmp_path_factory.mktemp("stacks"), "tt")
+    stack = new_stack(tmp_path_factory.mktemp("stacks"), "tt", runtime=stack_runtime)
     try:
         ok(stack.run("up"))
         yield stack

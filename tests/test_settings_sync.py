@@ -71,9 +71,10 @@ def test_the_managed_connection_and_the_spec_pool_exist_and_stay_unchanged(
         connection = client.connections()["warehouse"]
         pool = client.pools()["warehouse_loads"]
     assert connection["conn_type"] == "postgres"
+    host, port = live_stack.project().runtime.postgres_address_in_stack()
     assert (connection["host"], connection["port"], connection["login"], connection["schema"]) == (
-        "postgres",
-        5432,
+        host,
+        port,
         "etl",
         "warehouse",
     )

@@ -72,8 +72,19 @@ def _debootstrap_check() -> Check:
     )
 
 
+def _local_runtime_check() -> Check:
+    """PostgreSQL server binaries: what the local runtime (no Docker) needs of the machine."""
+    from tinyctl.runtime.local.binaries import find_postgres
+
+    try:
+        return Check("PostgreSQL binaries (local runtime)", True, find_postgres().describe())
+    except EnvironmentProblem as error:
+        return Check("PostgreSQL binaries (local runtime)", False, error.message, error.hint)
+
+
 def run_checks(*, fix: bool = False) -> list[Check]:
-    """Docker CLI, engine, Compose v2 and debootstrap, each with what to do when missing."""
+    """Docker CLI, engine, Compose v2 and debootstrap, each with what to do when missing; and
+    the local runtime's PostgreSQL binaries."""
     cli = shutil.which("docker")
     if cli is None:
         return [
@@ -81,9 +92,11 @@ def run_checks(*, fix: bool = False) -> list[Check]:
                 "docker CLI",
                 False,
                 "not found on PATH",
-                "Install Docker (Debian/Ubuntu: sudo apt-get install docker.io).",
+                "Install Docker (Debian/Ubuntu: sudo apt-get install docker.io), or use the "
+                "local runtime (runtime: local).",
             ),
             _debootstrap_check(),
+            _local_runtime_check(),
         ]
     docker = Docker()
     checks = [Check("docker CLI", True, cli)]
@@ -99,4 +112,5 @@ def run_checks(*, fix: bool = False) -> list[Check]:
         checks.append(Check("Docker engine", False, error.message, error.hint))
     checks.append(_compose_check(docker, fix))
     checks.append(_debootstrap_check())
+    checks.append(_local_runtime_check())
     return checks

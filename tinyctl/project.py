@@ -55,6 +55,8 @@ class StateLayout:
     IDENTITY = "project.json"
     LOCK = "lock"
     APPLIED_SETTINGS = "applied-settings.json"
+    RUNTIME_RECORD = "runtime.json"
+    LOCAL = "local"
     # Folders: the stack mounts `dags/` and `logs/`, and the deployed copies of the project's
     # `plugins/` and `include/` (tinyctl.project_code); `secrets/` holds mode-0600 files.
     DAGS = "dags"
@@ -88,6 +90,16 @@ class StateLayout:
     @property
     def lock_file(self) -> Path:
         return self.root / self.LOCK
+
+    @property
+    def runtime_record(self) -> Path:
+        """Which runtime holds the stack's data (written by a runtime's start)."""
+        return self.root / self.RUNTIME_RECORD
+
+    @property
+    def local_dir(self) -> Path:
+        """The local runtime's processes, logs, cluster and Airflow home."""
+        return self.root / self.LOCAL
 
     @property
     def applied_settings_file(self) -> Path:

@@ -320,11 +320,13 @@ class StackReport:
     airflow: dict[str, Any]
     render_fresh: bool
     render_reasons: tuple[str, ...]
+    runtime_reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "project": self.project,
             "runtime": self.runtime,
+            "runtime_reason": self.runtime_reason,
             "state": self.state,
             "services": [s.as_dict() for s in self.services],
             "airflow": self.airflow,
@@ -364,7 +366,14 @@ def stack_status(project: Project) -> StackReport:
     else:
         state = "degraded"
     return StackReport(
-        project.name, runtime.name, state, services, airflow, fresh.fresh, fresh.reasons
+        project.name,
+        runtime.name,
+        state,
+        services,
+        airflow,
+        fresh.fresh,
+        fresh.reasons,
+        runtime.reason,
     )
 
 

@@ -57,7 +57,12 @@ def test_no_engine_fails_build_with_exit_3_and_cleans_the_run_folder(project: Pa
         "--skip",
         "parse",
         cwd=project,
-        env={"DOCKER_HOST": f"unix://{project}/no-such.sock", "CI_JOB_ID": "31"},
+        # compose asked for: with `runtime: auto` a missing engine means the local runtime
+        env={
+            "DOCKER_HOST": f"unix://{project}/no-such.sock",
+            "CI_JOB_ID": "31",
+            "TINYCTL_RUNTIME": "compose",
+        },
     )
     assert result.returncode == 3, result.stderr
     data = summary(out)
@@ -92,7 +97,12 @@ def test_sigterm_stops_the_stage_tears_down_and_exits_130(project: Path, tmp_pat
     server = socket.socket(socket.AF_UNIX)
     server.bind(str(silent))
     server.listen(8)
-    env = {**os.environ, "TINYCTL_IMAGES_SOURCE": "debian", "DOCKER_HOST": f"unix://{silent}"}
+    env = {
+        **os.environ,
+        "TINYCTL_IMAGES_SOURCE": "debian",
+        "DOCKER_HOST": f"unix://{silent}",
+        "TINYCTL_RUNTIME": "compose",  # `auto` would take the silent engine as none: local
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "tinyctl", "ci", "run", "--skip", "parse"],
         cwd=project,

@@ -237,8 +237,9 @@ def status(
         output.print_json(report.as_dict())
         return
     colour = {"up": "green", "down": "dim", "degraded": "yellow"}[report.state]
+    why = f"; {escape(report.runtime_reason)}" if report.runtime_reason else ""
     output.out.print(
-        f"[bold]{report.project}[/bold] ({report.runtime}): [{colour}]{report.state}[/]"
+        f"[bold]{report.project}[/bold] (runtime {report.runtime}{why}): [{colour}]{report.state}[/]"
     )
     if report.state != "down":
         output.out.print(services_table(report.services))

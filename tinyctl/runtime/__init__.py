@@ -1,39 +1,93 @@
-"""The runtime: the one interface (`tinyctl.runtime.base.Runtime`) every command runs the stack through."""
+"""The runtime: the one interface (`tinyctl.runtime.base.Runtime`) every command runs the stack
+through, and the one place that chooses which implementation runs it."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
-from tinyctl.errors import EnvironmentProblem
+from tinyctl.errors import BadInput
 
 if TYPE_CHECKING:
     from tinyctl.project import Project
     from tinyctl.runtime.base import Runtime
 
-RUNTIMES = ("compose",)
+RUNTIMES = ("compose", "local")
+CHOICES = ("auto", *RUNTIMES)
+
+
+def choose_runtime(project: Project) -> tuple[str, str]:
+    """(runtime name, why): TINYCTL_RUNTIME, else the spec's `runtime`; `auto` keeps the runtime
+    a stack with data was started with, else compose when a Docker engine answers, else local."""
+    environ = project.environ
+    chosen = environ.get("TINYCTL_RUNTIME")
+    if chosen:
+        if chosen not in CHOICES:
+            raise BadInput(
+                f"TINYCTL_RUNTIME={chosen!r} is not a runtime",
+                hint=f"TINYCTL_RUNTIME may be: {', '.join(CHOICES)}.",
+            )
+        if chosen != "auto":
+            return chosen, "TINYCTL_RUNTIME"
+    elif project.spec.runtime != "auto":
+        return project.spec.runtime, "runtime in tinyctl.yaml"
+    try:
+        recorded = json.loads(project.state.runtime_record.read_text()).get("runtime")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded in RUNTIMES:
+        return recorded, f"auto: this project's stack was started with {recorded}"
+    from tinyctl.runtime.engine_probe import docker_answers
+
+    answers, where = docker_answers(environ)
+    if answers:
+        return "compose", f"auto: a Docker engine answers at {where}"
+    return "local", f"auto: no Docker engine answers ({where})"
 
 
 def make_runtime(project: Project) -> Runtime:
-    """The runtime for this project: Compose unless TINYCTL_RUNTIME names another."""
-    name = project.environ.get("TINYCTL_RUNTIME", "compose")
-    if name not in RUNTIMES:
-        raise EnvironmentProblem(
-            f"unknown runtime {name!r}", hint=f"TINYCTL_RUNTIME may be: {', '.join(RUNTIMES)}."
-        )
-    from tinyctl.runtime.compose import ComposeRuntime
+    """The runtime for this project (see `choose_runtime`): the only place that picks one."""
+    name, reason = choose_runtime(project)
+    runtime: Runtime
+    if name == "local":
+        from tinyctl.runtime.local import LocalRuntime
 
-    return ComposeRuntime(project)
+        runtime = LocalRuntime(project)
+    else:
+        from tinyctl.runtime.compose import ComposeRuntime
+
+        runtime = ComposeRuntime(project)
+    runtime.reason = reason
+    return runtime
+
+
+def record_runtime(project: Project, name: str | None) -> None:
+    """Remember which runtime holds the project's stack (None: no stack data left)."""
+    from tinyctl.fsutil import write_atomic
+
+    path = project.state.runtime_record
+    if name is None:
+        path.unlink(missing_ok=True)
+    else:
+        write_atomic(path, (json.dumps({"runtime": name}) + "\n").encode())
 
 
 def ports_of_other_projects() -> set[int]:
-    """Host ports that tinyctl projects on this machine publish (from their resources' labels),
-    running or stopped; empty when no engine answers. `init` avoids them."""
+    """Host ports that tinyctl projects on this machine publish, running or stopped: Compose
+    stacks' from their resources' labels (none when no engine answers), local stacks' from the
+    machine's record of them. `init` avoids them."""
+    import os
+
     from tinyctl.errors import TinyctlError
     from tinyctl.render.context import PORTS_LABEL, PROJECT_ID_LABEL
     from tinyctl.runtime.docker import Docker
+    from tinyctl.runtime.engine_probe import docker_answers
+    from tinyctl.runtime.local.registry import ports_in_use
 
+    ports: set[int] = ports_in_use(os.environ)
+    if not docker_answers(os.environ)[0]:
+        return ports
     docker = Docker()
-    ports: set[int] = set()
     for kind in ("container", "volume"):
         try:
             rows = docker.resources(kind, PROJECT_ID_LABEL, (PORTS_LABEL,))

@@ -1,7 +1,8 @@
 """ "The runtime": the one interface every command uses to run a project's stack.
 
-Compose is the first implementation (`tinyctl.runtime.compose`); a runtime of local processes
-(`tinyctl.runtime.local`) and, later, Kubernetes implement the same interface. Nothing outside
+Two implementations, chosen in one place (`tinyctl.runtime.make_runtime`): Compose
+(`tinyctl.runtime.compose`) and local processes for machines without Docker
+(`tinyctl.runtime.local`); Kubernetes could be a third. Nothing outside
 the runtime package knows which one is in use, nor how it runs things: containers, bind mounts,
 host names inside a network, who owns a port.
 
@@ -136,6 +137,7 @@ class Runtime(Protocol):
 
     name: str  # "compose", "local", ...: shown by `status`
     project: str  # the project's name
+    reason: str  # why this runtime was chosen (set by `make_runtime`, shown by `status`)
 
     # ------------------------------------------------------------------ the machine
 

@@ -78,6 +78,7 @@ class ComposeServiceWatch:
 
 class ComposeRuntime:
     name = "compose"
+    reason = ""
 
     def __init__(self, project: Project):
         self.owner = project
@@ -266,6 +267,9 @@ class ComposeRuntime:
     def start(self) -> StartHandle:
         """`docker compose up -d` in the background; the caller polls `services()` meanwhile."""
         self._require_render()
+        from tinyctl.runtime import record_runtime
+
+        record_runtime(self.owner, self.name)
         self._ensure_data_volume()
         process = self.docker.start_compose(
             ["up", "--detach", "--remove-orphans", "--pull", "missing"]
@@ -303,6 +307,9 @@ class ComposeRuntime:
         self._compose_light(["down", "--remove-orphans"], "docker compose down")
         if volumes:
             self.docker.remove_volumes(self._own_volumes())
+            from tinyctl.runtime import record_runtime
+
+            record_runtime(self.owner, None)
 
     def _compose_light(self, args: list[str], action: str) -> str:
         """A compose command run directly, without python-on-whales (a quarter second to import,

@@ -689,6 +689,13 @@ class Spec(Strict):
     )
 
     project: Project
+    runtime: Literal["auto", "compose", "local"] = Field(
+        "auto",
+        description="How the stack runs. compose: containers on a Docker engine; local: local "
+        "processes (PostgreSQL binaries found on the machine, Airflow in a managed virtual "
+        "environment; LocalExecutor only); auto: compose when a Docker engine answers, else local. "
+        "Overridden by the TINYCTL_RUNTIME environment variable.",
+    )
     images: Images = Field(default_factory=Images)
     postgres: Postgres = Field(default_factory=Postgres)
     airflow: Airflow = Field(default_factory=Airflow)

@@ -6,7 +6,8 @@
 # Every name is a quoted identifier, so reserved words (user, order, ...) stay names.
 set -eu
 PGPASSWORD="$(cat /run/tinyctl-secrets/postgres_password)"
-export PGHOST=postgres PGUSER="$POSTGRES_USER" PGPASSWORD
+# PGHOST/PGPORT: the compose service by default; the local runtime passes its socket.
+export PGHOST="${PGHOST:-postgres}" PGPORT="${PGPORT:-5432}" PGUSER="$POSTGRES_USER" PGPASSWORD
 export PGOPTIONS="-c client_min_messages=warning"
 
 psql -X -q -v ON_ERROR_STOP=1 -d postgres <<'SQL'

@@ -1,28 +1,73 @@
-"""The Compose runtime on a real Docker engine: up, status, down, repair, pre-flight.
+"""The stack's lifecycle on each runtime: up, status, down, repair, pre-flight.
 
-These tests start their own stacks (own compose project names, own ports) and always tear
-them down.
+Every test runs on compose (a real Docker engine) and on local (real local processes); the
+few runtime facts a test looks at directly (containers or pids, volumes or the cluster folder)
+come from the helpers below. These tests start their own stacks (own project names, own
+ports) and always tear them down.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Stack, new_stack, ok
+from conftest import RUNTIMES, Stack, new_stack, ok
 
-pytestmark = [pytest.mark.engine, pytest.mark.stack]
+pytestmark = [pytest.mark.stack]
 
 AIRFLOW_SERVICES = {"api-server", "scheduler", "dag-processor", "triggerer"}
 
 
 def _status(stack: Stack) -> dict:
     return stack.json("status")
+
+
+def _local_run(stack: Stack) -> Path:
+    return stack.root / ".tinyctl" / "local" / "run"
+
+
+def _units(stack: Stack) -> dict[str, str]:
+    """What runs the stack: container name -> id (compose), service -> pid (local)."""
+    if stack.runtime == "local":
+        return {
+            p.stem: str(json.loads(p.read_text())["pid"]) for p in _local_run(stack).glob("*.pid")
+        }
+    return _containers(stack)
+
+
+def _kill_scheduler(stack: Stack) -> None:
+    if stack.runtime == "local":
+        os.killpg(int(_units(stack)["scheduler"]), signal.SIGKILL)
+        time.sleep(0.5)
+        return
+    subprocess.run(["docker", "kill", f"{stack.name}-scheduler-1"], check=True, capture_output=True)
+
+
+def _data_left(stack: Stack) -> str:
+    """What is left of the project's Postgres data after `down --volumes`."""
+    if stack.runtime == "local":
+        cluster = stack.root / ".tinyctl" / "local" / "postgres"
+        return str(cluster) if cluster.exists() or cluster.is_symlink() else ""
+    return subprocess.run(
+        [
+            "docker",
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            f"label=com.docker.compose.project={stack.name}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def _containers(stack: Stack) -> dict[str, str]:
@@ -45,8 +90,8 @@ def _containers(stack: Stack) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def lifecycle(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = new_stack(tmp_path_factory.mktemp("lifecycle"), "lc")
+def lifecycle(stack_runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    stack = new_stack(tmp_path_factory.mktemp("lifecycle"), "lc", runtime=stack_runtime)
     try:
         yield stack
     finally:
@@ -61,7 +106,8 @@ def test_up_brings_every_service_to_healthy(lifecycle: Stack) -> None:
     status = _status(lifecycle)
     assert (
         status["project"] == lifecycle.name
-        and status["runtime"] == "compose"
+        and status["runtime"] == lifecycle.runtime
+        and status["runtime_reason"] == "TINYCTL_RUNTIME"
         and status["state"] == "up"
     )
     services = {s["name"]: s for s in status["services"]}
@@ -73,14 +119,17 @@ def test_up_brings_every_service_to_healthy(lifecycle: Stack) -> None:
         assert services[name]["health"] == "completed"
     assert status["airflow"]["healthy"] is True and status["airflow"]["version"] == "3.3.2"
     assert status["render"]["fresh"] is True
-    assert f"127.0.0.1:{lifecycle.postgres_port}->5432" in services["postgres"]["ports"]
+    assert any(
+        p.startswith(f"127.0.0.1:{lifecycle.postgres_port}->")
+        for p in services["postgres"]["ports"]
+    )
 
 
 def test_second_up_changes_nothing(lifecycle: Stack) -> None:
-    before = _containers(lifecycle)
+    before = _units(lifecycle)
     report = json.loads(ok(lifecycle.run("up", "--json")).stdout)
     assert report["already_up"] is True
-    assert _containers(lifecycle) == before, "no container was recreated"
+    assert _units(lifecycle) == before, "nothing was recreated or restarted"
     assert "already up" in ok(lifecycle.run("up")).stdout
 
 
@@ -95,10 +144,8 @@ def test_down_then_up_keeps_the_warehouse(lifecycle: Stack) -> None:
     assert "42" in lifecycle.psql("SELECT id FROM staging.keep_me")
 
 
-def test_a_killed_container_is_reported_and_repaired_by_up(lifecycle: Stack) -> None:
-    subprocess.run(
-        ["docker", "kill", f"{lifecycle.name}-scheduler-1"], check=True, capture_output=True
-    )
+def test_a_killed_scheduler_is_reported_and_repaired_by_up(lifecycle: Stack) -> None:
+    _kill_scheduler(lifecycle)
     status = _status(lifecycle)
     scheduler = next(s for s in status["services"] if s["name"] == "scheduler")
     assert status["state"] == "degraded", status
@@ -134,27 +181,14 @@ def test_down_volumes_asks_first_and_destroys_the_data(lifecycle: Stack) -> None
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert _status(lifecycle)["state"] == "up"
     ok(lifecycle.run("down", "--volumes", "--yes"))
-    volumes = subprocess.run(
-        [
-            "docker",
-            "volume",
-            "ls",
-            "-q",
-            "--filter",
-            f"label=com.docker.compose.project={lifecycle.name}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert volumes.strip() == ""
+    assert _data_left(lifecycle) == ""
     ok(lifecycle.run("up", "--no-deploy"))
     assert "does not exist" in lifecycle.run("psql", "-c", "SELECT id FROM staging.keep_me").stderr
     ok(lifecycle.run("down", "--volumes", "--yes"))
 
 
-def test_a_taken_port_stops_up_before_anything_starts(engine: None, tmp_path: Path) -> None:
-    stack = new_stack(tmp_path, "port")
+def test_a_taken_port_stops_up_before_anything_starts(stack_runtime: str, tmp_path: Path) -> None:
+    stack = new_stack(tmp_path, "port", runtime=stack_runtime)
     with socket.socket() as holder:
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", stack.airflow_port))
@@ -164,9 +198,11 @@ def test_a_taken_port_stops_up_before_anything_starts(engine: None, tmp_path: Pa
     assert f"127.0.0.1:{stack.airflow_port} (airflow.port) is in use" in result.stderr
     assert f"(pid {os.getpid()})" in result.stderr, "the process holding the port is named"
     assert "Nothing was started" in result.stderr
-    assert _containers(stack) == {}
+    assert _units(stack) == {}
 
 
+@pytest.mark.engine
+@pytest.mark.skipif("compose" not in RUNTIMES, reason="TINYCTL_TEST_RUNTIMES excludes compose")
 def test_celery_executor_comes_up_with_two_workers_and_runs_the_sample(
     engine: None, tmp_path: Path
 ) -> None:

@@ -1,0 +1,36 @@
+"""The managed Airflow venv: named by the digest of its inputs, found again when ready."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tinyctl.runtime.local.venv import MARKER, VenvPlan, cache_root, constraints_text, venv_for
+
+
+def test_the_digest_changes_with_each_input_and_only_then() -> None:
+    base = VenvPlan.for_spec("3.3.2", ["pandas==2.2.3"])
+    assert VenvPlan.for_spec("3.3.2", ["pandas==2.2.3"]).digest == base.digest
+    assert VenvPlan.for_spec("3.3.2", [" pandas==2.2.3 ", ""]).digest == base.digest
+    assert VenvPlan.for_spec("3.3.2", []).digest != base.digest
+    assert VenvPlan.for_spec("3.3.1", ["pandas==2.2.3"]).digest != base.digest
+
+
+def test_the_projects_constraints_pin_celery_below_5_7() -> None:
+    pins = constraints_text("3.3.2")
+    assert "apache-airflow==3.3.2" in pins and "celery==5.6.3" in pins
+    assert constraints_text("9.9.9") == "celery<5.7\n"
+
+
+def test_the_cache_is_shared_and_a_venv_is_ready_only_once_marked(tmp_path: Path) -> None:
+    env = {"TINYCTL_CACHE_DIR": str(tmp_path)}
+    assert cache_root(env) == tmp_path
+    assert cache_root({"XDG_CACHE_HOME": "/x"}) == Path("/x/tinyctl")
+    plan = VenvPlan.for_spec("3.3.2", [])
+    venv = venv_for(plan, env)
+    assert venv.path == tmp_path / "venvs" / plan.digest
+    venv.bin.mkdir(parents=True)
+    venv.airflow.write_text("#!/bin/sh\n")
+    assert not venv.ready(), "a half-built venv (no marker) is not used"
+    (venv.path / MARKER).write_text(json.dumps({"digest": plan.digest}))
+    assert venv.ready()
