@@ -15,6 +15,18 @@ if ! command -v npm >/dev/null 2>&1; then
         log "npm is missing: install Node.js 18+ and npm, then run this again"; exit 3
     fi
 fi
+# gitlab-ci-local copies the checkout with rsync and reads it with git.
+need_apt=()
+for tool in rsync git; do command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool"); done
+if [ "${#need_apt[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing ${need_apt[*]} (Debian packages)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    else
+        log "missing ${need_apt[*]}: install them (e.g. sudo apt-get install ${need_apt[*]})"; exit 3
+    fi
+fi
 if [ "$(gitlab-ci-local --version 2>/dev/null | tail -1)" != "$GITLAB_CI_LOCAL_VERSION" ]; then
     log "installing gitlab-ci-local $GITLAB_CI_LOCAL_VERSION (npm)"
     npm install --global --silent "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" >/dev/null

@@ -213,7 +213,7 @@ def test_the_generated_gitlab_pipeline_runs_in_gitlab_ci_local(
         [
             glci,
             "--cwd",
-            str(root),
+            ".",  # gitlab-ci-local takes a relative --cwd only
             "--variable",
             f"TINYCTL_PACKAGE={wheel}",
             "--variable",
@@ -223,7 +223,13 @@ def test_the_generated_gitlab_pipeline_runs_in_gitlab_ci_local(
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
-        env={**os.environ, "HOME": str(tmp_path / "home")},
+        cwd=root,
+        # a HOME of its own for gitlab-ci-local's state; Docker's CLI plugins (Compose) stay found
+        env={
+            **os.environ,
+            "HOME": str(tmp_path / "home"),
+            "DOCKER_CONFIG": os.environ.get("DOCKER_CONFIG", str(Path.home() / ".docker")),
+        },
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert "ci run passed" in result.stdout
