@@ -298,8 +298,14 @@ def run_bootstrap(pg: LocalPostgres, state_dir: Path) -> subprocess.CompletedPro
     """Run a rendered postgres/bootstrap.sh against `pg`, reading its secrets from the state."""
     script = (state_dir / "postgres" / "bootstrap.sh").read_text()
     script = script.replace("/run/tinyctl-secrets", str(state_dir / "secrets" / "postgres"))
-    script = script.replace("PGHOST=postgres", f"PGHOST={pg.socket_dir}")
     local = state_dir / "bootstrap-local.sh"
     local.write_text(script)
-    env = {**os.environ, "POSTGRES_USER": pg.user, "PGPORT": str(pg.port)}
+    # The script defaults PGHOST/PGPORT to the compose service and honours them from the
+    # environment, as the local runtime passes its socket: so does this harness.
+    env = {
+        **os.environ,
+        "POSTGRES_USER": pg.user,
+        "PGHOST": str(pg.socket_dir),
+        "PGPORT": str(pg.port),
+    }
     return subprocess.run(["sh", str(local)], capture_output=True, text=True, env=env, timeout=300)

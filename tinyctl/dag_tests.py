@@ -34,7 +34,8 @@ def pytest_argv(args: list[str]) -> list[str]:
 def run_pytest(
     project: Project, args: list[str], *, on_step: Callable[[str], None] | None = None
 ) -> int:
-    from tinyctl.parse import CONTAINER_DAGS, CONTAINER_INCLUDE, CONTAINER_PLUGINS, oneoff_config
+    from tinyctl.parse import CONTAINER_DAGS, oneoff_config
+    from tinyctl.project_code import stack_view
     from tinyctl.runtime.base import Mount
 
     root = project.root.resolve()
@@ -50,12 +51,18 @@ def run_pytest(
     if dags.is_dir():
         mounts.append(Mount(dags, CONTAINER_DAGS))
         python_path.append(CONTAINER_DAGS)
-    for folder, target in (("plugins", CONTAINER_PLUGINS), ("include", CONTAINER_INCLUDE)):
-        if (root / folder).is_dir():
-            mounts.append(Mount(root / folder, target))
-            python_path.append(target)
+    # Plugins and include code exactly where the stack (and `tinyctl parse`) has them: the
+    # plugins folder on sys.path, include/ importable as the package `include`.
+    code, code_env = stack_view(project)
+    for mount in code:
+        if mount.source.is_dir():
+            mounts.append(Mount(mount.source.resolve(), mount.target))
+    if code[0].source.is_dir():
+        python_path.append(code[0].target)
+    python_path.append(code_env["PYTHONPATH"])
     env = {
         **oneoff_config(project.spec),
+        **code_env,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": CONTAINER_DAGS,
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
