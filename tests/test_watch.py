@@ -95,3 +95,17 @@ def test_watcher_ignores_files_outside_and_hidden(project: Path) -> None:
     assert watcher._relative(str(root / ".a.py.swp")) is None
     assert watcher._relative(str(root / "__pycache__" / "a.pyc")) is None
     assert watcher._relative(str(project / "seeds" / "x.sql")) is None
+
+
+def test_sigint_stops_the_watch_even_when_inherited_ignored() -> None:
+    # A watcher started with `&` by a non-interactive shell (CI, test harnesses) inherits SIGINT
+    # ignored, so Python installs no handler: `kill -INT` must still stop the watch.
+    from tinyctl.watch import _sigint_raises
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with pytest.raises(KeyboardInterrupt), _sigint_raises():
+            signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # put back as it was
+    finally:
+        signal.signal(signal.SIGINT, before)

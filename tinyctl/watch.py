@@ -8,8 +8,10 @@ edit keeps the previous version live. A file deleted from the source is removed 
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,17 +112,38 @@ class Watcher:
         *,
         stop: threading.Event | None = None,
     ) -> None:
-        """Deploy each batch of changes until `stop` is set or Ctrl-C (KeyboardInterrupt)."""
+        """Deploy each batch of changes until `stop` is set or Ctrl-C (KeyboardInterrupt).
+
+        SIGINT is how a watcher is stopped, so it raises KeyboardInterrupt here even when this
+        process inherited it ignored (started with `&` by a non-interactive shell, as CI
+        runners and test harnesses do): Python then never installs its handler, and a
+        `kill -INT` would be lost while the watch runs on forever."""
         from watchfiles import watch
 
-        for changes in watch(
-            self.root,
-            debounce=DEBOUNCE_MS,
-            step=50,
-            stop_event=stop,
-            raise_interrupt=True,
-            yield_on_timeout=False,
-        ):
-            batch = self.deploy_batch(changes, on_result)
-            if batch is not None:
-                on_batch(batch)
+        with _sigint_raises():
+            for changes in watch(
+                self.root,
+                debounce=DEBOUNCE_MS,
+                step=50,
+                stop_event=stop,
+                raise_interrupt=True,
+                yield_on_timeout=False,
+            ):
+                batch = self.deploy_batch(changes, on_result)
+                if batch is not None:
+                    on_batch(batch)
+
+
+@contextlib.contextmanager
+def _sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt meanwhile (the previous handler is put back after).
+    Signal handlers can only be set from the main thread: elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)

@@ -250,7 +250,9 @@ def run_test(
         dsn = project.warehouse(test.database, role=READER_ROLE)
         result.expectations = [evaluate(dsn, e) for e in test.expect]
         if store_failures:
-            _store_failures(project, dsn, test, result.expectations)
+            # Storing creates tables: as the ETL writer role, which owns the schemas it
+            # writes to (the read-only role above could never CREATE there).
+            _store_failures(project, project.warehouse(test.database), test, result.expectations)
         result.row_counts = count_rows(dsn, tables_of(list(test.expect)))
         failed_checks = [e for e in result.expectations if not e.passed]
         warned = sum(e.warned for e in result.expectations)
