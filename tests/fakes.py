@@ -117,8 +117,10 @@ class FakeRuntime:
     def interactive(self, service: str, argv: list[str], **_kwargs: object) -> int:
         return 1
 
+    api = "http://127.0.0.1:9"  # discard: nothing answers (a test may point it at a server)
+
     def api_url(self) -> str:
-        return "http://127.0.0.1:9"  # discard: nothing answers
+        return self.api
 
     def postgres_address(self) -> tuple[str, int]:
         return "127.0.0.1", 9

@@ -450,25 +450,10 @@ class Docker:
     def resources(self, kind: str, label: str, fields: Sequence[str]) -> list[list[str]]:
         """Containers (all states), volumes or networks carrying `label` (k=v), with the values
         of the labels named in `fields` after their name; "" for a missing label."""
-        listing = {
-            "container": ["ps", "--all"],
-            "volume": ["volume", "ls"],
-            "network": ["network", "ls"],
-        }
-        name = "{{.Names}}" if kind == "container" else "{{.Name}}"
-        template = "\t".join([name, *(f'{{{{.Label "{f}"}}}}' for f in fields)])
-        out = self.run(
-            [
-                *self.docker_argv(),
-                *listing[kind],
-                "--filter",
-                f"label={label}",
-                "--format",
-                template,
-            ],
-            f"docker {' '.join(listing[kind])}",
-        )
-        return [line.split("\t") for line in out.splitlines() if line.strip()]
+        from tinyctl.runtime.docker_cli import listing_args, parse_listing
+
+        args = listing_args(kind, label, fields)
+        return parse_listing(self.run([*self.docker_argv(), *args], f"docker {args[0]}"))
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         args = [*self.docker_argv(), "volume", "create"]
