@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tinyctl.airflow import AirflowClient, AirflowUnreachable, Health
-from tinyctl.errors import EnvironmentProblem, TinyctlError, WorkFailed
+from tinyctl.errors import TinyctlError, WorkFailed
+from tinyctl.own_stack import require_up  # noqa: F401  (moved there; re-exported)
 from tinyctl.preflight import PortRequest, check_memory, check_ports, needed_memory
 from tinyctl.project import Project
 from tinyctl.render import render, render_status
@@ -107,26 +108,6 @@ def preflight(project: Project, services: list[ServiceStatus]) -> None:
     check_ports(requests, own, runtime.describe_port_holder)
     if not own:
         check_memory(runtime.memory_bytes(), needed_memory(spec.airflow.worker_count))
-
-
-def require_up(project: Project, services: Iterable[str] | None = None) -> list[ServiceStatus]:
-    """Exit 3 unless this project's own services (all, or those named) are running and healthy.
-
-    Every command that needs the stack asks this first, before it reaches for a port: whatever
-    else listens on the spec's ports (another project, a local Postgres) is never talked to.
-    """
-    statuses = project.runtime.services()
-    wanted = set(services) if services is not None else None
-    mine = [s for s in statuses if wanted is None or s.service in wanted]
-    waiting = [s for s in mine if not s.ok]
-    if mine and not waiting:
-        return statuses
-    running = [s for s in waiting if s.state != "missing"]
-    raise EnvironmentProblem(
-        f"stack {project.name} is not up: `tinyctl up`",
-        details="Not ready: " + ", ".join(_describe(s) for s in running) if running else None,
-        hint="Start it with `tinyctl up` (`tinyctl status` shows each service).",
-    )
 
 
 def _ensure_data_dirs(project: Project) -> None:
