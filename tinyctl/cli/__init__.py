@@ -1,13 +1,13 @@
 """tinyctl's command line: the only layer that prints or exits.
 
-`main` registers only the module of the command being run (`tinyctl.cli.registry`); code that
+`main` registers only the module of the command being run (`tinyctl.cli.command_modules`); code that
 drives the whole app in-process (tests) calls `load_commands()` first.
 """
 
 import sys
 
 from tinyctl.cli.app import app
-from tinyctl.cli.registry import load_commands, modules_for
+from tinyctl.cli.command_modules import load_commands, modules_for
 
 
 def main() -> None:

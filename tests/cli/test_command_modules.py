@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tinyctl.cli import app, load_commands
-from tinyctl.cli.registry import COMMANDS, modules_for
+from tinyctl.cli.command_modules import COMMANDS, modules_for
 
 
 def test_the_map_names_every_command_and_group_where_it_is_registered() -> None:
