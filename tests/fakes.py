@@ -7,7 +7,7 @@ else runs for real (render, the state folder, the spec).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +105,10 @@ class FakeRuntime:
         if not self.started:
             return self.script[0] if len(self.script) == 1 else statuses()
         return self.script.pop(0) if len(self.script) > 1 else self.script[0]
+
+    def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
+        wanted = set(services)
+        return [s for s in self.services() if s.service in wanted]
 
     def logs(
         self, service: str | None = None, *, tail: int | None = None, follow: bool = False

@@ -10,14 +10,19 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tinyctl.airflow import AirflowClient, Health
-from tinyctl.errors import EnvironmentProblem, TinyctlError, WorkFailed
+from tinyctl.errors import TinyctlError, WorkFailed
+from tinyctl.own_stack import (
+    confirm_with_api,
+    describe,
+    require_up,  # noqa: F401  (moved there; re-exported)
+)
 from tinyctl.preflight import PortRequest, check_memory, check_ports, needed_memory
 from tinyctl.project import Project
 from tinyctl.render import render, render_status
@@ -69,13 +74,6 @@ def _log_tail(runtime: Runtime, service: str, lines: int = 20) -> str:
         return "(no log available)"
 
 
-def _describe(status: ServiceStatus) -> str:
-    detail = f"state {status.state}, health {status.health}"
-    if status.state == "exited":
-        detail += f", exit code {status.exit_code}"
-    return f"{status.name} ({detail})"
-
-
 def _first_failure(services: list[ServiceStatus]) -> ServiceStatus | None:
     """A service that will not become healthy by waiting: a failed one-shot, or a service that
     stopped running. A running service marked unhealthy is still waited for until the deadline:
@@ -111,32 +109,6 @@ def preflight(project: Project, services: list[ServiceStatus]) -> None:
         check_memory(runtime.memory_bytes(), needed_memory(spec.airflow.worker_count))
 
 
-def require_up(project: Project, services: Iterable[str] | None = None) -> list[ServiceStatus]:
-    """Exit 3 unless this project's own services (all, or those named) are running and healthy.
-
-    Every command that needs the stack asks this first, before it reaches for a port: whatever
-    else listens on the spec's ports (another project, a local Postgres) is never talked to.
-    """
-    statuses = project.runtime.services()
-    wanted = set(services) if services is not None else None
-    mine = [s for s in statuses if wanted is None or s.service in wanted]
-    waiting = [s for s in mine if not s.ok]
-    if waiting and all(s.running and s.service in API_COMPONENT for s in waiting):
-        # Just after `up`, a component's probe may not have run since Airflow said it is
-        # healthy: take Airflow's word (one loopback request), as `up` did.
-        statuses = confirm_with_api(statuses, _project_health(project))
-        mine = [s for s in statuses if wanted is None or s.service in wanted]
-        waiting = [s for s in mine if not s.ok]
-    if mine and not waiting:
-        return statuses
-    running = [s for s in waiting if s.state != "missing"]
-    raise EnvironmentProblem(
-        f"stack {project.name} is not up: `tinyctl up`",
-        details="Not ready: " + ", ".join(_describe(s) for s in running) if running else None,
-        hint="Start it with `tinyctl up` (`tinyctl status` shows each service).",
-    )
-
-
 def _ensure_data_dirs(project: Project) -> None:
     data = project.path(project.spec.data.path)
     for sub in ("landing", "archive"):
@@ -146,34 +118,6 @@ def _ensure_data_dirs(project: Project) -> None:
 
         for folder in (data, data / "landing", data / "archive"):
             os.chown(folder, AIRFLOW_IMAGE_UID, 0)
-
-
-# Airflow's own health report covers these services: once it says a component heartbeats, the
-# component is healthy, whatever its container's probe (every 2 s) last said. `up` returns on
-# Airflow's word instead of waiting for the next probe; `require_up` and `status` agree.
-API_COMPONENT = {
-    API_SERVER: "metadatabase",  # the API answered, and it reaches its database
-    "scheduler": "scheduler",
-    "dag-processor": "dag_processor",
-    "triggerer": "triggerer",
-}
-
-
-def confirm_with_api(services: list[ServiceStatus], health: Health | None) -> list[ServiceStatus]:
-    """`services`, with each running component whose probe still says "starting" marked healthy
-    when Airflow's health report already says so. Nothing else changes: a probe that says
-    "unhealthy" is believed, and services the report does not cover keep their probe's word."""
-    if health is None:
-        return services
-    return [
-        replace(s, health="healthy")
-        if s.running
-        and s.health == "starting"
-        and s.service in API_COMPONENT
-        and health.components.get(API_COMPONENT[s.service]) == "healthy"
-        else s
-        for s in services
-    ]
 
 
 def _ready(services: list[ServiceStatus], health: Health | None) -> bool:
@@ -269,7 +213,7 @@ def bring_up(
                 failure = _first_failure(services)
                 if failure is not None:
                     raise WorkFailed(
-                        f"{failure.name} failed: {_describe(failure)}",
+                        f"{failure.name} failed: {describe(failure)}",
                         details=f"Last lines of its log:\n{_log_tail(runtime, failure.service)}",
                         hint=f"Fix the cause shown above, then run `tinyctl up` again (`tinyctl logs {failure.service}` for more).",
                     )
@@ -332,14 +276,6 @@ def _health_or_none(client: AirflowClient) -> Health | None:
         return None
 
 
-def _project_health(project: Project) -> Health | None:
-    try:
-        with project.airflow(timeout=3, retries=0) as client:
-            return client.health()
-    except TinyctlError:
-        return None
-
-
 def _not_healthy_in_time(
     runtime: Runtime, services: list[ServiceStatus], health: Health | None, timeout: float
 ) -> WorkFailed:
@@ -348,7 +284,7 @@ def _not_healthy_in_time(
         first = waiting[0]
         return WorkFailed(
             f"the stack was not healthy after {timeout:.0f} s: "
-            + ", ".join(_describe(s) for s in waiting),
+            + ", ".join(describe(s) for s in waiting),
             details=f"Last lines of {first.service}'s log:\n{_log_tail(runtime, first.service)}",
             hint="Raise airflow.start_timeout (or pass --timeout) if the machine is just slow; "
             "otherwise the log above says why.",

@@ -134,7 +134,7 @@ def test_a_process_that_rewrites_its_title_is_known_by_its_title_word(tmp_path: 
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(
-            "airflow" not in " ".join(processes.cmdline(r.pid) or []) for r in spawned
+            (processes.cmdline(r.pid) or [""])[0] != "airflow scheduler" for r in spawned
         ):
             time.sleep(0.05)
         titled, untitled = (

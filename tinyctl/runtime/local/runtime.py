@@ -762,6 +762,10 @@ class LocalRuntime:
         is ours, so its steps wake the waiter at once)."""
         return LocalWatch(self.services, self._changed)
 
+    def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
+        wanted = set(services)
+        return [s for s in self.services() if s.service in wanted]
+
     def services(self) -> list[ServiceStatus]:
         result: list[ServiceStatus] = []
         health: dict[str, str] | None = None
