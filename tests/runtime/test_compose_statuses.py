@@ -34,13 +34,30 @@ def test_another_engine_host_goes_through_compose(live_stack: Stack) -> None:
         pytest.skip("a Compose runtime question")
     runtime = _runtime(live_stack, DOCKER_HOST="unix:///nonexistent/docker.sock")
     asked: list[str] = []
-    real = runtime._containers
 
     def through_compose():
         asked.append("compose ps")
-        return _runtime(live_stack)._containers()  # the real engine, through Compose
+        return _runtime(live_stack)._compose_ps()  # the real engine, through Compose
 
-    runtime._containers = through_compose  # type: ignore[method-assign]
+    runtime._compose_ps = through_compose  # type: ignore[method-assign]
     statuses = runtime.service_statuses(["postgres"])
-    assert asked == ["compose ps"] and real is not None
+    assert asked == ["compose ps"]
     assert [s.service for s in statuses] == ["postgres"] and statuses[0].ok
+
+
+@pytest.mark.stack
+def test_services_and_listings_from_the_engine_api_match_the_docker_cli(live_stack: Stack) -> None:
+    """`services()` (status, require_up, up's first look) and the ownership listings come from
+    the engine API now; they must say exactly what Compose and the Docker CLI say."""
+    if live_stack.runtime != "compose":
+        pytest.skip("a Compose runtime question")
+    from tinyctl.runtime import docker_cli, engine_api
+
+    runtime = _runtime(live_stack)
+    assert runtime._statuses(runtime._containers()) == runtime._statuses(runtime._compose_ps())
+    label = f"com.docker.compose.project={runtime.project}"
+    fields = ("io.tinyctl.project-id", "com.docker.compose.project.working_dir")
+    for kind in ("container", "volume", "network"):
+        api = engine_api.resources(kind, label, fields, runtime.environ)
+        assert sorted(api) == sorted(docker_cli.resources(kind, label, fields)), kind
+        assert api, f"the live stack has a {kind}"

@@ -18,6 +18,7 @@ from tinyctl.runtime.engine_api import (
     containers,
     engine_socket,
     get_json,
+    resources,
 )
 
 
@@ -48,6 +49,32 @@ def test_the_container_list_is_asked_with_label_filters(tmp_path: Path) -> None:
     line = requests[0].split(b"\r\n")[0].decode()
     assert line.startswith("GET /containers/json?all=1&filters=")
     assert "com.docker.compose.project%3Ddemo" in line
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "path"),
+    [
+        ("volume", {"Volumes": [{"Name": "p_data", "Labels": {"id": "1"}}]}, "/volumes?"),
+        ("network", [{"Name": "p_default", "Labels": {"id": "1"}}], "/networks?"),
+        ("container", [{"Names": ["/p-api-1"], "Labels": {"id": "1"}}], "/containers/json?"),
+    ],
+)
+def test_resources_name_each_with_its_label_values(
+    tmp_path: Path, kind: str, body: object, path: str
+) -> None:
+    sock = tmp_path / "docker.sock"
+    requests = _serve(sock, b"HTTP/1.0 200 OK\r\n\r\n" + json.dumps(body).encode())
+    rows = resources(kind, "a=b", ("id", "missing"), {"DOCKER_HOST": f"unix://{sock}"})
+    name = {"volume": "p_data", "network": "p_default", "container": "p-api-1"}[kind]
+    assert rows == [[name, "1", ""]]
+    assert requests[0].split(b" ")[1].decode().startswith(path)
+
+
+def test_a_volume_reply_of_the_wrong_shape_leaves_it_to_the_cli(tmp_path: Path) -> None:
+    sock = tmp_path / "docker.sock"
+    _serve(sock, b"HTTP/1.0 200 OK\r\n\r\n[]")
+    with pytest.raises(EngineApiUnavailable):
+        resources("volume", "a=b", (), {"DOCKER_HOST": f"unix://{sock}"})
 
 
 def test_a_chunked_body_is_decoded(tmp_path: Path) -> None:

@@ -139,14 +139,12 @@ class ComposeRuntime:
         made for this folder (it has no id label, and Docker cannot add one)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from tinyctl.runtime import docker_cli  # no python-on-whales: `down` asks this first
-
         mine = self._own_id
         selector = f"{COMPOSE_PROJECT_LABEL}={self.project}"
         fields = (PROJECT_ID_LABEL, FOLDER_LABEL, COMPOSE_DIR_LABEL)
         with ThreadPoolExecutor(max_workers=3) as pool:
             found = {
-                kind: pool.submit(docker_cli.resources, kind, selector, fields)
+                kind: pool.submit(self._resources, kind, selector, fields)
                 for kind in ("container", "volume", "network")
             }
             listed = {kind: future.result() for kind, future in found.items()}
@@ -189,7 +187,7 @@ class ComposeRuntime:
         name = self._data_volume()
         if name in getattr(self, "_volumes_seen", ()):  # listed by check_ownership just before
             return
-        existing = self.docker.resources("volume", f"{COMPOSE_VOLUME_LABEL}={DATA_VOLUME}", ())
+        existing = self._resources("volume", f"{COMPOSE_VOLUME_LABEL}={DATA_VOLUME}", ())
         if any(row[0] == name for row in existing):
             return
         labels = {
@@ -204,7 +202,7 @@ class ComposeRuntime:
         identity = self.owner.identity
         if identity is None:
             return []
-        rows = self.docker.resources(
+        rows = self._resources(
             "volume", f"{COMPOSE_PROJECT_LABEL}={self.project}", (PROJECT_ID_LABEL,)
         )
         return [
@@ -371,9 +369,34 @@ class ComposeRuntime:
         return services
 
     def _containers(self):
+        """The project's containers: one engine API request on the local socket (a few ms, no
+        process); `docker compose ps` where the engine is not on a local socket."""
         if not self.compose_file.is_file():
             return []
+        from tinyctl.runtime import engine_api
+        from tinyctl.runtime.containers import ContainerState
+
+        try:
+            rows = engine_api.containers(
+                [f"{COMPOSE_PROJECT_LABEL}={self.project}", "com.docker.compose.oneoff=False"],
+                self.environ,
+            )
+        except engine_api.EngineApiUnavailable:
+            return self._compose_ps()
+        return sorted((ContainerState.from_api(row) for row in rows), key=lambda c: c.name)
+
+    def _compose_ps(self):
         return self.docker.ps()
+
+    def _resources(self, kind: str, label: str, fields: Sequence[str]) -> list[list[str]]:
+        """Containers, volumes or networks carrying `label`, as [name, *label values]: from the
+        engine API on the local socket, else through the Docker CLI (no python-on-whales)."""
+        from tinyctl.runtime import docker_cli, engine_api
+
+        try:
+            return engine_api.resources(kind, label, fields, self.environ)
+        except engine_api.EngineApiUnavailable:
+            return docker_cli.resources(kind, label, fields)
 
     def services(self) -> list[ServiceStatus]:
         return self._statuses(self._containers())
@@ -382,22 +405,8 @@ class ComposeRuntime:
         """`services()` of the named services only, from one engine API request on the local
         socket (no Compose process: `seed` and `psql` ask this before they connect); through
         `docker compose ps` where the engine is not on a local socket."""
-        from tinyctl.runtime import engine_api
-        from tinyctl.runtime.containers import ContainerState
-
-        if not self.compose_file.is_file():
-            containers: list = []
-        else:
-            try:
-                rows = engine_api.containers(
-                    [f"{COMPOSE_PROJECT_LABEL}={self.project}", "com.docker.compose.oneoff=False"],
-                    self.environ,
-                )
-                containers = [ContainerState.from_api(row) for row in rows]
-            except engine_api.EngineApiUnavailable:
-                containers = self._containers()
         wanted = set(services)
-        return [s for s in self._statuses(containers) if s.service in wanted]
+        return [s for s in self._statuses(self._containers()) if s.service in wanted]
 
     def _mine(self, containers: list) -> list:
         """Only the containers of this folder's stack (a same-named project elsewhere is not ours):
