@@ -28,6 +28,8 @@ import traceback
 from pathlib import Path
 
 MARKER = "TINYCTL-PARSE "
+# A lock not granted in this time fails the sync: deploy then waits for the dag-processor.
+LOCK_TIMEOUT_SECONDS = 15
 
 
 def main(argv):
@@ -140,6 +142,7 @@ def _sync(bundle, serialized, import_errors, parsed, bag):
         from airflow.utils.session import create_session
 
         with create_session() as session:
+            _exclude_dag_processor(session)
             update_dag_parsing_results_in_db(
                 bundle,
                 None,
@@ -153,6 +156,24 @@ def _sync(bundle, serialized, import_errors, parsed, bag):
         return {"ok": True}
     except Exception as error:  # deploy then waits for the DAG processor as before
         return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+
+
+def _exclude_dag_processor(session):
+    """Hold the dag processor's writes back until this transaction commits.
+
+    The running dag-processor finds the same new files within a second and parses them too;
+    when both insert the rows of a new DAG at the same time, the later commit hits a unique
+    violation (seen: task_outlet_asset_reference), which crashes the dag-processor. Each of its
+    writes starts with SELECT ... FOR UPDATE on `dag` (import-error-only writes touch
+    `import_error`): an EXCLUSIVE lock on both tables makes it wait and then update the rows
+    written here instead of inserting them again. Plain reads (the API, the UI) are not blocked.
+    """
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'"))
+    session.execute(text("LOCK TABLE dag, import_error IN EXCLUSIVE MODE"))
 
 
 def _last_line(text):
