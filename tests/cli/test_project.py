@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tinyctl.cli import app
+from tinyctl.cli import app, load_commands
+
+load_commands()  # the whole app, as `tinyctl --help` sees it
 
 runner = CliRunner()
 

@@ -21,8 +21,10 @@ import yaml
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tinyctl.cli import app
+from tinyctl.cli import app, load_commands
 from tinyctl.scaffold import init_project
+
+load_commands()  # the whole app, as `tinyctl --help` sees it
 
 SECRET_MARK = "S3cr3tMark"  # every fuzzed secret contains it: it must never be printed
 

@@ -340,7 +340,7 @@ class AirflowClient:
     def version(self) -> str:
         return str(self._get_json(f"{API}/version")["version"])
 
-    def warm_up_execution_api(self, *, wait: float = 0.15) -> None:
+    def warm_up_execution_api(self, *, wait: float = 0.05) -> None:
         """GET /execution/health: the execution API initialises lazily (about 3 s of CPU), and
         the first task waits for it. Send one request and wait at most `wait` seconds: the
         server finishes initialising even after we hang up. Failures are ignored."""

@@ -303,8 +303,8 @@ def psql(
     ] = None,
 ) -> None:
     """psql inside the postgres container, as the ETL role (nothing needed on the host)."""
+    from tinyctl.own_stack import require_up
     from tinyctl.runtime.base import POSTGRES
-    from tinyctl.stack import require_up
 
     project = open_project(spec, verbose, check_engine=True)
     runtime = project.runtime

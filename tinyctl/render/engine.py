@@ -136,7 +136,7 @@ def render_files(
         StateLayout.HEALTHCHECK: RenderedFile(
             (templates_dir() / "healthcheck.py").read_bytes(), 0o755
         ),
-        "bin/airflow_run.py": RenderedFile(
+        StateLayout.AIRFLOW_RUN: RenderedFile(
             (templates_dir() / "airflow_run.py").read_bytes(), 0o755
         ),
     }

@@ -213,6 +213,11 @@ class Runtime(Protocol):
         identity did not create (`require_up` relies on it)."""
         ...
 
+    def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
+        """`services()` restricted to the named services, asked as cheaply as the runtime can
+        (what a command checks before it connects to one service, e.g. Postgres)."""
+        ...
+
     def watch_services(self) -> ServiceWatch:
         """A watch on the services' state (see `ServiceWatch`): how `up` waits without polling."""
         ...

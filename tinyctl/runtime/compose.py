@@ -139,12 +139,14 @@ class ComposeRuntime:
         made for this folder (it has no id label, and Docker cannot add one)."""
         from concurrent.futures import ThreadPoolExecutor
 
+        from tinyctl.runtime import docker_cli  # no python-on-whales: `down` asks this first
+
         mine = self._own_id
         selector = f"{COMPOSE_PROJECT_LABEL}={self.project}"
         fields = (PROJECT_ID_LABEL, FOLDER_LABEL, COMPOSE_DIR_LABEL)
         with ThreadPoolExecutor(max_workers=3) as pool:
             found = {
-                kind: pool.submit(self.docker.resources, kind, selector, fields)
+                kind: pool.submit(docker_cli.resources, kind, selector, fields)
                 for kind in ("container", "volume", "network")
             }
             listed = {kind: future.result() for kind, future in found.items()}
@@ -171,6 +173,7 @@ class ComposeRuntime:
                 hint=f"Give this project another name (project.name in {self.owner.spec_file.name}), "
                 f"or remove that project's stack: `tinyctl down --volumes`{where} (deletes its data).",
             )
+        self._volumes_seen = [row[0] for row in listed["volume"] if row]
         if mine is None:
             return
         for name, ident, _folder, _dir in (([*r, "", "", ""])[:4] for r in listed["volume"]):
@@ -184,6 +187,8 @@ class ComposeRuntime:
         if identity is None:
             return
         name = self._data_volume()
+        if name in getattr(self, "_volumes_seen", ()):  # listed by check_ownership just before
+            return
         existing = self.docker.resources("volume", f"{COMPOSE_VOLUME_LABEL}={DATA_VOLUME}", ())
         if any(row[0] == name for row in existing):
             return
@@ -314,36 +319,21 @@ class ComposeRuntime:
     def _compose_light(self, args: list[str], action: str) -> str:
         """A compose command run directly, without python-on-whales (a quarter second to import,
         which `down` would spend before stopping anything); failures are translated the same way."""
-        import logging
-        import shlex
-        import shutil
-        import subprocess
+        from tinyctl.runtime import docker_cli
 
-        docker = shutil.which("docker")
-        if docker is None:
-            from tinyctl.runtime.docker import ClientNotFoundError, translate
-
-            raise translate(ClientNotFoundError(), action)
-        argv = [
-            docker,
-            "compose",
-            "--file",
-            str(self.compose_file),
-            "--project-name",
-            self.project,
-            "--project-directory",
-            str(self.compose_file.parent),
-            *args,
-        ]
-        logging.getLogger("tinyctl.commands").debug("Running command: %s", shlex.join(argv))
-        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            from tinyctl.runtime.docker import DockerException, translate
-
-            raise translate(
-                DockerException(argv, done.returncode, done.stdout, done.stderr), action
-            )
-        return done.stdout.decode(errors="replace")
+        return docker_cli.run(
+            [
+                "compose",
+                "--file",
+                str(self.compose_file),
+                "--project-name",
+                self.project,
+                "--project-directory",
+                str(self.compose_file.parent),
+                *args,
+            ],
+            action,
+        )
 
     def restart(self, service: str | None = None) -> None:
         self._require_render()
@@ -388,6 +378,27 @@ class ComposeRuntime:
     def services(self) -> list[ServiceStatus]:
         return self._statuses(self._containers())
 
+    def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
+        """`services()` of the named services only, from one engine API request on the local
+        socket (no Compose process: `seed` and `psql` ask this before they connect); through
+        `docker compose ps` where the engine is not on a local socket."""
+        from tinyctl.runtime import engine_api
+        from tinyctl.runtime.containers import ContainerState
+
+        if not self.compose_file.is_file():
+            containers: list = []
+        else:
+            try:
+                rows = engine_api.containers(
+                    [f"{COMPOSE_PROJECT_LABEL}={self.project}", "com.docker.compose.oneoff=False"],
+                    self.environ,
+                )
+                containers = [ContainerState.from_api(row) for row in rows]
+            except engine_api.EngineApiUnavailable:
+                containers = self._containers()
+        wanted = set(services)
+        return [s for s in self._statuses(containers) if s.service in wanted]
+
     def _mine(self, containers: list) -> list:
         """Only the containers of this folder's stack (a same-named project elsewhere is not ours):
         labelled with this project's id, or made by an earlier tinyctl (no id label) from this
@@ -411,7 +422,7 @@ class ComposeRuntime:
         watch = ComposeWatch(
             events_argv(self.docker.docker_argv(), self.project),
             self._containers,
-            self._services_with_healthcheck(),
+            self._services_with_healthcheck,
         )
         return ComposeServiceWatch(watch, self._statuses)
 

@@ -104,9 +104,11 @@ class ComposeWatch:
         self,
         argv: list[str],
         snapshot: Callable[[], list[ContainerState]],
-        has_healthcheck: set[str],
+        has_healthcheck: set[str] | Callable[[], set[str]],
     ):
         self._snapshot = snapshot
+        # Which services have a healthcheck is read when the first start event needs it: the
+        # watch may be opened while `up` is still rendering the compose file.
         self._has_healthcheck = has_healthcheck
         self._changed = threading.Condition()
         self._version = 0
@@ -156,6 +158,8 @@ class ComposeWatch:
         cid = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
         if name and f"name:{name}" in self._containers and cid:
             self._containers[cid] = self._containers.pop(f"name:{name}")
+        if callable(self._has_healthcheck):
+            self._has_healthcheck = self._has_healthcheck()
         return apply_event(self._containers, event, self._has_healthcheck)
 
     def _read(self) -> None:

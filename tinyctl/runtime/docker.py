@@ -14,7 +14,7 @@ import re
 import shlex
 import subprocess
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from python_on_whales.exceptions import DockerException, NoSuchImage
 from python_on_whales.utils import run as _pow_run
 
 from tinyctl.errors import EnvironmentProblem, TinyctlError, WorkFailed
+from tinyctl.runtime.containers import ContainerState
 
 log = logging.getLogger("tinyctl.commands")
 
@@ -129,51 +130,6 @@ class EngineInfo:
     memory_bytes: int
     compose_version: str
     cpus: int
-
-
-@dataclass(frozen=True)
-class ContainerState:
-    """One container of a compose project, as `docker compose ps -a --format json` reports it."""
-
-    name: str
-    service: str
-    state: str  # running, exited, created, restarting, paused, dead
-    health: str  # healthy, unhealthy, starting, "" (no healthcheck)
-    exit_code: int
-    ports: tuple[str, ...] = ()
-    published: tuple[int, ...] = field(default=())
-    labels: str = ""  # "key=value,key=value" as Compose reports them
-
-    def label(self, key: str) -> str | None:
-        """A label whose value has no comma (ids, numbers); None when absent."""
-        match = re.search(rf"(?:^|,){re.escape(key)}=([^,]*)", self.labels)
-        return match.group(1) if match else None
-
-    @classmethod
-    def from_ps(cls, row: dict[str, Any]) -> ContainerState:
-        publishers = row.get("Publishers") or []
-        ports = tuple(
-            sorted(
-                {
-                    f"{p.get('URL') or '0.0.0.0'}:{p['PublishedPort']}->{p['TargetPort']}"
-                    for p in publishers
-                    if p.get("PublishedPort")
-                }
-            )
-        )
-        published = tuple(
-            sorted({int(p["PublishedPort"]) for p in publishers if p.get("PublishedPort")})
-        )
-        return cls(
-            name=row.get("Name", ""),
-            service=row.get("Service", ""),
-            state=row.get("State", ""),
-            health=row.get("Health", "") or "",
-            exit_code=int(row.get("ExitCode") or 0),
-            ports=ports,
-            published=published,
-            labels=str(row.get("Labels") or ""),
-        )
 
 
 class Docker:
@@ -450,25 +406,10 @@ class Docker:
     def resources(self, kind: str, label: str, fields: Sequence[str]) -> list[list[str]]:
         """Containers (all states), volumes or networks carrying `label` (k=v), with the values
         of the labels named in `fields` after their name; "" for a missing label."""
-        listing = {
-            "container": ["ps", "--all"],
-            "volume": ["volume", "ls"],
-            "network": ["network", "ls"],
-        }
-        name = "{{.Names}}" if kind == "container" else "{{.Name}}"
-        template = "\t".join([name, *(f'{{{{.Label "{f}"}}}}' for f in fields)])
-        out = self.run(
-            [
-                *self.docker_argv(),
-                *listing[kind],
-                "--filter",
-                f"label={label}",
-                "--format",
-                template,
-            ],
-            f"docker {' '.join(listing[kind])}",
-        )
-        return [line.split("\t") for line in out.splitlines() if line.strip()]
+        from tinyctl.runtime.docker_cli import listing_args, parse_listing
+
+        args = listing_args(kind, label, fields)
+        return parse_listing(self.run([*self.docker_argv(), *args], f"docker {args[0]}"))
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         args = [*self.docker_argv(), "volume", "create"]

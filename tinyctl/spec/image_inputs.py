@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from tinyctl.errors import SpecError, SpecProblem
 from tinyctl.spec.loader import LoadedSpec, format_path
 
@@ -33,6 +31,8 @@ def requirement_problem(text: str) -> str | None:
             f"{item!r} is a pip option; only requirements are allowed (e.g. 'pandas==2.2.3'). "
             "Set a package index with images.pip_index_url"
         )
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         Requirement(item)
     except InvalidRequirement as error:

@@ -11,7 +11,6 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
-from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import (
     AfterValidator,
     AliasChoices,
@@ -377,6 +376,10 @@ def is_requirement(item: str) -> bool:
         return False
     if len(item.splitlines()) != 1 or item.strip().startswith("-"):
         return False
+    # packaging is imported when a requirement is checked: most specs list none, and every
+    # command loads the spec (packaging.requirements costs tens of milliseconds).
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         Requirement(item)
     except InvalidRequirement:

@@ -113,3 +113,38 @@ def test_stop_signals_the_whole_session(tmp_path: Path) -> None:
             break
         time.sleep(0.05)
     assert processes.start_ticks(child) is None or processes._state(child) == "Z"
+
+
+def test_a_process_that_rewrites_its_title_is_known_by_its_title_word(tmp_path: Path) -> None:
+    """Airflow's components start as `python airflow_run.py scheduler` and then show as
+    "airflow scheduler" (setproctitle); `exec -a` does the same to a real process here."""
+    argv = ["bash", "-c", "exec -a 'airflow scheduler' sleep 60"]
+    spawned = [
+        processes.spawn(
+            name,
+            argv,
+            env={"PATH": os.environ["PATH"]},
+            cwd=tmp_path,
+            log_file=tmp_path / f"{name}.log",
+            pid_file=tmp_path / f"{name}.pid",
+            title=title,
+        )
+        for name, title in (("titled", "airflow"), ("untitled", ""))
+    ]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(
+            (processes.cmdline(r.pid) or [""])[0] != "airflow scheduler" for r in spawned
+        ):
+            time.sleep(0.05)
+        titled, untitled = (
+            processes.ProcessRecord.read(tmp_path / f"{n}.pid") for n in ("titled", "untitled")
+        )
+        assert titled is not None and titled.title == "airflow"
+        assert processes.same_process(titled)
+        assert untitled is not None and not processes.same_process(untitled), (
+            "without its title word, a process whose title changed is not recognised"
+        )
+    finally:
+        for record in spawned:
+            os.killpg(record.pid, signal.SIGKILL)

@@ -77,6 +77,9 @@ class ProcessRecord:
     config: str = ""  # digest of argv + environment: a change means "restart it"
     stop_signal: int = signal.SIGTERM
     extra: dict[str, str] = field(default_factory=dict)
+    # A word its title shows once the process rewrites it (setproctitle): Airflow's components,
+    # started as `python airflow_run.py scheduler`, show as "airflow scheduler".
+    title: str = ""
 
     def to_json(self) -> bytes:
         return (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode()
@@ -106,7 +109,11 @@ def same_process(record: ProcessRecord) -> bool:
     # A process may rewrite its title (postgres, setproctitle in Airflow): with the start time
     # matching, it is enough that the program's name still shows in it.
     shown = " ".join(line)
-    return Path(record.argv[0]).name in shown or (len(record.argv) > 1 and record.argv[1] in shown)
+    return (
+        Path(record.argv[0]).name in shown
+        or (len(record.argv) > 1 and record.argv[1] in shown)
+        or bool(record.title and record.title in shown)
+    )
 
 
 def read_live(pid_file: Path) -> ProcessRecord | None:
@@ -135,9 +142,11 @@ def spawn(
     group: int | None = None,
     stop_signal: int = signal.SIGTERM,
     extra: Mapping[str, str] | None = None,
+    title: str = "",
 ) -> ProcessRecord:
     """Start argv detached from tinyctl (new session, stdin from /dev/null, output appended to
-    log_file) and record it in pid_file (with `extra`: who started it)."""
+    log_file) and record it in pid_file (with `extra`: who started it; `title`: a word its
+    rewritten process title shows, see ProcessRecord)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
@@ -171,6 +180,7 @@ def spawn(
         config=config,
         stop_signal=int(stop_signal),
         extra=dict(extra or {}),
+        title=title,
     )
     write_atomic(pid_file, record.to_json())
     return record

@@ -68,15 +68,24 @@ POSTGRES = "postgres"
 ONE_SHOTS = ("db-setup", "airflow-init")
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 SERVICES = (POSTGRES, *ONE_SHOTS, *AIRFLOW_COMPONENTS)
-STOP_TIMEOUT = {"triggerer": 5.0, POSTGRES: 30.0}  # like compose's stop_grace_period
-DEFAULT_STOP_TIMEOUT = 20.0
+# Seconds from the stop signal to SIGKILL: compose.yaml.j2's stop_grace_period of each service,
+# where the reasons are given.
+STOP_TIMEOUT = {
+    POSTGRES: 30.0,
+    "api-server": 1.0,
+    "scheduler": 10.0,
+    "dag-processor": 5.0,
+    "triggerer": 5.0,
+}
+DEFAULT_STOP_TIMEOUT = 10.0
 POSTGRES_READY_TIMEOUT = 60.0
 
 
-def _argv(component: str, venv: Venv, api_port: int) -> list[str]:
-    if component == "api-server":
-        return [str(venv.airflow), "api-server", "--port", str(api_port)]
-    return [str(venv.airflow), component]
+def _argv(component: str, venv: Venv, api_port: int, launcher: Path) -> list[str]:
+    """The component's command: `airflow COMPONENT` through the launcher the containers use
+    (Airflow's whole shutdown, without CPython's 2 s of teardown; see airflow_run.py)."""
+    command = [str(venv.python), str(launcher), component]
+    return [*command, "--port", str(api_port)] if component == "api-server" else command
 
 
 @dataclass(frozen=True)
@@ -429,6 +438,10 @@ class LocalRuntime:
                 return
             self._start_components(venv, env)
 
+    @property
+    def _launcher(self) -> Path:
+        return self.state.file(self.state.AIRFLOW_RUN)
+
     def _any_airflow_running(self) -> bool:
         return any(self._live(c) for c in AIRFLOW_COMPONENTS)
 
@@ -634,14 +647,16 @@ class LocalRuntime:
             with open(log, "ab") as out:
                 out.write(b"already migrated by this Airflow environment; nothing to do\n")
             return True
-        self._run_logged([str(venv.airflow), "db", "migrate"], env, log)
+        self._run_logged([str(venv.python), str(self._launcher), "db", "migrate"], env, log)
         write_atomic(stamp, (key + "\n").encode())
         return False
 
     def _start_components(self, venv: Venv, env: Mapping[str, str]) -> None:
         api_port = self.spec.airflow.port
         for component in AIRFLOW_COMPONENTS:
-            self._spawn(component, _argv(component, venv, api_port), env)
+            self._spawn(
+                component, _argv(component, venv, api_port, self._launcher), env, title="airflow"
+            )
 
     def stop(self, *, volumes: bool = False) -> None:
         self.check_ownership()  # never stop, nor delete the data of, another project's stack
@@ -699,7 +714,12 @@ class LocalRuntime:
             processes.stop(record, timeout=STOP_TIMEOUT.get(service, DEFAULT_STOP_TIMEOUT))
         self.layout.pid_file(service).unlink(missing_ok=True)
         env = self._airflow_env(in_use_by_us=True)
-        self._spawn(service, _argv(service, self.venv, self.spec.airflow.port), env)
+        self._spawn(
+            service,
+            _argv(service, self.venv, self.spec.airflow.port, self._launcher),
+            env,
+            title="airflow",
+        )
 
     def restart_airflow(self) -> None:
         """Restart every running Airflow component (each loads the deployed plugins at start)."""
@@ -741,6 +761,10 @@ class LocalRuntime:
         """How `up` waits: see `LocalWatch` (no events to subscribe to, but the start thread
         is ours, so its steps wake the waiter at once)."""
         return LocalWatch(self.services, self._changed)
+
+    def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
+        wanted = set(services)
+        return [s for s in self.services() if s.service in wanted]
 
     def services(self) -> list[ServiceStatus]:
         result: list[ServiceStatus] = []

@@ -1,0 +1,47 @@
+"""The python-on-whales-free Docker CLI calls: argv, parsing, error translation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tinyctl.errors import EnvironmentProblem
+from tinyctl.runtime import docker_cli
+
+
+def test_listing_args_print_the_name_then_each_label() -> None:
+    args = docker_cli.listing_args("volume", "a=b", ("x.id", "x.folder"))
+    assert args == [
+        "volume",
+        "ls",
+        "--filter",
+        "label=a=b",
+        "--format",
+        '{{.Name}}\t{{.Label "x.id"}}\t{{.Label "x.folder"}}',
+    ]
+    assert docker_cli.listing_args("container", "a=b", ())[:2] == ["ps", "--all"]
+    assert docker_cli.listing_args("container", "a=b", ())[-1] == "{{.Names}}"
+
+
+def test_parse_listing_keeps_empty_label_values() -> None:
+    assert docker_cli.parse_listing("v1\tid\t\n\nv2\t\t/f\n") == [
+        ["v1", "id", ""],
+        ["v2", "", "/f"],
+    ]
+
+
+def test_down_and_its_ownership_check_do_not_import_python_on_whales() -> None:
+    code = (
+        "import sys, tinyctl.runtime.docker_cli, tinyctl.runtime.compose;"
+        "print('python_on_whales' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_missing_docker_cli_is_an_environment_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(EnvironmentProblem):
+        docker_cli.run(["ps"], "docker ps")
