@@ -166,6 +166,7 @@ def body(args, report: Report) -> None:
                 for item in data["files"]:
                     verdicts[item["status"]] = verdicts.get(item["status"], 0) + 1
                 report.extra["deploy_verdicts"] = verdicts
+                report.extra.setdefault("deploy_timings", []).append(data.get("timings"))
                 report.extra["deploy_import_errors"] = sorted(
                     f["file"] for f in data["files"] if f["status"] == "import_error"
                 )

@@ -16,6 +16,11 @@ to Airflow's database with Airflow's own `update_dag_parsing_results_in_db` (wha
 reserialize` does for a whole bundle), for the named files only: DAGs and import errors are
 visible at once instead of after the processor's queue reaches the files.
 
+The sync holds the running dag-processor's own writes back for its transaction (it parses the
+same new files at the same moment; two inserts of one new DAG crashed it). The report has the
+seconds spent importing Airflow, parsing and syncing; the process then exits at once, skipping the
+interpreter's teardown.
+
 Prints one line `TINYCTL-PARSE <json>` on stdout; everything else (Airflow's logging) is noise.
 """
 
