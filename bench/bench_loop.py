@@ -166,6 +166,7 @@ def body(args, report: Report) -> None:
                 for item in data["files"]:
                     verdicts[item["status"]] = verdicts.get(item["status"], 0) + 1
                 report.extra["deploy_verdicts"] = verdicts
+                report.extra.setdefault("deploy_timings", []).append(data.get("timings"))
                 report.extra["deploy_import_errors"] = sorted(
                     f["file"] for f in data["files"] if f["status"] == "import_error"
                 )
@@ -183,12 +184,17 @@ def body(args, report: Report) -> None:
                 cwd=project.root,
                 check=False,
             )
+            # Airflow's CLI prints its warnings (graphviz) on stdout before the JSON. A new file
+            # that fails to import is withdrawn by deploy-dags, and Airflow then clears its error:
+            # this list is what is left in the stack afterwards, not what the deploy saw (the
+            # deploy's import errors are read from Airflow's own list, through its API).
+            listed = [line for line in airflow_errors.stdout.splitlines() if line.startswith("[")]
             try:
-                report.extra["airflow_import_errors"] = sorted(
-                    Path(e["filepath"]).name for e in json.loads(airflow_errors.stdout)
+                report.extra["airflow_import_errors_after"] = sorted(
+                    Path(e["filepath"]).name for e in json.loads(listed[-1])
                 )
-            except (ValueError, KeyError, TypeError):
-                report.extra["airflow_import_errors"] = airflow_errors.stdout[-500:]
+            except (ValueError, KeyError, TypeError, IndexError):
+                report.extra["airflow_import_errors_after"] = airflow_errors.stdout[-500:]
         finally:
             finish_project(project, args)
 

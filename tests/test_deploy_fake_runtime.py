@@ -31,6 +31,8 @@ def test_live_then_a_broken_edit_is_rolled_back_and_a_syntax_error_never_lands(
     assert (result.file, result.status) == ("good.py", "live")
     assert [d.dag_id for d in result.dags] == ["good_one"] and not result.dags[0].paused
     assert (fake.dag_folder() / "good.py").read_text() == GOOD
+    # --json says where the seconds went (no in-service parse here: the fake has none)
+    assert {"local", "confirm"} <= set(first.as_dict()["timings"])
 
     (source / "good.py").write_text(BROKEN)
     (source / "bad.py").write_text("def (:\n")

@@ -57,6 +57,21 @@ def test_read_report_takes_the_marker_line_and_locates_errors() -> None:
         read_report("no report here", seconds=0)
 
 
+def test_read_report_keeps_the_phases_of_the_in_service_parse() -> None:
+    data = {
+        "airflow_version": "3.3.2",
+        "seconds": 3.0,
+        "synced": {"ok": True},
+        "phases": {"import": 2.0, "parse": 0.4, "sync": 0.6},
+        "files": [],
+    }
+    report = read_report(MARKER + json.dumps(data) + "\n", seconds=3.2)
+    assert report.synced and report.phases == {"import": 2.0, "parse": 0.4, "sync": 0.6}
+    # a script of an older tinyctl reports no phases
+    del data["phases"]
+    assert read_report(MARKER + json.dumps(data) + "\n", seconds=3.2).phases == {}
+
+
 def test_error_line_of_a_syntax_error() -> None:
     trace = (
         '  File "/opt/airflow/dags/x.py", line 3\n    x = (\n        ^\nSyntaxError: never closed'

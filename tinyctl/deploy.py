@@ -99,6 +99,9 @@ class DeployReport:
     results: list[FileResult]
     seconds: float
     plugins_pending: list[str] = field(default_factory=list)  # loaded at the next restart/up
+    # Where the seconds went: local checks and writes, the in-service parse (its wall clock and,
+    # inside it, importing Airflow / parsing / writing to Airflow's DB), waiting on the API.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[FileResult]:
@@ -113,6 +116,7 @@ class DeployReport:
                 "changed": self.plugins_pending,
                 "restart_needed": bool(self.plugins_pending),
             },
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
         }
 
 
@@ -340,6 +344,7 @@ def deploy_dags(
     unchanged: list[tuple[str, LocalCheck, bytes]] = []
     verdicts = _Verdicts(project.state.cache_dir / "dag-verdicts.json")
     settled: set[str] = set()  # files whose outcome is known: nothing to roll back on interrupt
+    timings: dict[str, float] = {}
     try:
         for rel, source in sources.items():
             new = source.read_bytes()
@@ -407,11 +412,16 @@ def deploy_dags(
         # it, so waiting for one would time out.
         python = [p for p in pending if p.rel.endswith(".py")]
         candidates = [p.rel for p in python if p.check.may_define_dags]
+        timings["local"] = time.monotonic() - started
         parsed = (
             parse_in_service(runtime, DAG_PROCESSOR, candidates, folder=seen_as, sync_bundle=BUNDLE)
             if candidates
             else None
         )
+        if parsed is not None:
+            timings["in_service"] = parsed.seconds
+            timings.update({f"in_service_{k}": v for k, v in parsed.phases.items()})
+        confirming = time.monotonic()
         if parsed is None or not parsed.synced:  # fall back on the DAG processor's own queue
             by_file = _by_file(client.dags(), seen_as)
             for item in pending:
@@ -511,6 +521,7 @@ def deploy_dags(
             if waiting:
                 time.sleep(POLL)
 
+        timings["confirm"] = time.monotonic() - confirming
         restored = [r for r in results if r.restored_at is not None]
         if restored and parsed is not None and parsed.synced:  # the old version, live at once
             parse_in_service(
@@ -576,7 +587,9 @@ def deploy_dags(
 
     order = {rel: i for i, rel in enumerate(sources)}
     results.sort(key=lambda r: (r.folder != "include", order.get(r.file, len(order)), r.file))
-    return DeployReport(results, time.monotonic() - started, pending_plugins(project))
+    return DeployReport(
+        results, time.monotonic() - started, pending_plugins(project), timings=timings
+    )
 
 
 RESTORE_WAIT = 15.0  # seconds to see a put-back version re-parsed after the deadline

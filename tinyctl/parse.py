@@ -76,6 +76,7 @@ class ParseReport:
     seconds: float  # wall clock, container start included
     parse_seconds: float  # inside the container: importing Airflow and the files
     synced: bool = False  # the results were written to Airflow's DB (deploy-dags)
+    phases: dict[str, float] = field(default_factory=dict)  # inside: import, parse, sync seconds
 
     @property
     def failed(self) -> list[ParsedFile]:
@@ -151,6 +152,7 @@ def read_report(stdout: str, *, seconds: float) -> ParseReport:
         seconds,
         float(data.get("seconds") or 0),
         bool((data.get("synced") or {}).get("ok")),
+        {k: float(v) for k, v in (data.get("phases") or {}).items()},
     )
 
 
