@@ -103,8 +103,21 @@ class FakeRuntime:
     def services(self) -> list[ServiceStatus]:
         self.calls.append("services")
         if not self.started:
-            return self.script[0] if len(self.script) == 1 else statuses()
-        return self.script.pop(0) if len(self.script) > 1 else self.script[0]
+            found = self.script[0] if len(self.script) == 1 else statuses()
+        else:
+            found = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        return [self._publishing(s) for s in found]
+
+    def _publishing(self, status: ServiceStatus) -> ServiceStatus:
+        """A running postgres / api-server listens on the spec's port, as a real stack does
+        (unless a test scripted other ports)."""
+        from dataclasses import replace
+
+        spec = self.project_obj.spec
+        port = {"postgres": spec.postgres.port, "api-server": spec.airflow.port}.get(status.service)
+        if status.running and port is not None and not status.published:
+            return replace(status, published=(port,))
+        return status
 
     def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
         wanted = set(services)

@@ -90,4 +90,6 @@ def test_require_up_names_what_is_not_ready(project: Path) -> None:
 def test_require_up_passes_a_healthy_stack(project: Path) -> None:
     opened = _project(project)
     with_runtime(opened, lambda p: FakeRuntime(p, script=[HEALTHY]))
-    assert require_up(opened) == HEALTHY
+    assert [(s.name, s.state, s.health) for s in require_up(opened)] == [
+        (s.name, s.state, s.health) for s in HEALTHY
+    ]

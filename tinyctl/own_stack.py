@@ -82,6 +82,7 @@ def require_up(project: Project, services: Iterable[str] | None = None) -> list[
         mine = [s for s in statuses if wanted is None or s.service in wanted]
         waiting = [s for s in mine if not s.ok]
     if mine and not waiting:
+        _require_spec_ports(project, mine)
         return statuses
     running = [s for s in waiting if s.state != "missing"]
     raise EnvironmentProblem(
@@ -89,3 +90,23 @@ def require_up(project: Project, services: Iterable[str] | None = None) -> list[
         details="Not ready: " + ", ".join(describe(s) for s in running) if running else None,
         hint="Start it with `tinyctl up` (`tinyctl status` shows each service).",
     )
+
+
+def _require_spec_ports(project: Project, statuses: list[ServiceStatus]) -> None:
+    """The running stack must listen where the spec says: commands connect to the spec's ports,
+    and after an edit of `postgres.port` or `airflow.port` without `tinyctl up`, whatever
+    answers on the new port is not this stack (exit 3, before any connection)."""
+    spec = project.spec
+    expected = {"postgres": ("postgres.port", spec.postgres.port)}
+    expected["api-server"] = ("airflow.port", spec.airflow.port)
+    for status in statuses:
+        key, port = expected.get(status.service, ("", None))
+        if port is None or not status.running or port in status.published:
+            continue
+        where = ", ".join(str(p) for p in sorted(set(status.published))) or "no host port"
+        raise EnvironmentProblem(
+            f"stack {project.name}'s {status.service} listens on {where}, "
+            f"but {project.spec_file.name} says {key}: {port}",
+            hint="Run `tinyctl up` to apply the new port (it restarts what uses it); "
+            "nothing else on that port is talked to meanwhile.",
+        )

@@ -75,10 +75,22 @@ STOP_TIMEOUT = {
     "api-server": 1.0,
     "scheduler": 10.0,
     "dag-processor": 5.0,
-    "triggerer": 5.0,
+    "triggerer": 2.0,
 }
 DEFAULT_STOP_TIMEOUT = 10.0
 POSTGRES_READY_TIMEOUT = 60.0
+
+
+def _listening_port(argv: list[str]) -> int | None:
+    """The TCP port in a recorded command line: Postgres' `-c port=N`, the api-server's
+    `--port N`."""
+    for i, arg in enumerate(argv):
+        value = arg.removeprefix("port=") if arg.startswith("port=") else None
+        if arg == "--port" and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value is not None and value.isdigit():
+            return int(value)
+    return None
 
 
 def _argv(component: str, venv: Venv, api_port: int, launcher: Path) -> list[str]:
@@ -780,13 +792,15 @@ class LocalRuntime:
             if record is None:
                 result.append(ServiceStatus(service, service, "missing", "none"))
                 continue
+            # The port a process was started with (its command line), not the spec's: a spec
+            # edited since is not what this stack listens on until `up` applies it.
             ports: tuple[str, ...] = ()
             published: tuple[int, ...] = ()
-            if service == POSTGRES and pg.port is not None:
-                ports, published = (f"127.0.0.1:{pg.port}->{pg.port}/tcp",), (pg.port,)
-            if service == "api-server":
-                af = self.spec.airflow
-                ports, published = (f"{af.bind}:{af.port}->{af.port}/tcp",), (af.port,)
+            port = _listening_port(record.argv)
+            if service == POSTGRES and pg.port is not None and port is not None:
+                ports, published = (f"127.0.0.1:{port}->{port}/tcp",), (port,)
+            if service == "api-server" and port is not None:
+                ports, published = (f"{self.spec.airflow.bind}:{port}->{port}/tcp",), (port,)
             if not processes.same_process(record):
                 result.append(
                     ServiceStatus(
