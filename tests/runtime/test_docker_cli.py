@@ -45,3 +45,23 @@ def test_a_missing_docker_cli_is_an_environment_problem(monkeypatch: pytest.Monk
     monkeypatch.setenv("PATH", "")
     with pytest.raises(EnvironmentProblem):
         docker_cli.run(["ps"], "docker ps")
+
+
+def test_the_compose_version_must_be_v2() -> None:
+    assert docker_cli.parse_compose_version("Docker Compose version v2.40.3\n") == "2.40.3"
+    with pytest.raises(EnvironmentProblem, match="Compose v2 is required"):
+        docker_cli.parse_compose_version("docker-compose version 1.29.2, build 5becea4c")
+
+
+def test_a_background_command_and_its_failure(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`start` + `finish` as `up` uses them, with a stand-in `docker` on PATH (a real process)."""
+    fake = tmp_path / "docker"
+    fake.write_text('#!/bin/sh\necho "ran $*"\n[ "$1" = fail ] && exit 3\nexit 0\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert docker_cli.finish(docker_cli.start(["compose", "up"], "x"), "x") == "ran compose up\n"
+    from tinyctl.errors import TinyctlError
+
+    with pytest.raises(TinyctlError) as caught:
+        docker_cli.finish(docker_cli.start(["fail"], "docker fail"), "docker fail")
+    assert "docker fail" in caught.value.message

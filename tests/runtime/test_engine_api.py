@@ -18,6 +18,8 @@ from tinyctl.runtime.engine_api import (
     containers,
     engine_socket,
     get_json,
+    image_labels,
+    info,
     resources,
 )
 
@@ -75,6 +77,29 @@ def test_a_volume_reply_of_the_wrong_shape_leaves_it_to_the_cli(tmp_path: Path) 
     _serve(sock, b"HTTP/1.0 200 OK\r\n\r\n[]")
     with pytest.raises(EngineApiUnavailable):
         resources("volume", "a=b", (), {"DOCKER_HOST": f"unix://{sock}"})
+
+
+def test_an_images_labels_and_a_missing_image(tmp_path: Path) -> None:
+    sock = tmp_path / "docker.sock"
+    env = {"DOCKER_HOST": f"unix://{sock}"}
+    body = json.dumps({"Config": {"Labels": {"org.tinyctl.inputs": "abc"}}}).encode()
+    requests = _serve(sock, b"HTTP/1.0 200 OK\r\n\r\n" + body)
+    assert image_labels("tinyctl/airflow:3.3.2-debian", env) == {"org.tinyctl.inputs": "abc"}
+    assert requests[0].startswith(b"GET /images/tinyctl%2Fairflow%3A3.3.2-debian/json ")
+    sock.unlink()
+    _serve(sock, b'HTTP/1.0 404 Not Found\r\n\r\n{"message": "No such image"}')
+    assert image_labels("missing:1", env) is None
+
+
+def test_the_engines_info(tmp_path: Path) -> None:
+    sock = tmp_path / "docker.sock"
+    body = {"ServerVersion": "20.10.24", "MemTotal": 25 * 2**30, "NCPU": 2}
+    _serve(sock, b"HTTP/1.0 200 OK\r\n\r\n" + json.dumps(body).encode())
+    assert info({"DOCKER_HOST": f"unix://{sock}"}) == body
+    sock.unlink()
+    _serve(sock, b"HTTP/1.0 200 OK\r\n\r\n[]")
+    with pytest.raises(EngineApiUnavailable):
+        info({"DOCKER_HOST": f"unix://{sock}"})
 
 
 def test_a_chunked_body_is_decoded(tmp_path: Path) -> None:

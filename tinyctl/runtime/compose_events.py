@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from tinyctl.runtime.docker import ContainerState
+from tinyctl.runtime.containers import ContainerState
 
 log = logging.getLogger("tinyctl.commands")
 

@@ -14,7 +14,6 @@ import re
 import shlex
 import subprocess
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from python_on_whales.utils import run as _pow_run
 
 from tinyctl.errors import EnvironmentProblem, TinyctlError, WorkFailed
 from tinyctl.runtime.containers import ContainerState
+from tinyctl.runtime.docker_cli import EngineInfo, parse_compose_version
 
 log = logging.getLogger("tinyctl.commands")
 
@@ -124,14 +124,6 @@ def translate(error: DockerException | ClientNotFoundError, action: str) -> Tiny
     )
 
 
-@dataclass(frozen=True)
-class EngineInfo:
-    server_version: str
-    memory_bytes: int
-    compose_version: str
-    cpus: int
-
-
 class Docker:
     """A Docker engine, and the compose project tinyctl renders for one spec."""
 
@@ -191,12 +183,7 @@ class Docker:
                 hint=INSTALL_COMPOSE,
                 details=_tail(error.stderr, 3),
             ) from None
-        match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", compose)
-        if not match or int(match.group(1)) < 2:
-            raise EnvironmentProblem(
-                f"Docker Compose v2 is required (found {compose.strip()})", hint=INSTALL_COMPOSE
-            )
-        return ".".join(match.groups())
+        return parse_compose_version(compose)
 
     # ------------------------------------------------------------------ images
 

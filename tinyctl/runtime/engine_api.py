@@ -52,8 +52,12 @@ def _decode_chunked(body: bytes) -> bytes:
     return bytes(out)
 
 
+class NotFound(EngineApiUnavailable):
+    """The engine answered 404: no such image, container, ..."""
+
+
 def get_json(path: str, environ: Mapping[str, str], *, timeout: float = TIMEOUT) -> Any:
-    """GET `path` of the engine API; the decoded JSON body of a 200 reply."""
+    """GET `path` of the engine API; the decoded JSON body of a 200 reply (NotFound on 404)."""
     where = engine_socket(environ)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -68,6 +72,8 @@ def get_json(path: str, environ: Mapping[str, str], *, timeout: float = TIMEOUT)
     head, _, body = bytes(reply).partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     status = lines[0].split(b" ", 2)
+    if len(status) >= 2 and status[0].startswith(b"HTTP/1.") and status[1] == b"404":
+        raise NotFound(f"{where}: {path}: not found")
     if len(status) < 2 or not status[0].startswith(b"HTTP/1.") or status[1] != b"200":
         raise EngineApiUnavailable(f"{where}: {lines[0][:80]!r}")
     headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(b":") for h in lines[1:])}
@@ -110,3 +116,22 @@ def resources(kind: str, label: str, fields: Sequence[str], environ: Mapping[str
     else:
         raise ValueError(kind)
     return [[name, *(str((labels or {}).get(f, "")) for f in fields)] for name, labels in named]
+
+
+def image_labels(tag: str, environ: Mapping[str, str]) -> dict[str, str] | None:
+    """The labels of image `tag` (`docker image inspect`), or None when there is no such image."""
+    try:
+        image = get_json(f"/images/{quote(tag, safe='')}/json", environ)
+    except NotFound:
+        return None
+    if not isinstance(image, dict):
+        raise EngineApiUnavailable("the image is not an object")
+    return dict((image.get("Config") or {}).get("Labels") or {})
+
+
+def info(environ: Mapping[str, str]) -> dict[str, Any]:
+    """`docker info` of the engine: ServerVersion, MemTotal, NCPU, ..."""
+    reply = get_json("/info", environ)
+    if not isinstance(reply, dict) or "ServerVersion" not in reply:
+        raise EngineApiUnavailable("the engine info is not an object")
+    return reply
