@@ -132,6 +132,7 @@ def measure(project: RuntimeProject, args: argparse.Namespace, report: Report, s
         log(f"[{label}] warm up {i + 1}: {result.seconds:.1f}s (load {loads[-1]:.1f})")
     warm.note = f"1-min load average before each: {', '.join(f'{x:.1f}' for x in loads)}"
     figures["warm"] = report.add(sec, warm)
+    project.tinyctl("up")  # untimed: syncs settings and deploys, which the warm ups skipped
     noop = project.tinyctl("up")
     report.add(
         sec, Figure(f"{label}_noop_up_s", f"{label}: up on an up stack", "s", [noop.seconds])
