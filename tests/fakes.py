@@ -27,6 +27,19 @@ SERVICES = [
 ONE_SHOT = {"db-setup", "airflow-init"}
 
 
+def open_on_free_ports(root: Path) -> Project:
+    """The scaffolded project in `root`, its Airflow and Postgres ports moved to free ones."""
+    from conftest import free_port
+
+    spec = root / "tinyctl.yaml"
+    spec.write_text(
+        spec.read_text()
+        .replace("port: 8080", f"port: {free_port()}")
+        .replace("port: 5432", f"port: {free_port()}")
+    )
+    return Project.open(spec)
+
+
 def statuses(**states: tuple[str, str]) -> list[ServiceStatus]:
     """ServiceStatus for every service: state/health given per service, else missing."""
     result = []

@@ -7,27 +7,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import free_port
-from fakes import HEALTHY, FakeRuntime, with_runtime
+from fakes import HEALTHY, FakeRuntime, open_on_free_ports, with_runtime
 
 from tinyctl.errors import EnvironmentProblem
 from tinyctl.own_stack import require_up
-from tinyctl.project import Project
 from tinyctl.runtime.local.runtime import _listening_port
 
 
-def _project(root: Path) -> Project:
-    spec = root / "tinyctl.yaml"
-    spec.write_text(
-        spec.read_text()
-        .replace("port: 8080", f"port: {free_port()}")
-        .replace("port: 5432", f"port: {free_port()}")
-    )
-    return Project.open(spec)
-
-
 def test_a_stack_on_the_specs_ports_passes(project: Path) -> None:
-    opened = _project(project)
+    opened = open_on_free_ports(project)
     with_runtime(opened, lambda p: FakeRuntime(p, script=[HEALTHY]))
     assert require_up(opened, ("postgres",))
     assert require_up(opened)
@@ -39,7 +27,7 @@ def test_a_stack_on_the_specs_ports_passes(project: Path) -> None:
 def test_a_port_edited_since_up_stops_before_any_connection(
     project: Path, service: str, key: str
 ) -> None:
-    opened = _project(project)
+    opened = open_on_free_ports(project)
     moved = [replace(s, published=(1,)) if s.service == service else s for s in HEALTHY]
     with_runtime(opened, lambda p: FakeRuntime(p, script=[moved]))
     with pytest.raises(EnvironmentProblem) as caught:

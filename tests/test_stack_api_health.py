@@ -10,8 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import free_port
-from fakes import HEALTHY, FakeRuntime, statuses, with_runtime
+from fakes import HEALTHY, FakeRuntime, open_on_free_ports, statuses, with_runtime
 
 from tinyctl.airflow.models import Health
 from tinyctl.errors import EnvironmentProblem
@@ -87,13 +86,7 @@ def airflow_api() -> Iterator[dict[str, object]]:
 
 
 def _project(root: Path) -> Project:
-    spec = root / "tinyctl.yaml"
-    spec.write_text(
-        spec.read_text()
-        .replace("port: 8080", f"port: {free_port()}")
-        .replace("port: 5432", f"port: {free_port()}")
-    )
-    opened = Project.open(spec)
+    opened = open_on_free_ports(root)
     from tinyctl.render import render
 
     render(opened)  # the secrets the API client is made with

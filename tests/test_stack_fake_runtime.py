@@ -6,23 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import free_port
-from fakes import HEALTHY, FakeRuntime, statuses, with_runtime
+from fakes import HEALTHY, FakeRuntime, open_on_free_ports, statuses, with_runtime
 
 from tinyctl.errors import EnvironmentProblem, WorkFailed
-from tinyctl.project import Project
 from tinyctl.stack import bring_up, require_up
-
-
-def _project(root: Path) -> Project:
-    spec = root / "tinyctl.yaml"
-    spec.write_text(
-        spec.read_text()
-        .replace("port: 8080", f"port: {free_port()}")
-        .replace("port: 5432", f"port: {free_port()}")
-    )
-    return Project.open(spec)
-
 
 STARTING = statuses(
     postgres=("running", "starting"),
@@ -32,7 +19,7 @@ STARTING = statuses(
 
 
 def test_a_failed_one_shot_stops_the_wait_with_its_log(project: Path) -> None:
-    opened = _project(project)
+    opened = open_on_free_ports(project)
     failed = statuses(
         postgres=("running", "healthy"),
         db_setup=("exited", "completed"),
@@ -54,7 +41,7 @@ def test_a_failed_one_shot_stops_the_wait_with_its_log(project: Path) -> None:
 
 
 def test_a_timeout_names_every_service_still_waiting(project: Path) -> None:
-    opened = _project(project)
+    opened = open_on_free_ports(project)
     with_runtime(opened, lambda p: FakeRuntime(p, script=[STARTING, STARTING]))
     with pytest.raises(WorkFailed) as caught:
         bring_up(opened, timeout=0.3)
@@ -65,7 +52,7 @@ def test_a_timeout_names_every_service_still_waiting(project: Path) -> None:
 
 
 def test_require_up_reports_a_stack_that_is_not_up(project: Path) -> None:
-    opened = _project(project)
+    opened = open_on_free_ports(project)
     with_runtime(opened, lambda p: FakeRuntime(p, script=[statuses()]))
     with pytest.raises(EnvironmentProblem) as caught:
         require_up(opened)
@@ -74,7 +61,7 @@ def test_require_up_reports_a_stack_that_is_not_up(project: Path) -> None:
 
 
 def test_require_up_names_what_is_not_ready(project: Path) -> None:
-    opened = _project(project)
+    opened = open_on_free_ports(project)
     degraded = [
         s if s.service != "scheduler" else statuses(scheduler=("running", "starting"))[4]
         for s in HEALTHY
@@ -88,7 +75,7 @@ def test_require_up_names_what_is_not_ready(project: Path) -> None:
 
 
 def test_require_up_passes_a_healthy_stack(project: Path) -> None:
-    opened = _project(project)
+    opened = open_on_free_ports(project)
     with_runtime(opened, lambda p: FakeRuntime(p, script=[HEALTHY]))
     assert [(s.name, s.state, s.health) for s in require_up(opened)] == [
         (s.name, s.state, s.health) for s in HEALTHY
