@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tinyctl.airflow.models import Pool, Variable
 from tinyctl.project import Project
-from tinyctl.runtime.base import BuildOutcome, ServiceStatus, StartHandle
+from tinyctl.runtime.base import BuildOutcome, PollingWatch, ServiceStatus, StartHandle
 
 SERVICES = [
     "postgres",
@@ -131,6 +131,9 @@ class FakeRuntime:
         if status.running and port is not None and not status.published:
             return replace(status, published=(port,))
         return status
+
+    def watch_services(self) -> PollingWatch:
+        return PollingWatch(self.services)
 
     def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
         wanted = set(services)

@@ -97,8 +97,10 @@ def _require_spec_ports(project: Project, statuses: list[ServiceStatus]) -> None
     and after an edit of `postgres.port` or `airflow.port` without `tinyctl up`, whatever
     answers on the new port is not this stack (exit 3, before any connection)."""
     spec = project.spec
-    expected = {"postgres": ("postgres.port", spec.postgres.port)}
-    expected["api-server"] = ("airflow.port", spec.airflow.port)
+    expected = {
+        "postgres": ("postgres.port", spec.postgres.port),
+        "api-server": ("airflow.port", spec.airflow.port),
+    }
     for status in statuses:
         key, port = expected.get(status.service, ("", None))
         if port is None or not status.running or port in status.published:

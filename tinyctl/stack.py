@@ -30,7 +30,6 @@ from tinyctl.runtime.base import (
     AIRFLOW_SERVICES,
     API_SERVER,
     BuildOutcome,
-    PollingWatch,
     Runtime,
     ServiceStatus,
 )
@@ -151,7 +150,7 @@ def bring_up(
         pool = closing.enter_context(ThreadPoolExecutor(max_workers=4))
         engine = pool.submit(runtime.check_engine)
         owned = pool.submit(runtime.check_ownership)
-        opened = pool.submit(_open_watch, runtime)
+        opened = pool.submit(runtime.watch_services)
         stale_images = pool.submit(runtime.images_to_build)
         closing.callback(_close_when_opened, opened)
         rendered = render(project).written
@@ -251,14 +250,6 @@ def bring_up(
         version,
         plugins.changed + plugins.removed,
         restarted,
-    )
-
-
-def _open_watch(runtime: Runtime):
-    return (
-        runtime.watch_services()
-        if hasattr(runtime, "watch_services")
-        else PollingWatch(runtime.services)
     )
 
 

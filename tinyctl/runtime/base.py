@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 # The stack's components. Runtimes name their services after these; core code refers to a
 # component by these names when it needs one (run `psql` in "postgres", list the modules
@@ -289,7 +289,21 @@ class Runtime(Protocol):
         ...
 
 
-class PollingWatch:
+class ClosingWatch:
+    """What every `ServiceWatch` shares: a context manager that calls `close()` on the way out
+    (nothing to release unless a subclass says so)."""
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PollingWatch(ClosingWatch):
     """A `ServiceWatch` for runtimes without change notifications: asks `services()` every
     `interval` seconds (the first call at once)."""
 
@@ -301,12 +315,3 @@ class PollingWatch:
             time.sleep(max(0.0, min(timeout, self._interval)))
         self._first = False
         return self._services()
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> PollingWatch:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

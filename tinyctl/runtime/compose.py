@@ -21,6 +21,7 @@ from tinyctl.runtime.base import (
     AIRFLOW_SERVICES,
     POSTGRES,
     BuildOutcome,
+    ClosingWatch,
     Mount,
     OneOffResult,
     ProgressCallback,
@@ -57,7 +58,7 @@ def _health(state: str, health: str, exit_code: int, one_shot: bool) -> str:
     return health or "none"
 
 
-class ComposeServiceWatch:
+class ComposeServiceWatch(ClosingWatch):
     """`Runtime.watch_services()` for Compose: container changes as `ServiceStatus` lists."""
 
     def __init__(self, watch: Any, to_statuses: Callable[[list], list[ServiceStatus]]):
@@ -68,12 +69,6 @@ class ComposeServiceWatch:
 
     def close(self) -> None:
         self._watch.close()
-
-    def __enter__(self) -> ComposeServiceWatch:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class ComposeRuntime:

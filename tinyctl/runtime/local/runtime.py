@@ -43,6 +43,7 @@ from tinyctl.render.context import POSTGRES_SECRETS_DIR
 from tinyctl.render.images import ca_bundle
 from tinyctl.runtime.base import (
     BuildOutcome,
+    ClosingWatch,
     Mount,
     OneOffResult,
     ProgressCallback,
@@ -146,7 +147,7 @@ class LocalLayout:
         return self.logs / f"{service}.log"
 
 
-class LocalWatch:
+class LocalWatch(ClosingWatch):
     """`Runtime.watch_services()` for the local runtime (a context manager). The start thread
     signals every step it takes (the server accepting connections, a one-shot starting or
     ending, a component spawned, the start's end), so those show at once; Airflow's health,
@@ -169,15 +170,6 @@ class LocalWatch:
         self._first = False
         self._changed.clear()
         return self._services()
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> LocalWatch:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class LocalRuntime:
