@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import queue
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -59,56 +57,6 @@ class _Prepend:
             data, self.head = self.head, b""
             return data
         return self.tail.read(size)
-
-
-class _ReadAhead:
-    """Reads `source` in a thread, a few chunks ahead of the consumer.
-
-    Decompressing a .gz seed (and reading any file) then overlaps with the COPY that sends the
-    previous chunks: zlib and file reads release the GIL, so on two cores the load runs at the
-    pace of the slower of the two, as `gzip -dc | psql` does. A read error (a corrupt gzip
-    stream) is raised in the consumer's thread, at the point where the data runs out.
-    """
-
-    def __init__(self, source: IO[bytes], chunk: int = 1 << 20, depth: int = 4):
-        self._source, self._chunk = source, chunk
-        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="seed-read-ahead", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                data = self._source.read(self._chunk)
-                self._put(data)
-                if not data:
-                    return
-        except BaseException as error:  # handed to the consumer
-            self._put(error)
-
-    def _put(self, item: bytes | BaseException) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def read(self, size: int = -1) -> bytes:
-        if self._stop.is_set():
-            return b""
-        item = self._queue.get()
-        if isinstance(item, BaseException):
-            self._stop.set()
-            raise item
-        if not item:
-            self._stop.set()
-        return item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -172,11 +120,14 @@ def _load_csv_seed(
             )  # gzip: compressed offset
             progress(seed.name, min(position, total), total, rows_seen)
 
-        ahead = _ReadAhead(stream)  # type: ignore[arg-type]
+        # Read and decompress in this thread: while the server parses one chunk, the next is
+        # decompressed (the socket's buffers hold the one sent), the way `gzip -dc | psql` runs.
+        # A reader thread ahead of the COPY measured 0.1 s slower on the flights file (2 cores):
+        # psycopg's writer, zlib and the reader then took turns at the GIL.
         try:
             result = load_csv(
                 dsn,
-                ahead,  # type: ignore[arg-type]
+                stream,
                 table=seed.table or "",
                 columns=columns,
                 mode=seed.mode,
@@ -201,8 +152,6 @@ def _load_csv_seed(
                 f"seed {seed.name}: {path} could not be read: {error}",
                 hint=f"Check the file (`gzip -t` for a .gz); {seed.table} was left exactly as it was.",
             ) from None
-        finally:
-            ahead.close()
     progress(seed.name, total, total, result.rows)
     return result.rows, result.bytes
 
