@@ -43,8 +43,8 @@ def test_modules_for(args: list[str], modules: tuple[str, ...] | None) -> None:
 
 def _imported(*args: str) -> set[str]:
     code = (
-        "import sys; from tinyctl.cli import main; sys.argv = ['tinyctl', *sys.argv[1:]]\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import sys; from tinyctl.cli import run; sys.argv = ['tinyctl', *sys.argv[1:]]\n"
+        "try:\n    run()\nexcept SystemExit:\n    pass\n"
         "print(' '.join(sorted(sys.modules)), file=sys.stderr)"
     )
     done = subprocess.run(
