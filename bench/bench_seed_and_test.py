@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import random
+import re
 import shlex
 import shutil
 import sys
@@ -304,6 +306,23 @@ def body(args: argparse.Namespace, report: Report) -> None:
         'baseline: gzip -dc | psql -1 -c TRUNCATE -c "\\copy ... FROM STDIN"',
         "s",
     )
+    flights_inproc = Figure(
+        "flights_inprocess_s",
+        "for reference: the same load in-process (Project.open + run_seeds, libraries loaded)",
+        "s",
+    )
+    flights_server = Figure(
+        "flights_server_copy_s",
+        "for reference: the server alone (TRUNCATE + COPY of the file inside the container + COMMIT)",
+        "s",
+        note="psql's \\timing in the Postgres container, a server-side file: no client, no network",
+    )
+    imports_floor = Figure(
+        "library_imports_s",
+        "for reference: python -c 'import typer, rich.console, pydantic, psycopg, yaml'",
+        "s",
+        note="the libraries tinyctl is built on, imported and nothing else (os._exit: no teardown)",
+    )
     etl_s = Figure("test_etl_s", "tinyctl test-etl -k orders_2026_11_01 (start to result)", "s")
     etl_run = Figure("test_etl_run_s", "  of which the DAG run (JSON run_seconds)", "s")
     dags_test_s = Figure(
@@ -407,9 +426,44 @@ def body(args: argparse.Namespace, report: Report) -> None:
                 )
                 return run(["bash", "-c", pipeline], env=psql.env, timeout=1800).seconds
 
-            flight_sides = [(flights_tinyctl, flights_cli), (flights_psql, flights_base)]
+            def flights_inprocess() -> float:
+                started = time.perf_counter()
+                tinyctl.seed.run_seeds(Project.open(project.spec_file, ENV), only=[FLIGHTS_SEED])
+                return time.perf_counter() - started
+
+            server_csv = "/tmp/tinyctl-bench-flights.csv"
+
+            def flights_server_only() -> float:
+                result = project.compose(
+                    "exec", "-T", "postgres", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                    "-U", "postgres", "-d", "warehouse",
+                    "-c", "\\timing on", "-c", "BEGIN", "-c", f"TRUNCATE {FLIGHTS_TABLE}",
+                    "-c", f"COPY {FLIGHTS_TABLE} FROM '{server_csv}' WITH (FORMAT csv, HEADER true, NULL 'NA', FREEZE true)",
+                    "-c", "COMMIT",
+                    timeout=1800,
+                )  # fmt: skip
+                times = [float(t) for t in re.findall(r"Time: ([0-9.]+) ms", result.stdout)]
+                return sum(times) / 1000
+
+            def library_imports() -> float:
+                code = "import os, typer, rich.console, pydantic, psycopg, yaml; os._exit(0)"
+                return run([PYTHON, "-c", code]).seconds
+
+            flight_sides = [
+                (flights_tinyctl, flights_cli),
+                (flights_psql, flights_base),
+                (flights_inprocess, flights_inproc),
+                (flights_server_only, flights_server),
+            ]
+            if "flights" in args.only:
+                plain = project.root / "bench-data" / "flights.csv"
+                with gzip.open(flights_path, "rb") as source, plain.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+                project.compose("cp", str(plain), f"postgres:{server_csv}")
+                plain.unlink()
             for i in range(args.repeat if "flights" in args.only else 0):
-                for measure, figure in flight_sides if i % 2 == 0 else flight_sides[::-1]:
+                shift = i % len(flight_sides)  # rotate who goes first
+                for measure, figure in flight_sides[shift:] + flight_sides[:shift]:
                     log(f"flights {i + 1}/{args.repeat}: {measure.__name__}")
                     checkpoint(project)
                     figure.samples.append(measure())
@@ -418,6 +472,9 @@ def body(args: argparse.Namespace, report: Report) -> None:
                         raise RuntimeError(
                             f"{measure.__name__} left {count} rows, expected {FLIGHTS_ROWS}"
                         )
+
+            for _ in range(args.repeat if "flights" in args.only else 0):
+                imports_floor.samples.append(library_imports())
 
             fixture = project.root / FIXTURE
             landing = project.root / "data" / "landing"
@@ -529,6 +586,26 @@ def body(args: argparse.Namespace, report: Report) -> None:
                     flights_cli,
                     flights_base,
                     target=("<=", FLIGHTS_RATIO_TARGET),
+                ),
+            )
+            for figure in (flights_inproc, flights_server, imports_floor):
+                report.add(flights_sec, figure)
+            floor = Figure(
+                "flights_floor_s",
+                "floor of a client on these libraries: imports + in-process load",
+                "s",
+                note="what is left of `tinyctl seed` with no work of its own before the load",
+            )
+            if imports_floor.value is not None and flights_inproc.value is not None:
+                floor.value_override = imports_floor.value + flights_inproc.value
+            report.add(flights_sec, floor)
+            report.add(
+                flights_sec,
+                ratio_figure(
+                    "ratio_flights_floor_vs_psql",
+                    "ratio floor / gzip -dc | psql (seconds)",
+                    floor,
+                    flights_base,
                 ),
             )
             for figure in (etl_s, etl_run, dags_test_s):
