@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tinyctl.ci.isolation import (
+    RunIdentity,
     ci_job,
     free_ports,
     list_runs,
@@ -95,3 +96,45 @@ def test_an_explicit_name_must_be_valid(project: Path) -> None:
     assert plan_run(loaded, {}, name="mine-1").name == "mine-1"
     with pytest.raises(BadInput, match="--name"):
         plan_run(loaded, {}, name="Mine!")
+
+
+def test_a_run_name_that_climbs_out_is_refused(project: Path) -> None:
+    loaded = load_spec(project / "tinyctl.yaml")
+    outside = project.parent / "victim"
+    outside.mkdir()
+    (outside / "run.json").write_text("{}")
+    for name in ("../../../victim", "..", "a/b", "Demo"):
+        with pytest.raises(BadInput, match="is not the name of a CI run"):
+            read_run(loaded, name)
+    assert (outside / "run.json").exists()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"folder": ".."},
+        {"folder": "/"},
+        {"name": "someone-else"},
+        {"airflow_port": "8080"},
+        {"postgres_port": True},
+    ],
+)
+def test_an_edited_run_file_is_refused_and_nothing_is_removed(project: Path, edit) -> None:
+    loaded = load_spec(project / "tinyctl.yaml")
+    run = plan_run(loaded, {}, name="kept-1")
+    folder = prepare_run_folder(loaded, run)
+    data = {**json.loads((folder / "run.json").read_text()), **edit}
+    (folder / "run.json").write_text(json.dumps(data))
+    with pytest.raises(BadInput, match="does not describe CI run 'kept-1'"):
+        read_run(loaded, "kept-1")
+    assert folder.is_dir() and (project / "tinyctl.yaml").is_file()
+
+
+def test_only_a_run_folder_is_ever_removed(project: Path) -> None:
+    loaded = load_spec(project / "tinyctl.yaml")
+    run = plan_run(loaded, {}, name="kept-2")
+    for folder in ("data", ".tinyctl", ".tinyctl/ci", ".tinyctl/ci/kept-2/state", "../elsewhere"):
+        forged = RunIdentity(**{**run.as_dict(), "folder": folder})
+        with pytest.raises(BadInput, match="not a CI run folder"):
+            remove_run_folder(loaded, forged)
+    assert (project / "data").is_dir()

@@ -172,22 +172,47 @@ def prepare_run_folder(loaded: LoadedSpec, run: RunIdentity) -> Path:
     return folder
 
 
+def _runs_folder(loaded: LoadedSpec) -> PurePosixPath:
+    return PurePosixPath(loaded.spec.project.state_dir) / RUNS_FOLDER
+
+
 def read_run(loaded: LoadedSpec, name: str) -> RunIdentity:
-    """A kept run's identity, for `tinyctl ci down NAME`."""
-    folder = loaded.path(f"{PurePosixPath(loaded.spec.project.state_dir) / RUNS_FOLDER / name}")
+    """A kept run's identity, for `tinyctl ci down NAME`.
+
+    Only a run folder of this project's state folder is read, and its run.json must describe
+    that very run (its name and folder): `ci down` removes that folder and stops that stack, so
+    a name that climbs out (`../x`) or an edited run.json never points it anywhere else.
+    """
+    known = list_runs(loaded)
+    hint = ("Kept runs: " + ", ".join(known)) if known else "There is no kept run here."
+    if not re.match(PROJECT_NAME, name):
+        raise BadInput(f"{name!r} is not the name of a CI run", hint=hint)
+    expected = (_runs_folder(loaded) / name).as_posix()
+    file = loaded.path(expected) / RUN_FILE
     try:
-        data = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
-        return RunIdentity(**data)
+        data = json.loads(file.read_text(encoding="utf-8"))
+        run = RunIdentity(**data)
     except (OSError, ValueError, TypeError):
-        known = list_runs(loaded)
+        raise BadInput(f"no CI run {name!r} in this project", hint=hint) from None
+    ports = (run.airflow_port, run.postgres_port)
+    if (
+        run.name != name
+        or run.folder != expected
+        or not isinstance(run.airflow_port, int)
+        or not isinstance(run.postgres_port, int | None)
+        or any(isinstance(p, bool) for p in ports)
+    ):
         raise BadInput(
-            f"no CI run {name!r} in this project",
-            hint=("Kept runs: " + ", ".join(known)) if known else "There is no kept run here.",
-        ) from None
+            f"{file} does not describe CI run {name!r} (name, folder or ports differ)",
+            hint="It was edited or copied from another run. Find the run's stack with "
+            "`docker compose ls`, stop it with `docker compose -p NAME down --volumes`, and "
+            "remove that folder yourself.",
+        )
+    return run
 
 
 def list_runs(loaded: LoadedSpec) -> list[str]:
-    runs = loaded.path(f"{PurePosixPath(loaded.spec.project.state_dir) / RUNS_FOLDER}")
+    runs = loaded.path(_runs_folder(loaded).as_posix())
     if not runs.is_dir():
         return []
     return sorted(p.parent.name for p in runs.glob(f"*/{RUN_FILE}"))
@@ -197,6 +222,12 @@ def remove_run_folder(loaded: LoadedSpec, run: RunIdentity) -> list[str]:
     """Delete the run's folder; returns the paths that could not be removed (if any)."""
     left: list[str] = []
     folder = loaded.path(run.folder)
+    runs = loaded.path(_runs_folder(loaded).as_posix())
+    if folder.parent != runs:  # a run folder is always one level inside the runs folder
+        raise BadInput(
+            f"{folder} is not a CI run folder of this project (those are in {runs})",
+            hint="Nothing was removed.",
+        )
     if folder.exists():
         # `onerror` rather than 3.12's `onexc`: tinyctl supports Python 3.11.
         shutil.rmtree(folder, onerror=lambda _f, path, _e: left.append(str(path)))
