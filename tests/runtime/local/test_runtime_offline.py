@@ -191,3 +191,41 @@ def test_parse_runs_as_a_one_off_of_the_local_venv_with_no_stack(project: Path) 
     assert "staging_orders" in result.stdout and "boom" in result.stdout + result.stderr
     assert str(project / "dags" / "broken.py") in result.stdout + result.stderr
     assert not (project / ".tinyctl" / "local" / "run").exists()  # nothing of a stack started
+
+
+def test_down_volumes_never_deletes_what_a_hand_made_link_points_at(
+    project: Path, tmp_path: Path
+) -> None:
+    runtime = _runtime(project)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    runtime.layout.root.mkdir(parents=True)
+    runtime.layout.cluster_link.symlink_to(precious, target_is_directory=True)
+    runtime.stop(volumes=True)
+    assert (precious / "keep.txt").read_text() == "mine"
+    assert not runtime.layout.cluster_link.is_symlink()  # the link itself is gone
+
+
+def test_down_volumes_deletes_a_cluster_folder_tinyctl_made(project: Path) -> None:
+    import os
+    import tempfile
+    import uuid
+
+    from tinyctl.runtime.local import cluster
+
+    runtime = _runtime(project)
+    made = Path(tempfile.gettempdir()) / f"tinyctl-{os.geteuid()}" / f"test-{uuid.uuid4().hex[:12]}"
+    made.mkdir(parents=True)
+    try:
+        (made / "PG_VERSION").write_text("15\n")
+        assert cluster.made_by_locate(made.resolve())
+        runtime.layout.root.mkdir(parents=True)
+        runtime.layout.cluster_link.symlink_to(made, target_is_directory=True)
+        runtime.stop(volumes=True)
+        assert not made.exists() and not runtime.layout.cluster_link.is_symlink()
+    finally:
+        if made.exists():
+            import shutil
+
+            shutil.rmtree(made)

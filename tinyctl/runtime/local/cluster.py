@@ -179,6 +179,18 @@ class Cluster:
         return {"PGHOST": str(self.socket_dir), "PGPORT": str(self.port)}
 
 
+def _cluster_homes() -> tuple[Path, Path]:
+    """Where `locate` makes a cluster outside the state folder: root's system folder, else a
+    private folder of the user's in the temp folder."""
+    return SYSTEM_CLUSTERS, Path(tempfile.gettempdir()) / f"tinyctl-{os.geteuid()}"
+
+
+def made_by_locate(target: Path) -> bool:
+    """Whether `target` (a resolved link target) is a cluster folder `locate` made: the only
+    kind that `down --volumes` deletes through the state folder's link."""
+    return any(target.parent == home.resolve() for home in _cluster_homes())
+
+
 def locate(state_link: Path, key_source: str, user: ServiceUser) -> Path:
     """Where the cluster lives: state_link itself, or (root, unreachable state folder) a folder
     under /var/lib/tinyctl that state_link points to."""
@@ -190,10 +202,9 @@ def locate(state_link: Path, key_source: str, user: ServiceUser) -> Path:
     if can_reach(user, state_link) and len(str(socket_path)) <= SOCKET_LIMIT:
         return state_link
     key = hashlib.sha256(key_source.encode()).hexdigest()[:16]
-    if os.geteuid() == 0:
-        target = SYSTEM_CLUSTERS / key
-    else:  # a state folder too deep for a unix socket path: a short private folder instead
-        target = Path(tempfile.gettempdir()) / f"tinyctl-{os.geteuid()}" / key
+    system, private = _cluster_homes()
+    # root: the system folder; a state folder too deep for a unix socket path: a short private one
+    target = (system if os.geteuid() == 0 else private) / key
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
     _chown(target, user)
     state_link.parent.mkdir(parents=True, exist_ok=True)

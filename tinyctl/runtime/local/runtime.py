@@ -683,7 +683,9 @@ class LocalRuntime:
         if volumes:
             link = self.layout.cluster_link
             if link.is_symlink():
-                shutil.rmtree(link.resolve(), ignore_errors=True)
+                target = link.resolve()
+                if clusters.made_by_locate(target):  # never what a hand-made link points at
+                    shutil.rmtree(target, ignore_errors=True)
                 link.unlink()
             elif link.exists():
                 shutil.rmtree(link, ignore_errors=True)
