@@ -133,8 +133,15 @@ def test_an_edited_run_file_is_refused_and_nothing_is_removed(project: Path, edi
 def test_only_a_run_folder_is_ever_removed(project: Path) -> None:
     loaded = load_spec(project / "tinyctl.yaml")
     run = plan_run(loaded, {}, name="kept-2")
-    for folder in ("data", ".tinyctl", ".tinyctl/ci", ".tinyctl/ci/kept-2/state", "../elsewhere"):
+    for folder in (
+        "data",
+        ".tinyctl",
+        ".tinyctl/ci",
+        ".tinyctl/ci/kept-2/state",
+        "../elsewhere",
+        "../other/.tinyctl/ci/kept-2",
+    ):
         forged = RunIdentity(**{**run.as_dict(), "folder": folder})
-        with pytest.raises(BadInput, match="not a CI run folder"):
+        with pytest.raises(BadInput, match="is not the folder of CI run 'kept-2'"):
             remove_run_folder(loaded, forged)
     assert (project / "data").is_dir()

@@ -222,10 +222,15 @@ def remove_run_folder(loaded: LoadedSpec, run: RunIdentity) -> list[str]:
     """Delete the run's folder; returns the paths that could not be removed (if any)."""
     left: list[str] = []
     folder = loaded.path(run.folder)
-    runs = loaded.path(_runs_folder(loaded).as_posix())
-    if folder.parent != runs:  # a run folder is always one level inside the runs folder
+    # <state folder>/ci/<run name>, inside the project folder (`loaded` may be the run's own
+    # derived spec, whose state folder is the run's: only the shape can be checked here)
+    if (
+        folder.name != run.name
+        or folder.parent.name != RUNS_FOLDER
+        or loaded.root.resolve() not in folder.parents
+    ):
         raise BadInput(
-            f"{folder} is not a CI run folder of this project (those are in {runs})",
+            f"{folder} is not the folder of CI run {run.name!r} in this project",
             hint="Nothing was removed.",
         )
     if folder.exists():
