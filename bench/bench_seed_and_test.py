@@ -440,7 +440,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
                 tinyctl.seed.run_seeds(Project.open(project.spec_file, ENV), only=[FLIGHTS_SEED])
                 return time.perf_counter() - started
 
-            server_csv = "/tmp/tinyctl-bench-flights.csv"
+            server_csv = "/tmp/tinyctl-bench-flights.csv"  # inside the Postgres container
 
             def flights_server_only() -> float:
                 result = project.compose(
