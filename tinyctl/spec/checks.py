@@ -412,28 +412,33 @@ def scan_dag_ids(folder: Path, wanted: Collection[str] = ()) -> set[str]:
     for what is asked, and a command checking its spec parses one file per test DAG instead of
     the whole folder (a parse costs milliseconds per file, on every command).
     """
-    sources: list[tuple[Path, bytes]] = []
-    for file in _python_files(folder):
-        try:
-            if file.stat().st_size > SCAN_MAX_BYTES:
-                continue
-            data = file.read_bytes()
-        except OSError:
-            continue
-        if b"dag" in data.lower():  # else not a DAG file: no parse
-            sources.append((file, data))
     needles = [name.encode() for name in wanted]
     found: set[str] = set()
-    later: list[tuple[Path, bytes]] = []
-    for file, data in sources:
+    later: list[Path] = []
+    for file in _python_files(folder):
+        data = _dag_source(file)
+        if data is None:
+            continue
         if not needles or any(needle in data for needle in needles):
             found.update(_parsed_dag_ids(file, data))
         else:
-            later.append((file, data))
+            later.append(file)
     if not set(wanted) <= found:
-        for file, data in later:
-            found.update(_parsed_dag_ids(file, data))
+        for file in later:
+            if (data := _dag_source(file)) is not None:
+                found.update(_parsed_dag_ids(file, data))
     return found
+
+
+def _dag_source(file: Path) -> bytes | None:
+    """The file's bytes if it may define a DAG: not too big, readable, mentions "dag"."""
+    try:
+        if file.stat().st_size > SCAN_MAX_BYTES:
+            return None
+        data = file.read_bytes()
+    except OSError:
+        return None
+    return data if b"dag" in data.lower() else None
 
 
 def _parsed_dag_ids(file: Path, data: bytes) -> Iterator[str]:
