@@ -183,17 +183,15 @@ def read_run(loaded: LoadedSpec, name: str) -> RunIdentity:
     that very run (its name and folder): `ci down` removes that folder and stops that stack, so
     a name that climbs out (`../x`) or an edited run.json never points it anywhere else.
     """
-    known = list_runs(loaded)
-    hint = ("Kept runs: " + ", ".join(known)) if known else "There is no kept run here."
     if not re.match(PROJECT_NAME, name):
-        raise BadInput(f"{name!r} is not the name of a CI run", hint=hint)
+        raise BadInput(f"{name!r} is not the name of a CI run", hint=_kept_runs(loaded))
     expected = (_runs_folder(loaded) / name).as_posix()
     file = loaded.path(expected) / RUN_FILE
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
         run = RunIdentity(**data)
     except (OSError, ValueError, TypeError):
-        raise BadInput(f"no CI run {name!r} in this project", hint=hint) from None
+        raise BadInput(f"no CI run {name!r} in this project", hint=_kept_runs(loaded)) from None
     ports = (run.airflow_port, run.postgres_port)
     if (
         run.name != name
@@ -209,6 +207,11 @@ def read_run(loaded: LoadedSpec, name: str) -> RunIdentity:
             "remove that folder yourself.",
         )
     return run
+
+
+def _kept_runs(loaded: LoadedSpec) -> str:
+    known = list_runs(loaded)
+    return ("Kept runs: " + ", ".join(known)) if known else "There is no kept run here."
 
 
 def list_runs(loaded: LoadedSpec) -> list[str]:
