@@ -285,17 +285,18 @@ class Project:
 
     # ------------------------------------------------------------------ one command at a time
 
-    def lock(self, command: str, *, create: bool = True) -> None:
+    def lock(self, command: str, *, create: bool = True, wait: float | None = None) -> None:
         """Hold this project's lock for the rest of the process (see `tinyctl.lock`). With
         `create=False`, a project whose state folder does not exist yet is not locked: there is
-        no stack to protect, and the command will say the stack is not up."""
+        no stack to protect, and the command will say the stack is not up. `wait`: seconds to
+        wait for another holder (default: TINYCTL_LOCK_WAIT, else 5)."""
         from tinyctl.lock import ProjectLock, wait_seconds
 
         if not create and not self.state.root.is_dir():
             return
         if self._lock is None:
             self._lock = ProjectLock(self.state.lock_file, self.name)
-        self._lock.acquire(command, wait=wait_seconds(self.environ))
+        self._lock.acquire(command, wait=wait_seconds(self.environ) if wait is None else wait)
 
     def unlock(self) -> None:
         if self._lock is not None:

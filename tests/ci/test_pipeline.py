@@ -163,3 +163,36 @@ def test_a_bug_in_a_stage_is_never_reported_as_ok(
     assert data["failed_stage"] == "parse" and stages(data)["parse"] == "crashed"
     [failure] = ET.parse(out / "junit.xml").getroot().iter("failure")
     assert "a bug" in failure.get("message")
+
+
+def test_ci_down_all_removes_every_run_but_one_still_going(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a stack (local runtime, never started): the run folders and the lock logic."""
+    from tinyctl.ci.isolation import list_runs, plan_run, prepare_run_folder
+    from tinyctl.ci.pipeline import tear_down_all_kept
+    from tinyctl.lock import ProjectLock
+    from tinyctl.spec import load_spec
+
+    monkeypatch.setenv("TINYCTL_RUNTIME", "local")
+    loaded = load_spec(project / "tinyctl.yaml")
+    for name in ("demo-ci-a", "demo-ci-b", "demo-ci-live"):
+        prepare_run_folder(loaded, plan_run(loaded, {}, name=name))
+    live = ProjectLock(project / ".tinyctl/ci/demo-ci-live/state/lock", "demo-ci-live")
+    live.acquire("tinyctl ci run", wait=0)  # a `ci run` that is still going
+    try:
+        outcomes = dict(tear_down_all_kept(project / "tinyctl.yaml"))
+    finally:
+        live.release()
+    assert outcomes["demo-ci-a"] is None and outcomes["demo-ci-b"] is None
+    assert "busy" in outcomes["demo-ci-live"].message
+    assert list_runs(loaded) == ["demo-ci-live"]
+
+
+def test_ci_down_takes_a_name_or_all(project: Path) -> None:
+    for args in ((), ("x", "--all")):
+        result = tinyctl("ci", "down", *args, cwd=project, env={})
+        assert result.returncode == 2, result.stderr
+        assert "--all" in result.stderr and "Traceback" not in result.stderr
+    result = tinyctl("ci", "down", "--all", cwd=project, env={})
+    assert result.returncode == 0 and "No CI run folders" in result.stdout

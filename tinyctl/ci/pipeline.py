@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from tinyctl import __version__
 from tinyctl.ci import artifacts
-from tinyctl.ci.isolation import RunIdentity, plan_run, prepare_run_folder, remove_run_folder
+from tinyctl.ci.isolation import (
+    RunIdentity,
+    list_runs,
+    plan_run,
+    prepare_run_folder,
+    read_run,
+    remove_run_folder,
+)
 from tinyctl.errors import ExitCode, TinyctlError, WorkFailed
 from tinyctl.fsutil import write_atomic
 from tinyctl.render.images import IMAGE_NAMESPACE_ENV
@@ -184,6 +191,8 @@ def _validate(ctx: _Context) -> str:
     ctx.listener.run_planned(run)
     ctx.ci.project = base.derive(run.override(), ctx.environ)
     prepare_run_folder(base.loaded, run)
+    # Held until the run ends, teardown included: `ci down --all` never removes a live run.
+    ctx.ci.project.lock("tinyctl ci run", wait=0)
     tests = len(ctx.project.spec.tests)
     return (
         f"{base.loaded.file.name} is valid: {len(base.spec.seeds)} seed(s), {tests} test(s); "
@@ -523,6 +532,8 @@ def run_ci(
                 )
                 ci.reports["junit"] = artifacts.JUNIT
             _tear_down(ctx)
+            if ci.project is not None:
+                ci.project.unlock()
             ci.seconds = time.monotonic() - started
             ci.reports["summary"] = artifacts.SUMMARY
             artifacts.write_json(options.out / artifacts.SUMMARY, ci.as_dict())
@@ -531,13 +542,39 @@ def run_ci(
 
 def tear_down_kept(spec_file: Path, name: str) -> RunIdentity:
     """`tinyctl ci down NAME`: remove a run kept with --keep (stack, volumes and run folder)."""
-    from tinyctl.ci.isolation import read_run
     from tinyctl.project import Project
 
     base = Project.open(spec_file)
     run = read_run(base.loaded, name)
-    project = base.derive(run.override())
-    project.runtime.check_engine()
-    project.runtime.stop(volumes=True)
-    remove_run_folder(base.loaded, run)
+    _tear_down_run(base, run)
     return run
+
+
+def tear_down_all_kept(spec_file: Path) -> list[tuple[str, TinyctlError | None]]:
+    """`tinyctl ci down --all`: every run folder of the project, one after the other.
+
+    A run whose `ci run` is still going (it holds the run's lock) is left alone, and a run that
+    cannot be removed is reported: (name, None) for each run removed, (name, error) otherwise.
+    """
+    from tinyctl.project import Project
+
+    base = Project.open(spec_file)
+    outcomes: list[tuple[str, TinyctlError | None]] = []
+    for name in list_runs(base.loaded):
+        try:
+            _tear_down_run(base, read_run(base.loaded, name), wait=0)
+            outcomes.append((name, None))
+        except TinyctlError as error:
+            outcomes.append((name, error))
+    return outcomes
+
+
+def _tear_down_run(base: Project, run: RunIdentity, *, wait: float | None = None) -> None:
+    project = base.derive(run.override())
+    project.lock("tinyctl ci down", wait=wait)  # not while its `ci run` is going
+    try:
+        project.runtime.check_engine()
+        project.runtime.stop(volumes=True)
+        remove_run_folder(base.loaded, run)
+    finally:
+        project.unlock()

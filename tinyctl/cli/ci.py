@@ -19,6 +19,7 @@ from tinyctl.cli.app import (
     handle_errors,
 )
 from tinyctl.cli.common import enable_echo
+from tinyctl.errors import BadInput, EnvironmentProblem, ExitCode, WorkFailed
 
 if TYPE_CHECKING:
     from tinyctl.ci.isolation import RunIdentity
@@ -249,17 +250,52 @@ def init(
 @handle_errors
 def down(
     run_name: Annotated[
-        str,
+        str | None,
         typer.Argument(help="The run's stack name, as `ci run --keep` printed it.", metavar="NAME"),
-    ],
+    ] = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every run folder of this project: kept runs and runs killed before teardown. "
+            "A run still going is left alone.",
+        ),
+    ] = False,
     spec: SpecOption = DEFAULT_SPEC,
     verbose: VerboseOption = False,
 ) -> None:
     """Remove a stack kept by `tinyctl ci run --keep`: containers, volumes and its run folder."""
-    from tinyctl.ci.pipeline import tear_down_kept
+    from tinyctl.ci.pipeline import tear_down_all_kept, tear_down_kept
 
+    if (run_name is None) == (not every):
+        raise BadInput(
+            "name one run, or give --all" if run_name is None else "give a NAME or --all, not both",
+            hint="`tinyctl ci down NAME` removes one run; `tinyctl ci down --all` every run of "
+            "this project.",
+        )
     enable_echo(verbose)
-    run = tear_down_kept(spec, run_name)
-    output.out.print(
-        f"[green]✓[/green] {escape(run.name)} is down (containers, volumes and run folder removed)."
-    )
+    if run_name is not None:
+        run = tear_down_kept(spec, run_name)
+        output.out.print(
+            f"[green]✓[/green] {escape(run.name)} is down (containers, volumes and run folder removed)."
+        )
+        return
+    outcomes = tear_down_all_kept(spec)
+    if not outcomes:
+        output.out.print("No CI run folders in this project.")
+    failures = []
+    for name, error in outcomes:
+        if error is None:
+            output.out.print(f"[green]✓[/green] {escape(name)} is down (run folder removed).")
+        else:
+            failures.append(error)
+            output.out.print(f"[red]✗[/red] {escape(name)}: {escape(error.message)}")
+    if failures:
+        worst = max(failures, key=lambda e: int(e.exit_code))
+        kind = {ExitCode.BAD_INPUT: BadInput, ExitCode.ENVIRONMENT: EnvironmentProblem}.get(
+            worst.exit_code, WorkFailed
+        )
+        raise kind(
+            f"{len(failures)} of {len(outcomes)} CI run(s) were not removed",
+            hint="A run still going keeps its lock until it ends; each line above says why.",
+        )
