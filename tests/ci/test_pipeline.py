@@ -179,13 +179,13 @@ def test_ci_down_all_removes_every_run_but_one_still_going(
     for name in ("demo-ci-a", "demo-ci-b", "demo-ci-live"):
         prepare_run_folder(loaded, plan_run(loaded, {}, name=name))
     live = ProjectLock(project / ".tinyctl/ci/demo-ci-live/state/lock", "demo-ci-live")
-    live.acquire("tinyctl ci run", wait=0)  # a `ci run` that is still going
+    live.acquire("ci run", wait=0)  # a `ci run` that is still going
     try:
         outcomes = dict(tear_down_all_kept(project / "tinyctl.yaml"))
     finally:
         live.release()
     assert outcomes["demo-ci-a"] is None and outcomes["demo-ci-b"] is None
-    assert "busy" in outcomes["demo-ci-live"].message
+    assert "busy: `tinyctl ci run` (pid" in outcomes["demo-ci-live"].message
     assert list_runs(loaded) == ["demo-ci-live"]
 
 

@@ -192,7 +192,7 @@ def _validate(ctx: _Context) -> str:
     ctx.ci.project = base.derive(run.override(), ctx.environ)
     prepare_run_folder(base.loaded, run)
     # Held until the run ends, teardown included: `ci down --all` never removes a live run.
-    ctx.ci.project.lock("tinyctl ci run", wait=0)
+    ctx.ci.project.lock("ci run", wait=0)
     tests = len(ctx.project.spec.tests)
     return (
         f"{base.loaded.file.name} is valid: {len(base.spec.seeds)} seed(s), {tests} test(s); "
@@ -571,7 +571,7 @@ def tear_down_all_kept(spec_file: Path) -> list[tuple[str, TinyctlError | None]]
 
 def _tear_down_run(base: Project, run: RunIdentity, *, wait: float | None = None) -> None:
     project = base.derive(run.override())
-    project.lock("tinyctl ci down", wait=wait)  # not while its `ci run` is going
+    project.lock("ci down", wait=wait)  # not while its `ci run` is going
     try:
         project.runtime.check_engine()
         project.runtime.stop(volumes=True)
