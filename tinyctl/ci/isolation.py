@@ -128,6 +128,10 @@ def free_ports(binds: list[str]) -> list[int]:
     return ports
 
 
+def _runs_folder(loaded: LoadedSpec) -> PurePosixPath:
+    return PurePosixPath(loaded.spec.project.state_dir) / RUNS_FOLDER
+
+
 def plan_run(
     loaded: LoadedSpec, environ: Mapping[str, str], *, name: str | None = None
 ) -> RunIdentity:
@@ -146,7 +150,6 @@ def plan_run(
     if spec.postgres.port is not None:
         binds.append(spec.postgres.bind)
     ports = free_ports(binds)
-    state = PurePosixPath(spec.project.state_dir)
     return RunIdentity(
         name=name,
         project=spec.project.name,
@@ -154,7 +157,7 @@ def plan_run(
         ci_id=job,
         airflow_port=ports[0],
         postgres_port=ports[1] if len(ports) > 1 else None,
-        folder=(state / RUNS_FOLDER / name).as_posix(),
+        folder=(_runs_folder(loaded) / name).as_posix(),
     )
 
 
@@ -170,10 +173,6 @@ def prepare_run_folder(loaded: LoadedSpec, run: RunIdentity) -> Path:
     for sub in ("landing", "archive"):
         (data / sub).mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _runs_folder(loaded: LoadedSpec) -> PurePosixPath:
-    return PurePosixPath(loaded.spec.project.state_dir) / RUNS_FOLDER
 
 
 def read_run(loaded: LoadedSpec, name: str) -> RunIdentity:
@@ -192,14 +191,10 @@ def read_run(loaded: LoadedSpec, name: str) -> RunIdentity:
         run = RunIdentity(**data)
     except (OSError, ValueError, TypeError):
         raise BadInput(f"no CI run {name!r} in this project", hint=_kept_runs(loaded)) from None
-    ports = (run.airflow_port, run.postgres_port)
-    if (
-        run.name != name
-        or run.folder != expected
-        or not isinstance(run.airflow_port, int)
-        or not isinstance(run.postgres_port, int | None)
-        or any(isinstance(p, bool) for p in ports)
-    ):
+    ports_ok = type(run.airflow_port) is int and (  # `is`: a JSON true is no port
+        run.postgres_port is None or type(run.postgres_port) is int
+    )
+    if run.name != name or run.folder != expected or not ports_ok:
         raise BadInput(
             f"{file} does not describe CI run {name!r} (name, folder or ports differ)",
             hint="It was edited or copied from another run. Find the run's stack with "
