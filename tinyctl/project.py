@@ -21,6 +21,7 @@ from tinyctl.state.layout import StateLayout
 if TYPE_CHECKING:
     from tinyctl.airflow import AirflowClient
     from tinyctl.db import Dsn
+    from tinyctl.plan import StackPlan
     from tinyctl.spec.loader import LoadedSpec
     from tinyctl.spec.models import Spec
     from tinyctl.spec.override import SpecOverride
@@ -84,6 +85,15 @@ class Project:
         """(line, column) of a spec key, for error messages."""
         return self.loaded.locate(*path)
 
+    # ------------------------------------------------------------------ the plan
+
+    @cached_property
+    def plan(self) -> StackPlan:
+        """The stack's neutral plan (`tinyctl.plan`), from the spec and the identity."""
+        from tinyctl.plan import build_plan  # lazy: commands that never render stay light
+
+        return build_plan(self.spec, self.identity)
+
     # ------------------------------------------------------------------ secrets and runtime
 
     @cached_property
@@ -126,6 +136,7 @@ class Project:
         if Identity.read(self.state.identity_file) != found:
             write_atomic(self.state.identity_file, found.as_json(), mode=0o644)
         self.__dict__["identity"] = found
+        self.__dict__.pop("plan", None)  # its labels name the identity
         return found
 
     def record_adopted(self, volume: str) -> Identity:
@@ -138,6 +149,7 @@ class Project:
         updated = Identity(current.id, current.folder, (*current.adopted, volume))
         write_atomic(self.state.identity_file, updated.as_json(), mode=0o644)
         self.__dict__["identity"] = updated
+        self.__dict__.pop("plan", None)
         return updated
 
     def _relocated(self, found: Identity) -> Identity:

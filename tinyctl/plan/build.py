@@ -1,0 +1,317 @@
+"""Spec + the names of the secrets + identity -> the StackPlan. Pure: no file, engine or template.
+
+Every decision about the stack (which services, what each waits for, how it is stopped and
+checked, every Airflow setting, the bootstrap) is taken here once; the targets only say how
+(`tinyctl.targets.<target>.render`).
+"""
+
+from __future__ import annotations
+
+from tinyctl.plan.labels import project_labels
+from tinyctl.plan.model import (
+    After,
+    ApiUser,
+    Bootstrap,
+    Condition,
+    DatabaseRole,
+    HealthCheck,
+    Image,
+    InternalPort,
+    PlaceUse,
+    Probe,
+    Publish,
+    Role,
+    SecretFile,
+    Service,
+    StackPlan,
+    Stop,
+    WarehouseDatabase,
+)
+from tinyctl.plan.settings import airflow_settings
+from tinyctl.plan.values import (
+    DatabaseUrl,
+    Endpoint,
+    Place,
+    Port,
+    PortRef,
+    SecretValue,
+)
+from tinyctl.spec.models import Spec
+from tinyctl.state.identity import Identity
+from tinyctl.state.secrets import READER_ROLE, api_users, role_secret, user_secret
+
+POSTGRES = "postgres"
+SUPERUSER = "postgres"
+METADATA_DB = "airflow"
+METADATA_ROLE = "airflow"
+# No WAL archiving or replicas on a local stack: a seed that truncates and loads a table in one
+# transaction (tinyctl seed, mode replace) then writes no WAL for it.
+SERVER_SETTINGS = (("wal_level", "minimal"), ("max_wal_senders", "0"))
+# The ports Airflow's components choose themselves (Airflow's defaults), and their settings.
+INTERNAL_PORTS = (
+    InternalPort(
+        Port.SCHEDULER_HEALTH,
+        ("scheduler", "scheduler_health_check_server_port"),
+        ("scheduler", "scheduler_health_check_server_host"),
+    ),
+    InternalPort(Port.WORKER_LOG, ("logging", "worker_log_server_port")),
+    InternalPort(Port.TRIGGER_LOG, ("logging", "trigger_log_server_port")),
+)
+AIRFLOW_PLACES = (
+    PlaceUse(Place.DAGS),
+    PlaceUse(Place.LOGS, writable=True),
+    PlaceUse(Place.DATA, writable=True),
+    PlaceUse(Place.PLUGINS),
+    PlaceUse(Place.INCLUDE),
+    PlaceUse(Place.AIRFLOW_SECRETS),
+    PlaceUse(Place.BIN),
+)
+
+
+def _airflow_service(
+    name: str,
+    role: Role,
+    command: tuple,
+    *,
+    after: tuple[After, ...],
+    health: HealthCheck | None = None,
+    stop: Stop | None = None,
+    secrets: tuple[str, ...],
+    **extra,
+) -> Service:
+    return Service(
+        name,
+        role,
+        Image.AIRFLOW,
+        command=command,
+        after=after,
+        health=health,
+        stop=stop,
+        places=extra.pop("places", AIRFLOW_PLACES),
+        secrets=secrets,
+        settings="airflow",
+        **extra,
+    )
+
+
+def _components(spec: Spec, airflow_secrets: tuple[str, ...]) -> list[Service]:
+    """The long-running Airflow components, each started once the metadata is migrated."""
+    af = spec.airflow
+    celery = af.executor == "CeleryExecutor"
+    ready = (After("airflow-init", Condition.COMPLETED),) + (
+        (After("redis", Condition.HEALTHY),) if celery else ()
+    )
+
+    def job(name: str) -> HealthCheck:
+        return HealthCheck(Probe.JOB, job=name)
+
+    services = [
+        _airflow_service(
+            "api-server",
+            Role.API_SERVER,
+            ("api-server", "--port", PortRef(Port.API)),
+            after=ready,
+            health=HealthCheck(Probe.HTTP, Port.API, "/api/v2/monitor/health"),
+            stop=Stop("SIGTERM", 1),
+            places=(
+                *AIRFLOW_PLACES[:6],
+                PlaceUse(Place.PASSWORDS, writable=True),
+                AIRFLOW_PLACES[6],
+            ),
+            listens=(Port.API,),
+            publish=(Publish(Port.API, af.port, af.bind),),
+            secrets=airflow_secrets,
+        ),
+        _airflow_service(
+            "scheduler",
+            Role.SCHEDULER,
+            ("scheduler",),
+            after=ready,
+            health=HealthCheck(Probe.HTTP, Port.SCHEDULER_HEALTH, "/health"),
+            stop=Stop("SIGTERM", 10),
+            listens=(Port.SCHEDULER_HEALTH, Port.WORKER_LOG),
+            secrets=airflow_secrets,
+        ),
+        _airflow_service(
+            "dag-processor",
+            Role.DAG_PROCESSOR,
+            ("dag-processor",),
+            after=ready,
+            health=job("DagProcessorJob"),
+            stop=Stop("SIGTERM", 5),
+            secrets=airflow_secrets,
+        ),
+        _airflow_service(
+            "triggerer",
+            Role.TRIGGERER,
+            ("triggerer",),
+            after=ready,
+            health=job("TriggererJob"),
+            stop=Stop("SIGTERM", 2),
+            listens=(Port.TRIGGER_LOG,),
+            secrets=airflow_secrets,
+        ),
+    ]
+    if celery:
+        services.append(
+            _airflow_service(
+                "worker",
+                Role.WORKER,
+                ("celery", "worker"),
+                after=ready,
+                health=HealthCheck(Probe.TCP, Port.WORKER_LOG),
+                stop=Stop("SIGTERM", 10),
+                listens=(Port.WORKER_LOG,),
+                replicas=af.worker_count,
+                secrets=airflow_secrets,
+            )
+        )
+    return services
+
+
+def _services(spec: Spec, secrets: tuple[SecretFile, ...]) -> tuple[Service, ...]:
+    pg = spec.postgres
+    celery = spec.airflow.executor == "CeleryExecutor"
+    database_secrets = tuple(s.name for s in secrets if s.place == Place.POSTGRES_SECRETS)
+    airflow_secrets = tuple(s.name for s in secrets if s.place == Place.AIRFLOW_SECRETS)
+    services = [
+        Service(
+            POSTGRES,
+            Role.DATABASE,
+            Image.POSTGRES,
+            health=HealthCheck(Probe.DATABASE_READY, interval_seconds=1),
+            stop=Stop("SIGINT", 30),  # fast shutdown; stopped last, after everything using it
+            places=(PlaceUse(Place.DATABASE_DATA, writable=True), PlaceUse(Place.POSTGRES_SECRETS)),
+            listens=(Port.POSTGRES,),
+            publish=(Publish(Port.POSTGRES, pg.port, pg.bind),) if pg.port is not None else (),
+            secrets=(database_secrets[0],),
+            settings="postgres",
+        ),
+        Service(
+            "db-setup",
+            Role.DATABASE_SETUP,
+            Image.POSTGRES,
+            one_shot=True,
+            after=(After(POSTGRES, Condition.HEALTHY),),
+            places=(PlaceUse(Place.BOOTSTRAP), PlaceUse(Place.POSTGRES_SECRETS)),
+            secrets=database_secrets,
+            settings="postgres",
+        ),
+    ]
+    if celery:
+        services.append(
+            Service(
+                "redis",
+                Role.BROKER,
+                Image.REDIS,
+                health=HealthCheck(Probe.BROKER_PING, interval_seconds=1),
+                stop=Stop("SIGTERM", 5),  # no persistence: its queues are rebuilt
+                listens=(Port.BROKER,),
+            )
+        )
+    services.append(
+        _airflow_service(
+            "airflow-init",
+            Role.MIGRATE,
+            ("db", "migrate"),
+            one_shot=True,
+            after=(After("db-setup", Condition.COMPLETED),),
+            secrets=airflow_secrets,
+        )
+    )
+    return (*services, *_components(spec, airflow_secrets))
+
+
+def _airflow_readers(celery: bool) -> tuple[str, ...]:
+    names = ("airflow-init", "api-server", "scheduler", "dag-processor", "triggerer")
+    return names + (("worker",) if celery else ())
+
+
+def _secrets(spec: Spec) -> tuple[SecretFile, ...]:
+    """The secret files: Airflow's (read through `_CMD`) and the database's (the bootstrap's)."""
+    celery = spec.airflow.executor == "CeleryExecutor"
+    readers = _airflow_readers(celery)
+
+    def airflow(name: str, content: SecretValue | DatabaseUrl | None = None) -> SecretFile:
+        return SecretFile(name, Place.AIRFLOW_SECRETS, content or SecretValue(name), readers)
+
+    def database(name: str, *readers: str) -> SecretFile:
+        return SecretFile(name, Place.POSTGRES_SECRETS, SecretValue(name), readers)
+
+    def metadata(scheme: str) -> DatabaseUrl:
+        return DatabaseUrl(
+            scheme, METADATA_ROLE, "airflow_db_password", Endpoint.METADATA, METADATA_DB
+        )
+
+    files = [
+        airflow("sql_alchemy_conn", metadata("postgresql+psycopg2")),
+        airflow("fernet_key"),
+        airflow("jwt_secret"),
+        airflow("api_secret_key"),
+    ]
+    if celery:
+        files.append(airflow("result_backend", metadata("db+postgresql")))
+    files += [
+        database("postgres_password", POSTGRES, "db-setup"),
+        database("airflow_db_password", "db-setup"),
+    ]
+    files += [
+        database(role_secret(name), "db-setup")
+        for name in [role.name for role in spec.postgres.roles] + [READER_ROLE]
+    ]
+    return tuple(files)
+
+
+def _bootstrap(spec: Spec) -> Bootstrap:
+    """Databases, roles and grants for the idempotent bootstrap."""
+    pg = spec.postgres
+    writers = [r for r in pg.roles if r.access == "write"]
+    databases = []
+    for db in pg.databases:
+
+        def uses(role, db_name: str = db.name) -> bool:
+            return role.databases is None or db_name in role.databases
+
+        db_writers = tuple(r.name for r in writers if uses(r))
+        databases.append(
+            WarehouseDatabase(
+                name=db.name,
+                schemas=tuple(db.schemas),
+                owner=db_writers[0] if db_writers else None,
+                writers=db_writers,
+                readers=tuple(r.name for r in pg.roles if r.access == "read" and uses(r)),
+            )
+        )
+    return Bootstrap(
+        superuser=SUPERUSER,
+        superuser_secret="postgres_password",
+        metadata_database=METADATA_DB,
+        metadata_role=METADATA_ROLE,
+        metadata_secret="airflow_db_password",
+        roles=tuple(DatabaseRole(r.name, role_secret(r.name)) for r in pg.roles),
+        reader=DatabaseRole(READER_ROLE, role_secret(READER_ROLE)),
+        databases=tuple(databases),
+    )
+
+
+def build_plan(spec: Spec, identity: Identity | None = None) -> StackPlan:
+    """The plan of a project's stack. `identity`: None before the project's first render (its
+    resources then carry no identity labels)."""
+    af = spec.airflow
+    users = tuple(ApiUser(name, role, user_secret(name)) for name, role in api_users(spec).items())
+    secrets = _secrets(spec)
+    return StackPlan(
+        project=spec.project.name,
+        airflow_version=af.version,
+        postgres_version=spec.postgres.version,
+        executor=af.executor,
+        services=_services(spec, secrets),
+        settings=airflow_settings(spec, users),
+        secrets=secrets,
+        api_users=users,
+        internal_ports=INTERNAL_PORTS,
+        bootstrap=_bootstrap(spec),
+        server_settings=SERVER_SETTINGS,
+        warehouse_connection_id=spec.postgres.default_database.connection_id,
+        labels=tuple(project_labels(spec, identity).items()),
+    )
