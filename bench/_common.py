@@ -160,7 +160,7 @@ class Project:
 
     @property
     def state(self):
-        from tinyctl.project import StateLayout
+        from tinyctl.state.layout import StateLayout
 
         return StateLayout(self.state_dir)
 

@@ -67,7 +67,7 @@ def load() -> float:
 
 
 def _pss(pids: list[int]) -> int:
-    from tinyctl.runtime.local.processes import pss_bytes
+    from tinyctl.targets.local.processes import pss_bytes
 
     return pss_bytes(pids)
 
@@ -76,7 +76,7 @@ def stack_pids(project: RuntimeProject) -> list[int]:
     """Every process of the project's stack (containers: through their cgroups)."""
     if project.runtime == "local":
         from tinyctl.project import Project
-        from tinyctl.runtime.local.processes import group_members
+        from tinyctl.targets.local.processes import group_members
 
         runtime = Project.open(project.spec_file, {**ENV, "TINYCTL_RUNTIME": "local"}).runtime
         pids: list[int] = []
@@ -169,7 +169,7 @@ def measure(project: RuntimeProject, args: argparse.Namespace, report: Report, s
 
 
 def body(args: argparse.Namespace, report: Report) -> None:
-    from tinyctl.runtime.engine_probe import docker_answers
+    from tinyctl.targets.docker.probe import docker_answers
 
     runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
     if "compose" in runtimes and not docker_answers(ENV)[0]:

@@ -286,7 +286,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
         "seed_cli_s", "tinyctl seed --only bench_orders (CLI, process start to end)", "s"
     )
     inproc_s = Figure(
-        "seed_inprocess_s", "tinyctl.seed.run_seeds in-process (load spec + run)", "s"
+        "seed_inprocess_s", "tinyctl.data.seed.run_seeds in-process (load spec + run)", "s"
     )
     psql_s = Figure("psql_copy_s", "baseline: psql \\copy (process start to end)", "s")
     cli_tp = Figure("seed_cli_rows_per_s", "tinyctl seed (CLI) throughput", "rows/s")
@@ -371,7 +371,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
                     f"\\copy {TABLE} FROM '{csv_path}' WITH (FORMAT csv, HEADER true)",
                 )
 
-            import tinyctl.seed
+            import tinyctl.data.seed
             from tinyctl.project import Project
 
             def tinyctl_cli() -> float:
@@ -380,7 +380,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
 
             def tinyctl_inprocess() -> float:
                 started = time.perf_counter()
-                tinyctl.seed.run_seeds(Project.open(project.spec_file, ENV), only=[SEED])
+                tinyctl.data.seed.run_seeds(Project.open(project.spec_file, ENV), only=[SEED])
                 return time.perf_counter() - started
 
             def psql_copy() -> float:
@@ -437,7 +437,9 @@ def body(args: argparse.Namespace, report: Report) -> None:
 
             def flights_inprocess() -> float:
                 started = time.perf_counter()
-                tinyctl.seed.run_seeds(Project.open(project.spec_file, ENV), only=[FLIGHTS_SEED])
+                tinyctl.data.seed.run_seeds(
+                    Project.open(project.spec_file, ENV), only=[FLIGHTS_SEED]
+                )
                 return time.perf_counter() - started
 
             server_csv = "/tmp/tinyctl-bench-flights.csv"  # inside the Postgres container

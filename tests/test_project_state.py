@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tinyctl.errors import BadInput
-from tinyctl.project import Project, StateLayout
+from tinyctl.project import Project
 from tinyctl.render import render
+from tinyctl.state.layout import StateLayout
 
 
 def test_state_layout_names_every_file_inside_the_state_folder(tmp_path: Path) -> None:

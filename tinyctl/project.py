@@ -8,154 +8,25 @@ module knows the names of the files inside the state folder: every other module 
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinyctl.state.identity import Identity
+from tinyctl.state.layout import StateLayout
+
 if TYPE_CHECKING:
     from tinyctl.airflow import AirflowClient
     from tinyctl.db import Dsn
-    from tinyctl.lock import ProjectLock
-    from tinyctl.runtime.base import Runtime
-    from tinyctl.secrets import Secrets
     from tinyctl.spec.loader import LoadedSpec
     from tinyctl.spec.models import Spec
     from tinyctl.spec.override import SpecOverride
-
-
-@dataclass(frozen=True)
-class StateLayout:
-    """The state folder (`project.state_dir`, default `.tinyctl/`) and what lives in it.
-
-    The class constants are names relative to the state folder (what `render.json` records);
-    the properties are the paths.
-    """
-
-    root: Path
-
-    # Written by `render` (recorded in the stamp, replaced on every render).
-    COMPOSE = "compose.yaml"
-    AIRFLOW_ENV = "airflow.env"
-    POSTGRES_ENV = "postgres.env"
-    # Secret files, mounted read-only: Airflow's (read by its *_CMD settings) and Postgres'.
-    AIRFLOW_SECRETS = "secrets/airflow"
-    POSTGRES_SECRETS = "secrets/postgres"
-    PASSWORDS = "secrets/auth/passwords.json"
-    POSTGRES_BOOTSTRAP = "postgres/bootstrap.sh"
-    HEALTHCHECK = "bin/healthcheck.py"
-    AIRFLOW_RUN = "bin/airflow_run.py"  # every Airflow command runs through it (no teardown)
-    # Kept across renders.
-    STAMP = "render.json"
-    SECRETS = "secrets.json"
-    IDENTITY = "project.json"
-    LOCK = "lock"
-    APPLIED_SETTINGS = "applied-settings.json"
-    RUNTIME_RECORD = "runtime.json"
-    LOCAL = "local"
-    # Folders: the stack mounts `dags/` and `logs/`, and the deployed copies of the project's
-    # `plugins/` and `include/` (tinyctl.project_code); `secrets/` holds mode-0600 files.
-    DAGS = "dags"
-    LOGS = "logs"
-    PLUGINS = "plugins"
-    INCLUDE = "include"
-    CACHE = "cache"
-    SECRET_DIRS = ("secrets", "secrets/auth", AIRFLOW_SECRETS, POSTGRES_SECRETS)
-    MOUNT_DIRS = (DAGS, LOGS, PLUGINS, INCLUDE)
-
-    def file(self, relative: str) -> Path:
-        """A path inside the state folder from a name relative to it (as `render.json` records)."""
-        return self.root / relative
-
-    @property
-    def compose_file(self) -> Path:
-        return self.root / self.COMPOSE
-
-    @property
-    def render_stamp(self) -> Path:
-        return self.root / self.STAMP
-
-    @property
-    def secrets_file(self) -> Path:
-        return self.root / self.SECRETS
-
-    @property
-    def identity_file(self) -> Path:
-        return self.root / self.IDENTITY
-
-    @property
-    def lock_file(self) -> Path:
-        return self.root / self.LOCK
-
-    @property
-    def runtime_record(self) -> Path:
-        """Which runtime holds the stack's data (written by a runtime's start)."""
-        return self.root / self.RUNTIME_RECORD
-
-    @property
-    def local_dir(self) -> Path:
-        """The local runtime's processes, logs, cluster and Airflow home."""
-        return self.root / self.LOCAL
-
-    @property
-    def applied_settings_file(self) -> Path:
-        return self.root / self.APPLIED_SETTINGS
-
-    @property
-    def dags_dir(self) -> Path:
-        return self.root / self.DAGS
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.root / self.LOGS
-
-    @property
-    def plugins_dir(self) -> Path:
-        """The deployed copy of the project's plugins folder (tinyctl.project_code)."""
-        return self.root / self.PLUGINS
-
-    @property
-    def include_dir(self) -> Path:
-        """The deployed copy of the project's include folder (tinyctl.project_code)."""
-        return self.root / self.INCLUDE
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.root / self.CACHE
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who a project is: a stable id made once in its state folder, and the folder it belongs to.
-
-    The runtime labels everything it creates with it, so two folders whose specs share a
-    project name never share a stack. `adopted` names data volumes made by an earlier tinyctl
-    (without the id label, which Docker cannot add afterwards) that this project took over.
-    """
-
-    id: str
-    folder: str
-    adopted: tuple[str, ...] = ()
-
-    def as_json(self) -> bytes:
-        data = {"id": self.id, "folder": self.folder, "adopted": list(self.adopted)}
-        return (json.dumps(data, indent=2) + "\n").encode()
-
-    @classmethod
-    def read(cls, file: Path) -> Identity | None:
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-            ident = str(data["id"])
-            if not re.fullmatch(r"[0-9a-f]{32}", ident):
-                return None
-            return cls(ident, str(data["folder"]), tuple(str(v) for v in data.get("adopted", ())))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+    from tinyctl.state.lock import ProjectLock
+    from tinyctl.state.secrets import Secrets
+    from tinyctl.targets.base import Runtime
 
 
 class Project:
@@ -218,13 +89,13 @@ class Project:
     @cached_property
     def secrets(self) -> Secrets:
         """The generated secrets, read once; raises BadInput when they were never rendered."""
-        from tinyctl.secrets import load_secrets
+        from tinyctl.state.secrets import load_secrets
 
         return load_secrets(self.state.secrets_file, self.spec, environ=self.environ, create=False)
 
     def generate_secrets(self) -> Secrets:
         """The secrets, generating (and storing) the missing ones: what `render` does first."""
-        from tinyctl.secrets import load_secrets
+        from tinyctl.state.secrets import load_secrets
 
         secrets = load_secrets(self.state.secrets_file, self.spec, environ=self.environ)
         self.__dict__["secrets"] = secrets  # later readers see what was just written
@@ -233,7 +104,7 @@ class Project:
     @cached_property
     def runtime(self) -> Runtime:
         """The runtime running this project's stack (TINYCTL_RUNTIME chooses; Compose by default)."""
-        from tinyctl.runtime import make_runtime
+        from tinyctl.targets.choice import make_runtime
 
         return make_runtime(self)
 
@@ -249,7 +120,7 @@ class Project:
 
     def ensure_identity(self) -> Identity:
         """The identity, created on first use (render does this); repaired when the folder moved."""
-        from tinyctl.fsutil import write_atomic
+        from tinyctl.state.fsutil import write_atomic
 
         found = self.identity or Identity(uuid.uuid4().hex, str(self.root))
         if Identity.read(self.state.identity_file) != found:
@@ -259,7 +130,7 @@ class Project:
 
     def record_adopted(self, volume: str) -> Identity:
         """Remember that this project took over `volume` from an earlier tinyctl."""
-        from tinyctl.fsutil import write_atomic
+        from tinyctl.state.fsutil import write_atomic
 
         current = self.ensure_identity()
         if volume in current.adopted:
@@ -286,11 +157,11 @@ class Project:
     # ------------------------------------------------------------------ one command at a time
 
     def lock(self, command: str, *, create: bool = True, wait: float | None = None) -> None:
-        """Hold this project's lock for the rest of the process (see `tinyctl.lock`). With
+        """Hold this project's lock for the rest of the process (see `tinyctl.state.lock`). With
         `create=False`, a project whose state folder does not exist yet is not locked: there is
         no stack to protect, and the command will say the stack is not up. `wait`: seconds to
         wait for another holder (default: TINYCTL_LOCK_WAIT, else 5)."""
-        from tinyctl.lock import ProjectLock, wait_seconds
+        from tinyctl.state.lock import ProjectLock, wait_seconds
 
         if not create and not self.state.root.is_dir():
             return
@@ -307,7 +178,7 @@ class Project:
     def airflow(self, *, timeout: float = 10.0, retries: int = 3) -> AirflowClient:
         """A client of this project's Airflow API, logged in as tinyctl's internal user."""
         from tinyctl.airflow import AirflowClient
-        from tinyctl.secrets import INTERNAL_USER
+        from tinyctl.state.secrets import INTERNAL_USER
 
         return AirflowClient(
             self.runtime.api_url(),

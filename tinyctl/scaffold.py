@@ -9,8 +9,8 @@ from pathlib import Path
 import jinja2
 
 from tinyctl.errors import BadInput
-from tinyctl.fsutil import write_atomic
 from tinyctl.resources import sample_dags_dir, templates_dir
+from tinyctl.state.fsutil import write_atomic
 
 SPEC_TEMPLATE = "init/tinyctl.yaml.j2"
 GITIGNORE = """\
@@ -38,10 +38,10 @@ def choose_ports(
 ) -> tuple[tuple[int, int], list[str]]:
     """The usual ports when they are free on this machine and no other tinyctl project uses
     them (running or stopped), else the next free ones; with a note for each change."""
-    from tinyctl.preflight import port_free
+    from tinyctl.stack.preflight import port_free
 
     if taken_by_projects is None:
-        from tinyctl.runtime import ports_of_other_projects
+        from tinyctl.targets.choice import ports_of_other_projects
 
         taken_by_projects = ports_of_other_projects()
     chosen: list[int] = []

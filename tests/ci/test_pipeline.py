@@ -171,8 +171,8 @@ def test_ci_down_all_removes_every_run_but_one_still_going(
     """Without a stack (local runtime, never started): the run folders and the lock logic."""
     from tinyctl.ci.isolation import list_runs, plan_run, prepare_run_folder
     from tinyctl.ci.pipeline import tear_down_all_kept
-    from tinyctl.lock import ProjectLock
     from tinyctl.spec import load_spec
+    from tinyctl.state.lock import ProjectLock
 
     monkeypatch.setenv("TINYCTL_RUNTIME", "local")
     loaded = load_spec(project / "tinyctl.yaml")

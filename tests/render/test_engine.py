@@ -11,12 +11,13 @@ import jinja2
 import pytest
 from conftest import compose_binary
 
-from tinyctl.project import Project, StateLayout
+from tinyctl.project import Project
 from tinyctl.render import render, render_status
 from tinyctl.render.engine import _environment
 from tinyctl.scaffold import init_project
-from tinyctl.secrets import load_secrets
 from tinyctl.spec import load_spec
+from tinyctl.state.layout import StateLayout
+from tinyctl.state.secrets import load_secrets
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -11,8 +11,8 @@ from conftest import LocalPostgres, run_bootstrap
 
 from tinyctl.project import Project
 from tinyctl.render import render
-from tinyctl.secrets import READER_ROLE
 from tinyctl.spec import load_spec
+from tinyctl.state.secrets import READER_ROLE
 
 pytestmark = pytest.mark.engine
 

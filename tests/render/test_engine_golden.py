@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tinyctl.project import Identity
 from tinyctl.render.context import Host
 from tinyctl.render.engine import render_files
 from tinyctl.scaffold import planned_files
-from tinyctl.secrets import Secrets, required_names
 from tinyctl.spec.loader import LoadedSpec, parse_spec
+from tinyctl.state.identity import Identity
+from tinyctl.state.secrets import Secrets, required_names
 
 GOLDEN = Path(__file__).parent / "golden"
 COMPARED = (

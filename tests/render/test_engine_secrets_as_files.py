@@ -9,8 +9,8 @@ import yaml
 
 from tinyctl.render.context import AIRFLOW_IMAGE_UID, Host
 from tinyctl.render.engine import render_files
-from tinyctl.secrets import load_secrets
 from tinyctl.spec import load_spec
+from tinyctl.state.secrets import load_secrets
 
 
 def _render(project: Path, uid: int) -> dict:

@@ -143,7 +143,7 @@ def test_cli_exits_2_naming_the_file_and_line(project: Path) -> None:
 
 
 def test_content_changes_change_the_build_digest_but_comments_do_not(project: Path) -> None:
-    from tinyctl.render.images import plan_images
+    from tinyctl.targets.docker.images import plan_images
 
     (project / "requirements.txt").write_text("cowsay==6.0\n")
     spec = _with_airflow_keys(project, "  requirements: requirements.txt\n")

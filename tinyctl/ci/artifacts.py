@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tinyctl.etl_tests.reports import xml_text
-from tinyctl.fsutil import write_atomic
+from tinyctl.data.test_etl.reports import xml_text
+from tinyctl.state.fsutil import write_atomic
 
 if TYPE_CHECKING:
     from tinyctl.ci.pipeline import StageRecord

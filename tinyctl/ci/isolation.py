@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
 from tinyctl.errors import BadInput, EnvironmentProblem
-from tinyctl.fsutil import write_atomic
 from tinyctl.spec.loader import LoadedSpec
 from tinyctl.spec.models import PROJECT_NAME
 from tinyctl.spec.override import SpecOverride
+from tinyctl.state.fsutil import write_atomic
 
 # Where each CI system says which job this is, in the order they are tried.
 CI_IDS = (

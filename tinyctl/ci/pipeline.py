@@ -36,12 +36,12 @@ from tinyctl.ci.isolation import (
     remove_run_folder,
 )
 from tinyctl.errors import ExitCode, TinyctlError, WorkFailed
-from tinyctl.fsutil import write_atomic
-from tinyctl.render.images import IMAGE_NAMESPACE_ENV
+from tinyctl.state.fsutil import write_atomic
+from tinyctl.targets.docker.images import IMAGE_NAMESPACE_ENV
 
 if TYPE_CHECKING:
-    from tinyctl.deploy import FileResult
-    from tinyctl.etl_tests.runner import TestResult
+    from tinyctl.dags.deploy import FileResult
+    from tinyctl.data.test_etl.runner import TestResult
     from tinyctl.project import Project
 
 STAGES = ("validate", "parse", "build", "up", "deploy-dags", "seed", "test-etl")
@@ -138,7 +138,7 @@ class CiRun:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        from tinyctl.etl_tests import reports
+        from tinyctl.data.test_etl import reports
 
         return {
             "tinyctl": __version__,
@@ -203,7 +203,7 @@ def _validate(ctx: _Context) -> str:
 def _parse(ctx: _Context) -> str:
     """Import every DAG file without a stack, when this installation has `tinyctl parse`."""
     try:
-        from tinyctl.parse import parse_dags  # type: ignore[import-not-found]
+        from tinyctl.dags.parse import parse_dags  # type: ignore[import-not-found]
     except ImportError:
         raise _Skipped("not available in this tinyctl (no `tinyctl parse`)") from None
     report = parse_dags(ctx.project, on_step=ctx.listener.step)
@@ -239,7 +239,7 @@ def _build(ctx: _Context) -> str:
 
 
 def _up(ctx: _Context) -> str:
-    from tinyctl.stack import bring_up
+    from tinyctl.stack.up import bring_up
 
     project = ctx.project
     ready: set[str] = set()
@@ -263,8 +263,8 @@ def _up(ctx: _Context) -> str:
 
 
 def _deploy(ctx: _Context) -> str:
-    from tinyctl.deploy import deploy_dags, require_deployable
-    from tinyctl.settings_sync import sync_settings
+    from tinyctl.airflow_settings.sync import sync_settings
+    from tinyctl.dags.deploy import deploy_dags, require_deployable
 
     project = ctx.project
     with project.airflow(timeout=API_TIMEOUT) as client:
@@ -277,7 +277,7 @@ def _deploy(ctx: _Context) -> str:
 
 
 def _seed(ctx: _Context) -> str:
-    from tinyctl.seed import run_seeds
+    from tinyctl.data.seed import run_seeds
 
     project = ctx.project
     if not project.spec.seeds:
@@ -288,8 +288,8 @@ def _seed(ctx: _Context) -> str:
 
 
 def _test_etl(ctx: _Context) -> str:
-    from tinyctl.etl_tests import reports
-    from tinyctl.etl_tests.runner import run_tests, select_tests
+    from tinyctl.data.test_etl import reports
+    from tinyctl.data.test_etl.runner import run_tests, select_tests
 
     project = ctx.project
     tests = select_tests(project, ctx.options.select)
@@ -442,7 +442,7 @@ def _clear_outputs(out: Path) -> None:
 
 def _save_diagnostics(ctx: _Context) -> None:
     """The last lines of every service's log and the stack status, before the stack goes."""
-    from tinyctl.stack import stack_status
+    from tinyctl.stack.up import stack_status
 
     project, out = ctx.project, ctx.options.out
     ctx.listener.step(f"saving service logs and status into {out}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tinyctl import __version__
 from tinyctl.errors import BadInput
-from tinyctl.fsutil import write_atomic
+from tinyctl.state.fsutil import write_atomic
 
 DEFAULT_OUT = "ci-reports"
 VENV = ".tinyctl-ci"

@@ -13,7 +13,7 @@ from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption,
 from tinyctl.cli.common import open_project
 
 if TYPE_CHECKING:
-    from tinyctl.parse import ParsedFile
+    from tinyctl.dags.parse import ParsedFile
 
 
 def _step(message: str) -> None:
@@ -49,7 +49,7 @@ def parse_command(
     as_json: JsonOption = False,
 ) -> None:
     """Import every DAG file with the stack's Airflow and requirements, [bold]no stack needed[/bold]; exit 1 on any error."""
-    from tinyctl.parse import parse_dags
+    from tinyctl.dags.parse import parse_dags
 
     project = open_project(spec, verbose)
     report = parse_dags(project, paths, on_step=None if as_json else _step)
@@ -129,7 +129,7 @@ def run_command(
 
     from rich.live import Live
 
-    from tinyctl.dag_run import parse_conf, parse_logical_date, run_dag
+    from tinyctl.dags.run import parse_conf, parse_logical_date, run_dag
 
     run_conf = parse_conf(conf)
     date = parse_logical_date(logical_date)
@@ -213,7 +213,7 @@ def run_command(
 def pytest_command(ctx: typer.Context) -> None:
     """Run the project's own tests/ with pytest in the stack's image (no stack needed); every argument goes to pytest; give -s/-v before `pytest`."""
     from tinyctl.cli.inside import passthrough_spec
-    from tinyctl.dag_tests import run_pytest
+    from tinyctl.dags.pytest_in_image import run_pytest
 
     project = open_project(*passthrough_spec())
     code = run_pytest(project, list(ctx.args), on_step=_step)

@@ -24,8 +24,8 @@ from tinyctl.errors import BadInput, EnvironmentProblem, ExitCode, WorkFailed
 if TYPE_CHECKING:
     from tinyctl.ci.isolation import RunIdentity
     from tinyctl.ci.pipeline import CiRun, StageRecord
-    from tinyctl.deploy import FileResult
-    from tinyctl.etl_tests.runner import TestResult
+    from tinyctl.dags.deploy import FileResult
+    from tinyctl.data.test_etl.runner import TestResult
 
 ci_app = typer.Typer(
     name="ci",

@@ -76,7 +76,7 @@ def open_project(
     if lock is not None:
         lock_project(project, lock, create=not needs)
     if needs:
-        from tinyctl.own_stack import require_up
+        from tinyctl.stack.own import require_up
 
         require_up(project, None if needs is True else needs)
     return project

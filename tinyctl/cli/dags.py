@@ -14,7 +14,7 @@ from tinyctl.cli.common import open_project
 from tinyctl.cli.views import format_result, plugins_note, sync_line
 
 if TYPE_CHECKING:
-    from tinyctl.deploy import FileResult
+    from tinyctl.dags.deploy import FileResult
 
 
 @command("deploy-dags")
@@ -47,7 +47,7 @@ def deploy_dags_command(
     ] = False,
 ) -> None:
     """Deploy DAG files atomically, have Airflow parse them now, and report each file's DAGs or error."""
-    from tinyctl.deploy import deploy_dags
+    from tinyctl.dags.deploy import deploy_dags
 
     project = open_project(spec, verbose, lock="deploy-dags", needs=True)
 
@@ -78,7 +78,7 @@ def deploy_dags_command(
 
 def _watch(project, client, *, timeout: float, as_json: bool, on_result) -> None:
     """Redeploy on save until Ctrl-C: 0 when it stops between deploys, 130 during one."""
-    from tinyctl.watch import Watcher
+    from tinyctl.dags.watch import Watcher
 
     watcher = Watcher(project, client, timeout=timeout)
     if not as_json:
@@ -136,7 +136,7 @@ def sync_settings_command(
     spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
 ) -> None:
     """Apply the spec's connections, variables and pools through Airflow's API."""
-    from tinyctl.settings_sync import sync_settings
+    from tinyctl.airflow_settings.sync import sync_settings
 
     project = open_project(spec, verbose, lock="sync-settings", needs=True)
     with project.airflow() as client:

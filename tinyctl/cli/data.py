@@ -17,8 +17,8 @@ from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption,
 from tinyctl.cli.common import open_project
 
 if TYPE_CHECKING:
-    from tinyctl.etl_tests.runner import Progress as TestProgress
-    from tinyctl.etl_tests.runner import TestResult
+    from tinyctl.data.test_etl.runner import Progress as TestProgress
+    from tinyctl.data.test_etl.runner import TestResult
 
 TASK_COLOURS = {
     "success": "green",
@@ -63,8 +63,8 @@ def seed(
     ] = None,
 ) -> None:
     """Load the spec's seeds into Postgres as the ETL role: SQL files, then CSV files with COPY."""
-    from tinyctl.runtime.base import POSTGRES
-    from tinyctl.seed import run_seeds
+    from tinyctl.data.seed import run_seeds
+    from tinyctl.targets.base import POSTGRES
 
     project = open_project(spec, verbose, lock="seed", needs=(POSTGRES,))
     bar = None if as_json or not output.err.is_terminal else _seed_bar()
@@ -211,10 +211,10 @@ def test_etl(
     ] = 1,
 ) -> None:
     """Run the spec's ETL tests through the real scheduler and check the warehouse. Exit 0 only if all pass."""
-    from tinyctl.deploy import deploy_dags
-    from tinyctl.etl_tests import reports
-    from tinyctl.etl_tests.runner import Progress as TestProgress
-    from tinyctl.etl_tests.runner import run_tests, select_tests
+    from tinyctl.dags.deploy import deploy_dags
+    from tinyctl.data.test_etl import reports
+    from tinyctl.data.test_etl.runner import Progress as TestProgress
+    from tinyctl.data.test_etl.runner import run_tests, select_tests
 
     project = open_project(spec, verbose, lock="test-etl", needs=True)
     tests = select_tests(project, keyword, select)

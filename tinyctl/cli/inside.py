@@ -139,8 +139,8 @@ def _export(
     ] = None,
 ) -> None:
     """Write the running Airflow's connections, variables and pools as the spec's YAML; passwords become password_env names."""
-    from tinyctl.fsutil import write_atomic
-    from tinyctl.settings_export import export_settings, to_yaml
+    from tinyctl.airflow_settings.export import export_settings, to_yaml
+    from tinyctl.state.fsutil import write_atomic
 
     project = open_project(spec, verbose)
     with project.airflow() as client:

@@ -18,7 +18,7 @@ from tinyctl.errors import BadInput, WorkFailed
 
 if TYPE_CHECKING:
     from tinyctl.project import Project
-    from tinyctl.stack import UpProgress
+    from tinyctl.stack.up import UpProgress
 
 
 def _progress_view(progress: UpProgress) -> Table:
@@ -59,7 +59,7 @@ def up(
     ] = True,
 ) -> None:
     """Render, build if needed, start the stack and wait until every service is healthy."""
-    from tinyctl.stack import bring_up
+    from tinyctl.stack.up import bring_up
 
     project = open_project(spec, verbose, lock="up")
     live = None if as_json or not output.err.is_terminal else _live()
@@ -136,8 +136,8 @@ def up(
 
 def _after_up(project: Project, *, as_json: bool, quiet_if_unchanged: bool) -> dict:
     """Sync settings and deploy the DAG folder (core: `stack.after_up`), and show what changed."""
-    from tinyctl.deploy import require_deployable
-    from tinyctl.stack import after_up
+    from tinyctl.dags.deploy import require_deployable
+    from tinyctl.stack.up import after_up
 
     done = after_up(project)
     if not as_json:
@@ -198,7 +198,7 @@ def restart(
     verbose: VerboseOption = False,
 ) -> None:
     """Restart one service, or the whole stack (which also loads changed plugins)."""
-    from tinyctl.project_code import (
+    from tinyctl.dags.code import (
         deploy_include,
         deploy_plugins,
         pending_plugins,
@@ -230,7 +230,7 @@ def status(
     spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
 ) -> None:
     """Services with state, health and ports; the Airflow URL and version; render staleness."""
-    from tinyctl.stack import stack_status
+    from tinyctl.stack.up import stack_status
 
     report = stack_status(open_project(spec, verbose))
     if as_json:
@@ -303,8 +303,8 @@ def psql(
     ] = None,
 ) -> None:
     """psql inside the postgres container, as the ETL role (nothing needed on the host)."""
-    from tinyctl.own_stack import require_up
-    from tinyctl.runtime.base import POSTGRES
+    from tinyctl.stack.own import require_up
+    from tinyctl.targets.base import POSTGRES
 
     project = open_project(spec, verbose, check_engine=True)
     runtime = project.runtime
@@ -377,7 +377,7 @@ def doctor(
     as_json: JsonOption = False,
 ) -> None:
     """Check this machine: Docker engine, Compose v2, debootstrap (for images.source debian)."""
-    from tinyctl.doctor import run_checks
+    from tinyctl.stack.doctor import run_checks
 
     checks = run_checks(fix=fix)
     if as_json:

@@ -8,9 +8,9 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from tinyctl.deploy import FileResult
-    from tinyctl.runtime.base import ServiceStatus
-    from tinyctl.settings_sync import SyncItem
+    from tinyctl.airflow_settings.sync import SyncItem
+    from tinyctl.dags.deploy import FileResult
+    from tinyctl.targets.base import ServiceStatus
 
 STYLE = {
     "healthy": "green",
@@ -93,7 +93,7 @@ def format_result(result: FileResult) -> str:
         text += "\n    [yellow]the previous version of this file is still the one live[/yellow]" + (
             f" ({escape(live)})" if live else ""
         )
-    else:  # a timed-out or interrupted new file is withdrawn (tinyctl.deploy rolls back)
+    else:  # a timed-out or interrupted new file is withdrawn (tinyctl.dags.deploy rolls back)
         text += "\n    [yellow]not deployed[/yellow]"
     return text
 

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tinyctl.project import Identity, StateLayout
-from tinyctl.render.images import INPUTS_LABEL, ImagePlan, ca_bundle, plan_images
-from tinyctl.secrets import READER_ROLE, Secrets, api_users, role_secret
 from tinyctl.spec.loader import LoadedSpec
 from tinyctl.spec.models import Spec
+from tinyctl.state.identity import Identity
+from tinyctl.state.layout import StateLayout
+from tinyctl.state.secrets import READER_ROLE, Secrets, api_users, role_secret
+from tinyctl.targets.docker.images import INPUTS_LABEL, ImagePlan, ca_bundle, plan_images
 
 AIRFLOW_HOME = "/opt/airflow"
 CONTAINER_DATA_DIR = f"{AIRFLOW_HOME}/data"

@@ -19,13 +19,14 @@ import jinja2
 
 from tinyctl import __version__
 from tinyctl.errors import BadInput
-from tinyctl.fsutil import sha256_bytes, sha256_file, write_atomic
-from tinyctl.project import Project, StateLayout
+from tinyctl.project import Project
 from tinyctl.render.context import Host, build_context
-from tinyctl.render.images import plan_images
 from tinyctl.resources import templates_dir
-from tinyctl.secrets import Secrets
 from tinyctl.spec.loader import LoadedSpec
+from tinyctl.state.fsutil import sha256_bytes, sha256_file, write_atomic
+from tinyctl.state.layout import StateLayout
+from tinyctl.state.secrets import Secrets
+from tinyctl.targets.docker.images import plan_images
 
 SECRET_MODE = 0o600
 

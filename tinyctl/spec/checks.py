@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from tinyctl.errors import SpecProblem
-from tinyctl.secrets import INTERNAL_USER, READER_ROLE
 from tinyctl.spec.loader import LoadedSpec, format_path
 from tinyctl.spec.models import CONFIG_KEY, DEBIAN_POSTGRES_VERSION, Spec
 from tinyctl.spec.yaml_positions import KEY_MARK
+from tinyctl.state.secrets import INTERNAL_USER, READER_ROLE
 
 # Settings tinyctl derives from the spec itself; overriding them would break the stack.
 MANAGED_CONFIG = {

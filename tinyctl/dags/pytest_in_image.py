@@ -1,0 +1,87 @@
+"""`tinyctl pytest`: the project's own tests (DAG unit and integrity tests in `tests/`) run with
+pytest in a throw-away container of the stack's Airflow image: the same Airflow, Python and
+requirements as the DAGs get, and no stack needed.
+
+The project folder is mounted read-only at /opt/project (the working folder), the DAG folder also
+at Airflow's /opt/airflow/dags (so file locations read as in the stack), with no network; pytest
+writes no cache and Python no bytecode into the project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tinyctl.errors import BadInput
+
+if TYPE_CHECKING:
+    from tinyctl.project import Project
+
+CONTAINER_PROJECT = "/opt/project"
+NO_PYTEST = 97  # the wrapper's exit code when the image has no pytest
+
+# pytest's exit codes -> tinyctl's (0 ok, 1 work failed, 2 bad input, 130 interrupted).
+EXIT_CODES = {0: 0, 1: 1, 2: 130, 3: 1, 4: 2, 5: 1}
+
+
+def pytest_argv(args: list[str]) -> list[str]:
+    """The container's command: fail fast (97) without pytest, else pytest on tests/ by default
+    (`testpaths` only applies when ARGS name no file or folder, as in pytest itself)."""
+    script = 'python -c "import pytest" 2>/dev/null || exit 97; exec python -m pytest "$@"'
+    return ["sh", "-c", script, "pytest", "-p", "no:cacheprovider", "-o", "testpaths=tests", *args]
+
+
+def run_pytest(
+    project: Project, args: list[str], *, on_step: Callable[[str], None] | None = None
+) -> int:
+    from tinyctl.dags.code import stack_view
+    from tinyctl.dags.parse import CONTAINER_DAGS, oneoff_config
+    from tinyctl.targets.base import Mount
+
+    root = project.root.resolve()
+    tests = root / "tests"
+    if not tests.is_dir():
+        raise BadInput(
+            f"{tests} does not exist",
+            hint="Put pytest tests in tests/ (`tinyctl init` scaffolds tests/test_dag_integrity.py).",
+        )
+    dags = project.path(project.spec.dags.path).resolve()
+    mounts = [Mount(root, CONTAINER_PROJECT)]
+    python_path = []
+    if dags.is_dir():
+        mounts.append(Mount(dags, CONTAINER_DAGS))
+        python_path.append(CONTAINER_DAGS)
+    # Plugins and include code exactly where the stack (and `tinyctl parse`) has them: the
+    # plugins folder on sys.path, include/ importable as the package `include`.
+    code, code_env = stack_view(project)
+    for mount in code:
+        if mount.source.is_dir():
+            mounts.append(Mount(mount.source.resolve(), mount.target))
+    if code[0].source.is_dir():
+        python_path.append(code[0].target)
+    python_path.append(code_env["PYTHONPATH"])
+    env = {
+        **oneoff_config(project.spec),
+        **code_env,
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": CONTAINER_DAGS,
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": ":".join(python_path),
+        "TINYCTL_DAGS_FOLDER": CONTAINER_DAGS,
+    }
+    result = project.runtime.run_oneoff(
+        pytest_argv(args),
+        mounts=mounts,
+        env=env,
+        workdir=CONTAINER_PROJECT,
+        interactive=True,
+        on_step=on_step,
+    )
+    if result.exit_code == NO_PYTEST:
+        raise BadInput(
+            "pytest is not installed in the project's Airflow image",
+            hint="Add `pytest` to airflow.requirements in tinyctl.yaml (the official "
+            "apache/airflow image has none; images.source: debian ships it), then run again.",
+        )
+    return EXIT_CODES.get(result.exit_code, 1)

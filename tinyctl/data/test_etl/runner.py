@@ -1,0 +1,361 @@
+"""Run ETL smoke tests: seed, put fixture files in place, run the DAG through the real scheduler,
+then evaluate the expectations against the warehouse.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tinyctl.airflow import AirflowClient, TaskInstance
+from tinyctl.data.seed import run_seeds
+from tinyctl.data.test_etl.expectations import ExpectationResult, evaluate, tables_of
+from tinyctl.db import count_rows
+from tinyctl.errors import BadInput, TinyctlError
+from tinyctl.project import Project
+from tinyctl.spec.models import EtlTest, parse_duration
+from tinyctl.state.secrets import READER_ROLE
+
+POLL = 0.5
+LOG_TAIL_LINES = 25
+FAILED_STATES = ("failed", "upstream_failed")
+
+
+@dataclass
+class TaskView:
+    task_id: str
+    map_index: int
+    state: str | None
+    start: datetime | None
+    end: datetime | None
+    try_number: int
+
+    @classmethod
+    def of(cls, ti: TaskInstance) -> TaskView:
+        return cls(ti.task_id, ti.map_index, ti.state, ti.start_date, ti.end_date, ti.try_number)
+
+    @property
+    def label(self) -> str:
+        return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "map_index": self.map_index,
+            "state": self.state,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+        }
+
+
+@dataclass
+class TestResult:
+    name: str
+    dag: str
+    status: str = "error"  # passed, failed, error
+    run_id: str | None = None
+    run_state: str | None = None
+    message: str = ""
+    failed_task: str | None = None
+    log_tail: str | None = None
+    tasks: list[TaskView] = field(default_factory=list)
+    expectations: list[ExpectationResult] = field(default_factory=list)
+    row_counts: dict[str, int | None] = field(default_factory=dict)
+    seconds: float = 0.0
+    run_seconds: float | None = None
+    started_at: datetime | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dag": self.dag,
+            "status": self.status,
+            "message": self.message,
+            "run_id": self.run_id,
+            "run_state": self.run_state,
+            "failed_task": self.failed_task,
+            "log_tail": self.log_tail,
+            "seconds": round(self.seconds, 2),
+            "run_seconds": None if self.run_seconds is None else round(self.run_seconds, 2),
+            "tasks": [t.as_dict() for t in self.tasks],
+            "expectations": [e.as_dict() for e in self.expectations],
+            "row_counts": self.row_counts,
+        }
+
+
+@dataclass
+class Progress:
+    test: str
+    phase: str  # seeding, deploying, running, checking, done
+    tasks: list[TaskView] = field(default_factory=list)
+    result: TestResult | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def _selected(test: EtlTest, selector: str) -> bool:
+    """dbt-style: `tag:NAME` (glob) matches a tag; anything else a test name (glob)."""
+    if selector.startswith("tag:"):
+        pattern = selector[4:]
+        return any(fnmatch.fnmatchcase(tag, pattern) for tag in test.tags)
+    return fnmatch.fnmatchcase(test.name, selector)
+
+
+def select_tests(
+    project: Project, patterns: list[str] | None, selectors: list[str] | None = None
+) -> list[EtlTest]:
+    """Tests whose name contains (or globs) one of `patterns` (-k) AND that match one of
+    `selectors` (--select tag:NAME or NAME); each filter applies only when given."""
+    tests = list(project.spec.tests)
+    if not tests:
+        raise BadInput(
+            "the spec has no tests", hint="Add a `tests:` section (tinyctl init shows one)."
+        )
+    for selector in selectors or []:
+        if selector == "" or (selector.startswith("tag:") and not selector[4:].strip()):
+            raise BadInput(f"--select {selector!r} names no tag", hint="e.g. --select tag:nightly")
+    chosen = [
+        t
+        for t in tests
+        if (not patterns or any(p in t.name or fnmatch.fnmatch(t.name, p) for p in patterns))
+        and (not selectors or any(_selected(t, s) for s in selectors))
+    ]
+    if not chosen:
+        asked = [repr(p) for p in patterns or []] + [repr(s) for s in selectors or []]
+        tags = sorted({tag for t in tests for tag in t.tags})
+        raise BadInput(
+            f"no test matches {' and '.join(asked)}",
+            hint="Tests: "
+            + ", ".join(t.name for t in tests)
+            + (f"; tags: {', '.join(tags)}" if tags else "; no test has tags"),
+        )
+    return chosen
+
+
+def run_id_for(test: EtlTest) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", test.name)
+    return f"tinyctl_test__{safe}__{stamp}"
+
+
+def _copy_fixtures(project: Project, test: EtlTest) -> None:
+    data = project.path(project.spec.data.path)
+    for fixture in test.files:
+        source = project.path(fixture.source)
+        target_dir = data / fixture.target
+        target_dir.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            for file in sorted(p for p in source.rglob("*") if p.is_file()):
+                destination = target_dir / file.relative_to(source)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(file, destination)
+        else:
+            shutil.copyfile(source, target_dir / source.name)
+
+
+def _failed_task(tasks: list[TaskView]) -> TaskView | None:
+    failed = [t for t in tasks if t.state == "failed"]
+    if not failed:
+        failed = [t for t in tasks if t.state in FAILED_STATES]
+    return min(failed, key=lambda t: t.end or datetime.max.replace(tzinfo=UTC)) if failed else None
+
+
+def _log_tail(client: AirflowClient, dag: str, run_id: str, task: TaskView) -> str:
+    try:
+        text = client.task_log(
+            dag, run_id, task.task_id, max(task.try_number, 1), map_index=task.map_index
+        )
+    except TinyctlError as error:
+        return f"(log not available: {error.message})"
+    return "\n".join(text.rstrip().splitlines()[-LOG_TAIL_LINES:])
+
+
+def run_test(
+    project: Project,
+    client: AirflowClient,
+    test: EtlTest,
+    *,
+    on_progress: ProgressCallback | None = None,
+    ensure_dag: Callable[[str], None] | None = None,
+    store_failures: bool = False,
+) -> TestResult:
+    report = on_progress or (lambda _p: None)
+    started = time.monotonic()
+    result = TestResult(test.name, test.dag, started_at=datetime.now(UTC))
+    try:
+        if test.seeds:
+            report(Progress(test.name, "seeding"))
+            run_seeds(project, only=test.seeds)
+        _copy_fixtures(project, test)
+        report(Progress(test.name, "deploying"))
+        if ensure_dag:
+            ensure_dag(test.dag)
+        dag = client.dag(test.dag)
+        if dag is None or dag.is_stale:
+            result.message = f"DAG {test.dag!r} is not in Airflow"
+            errors = [e for e in client.import_errors()]
+            if errors:
+                result.message += "; import errors: " + "; ".join(
+                    f"{e.filename}: {e.stack_trace.strip().splitlines()[-1]}" for e in errors[:3]
+                )
+            return _finish(result, started, report)
+        if dag.is_paused:
+            client.set_paused(test.dag, False)
+        run_id = run_id_for(test)
+        result.run_id = run_id
+        run_started = time.monotonic()
+        client.trigger(
+            test.dag, run_id=run_id, conf=test.conf, note=f"tinyctl test-etl: {test.name}"
+        )
+        deadline = run_started + parse_duration(test.timeout)
+        while True:
+            run = client.dag_run(test.dag, run_id)
+            result.tasks = [TaskView.of(ti) for ti in client.task_instances(test.dag, run_id)]
+            result.run_state = run.state
+            report(Progress(test.name, "running", result.tasks))
+            if run.finished:
+                break
+            if time.monotonic() > deadline:
+                result.status = "failed"
+                result.message = (
+                    f"the DAG run did not finish within {test.timeout} (state {run.state})"
+                )
+                return _finish(result, started, report)
+            time.sleep(POLL)
+        result.run_seconds = time.monotonic() - run_started
+        if run.state != "success":
+            failed = _failed_task(result.tasks)
+            result.status = "failed"
+            if failed is not None:
+                result.failed_task = failed.label
+                result.log_tail = _log_tail(client, test.dag, run_id, failed)
+                result.message = f"the DAG run failed: task {failed.label} {failed.state}"
+            else:
+                result.message = f"the DAG run ended {run.state}"
+            return _finish(result, started, report)
+        report(Progress(test.name, "checking", result.tasks))
+        # Expectations run as tinyctl's read-only role: a check can read, never write.
+        dsn = project.warehouse(test.database, role=READER_ROLE)
+        result.expectations = [evaluate(dsn, e) for e in test.expect]
+        if store_failures:
+            # Storing creates tables: as the ETL writer role, which owns the schemas it
+            # writes to (the read-only role above could never CREATE there).
+            _store_failures(project, project.warehouse(test.database), test, result.expectations)
+        result.row_counts = count_rows(dsn, tables_of(list(test.expect)))
+        failed_checks = [e for e in result.expectations if not e.passed]
+        warned = sum(e.warned for e in result.expectations)
+        also = f", {warned} warned" if warned else ""
+        if failed_checks:
+            result.status = "failed"
+            result.message = (
+                f"{len(failed_checks)} of {len(result.expectations)} expectation(s) failed{also}"
+            )
+        else:
+            result.status = "passed"
+            result.message = (
+                f"run succeeded; {len(result.expectations) - warned} expectation(s) passed{also}"
+            )
+    except TinyctlError as error:
+        result.status = "error"
+        result.message = error.message + (f" ({error.hint})" if error.hint else "")
+    return _finish(result, started, report)
+
+
+def failures_table(test: str, index: int, kind: str) -> str:
+    """The table holding an expectation's offending rows: `<test>__<n>_<kind>`, a valid identifier."""
+    base = re.sub(r"[^a-z0-9_]+", "_", test.lower()).strip("_") or "test"
+    suffix = f"__{index + 1}_{kind}"
+    return (base[: 63 - len(suffix)] + suffix).lstrip("0123456789") or "t" + suffix
+
+
+def _store_failures(project: Project, dsn, test: EtlTest, results: list[ExpectationResult]) -> None:
+    """Every offending row of each failed (or warned) expectation, in a table of its own."""
+    from tinyctl.data.test_etl.expectations import offending_rows_sql
+    from tinyctl.db import store_rows
+
+    schema = project.spec.store_failures.schema_
+    for index, (expectation, result) in enumerate(zip(test.expect, results, strict=True)):
+        if result.status == "pass":
+            continue
+        table = failures_table(test.name, index, expectation.kind)
+        try:
+            store_rows(dsn, schema, table, offending_rows_sql(expectation))
+        except TinyctlError as error:
+            result.message += f" (failures not stored: {error.message})"
+            continue
+        result.stored_in = f"{schema}.{table}"
+
+
+def _finish(result: TestResult, started: float, report: ProgressCallback) -> TestResult:
+    result.seconds = time.monotonic() - started
+    report(Progress(result.name, "done", result.tasks, result))
+    return result
+
+
+def conflict_groups(tests: list[EtlTest]) -> list[list[EtlTest]]:
+    """Tests that share a DAG, a seed or a fixture folder run one after another; groups run together."""
+    groups: list[list[EtlTest]] = []
+    keys: list[set[str]] = []
+    for test in tests:
+        mine = (
+            {f"dag:{test.dag}"}
+            | {f"seed:{s}" for s in test.seeds}
+            | {f"files:{f.target}" for f in test.files}
+        )
+        joined = [i for i, k in enumerate(keys) if k & mine]
+        if not joined:
+            groups.append([test])
+            keys.append(mine)
+            continue
+        first = joined[0]
+        for other in reversed(joined[1:]):
+            groups[first].extend(groups.pop(other))
+            keys[first] |= keys.pop(other)
+        groups[first].append(test)
+        keys[first] |= mine
+    return groups
+
+
+def run_tests(
+    project: Project,
+    tests: list[EtlTest],
+    *,
+    parallel: int = 1,
+    on_progress: ProgressCallback | None = None,
+    ensure_dag: Callable[[str], None] | None = None,
+    store_failures: bool = False,
+) -> list[TestResult]:
+    def run_group(group: list[EtlTest]) -> list[TestResult]:
+        with project.airflow() as client:
+            return [
+                run_test(
+                    project,
+                    client,
+                    t,
+                    on_progress=on_progress,
+                    ensure_dag=ensure_dag,
+                    store_failures=store_failures,
+                )
+                for t in group
+            ]
+
+    if parallel <= 1:
+        results = run_group(tests)
+    else:
+        groups = conflict_groups(tests)
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            results = [r for group in pool.map(run_group, groups) for r in group]
+    order = {t.name: i for i, t in enumerate(tests)}
+    return sorted(results, key=lambda r: order[r.name])

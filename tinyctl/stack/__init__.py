@@ -1,0 +1,1 @@
+"""Bringing a project's stack up and reporting on it: up, status, health, pre-flight, doctor."""

@@ -1,0 +1,388 @@
+"""Bringing the stack up and reporting on it: render, pre-flight, build, start, wait for health;
+then what `up` does once healthy (sync settings, deploy DAGs).
+
+This is core code: it drives the project's runtime and Airflow client, reports progress through
+callbacks, and raises tinyctl errors. It never prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tinyctl.airflow import AirflowClient, Health
+from tinyctl.errors import TinyctlError, WorkFailed
+from tinyctl.project import Project
+from tinyctl.render import render, render_status
+from tinyctl.spec.models import parse_duration
+from tinyctl.stack.own import (
+    confirm_with_api,
+    describe,
+    require_up,  # noqa: F401  (moved there; re-exported)
+)
+from tinyctl.stack.preflight import PortRequest, check_memory, check_ports, needed_memory
+from tinyctl.targets.base import (
+    AIRFLOW_SERVICES,
+    API_SERVER,
+    BuildOutcome,
+    Runtime,
+    ServiceStatus,
+)
+
+if TYPE_CHECKING:
+    from tinyctl.airflow_settings.sync import SyncItem
+    from tinyctl.dags.deploy import DeployReport, FileResult
+
+POLL_SECONDS = 0.25
+# The start loop wakes at least this often (the start's own end, the deadline, progress).
+WAKE_SECONDS = 0.5
+AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+
+
+@dataclass
+class UpProgress:
+    phase: str
+    services: list[ServiceStatus] = field(default_factory=list)
+    components: dict[str, str | None] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+
+@dataclass
+class UpResult:
+    already_up: bool
+    seconds: float
+    rendered: list[str]
+    built: list[BuildOutcome]
+    services: list[ServiceStatus]
+    url: str
+    airflow_version: str | None
+    plugins: list[str] = field(default_factory=list)  # plugin files deployed (changed or removed)
+    restarted_for_plugins: bool = False
+
+
+def _log_tail(runtime: Runtime, service: str, lines: int = 20) -> str:
+    try:
+        return "\n".join(list(runtime.logs(service, tail=lines)))
+    except TinyctlError:
+        return "(no log available)"
+
+
+def _first_failure(services: list[ServiceStatus]) -> ServiceStatus | None:
+    """A service that will not become healthy by waiting: a failed one-shot, or a service that
+    stopped running. A running service marked unhealthy is still waited for until the deadline:
+    its healthcheck keeps probing and a slow start (a loaded machine) turns healthy later."""
+    for status in services:
+        if status.one_shot and status.health == "failed":
+            return status
+        if not status.one_shot and _crashed(status):
+            return status
+    return None
+
+
+# A container stopped on purpose (Compose recreating it after a rebuild, a stop signal, a kill
+# after its grace period) exits with one of these; anything else is the process failing.
+STOPPED_ON_PURPOSE = frozenset({0, 130, 137, 143})
+
+
+def _crashed(status: ServiceStatus) -> bool:
+    if status.state == "restarting":  # the restart policy is bringing a crashed process back
+        return True
+    return status.state in ("exited", "dead") and status.exit_code not in STOPPED_ON_PURPOSE
+
+
+def preflight(project: Project, services: list[ServiceStatus]) -> None:
+    """Ports and memory; raises EnvironmentProblem before anything starts."""
+    spec, runtime = project.spec, project.runtime
+    requests = [PortRequest("airflow.port", spec.airflow.bind, spec.airflow.port)]
+    if spec.postgres.port is not None:
+        requests.append(PortRequest("postgres.port", spec.postgres.bind, spec.postgres.port))
+    own = {port for s in services if s.running for port in s.published}
+    check_ports(requests, own, runtime.describe_port_holder)
+    if not own:
+        check_memory(runtime.memory_bytes(), needed_memory(spec.airflow.worker_count))
+
+
+def _ensure_data_dirs(project: Project) -> None:
+    data = project.path(project.spec.data.path)
+    for sub in ("landing", "archive"):
+        (data / sub).mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:  # Airflow runs as its image's uid, not root: it moves landing files
+        from tinyctl.render.context import AIRFLOW_IMAGE_UID
+
+        for folder in (data, data / "landing", data / "archive"):
+            os.chown(folder, AIRFLOW_IMAGE_UID, 0)
+
+
+def _ready(services: list[ServiceStatus], health: Health | None) -> bool:
+    """Every service ok (components on Airflow's word) and Airflow reporting all healthy."""
+    if health is None or not health.all_healthy(AIRFLOW_COMPONENTS):
+        return False
+    return all(s.ok for s in confirm_with_api(services, health))
+
+
+def bring_up(
+    project: Project,
+    *,
+    timeout: float | None = None,
+    on_progress: Callable[[UpProgress], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+    show_build_output: bool = True,
+) -> UpResult:
+    """Render, check, build and start the stack; return once every service and Airflow is healthy."""
+    started = time.monotonic()
+    runtime = project.runtime
+    timeout = float(
+        timeout if timeout is not None else parse_duration(project.spec.airflow.start_timeout)
+    )
+    report = on_progress or (lambda _progress: None)
+    step = on_step or (lambda _message: None)
+
+    with ExitStack() as closing:
+        # The questions to Docker (each a CLI round trip) run while this thread renders: on two
+        # cores, Python rendering and the Docker CLI processes overlap instead of queueing. The
+        # watch is opened now, before anything starts, and its first look is the stack's state.
+        pool = closing.enter_context(ThreadPoolExecutor(max_workers=4))
+        engine = pool.submit(runtime.check_engine)
+        owned = pool.submit(runtime.check_ownership)
+        opened = pool.submit(runtime.watch_services)
+        stale_images = pool.submit(runtime.images_to_build)
+        closing.callback(_close_when_opened, opened)
+        rendered = render(project).written
+        engine.result()  # an unreachable engine is reported as such, before anything else
+        owned.result()  # another folder's stack under this name: refuse before touching it
+        watch = opened.result()
+        services, to_build = watch.changes(timeout=0), stale_images.result()
+        # Plugins are deployed before anything starts (every component loads them at start);
+        # a broken plugin stops here with its file and line, and the stack keeps the last good copy.
+        from tinyctl.dags.code import deploy_include, deploy_plugins, require_clean
+
+        plugins = require_clean(deploy_plugins(project), project)
+        airflow_running = any(s.service in AIRFLOW_SERVICES and s.running for s in services)
+        if not airflow_running or plugins.applied:
+            # Processes are about to (re)start and may import include code from plugins at once;
+            # on a running stack include/ is deployed with the DAGs, which then get re-parsed.
+            require_clean(deploy_include(project), project)
+        if (
+            not rendered
+            and not to_build
+            and not plugins.applied
+            and services
+            and all(s.ok for s in services)
+        ):
+            with project.airflow(timeout=5, retries=1) as client:
+                health = _health_or_none(client)
+                if health is not None and health.all_healthy(AIRFLOW_COMPONENTS):
+                    return UpResult(
+                        True,
+                        time.monotonic() - started,
+                        [],
+                        [],
+                        services,
+                        runtime.api_url(),
+                        _version(client),
+                    )
+
+        preflight(project, services)
+        _ensure_data_dirs(project)
+        built: list[BuildOutcome] = []
+        if to_build:
+            built = runtime.build(show_output=show_build_output, on_step=step)
+
+        restarted = False
+        if plugins.applied and airflow_running:
+            step("plugins changed: restarting the Airflow components so they load them")
+            runtime.restart_airflow()
+            restarted = True
+        deadline = time.monotonic() + timeout
+        client = closing.enter_context(project.airflow(timeout=2, retries=0))
+        handle = runtime.start()
+        health: Health | None = None
+        try:
+            while True:
+                # Once the start has run (the components exist), Airflow's own health report is
+                # asked every POLL_SECONDS (one loopback request, no process); before, the watch
+                # wakes on each container change.
+                services = watch.changes(timeout=POLL_SECONDS if handle.done() else WAKE_SECONDS)
+                failure = _first_failure(services)
+                if failure is not None:
+                    raise WorkFailed(
+                        f"{failure.name} failed: {describe(failure)}",
+                        details=f"Last lines of its log:\n{_log_tail(runtime, failure.service)}",
+                        hint=f"Fix the cause shown above, then run `tinyctl up` again (`tinyctl logs {failure.service}` for more).",
+                    )
+                if handle.done():
+                    handle.result()  # raises when the start itself failed
+                    if any(s.service == API_SERVER and s.running for s in services):
+                        health = _health_or_none(client)
+                shown = confirm_with_api(services, health)
+                report(
+                    UpProgress(
+                        "starting services" if not handle.done() else "waiting for Airflow",
+                        shown,
+                        health.components if health is not None else {},
+                        time.monotonic() - started,
+                    )
+                )
+                if handle.done() and _ready(services, health):
+                    break
+                if time.monotonic() > deadline:
+                    raise _not_healthy_in_time(runtime, shown, health, timeout)
+        except BaseException:
+            handle.cancel()
+            raise
+        version = _version(
+            client
+        )  # before the warm-up: the api-server's one worker is busy during it
+        client.warm_up_execution_api()
+    return UpResult(
+        False,
+        time.monotonic() - started,
+        rendered,
+        built,
+        shown,
+        runtime.api_url(),
+        version,
+        plugins.changed + plugins.removed,
+        restarted,
+    )
+
+
+def _close_when_opened(opened: Future) -> None:
+    """Close the watch however bring_up ends (its event process must not outlive the command)."""
+    with contextlib.suppress(BaseException):
+        opened.result().close()
+
+
+def _health_or_none(client: AirflowClient) -> Health | None:
+    """Airflow's health report; None while it cannot give one (not listening yet, starting)."""
+    try:
+        return client.health()
+    except TinyctlError:
+        return None
+
+
+def _not_healthy_in_time(
+    runtime: Runtime, services: list[ServiceStatus], health: Health | None, timeout: float
+) -> WorkFailed:
+    waiting = [s for s in services if not s.ok]
+    if waiting:
+        first = waiting[0]
+        return WorkFailed(
+            f"the stack was not healthy after {timeout:.0f} s: "
+            + ", ".join(describe(s) for s in waiting),
+            details=f"Last lines of {first.service}'s log:\n{_log_tail(runtime, first.service)}",
+            hint="Raise airflow.start_timeout (or pass --timeout) if the machine is just slow; "
+            "otherwise the log above says why.",
+        )
+    bad = ", ".join(health.unhealthy(AIRFLOW_COMPONENTS)) if health else "the API server"
+    return WorkFailed(
+        f"Airflow did not report healthy in time: {bad}",
+        hint="Look at `tinyctl logs scheduler` (or the component named); raise airflow.start_timeout if the machine is slow.",
+    )
+
+
+def _version(client: AirflowClient) -> str | None:
+    try:
+        return client.version()
+    except TinyctlError:
+        return None
+
+
+@dataclass
+class StackReport:
+    project: str
+    runtime: str
+    state: str  # up, down, degraded
+    services: list[ServiceStatus]
+    airflow: dict[str, Any]
+    render_fresh: bool
+    render_reasons: tuple[str, ...]
+    runtime_reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "runtime": self.runtime,
+            "runtime_reason": self.runtime_reason,
+            "state": self.state,
+            "services": [s.as_dict() for s in self.services],
+            "airflow": self.airflow,
+            "render": {"fresh": self.render_fresh, "reasons": list(self.render_reasons)},
+        }
+
+
+def stack_status(project: Project) -> StackReport:
+    """What is running, how healthy it is, and whether the rendered files are stale."""
+    runtime = project.runtime
+    runtime.check_engine()
+    services = runtime.services()
+    fresh = render_status(project)
+    running = [s for s in services if s.state not in ("missing",)]
+    airflow: dict[str, Any] = {
+        "url": runtime.api_url(),
+        "version": None,
+        "healthy": False,
+        "components": {},
+    }
+    api_up = any(s.service == API_SERVER and s.running for s in services)
+    if api_up:
+        try:
+            with project.airflow(timeout=3, retries=1) as client:
+                health = client.health()
+                airflow["components"] = health.components
+                airflow["healthy"] = health.all_healthy(AIRFLOW_COMPONENTS)
+                airflow["version"] = _version(client)
+        except TinyctlError:
+            pass
+    if airflow["components"]:
+        services = confirm_with_api(services, Health(airflow["components"]))
+    if not running or all(
+        s.state in ("missing", "exited") and not s.one_shot for s in services if not s.one_shot
+    ):
+        state = "down"
+    elif all(s.ok for s in services) and airflow["healthy"]:
+        state = "up"
+    else:
+        state = "degraded"
+    return StackReport(
+        project.name,
+        runtime.name,
+        state,
+        services,
+        airflow,
+        fresh.fresh,
+        fresh.reasons,
+        runtime.reason,
+    )
+
+
+@dataclass
+class AfterUp:
+    """What `up` did once the stack was healthy."""
+
+    settings: list[SyncItem]
+    deploy: DeployReport
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"settings": [i.as_dict() for i in self.settings], **self.deploy.as_dict()}
+
+
+def after_up(project: Project, *, on_result: Callable[[FileResult], None] | None = None) -> AfterUp:
+    """What `up` does once the stack is healthy: sync the spec's settings, deploy the DAG folder.
+
+    Returns both reports; the caller shows them, then `deploy.require_deployable(report)` turns
+    failed files into a WorkFailed.
+    """
+    from tinyctl.airflow_settings.sync import sync_settings
+    from tinyctl.dags.deploy import deploy_dags
+
+    with project.airflow() as client:
+        items = sync_settings(project, client)
+        report = deploy_dags(project, client, on_result=on_result)
+    return AfterUp(items, report)

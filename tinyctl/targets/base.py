@@ -1,0 +1,317 @@
+""" "The runtime": the one interface every command uses to run a project's stack.
+
+Two implementations, chosen in one place (`tinyctl.targets.choice.make_runtime`): Compose
+(`tinyctl.targets.compose.runtime`) and local processes for machines without Docker
+(`tinyctl.targets.local`); Kubernetes could be a third. Nothing outside
+the runtime package knows which one is in use, nor how it runs things: containers, bind mounts,
+host names inside a network, who owns a port.
+
+A runtime is made for one project (`make_runtime(project)`), and only ever acts on that
+project's own stack.
+
+Words shared by every runtime:
+- a *service* is one component of the stack, named as Airflow and PostgreSQL name them
+  (`COMPONENTS` below); a service may run as several *units* (Celery workers: `worker-1`, ...).
+- a *one-shot* service runs to completion at each start (database setup, migrations); it is
+  healthy when it has completed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Self
+
+# The stack's components. Runtimes name their services after these; core code refers to a
+# component by these names when it needs one (run `psql` in "postgres", list the modules
+# importable by "dag-processor").
+POSTGRES = "postgres"
+API_SERVER = "api-server"
+SCHEDULER = "scheduler"
+DAG_PROCESSOR = "dag-processor"
+TRIGGERER = "triggerer"
+WORKER = "worker"
+REDIS = "redis"
+COMPONENTS = (POSTGRES, REDIS, API_SERVER, SCHEDULER, DAG_PROCESSOR, TRIGGERER, WORKER)
+# The long-running Airflow components: each loads plugins once, when it starts.
+AIRFLOW_SERVICES = (API_SERVER, SCHEDULER, DAG_PROCESSOR, TRIGGERER, WORKER)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One running unit of the stack (a container for Compose, a process for the local runtime)."""
+
+    name: str  # unique: "worker-2" when a service has several replicas
+    service: str
+    state: str  # running, exited, created, restarting, missing, ...
+    health: str  # healthy, unhealthy, starting, completed, failed, none
+    ports: tuple[str, ...] = ()  # as shown to people, e.g. "127.0.0.1:8080->8080/tcp"
+    exit_code: int = 0
+    published: tuple[int, ...] = ()  # host ports this unit listens on
+    one_shot: bool = False  # runs to completion: ok once completed
+
+    @property
+    def ok(self) -> bool:
+        if self.one_shot:
+            return self.health == "completed"
+        return self.state == "running" and self.health in ("healthy", "none")
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "service": self.service,
+            "state": self.state,
+            "health": self.health,
+            "ports": list(self.ports),
+        }
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    service: str
+    image: str
+    built: bool  # False: the image was already current
+    reason: str = ""
+
+
+@dataclass
+class StartHandle:
+    """A start in progress: poll `done()`, then `result()` raises if starting failed;
+    `cancel()` stops waiting for it (and stops the start itself where it can)."""
+
+    done: Callable[[], bool]
+    result: Callable[[], str]
+    cancel: Callable[[], None]
+
+
+ProgressCallback = Callable[[str], None]
+
+
+class ServiceWatch(Protocol):
+    """Service changes as they happen (`Runtime.watch_services()`); a context manager.
+
+    Opened BEFORE the start it watches, so no change is missed. For Compose: one
+    `docker events` stream, not a process per look.
+    """
+
+    def changes(self, timeout: float) -> list[ServiceStatus]:
+        """Block until a service changed since the last call (the first call returns at once),
+        or `timeout` seconds passed; then return every service as `services()` would."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> ServiceWatch: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host folder or file made visible inside a one-off container."""
+
+    source: Path
+    target: str  # absolute path inside the container
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class OneOffResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class Runtime(Protocol):
+    """What tinyctl asks of the thing that runs a project's stack.
+
+    Errors: a missing engine or tool raises `EnvironmentProblem`; a failed action `WorkFailed`;
+    an unknown service name `BadInput`. No method prints.
+    """
+
+    name: str  # "compose", "local", ...: shown by `status`
+    project: str  # the project's name
+    reason: str  # why this runtime was chosen (set by `make_runtime`, shown by `status`)
+
+    # ------------------------------------------------------------------ the machine
+
+    def check_engine(self) -> dict[str, str]:
+        """Check that what this runtime needs is installed and reachable (raise
+        EnvironmentProblem naming the fix otherwise); return facts to show, e.g. versions."""
+        ...
+
+    def memory_bytes(self) -> int:
+        """Memory available to the stack, in bytes (the pre-flight compares it with the need)."""
+        ...
+
+    def describe_port_holder(self, port: int, process: str | None) -> str | None:
+        """Who holds host `port`, in this runtime's words, when it knows better than the OS
+        (`process` is what the OS reported, e.g. "docker-proxy (pid 12)", or None when it could
+        not tell): e.g. "container x-postgres-1 of project x". None when it does not know."""
+        ...
+
+    def check_ownership(self) -> None:
+        """Raise EnvironmentProblem (exit 3) when what this runtime would use for the project
+        (for Compose: containers, volumes, networks of its project name) belongs to another
+        tinyctl project, naming that project's folder and the ways out; take over, without
+        data loss, what an earlier tinyctl made for this same project."""
+        ...
+
+    # ------------------------------------------------------------------ images / installs
+
+    def images_to_build(self) -> list[str]:
+        """Services whose image (or installation) is missing or out of date; [] when none is."""
+        ...
+
+    def build(
+        self,
+        *,
+        force: bool = False,
+        show_output: bool = True,
+        on_step: ProgressCallback | None = None,
+    ) -> list[BuildOutcome]:
+        """Build what `images_to_build` names (everything buildable with `force`); report each.
+        `show_output` lets the build tool write to the terminal; `on_step` gets one-line steps."""
+        ...
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> StartHandle:
+        """Start (or update to the rendered state) every service, in the background; the caller
+        watches `services()` until all are ok. Starting an up-to-date stack changes nothing."""
+        ...
+
+    def stop(self, *, volumes: bool = False) -> None:
+        """Stop and remove the services; keep the data unless `volumes` (then delete only this
+        project's own data: what carries its identity). A never-started project is a no-op.
+        Refuses like `check_ownership` rather than stop another project's stack."""
+        ...
+
+    def restart(self, service: str | None = None) -> None:
+        """Restart one service, or all of them."""
+        ...
+
+    def restart_airflow(self) -> None:
+        """Restart every running Airflow component (so each loads the deployed plugins)."""
+        ...
+
+    # ------------------------------------------------------------------ observing
+
+    def expected_services(self) -> list[str]:
+        """The services this project's spec runs, in start order."""
+        ...
+
+    def services(self) -> list[ServiceStatus]:
+        """Every unit of this project's own stack, one per expected unit (state "missing" for
+        those not created). Never lists another project's units, nor units this project's
+        identity did not create (`require_up` relies on it)."""
+        ...
+
+    def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
+        """`services()` restricted to the named services, asked as cheaply as the runtime can
+        (what a command checks before it connects to one service, e.g. Postgres)."""
+        ...
+
+    def watch_services(self) -> ServiceWatch:
+        """A watch on the services' state (see `ServiceWatch`): how `up` waits without polling."""
+        ...
+
+    def logs(
+        self, service: str | None = None, *, tail: int | None = None, follow: bool = False
+    ) -> Iterator[str]:
+        """Log lines of one service (or all), the last `tail` per service; `follow` keeps going."""
+        ...
+
+    # ------------------------------------------------------------------ running commands
+
+    def exec(
+        self,
+        service: str,
+        argv: list[str],
+        *,
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """Run `argv` where `service` runs (its container, or its environment), wait, and return
+        (exit code, stdout+stderr)."""
+        ...
+
+    def interactive(
+        self, service: str, argv: list[str], *, env: dict[str, str] | None = None
+    ) -> int:
+        """Like `exec`, attached to this terminal; returns the exit code."""
+        ...
+
+    def run_oneoff(
+        self,
+        argv: list[str],
+        *,
+        mounts: Sequence[Mount] = (),
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+        network: bool = False,
+        workdir: str | None = None,
+        interactive: bool = False,
+        on_step: ProgressCallback | None = None,
+    ) -> OneOffResult:
+        """Run `argv` in a throw-away container of the project's Airflow image, no stack needed
+        (the image is built first when it is missing or stale). `network=False` cuts it off
+        from every network; `interactive` attaches the terminal (the result then has no output)."""
+        ...
+
+    # ------------------------------------------------------------------ reaching the stack
+
+    def api_url(self) -> str:
+        """The base URL of Airflow's API server, from this machine."""
+        ...
+
+    def postgres_address(self) -> tuple[str, int]:
+        """(host, port) where this machine reaches the stack's PostgreSQL."""
+        ...
+
+    def postgres_address_in_stack(self) -> tuple[str, int]:
+        """(host, port) where Airflow's tasks reach PostgreSQL (the warehouse connections)."""
+        ...
+
+    def dag_folder(self) -> Path:
+        """The folder on this machine whose files the stack's dag-processor reads: deploy
+        writes DAG files here (for Compose, the state folder's bind-mounted `dags/`)."""
+        ...
+
+    def airflow_dag_folder(self) -> str:
+        """The same folder as Airflow sees it (the prefix of its DAGs' `fileloc`)."""
+        ...
+
+
+class ClosingWatch:
+    """What every `ServiceWatch` shares: a context manager that calls `close()` on the way out
+    (nothing to release unless a subclass says so)."""
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PollingWatch(ClosingWatch):
+    """A `ServiceWatch` for runtimes without change notifications: asks `services()` every
+    `interval` seconds (the first call at once)."""
+
+    def __init__(self, services: Callable[[], list[ServiceStatus]], interval: float = 0.5):
+        self._services, self._interval, self._first = services, interval, True
+
+    def changes(self, timeout: float) -> list[ServiceStatus]:
+        if not self._first:
+            time.sleep(max(0.0, min(timeout, self._interval)))
+        self._first = False
+        return self._services()

@@ -1,0 +1,611 @@
+"""The Compose runtime: the rendered compose file, run on a Docker engine."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
+from tinyctl.render.context import (
+    AIRFLOW_HOME,
+    FOLDER_LABEL,
+    PROJECT_ID_LABEL,
+    project_labels,
+)
+from tinyctl.targets.base import (
+    AIRFLOW_SERVICES,
+    POSTGRES,
+    BuildOutcome,
+    ClosingWatch,
+    Mount,
+    OneOffResult,
+    ProgressCallback,
+    ServiceStatus,
+    StartHandle,
+)
+from tinyctl.targets.docker.images import INPUTS_LABEL, base_image, plan_images
+
+if TYPE_CHECKING:
+    from tinyctl.project import Project
+
+BUILD_ENV = {"COMPOSE_BAKE": "false", "DOCKER_BUILDKIT": "1"}
+# Compose services that run once per start (database setup, Airflow's migrations).
+ONE_SHOT = ("db-setup", "airflow-init")
+# Where the Airflow containers see the state folder's `dags/` (bind mount in compose.yaml.j2).
+CONTAINER_DAGS = f"{AIRFLOW_HOME}/dags"
+# Postgres inside the Compose network: the service name, on its own port.
+POSTGRES_IN_NETWORK = (POSTGRES, 5432)
+# The named volume of compose.yaml.j2 that holds the data, and Compose's own labels.
+DATA_VOLUME = "postgres-data"
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+COMPOSE_VOLUME_LABEL = "com.docker.compose.volume"
+COMPOSE_DIR_LABEL = "com.docker.compose.project.working_dir"
+
+
+def _owner_text(folder: str, ident: str) -> str:
+    return f"the tinyctl project in {folder}" if folder else f"another tinyctl project (id {ident})"
+
+
+def _health(state: str, health: str, exit_code: int, one_shot: bool) -> str:
+    if one_shot:
+        if state == "exited":
+            return "completed" if exit_code == 0 else "failed"
+        return "running" if state == "running" else state
+    return health or "none"
+
+
+class ComposeServiceWatch(ClosingWatch):
+    """`Runtime.watch_services()` for Compose: container changes as `ServiceStatus` lists."""
+
+    def __init__(self, watch: Any, to_statuses: Callable[[list], list[ServiceStatus]]):
+        self._watch, self._to_statuses = watch, to_statuses
+
+    def changes(self, timeout: float) -> list[ServiceStatus]:
+        return self._to_statuses(self._watch.changes(timeout))
+
+    def close(self) -> None:
+        self._watch.close()
+
+
+class ComposeRuntime:
+    name = "compose"
+    reason = ""
+
+    def __init__(self, project: Project):
+        self.owner = project
+        self.spec = project.spec
+        self.environ = project.environ
+        self.project = project.name
+        self.state = project.state
+        self.compose_file = project.state.compose_file
+
+    @cached_property
+    def docker(self):
+        """The Docker gateway, created on first use (python-on-whales costs a quarter second to import,
+        and commands such as `seed` against a published port never need it)."""
+        from tinyctl.targets.docker.whales import Docker
+
+        return Docker(self.compose_file, self.project)
+
+    # ------------------------------------------------------------------ engine
+
+    def check_engine(self) -> dict[str, str]:
+        info = self._engine_light() or self.docker.engine()
+        self._engine = info
+        return {
+            "engine": info.server_version,
+            "compose": info.compose_version,
+            "cpus": str(info.cpus),
+        }
+
+    def _engine_light(self):
+        """Engine facts from the engine API and `docker compose version` run directly, without
+        python-on-whales (0.15 s to import, on `up`'s critical path); None where the engine is
+        not on a local socket, so that the python-on-whales path reports what is wrong."""
+        from tinyctl.targets.docker import engine_api
+        from tinyctl.targets.docker.cli import EngineInfo, compose_version
+
+        try:
+            facts = engine_api.info(self.environ)
+        except engine_api.EngineApiUnavailable:
+            return None
+        return EngineInfo(
+            server_version=str(facts.get("ServerVersion") or "?"),
+            memory_bytes=int(facts.get("MemTotal") or 0),
+            compose_version=compose_version(),
+            cpus=int(facts.get("NCPU") or 0),
+        )
+
+    def memory_bytes(self) -> int:
+        info = getattr(self, "_engine", None) or self.docker.engine()
+        return info.memory_bytes
+
+    def describe_port_holder(self, port: int, process: str | None) -> str | None:
+        # Docker publishes ports through docker-proxy (or iptables, where no process shows).
+        if process is not None and not process.startswith("docker-proxy"):
+            return None
+        owners = self.docker.containers_publishing(port)
+        if not owners:
+            return None
+        return ", ".join(
+            f"container {name}" + (f" of project {project}" if project else "")
+            for name, project in owners
+        )
+
+    # ------------------------------------------------------------------ ownership
+
+    @property
+    def _own_id(self) -> str | None:
+        identity = self.owner.identity
+        return identity.id if identity else None
+
+    def _data_volume(self) -> str:
+        return f"{self.project}_{DATA_VOLUME}"
+
+    def check_ownership(self) -> None:
+        """Refuse (EnvironmentProblem) when containers, volumes or networks of this Compose
+        project name belong to another tinyctl project; adopt the data volume an earlier tinyctl
+        made for this folder (it has no id label, and Docker cannot add one)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        mine = self._own_id
+        selector = f"{COMPOSE_PROJECT_LABEL}={self.project}"
+        fields = (PROJECT_ID_LABEL, FOLDER_LABEL, COMPOSE_DIR_LABEL)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            found = {
+                kind: pool.submit(self._resources, kind, selector, fields)
+                for kind in ("container", "volume", "network")
+            }
+            listed = {kind: future.result() for kind, future in found.items()}
+        foreign: dict[str, list[str]] = {}  # owner -> resources
+        state_dir = str(self.state.root)
+        for kind, rows in listed.items():
+            for name, ident, folder, working_dir in (([*r, "", "", ""])[:4] for r in rows):
+                if ident:
+                    if ident != mine:
+                        foreign.setdefault(_owner_text(folder, ident), []).append(f"{kind} {name}")
+                elif kind == "container" and working_dir and working_dir != state_dir:
+                    # made by an earlier tinyctl (no id label) for another folder
+                    owner = _owner_text(str(Path(working_dir).parent), "")
+                    foreign.setdefault(owner, []).append(f"{kind} {name}")
+        if foreign:
+            owner = next(iter(foreign))
+            folder = owner.removeprefix("the tinyctl project in ")
+            where = f" in {folder}" if folder != owner else " in that folder"
+            raise EnvironmentProblem(
+                f"the Compose project {self.project} belongs to {owner}",
+                details="Its resources: "
+                + ", ".join(r for rs in foreign.values() for r in rs)
+                + f"\nThis folder is {self.owner.root}.",
+                hint=f"Give this project another name (project.name in {self.owner.spec_file.name}), "
+                f"or remove that project's stack: `tinyctl down --volumes`{where} (deletes its data).",
+            )
+        self._volumes_seen = [row[0] for row in listed["volume"] if row]
+        if mine is None:
+            return
+        for name, ident, _folder, _dir in (([*r, "", "", ""])[:4] for r in listed["volume"]):
+            if not ident and name == self._data_volume():
+                self.owner.record_adopted(name)
+
+    def _ensure_data_volume(self) -> None:
+        """Create the data volume labelled with the project's identity (Compose would create it
+        without). An existing one is kept as it is."""
+        identity = self.owner.identity
+        if identity is None:
+            return
+        name = self._data_volume()
+        if name in getattr(self, "_volumes_seen", ()):  # listed by check_ownership just before
+            return
+        existing = self._resources("volume", f"{COMPOSE_VOLUME_LABEL}={DATA_VOLUME}", ())
+        if any(row[0] == name for row in existing):
+            return
+        labels = {
+            COMPOSE_PROJECT_LABEL: self.project,
+            COMPOSE_VOLUME_LABEL: DATA_VOLUME,
+            **project_labels(self.spec, identity),
+        }
+        self.docker.create_volume(name, labels)
+
+    def _own_volumes(self) -> list[str]:
+        """The volumes `down --volumes` may delete: labelled with this id, or adopted."""
+        identity = self.owner.identity
+        if identity is None:
+            return []
+        rows = self._resources(
+            "volume", f"{COMPOSE_PROJECT_LABEL}={self.project}", (PROJECT_ID_LABEL,)
+        )
+        return [
+            row[0]
+            for row in rows
+            if (len(row) > 1 and row[1] == identity.id)
+            or ((len(row) < 2 or not row[1]) and row[0] in identity.adopted)
+        ]
+
+    def _require_render(self) -> None:
+        if not self.compose_file.is_file():
+            raise BadInput(
+                f"{self.compose_file} does not exist",
+                hint="Run `tinyctl render` (or `tinyctl up`).",
+            )
+
+    # ------------------------------------------------------------------ images
+
+    def images_to_build(self) -> list[str]:
+        """Services whose image is missing or was built from other inputs."""
+        return [
+            plan.service
+            for plan in plan_images(self.owner.loaded, self.environ)
+            if plan.build and self._image_label(plan.image, INPUTS_LABEL) != plan.build.digest
+        ]
+
+    def _image_label(self, tag: str, label: str) -> str | None:
+        """The value of `label` on image `tag` (None: no such image), from the engine API where
+        it is on a local socket."""
+        from tinyctl.targets.docker import engine_api
+
+        try:
+            labels = engine_api.image_labels(tag, self.environ)
+        except engine_api.EngineApiUnavailable:
+            return self.docker.image_label(tag, label)
+        return None if labels is None else labels.get(label, "")
+
+    def build(
+        self,
+        *,
+        force: bool = False,
+        show_output: bool = True,
+        on_step: ProgressCallback | None = None,
+    ) -> list[BuildOutcome]:
+        self._require_render()
+        plans = [p for p in plan_images(self.owner.loaded, self.environ) if p.build]
+        stale = set(self.images_to_build())
+        todo = [p for p in plans if force or p.service in stale]
+        outcomes = [
+            BuildOutcome(p.service, p.image, False, "up to date") for p in plans if p not in todo
+        ]
+        if not todo:
+            return outcomes
+        from tinyctl.targets.docker.base_image import base_image_current, build_base_image
+
+        base = base_image(self.owner.loaded, self.environ)
+        if (
+            base
+            and any(p.build and p.build.needs_base for p in todo)
+            and (force or not base_image_current(self.docker, base))
+        ):
+            if on_step:
+                on_step(f"building the Debian base image {base.tag} (debootstrap, about 30 s)")
+            build_base_image(self.docker, base)
+        if on_step:
+            on_step("building " + ", ".join(f"{p.image}" for p in todo))
+        args = ["build", *(["--no-cache"] if force else []), *[p.service for p in todo]]
+        self.docker.compose(args, "docker compose build", capture=not show_output, env=BUILD_ENV)
+        return outcomes + [
+            BuildOutcome(p.service, p.image, True, "forced" if force else "inputs changed")
+            for p in todo
+        ]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> StartHandle:
+        """`docker compose up -d` in the background; the caller polls `services()` meanwhile."""
+        self._require_render()
+        from tinyctl.state.runtime_record import record_runtime
+
+        record_runtime(self.state, self.name)
+        self._ensure_data_volume()
+        from tinyctl.targets.docker import cli as docker_cli
+
+        process = docker_cli.start(
+            [*self._compose_args(), "up", "--detach", "--remove-orphans", "--pull", "missing"],
+            "docker compose up",
+        )
+        outcome: dict[str, object] = {}
+
+        def wait() -> None:
+            try:
+                outcome["output"] = docker_cli.finish(process, "docker compose up")
+            except Exception as error:  # re-raised in the caller's thread by result()
+                outcome["error"] = error
+
+        thread = threading.Thread(target=wait, daemon=True)
+        thread.start()
+
+        def result() -> str:
+            thread.join()
+            if "error" in outcome:
+                raise outcome["error"]  # type: ignore[misc]
+            return str(outcome.get("output", ""))
+
+        def cancel() -> None:
+            if process.poll() is None:
+                process.terminate()
+            thread.join(timeout=10)
+
+        return StartHandle(done=lambda: not thread.is_alive(), result=result, cancel=cancel)
+
+    def stop(self, *, volumes: bool = False) -> None:
+        if not self.compose_file.is_file():
+            return
+        # No --timeout: it would override every service's own stop_grace_period (compose.yaml
+        # gives each the time its shutdown needs; idle, they all stop in well under a second).
+        self.check_ownership()  # never stop or delete another folder's stack
+        self._compose_light(["down", "--remove-orphans"], "docker compose down")
+        if volumes:
+            self.docker.remove_volumes(self._own_volumes())
+            from tinyctl.state.runtime_record import record_runtime
+
+            record_runtime(self.state, None)
+
+    def _compose_light(self, args: list[str], action: str) -> str:
+        """A compose command run directly, without python-on-whales (a quarter second to import,
+        which `down` would spend before stopping anything); failures are translated the same way."""
+        from tinyctl.targets.docker import cli as docker_cli
+
+        return docker_cli.run([*self._compose_args(), *args], action)
+
+    def _compose_args(self) -> list[str]:
+        """`compose` with this project's file, name and folder (after the docker binary)."""
+        return [
+            "compose",
+            "--file",
+            str(self.compose_file),
+            "--project-name",
+            self.project,
+            "--project-directory",
+            str(self.compose_file.parent),
+        ]
+
+    def restart(self, service: str | None = None) -> None:
+        self._require_render()
+        self._check_service(service)
+        self.check_ownership()  # never restart another folder's containers
+        self.docker.compose(["restart", *([service] if service else [])], "docker compose restart")
+
+    def restart_airflow(self) -> None:
+        self._require_render()
+        names = [s for s in self.expected_services() if s in AIRFLOW_SERVICES]
+        self.docker.compose(["restart", *names], "docker compose restart")
+
+    def _check_service(self, service: str | None) -> None:
+        if service and service not in self.expected_services():
+            raise BadInput(
+                f"no service {service!r} in project {self.project}",
+                hint="Services: " + ", ".join(self.expected_services()),
+            )
+
+    # ------------------------------------------------------------------ observing
+
+    def expected_services(self) -> list[str]:
+        services = [
+            "postgres",
+            "db-setup",
+            "airflow-init",
+            "api-server",
+            "scheduler",
+            "dag-processor",
+            "triggerer",
+        ]
+        if self.spec.airflow.executor == "CeleryExecutor":
+            services[1:1] = ["redis"]
+            services.append("worker")
+        return services
+
+    def _containers(self):
+        """The project's containers: one engine API request on the local socket (a few ms, no
+        process); `docker compose ps` where the engine is not on a local socket."""
+        if not self.compose_file.is_file():
+            return []
+        from tinyctl.targets.docker import engine_api
+        from tinyctl.targets.docker.containers import ContainerState
+
+        try:
+            rows = engine_api.containers(
+                [f"{COMPOSE_PROJECT_LABEL}={self.project}", "com.docker.compose.oneoff=False"],
+                self.environ,
+            )
+        except engine_api.EngineApiUnavailable:
+            return self._compose_ps()
+        return sorted((ContainerState.from_api(row) for row in rows), key=lambda c: c.name)
+
+    def _compose_ps(self):
+        return self.docker.ps()
+
+    def _resources(self, kind: str, label: str, fields: Sequence[str]) -> list[list[str]]:
+        """Containers, volumes or networks carrying `label`, as [name, *label values]: from the
+        engine API on the local socket, else through the Docker CLI (no python-on-whales)."""
+        from tinyctl.targets.docker import cli as docker_cli
+        from tinyctl.targets.docker import engine_api
+
+        try:
+            return engine_api.resources(kind, label, fields, self.environ)
+        except engine_api.EngineApiUnavailable:
+            return docker_cli.resources(kind, label, fields)
+
+    def services(self) -> list[ServiceStatus]:
+        return self._statuses(self._containers())
+
+    def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
+        """`services()` of the named services only, from one engine API request on the local
+        socket (no Compose process: `seed` and `psql` ask this before they connect); through
+        `docker compose ps` where the engine is not on a local socket."""
+        wanted = set(services)
+        return [s for s in self._statuses(self._containers()) if s.service in wanted]
+
+    def _mine(self, containers: list) -> list:
+        """Only the containers of this folder's stack (a same-named project elsewhere is not ours):
+        labelled with this project's id, or made by an earlier tinyctl (no id label) from this
+        folder's state folder. The latter still hold the stack's ports until `up` recreates them,
+        so they count as this stack's for status and the port pre-flight."""
+        mine = self._own_id
+        state_dir = str(self.state.root)
+
+        def ours(container) -> bool:
+            ident = container.label(PROJECT_ID_LABEL)
+            if ident:
+                return bool(mine) and ident == mine
+            return container.label(COMPOSE_DIR_LABEL) == state_dir
+
+        return [c for c in containers if ours(c)]
+
+    def watch_services(self) -> ComposeServiceWatch:
+        """Service changes from one `docker events` stream (see `compose_events`)."""
+        from tinyctl.targets.docker import cli as docker_cli
+        from tinyctl.targets.docker.events import ComposeWatch, events_argv
+
+        watch = ComposeWatch(
+            events_argv([docker_cli.docker_binary("docker events")], self.project),
+            self._containers,
+            self._services_with_healthcheck,
+        )
+        return ComposeServiceWatch(watch, self._statuses)
+
+    def _services_with_healthcheck(self) -> set[str]:
+        import yaml
+
+        try:
+            document = yaml.safe_load(self.compose_file.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return set()
+        services = document.get("services") or {}
+        return {name for name, body in services.items() if (body or {}).get("healthcheck")}
+
+    def _statuses(self, containers: list) -> list[ServiceStatus]:
+        containers = self._mine(containers)
+        by_service: dict[str, list] = {}
+        for container in containers:
+            by_service.setdefault(container.service, []).append(container)
+        result: list[ServiceStatus] = []
+        for service in self.expected_services():
+            found = by_service.get(service, [])
+            replicas = self.spec.airflow.worker_count if service == "worker" else 1
+            if not found:
+                for i in range(replicas):
+                    name = f"{service}-{i + 1}" if replicas > 1 else service
+                    result.append(ServiceStatus(name, service, "missing", "none"))
+                continue
+            for container in found:
+                suffix = container.name.rsplit("-", 1)[-1]
+                name = f"{service}-{suffix}" if replicas > 1 or len(found) > 1 else service
+                one_shot = service in ONE_SHOT
+                result.append(
+                    ServiceStatus(
+                        name=name,
+                        service=service,
+                        state=container.state,
+                        health=_health(
+                            container.state, container.health, container.exit_code, one_shot
+                        ),
+                        ports=container.ports,
+                        exit_code=container.exit_code,
+                        published=container.published,
+                        one_shot=one_shot,
+                    )
+                )
+        return result
+
+    def logs(
+        self, service: str | None = None, *, tail: int | None = None, follow: bool = False
+    ) -> Iterator[str]:
+        self._require_render()
+        self._check_service(service)
+        self.check_ownership()  # never show another folder's logs as this project's
+        return self.docker.logs(service, tail=tail, follow=follow)
+
+    def exec(
+        self,
+        service: str,
+        argv: list[str],
+        *,
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        return self.docker.exec(service, argv, input=input, env=env)
+
+    def interactive(
+        self, service: str, argv: list[str], *, env: dict[str, str] | None = None
+    ) -> int:
+        args = ["exec"]
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        if not os.isatty(0):
+            args.append("-T")
+        return self.docker.compose_interactive([*args, service, *argv])
+
+    def airflow_image(self) -> str:
+        """The tag of the image every Airflow service runs."""
+        return next(
+            p.image
+            for p in plan_images(self.owner.loaded, self.environ)
+            if p.service == "airflow-init"
+        )
+
+    def _ensure_airflow_image(self, on_step: ProgressCallback | None) -> str:
+        plan = next(
+            p for p in plan_images(self.owner.loaded, self.environ) if p.service == "airflow-init"
+        )
+        if plan.build is None:
+            return plan.image  # pulled by `docker run` when missing
+        if self.docker.image_label(plan.image, INPUTS_LABEL) == plan.build.digest:
+            return plan.image
+        from tinyctl.render import render
+
+        render(self.owner)  # the build context of the current recipe
+        self.build(show_output=False, on_step=on_step)
+        return plan.image
+
+    def run_oneoff(
+        self,
+        argv: list[str],
+        *,
+        mounts: Sequence[Mount] = (),
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+        network: bool = False,
+        workdir: str | None = None,
+        interactive: bool = False,
+        on_step: ProgressCallback | None = None,
+    ) -> OneOffResult:
+        image = self._ensure_airflow_image(on_step)
+        return self.docker.run_container(
+            image,
+            argv,
+            mounts=[(str(m.source), m.target, m.read_only) for m in mounts],
+            env=dict(env or {}),
+            input=input,
+            network=network,
+            workdir=workdir,
+            interactive=interactive,
+            labels={"com.tinyctl.project": self.project, "com.tinyctl.oneoff": "1"},
+        )
+
+    def api_url(self) -> str:
+        af = self.spec.airflow
+        host = "127.0.0.1" if af.bind in ("0.0.0.0", "127.0.0.1") else af.bind
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{af.port}"
+
+    def postgres_address_in_stack(self) -> tuple[str, int]:
+        return POSTGRES_IN_NETWORK
+
+    def dag_folder(self) -> Path:
+        return self.state.dags_dir
+
+    def airflow_dag_folder(self) -> str:
+        return CONTAINER_DAGS
+
+    def postgres_address(self) -> tuple[str, int]:
+        """Where the host reaches Postgres: the published port, else the container's own address."""
+        pg = self.spec.postgres
+        if pg.port is not None:
+            host = "127.0.0.1" if pg.bind in ("0.0.0.0", "127.0.0.1") else pg.bind
+            return host, pg.port
+        address = self.docker.service_ip(POSTGRES)
+        if not address:
+            raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
+        return address, POSTGRES_IN_NETWORK[1]

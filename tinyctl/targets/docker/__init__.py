@@ -1,0 +1,1 @@
+"""The Docker engine, as the Compose target (and one-off containers of the local one) use it."""
