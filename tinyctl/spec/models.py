@@ -676,7 +676,6 @@ class StoreFailures(Strict):
     )
 
 
-
 # --------------------------------------------------------------------------- Kubernetes
 
 # A DNS-1123 label (namespaces, Helm release names: at most 53 so the chart's suffixes fit).
@@ -843,7 +842,8 @@ class Spec(Strict):
     tests: list[EtlTest] = Field(default_factory=list)
     store_failures: StoreFailures = Field(default_factory=StoreFailures)
     k8s: K8s = Field(
-        default_factory=K8s, description="The Kubernetes target (`tinyctl k8s render|image|deploy`)."
+        default_factory=K8s,
+        description="The Kubernetes target (`tinyctl k8s render|image|deploy`).",
     )
 
 

@@ -211,6 +211,44 @@ class Docker:
         except (DockerException, ClientNotFoundError) as error:
             raise translate(error, f"docker import {tag}") from None
 
+    def build_image(
+        self,
+        context: Path,
+        tag: str,
+        args: dict[str, str],
+        *,
+        ca_bundle: Path | None = None,
+        show_output: bool = False,
+    ) -> None:
+        """`docker build` (BuildKit) of a context folder; the CA bundle is a build secret."""
+        argv = [*self.docker_argv(), "build", "--tag", tag]
+        for key, value in sorted(args.items()):
+            argv += ["--build-arg", f"{key}={value}"]
+        if ca_bundle is not None:
+            argv += ["--secret", f"id=cacert,src={ca_bundle}"]
+        capture = {} if show_output else {"capture_stdout": True, "capture_stderr": True}
+        self.run(
+            [*argv, str(context)], f"docker build {tag}", env={"DOCKER_BUILDKIT": "1"}, **capture
+        )
+
+    def push(self, source: str, reference: str) -> str:
+        """Tag `source` as `reference` (repository:tag), push it; returns the pushed digest."""
+        self.run([*self.docker_argv(), "tag", source, reference], f"docker tag {reference}")
+        out = self.run([*self.docker_argv(), "push", reference], f"docker push {reference}")
+        match = re.search(r"digest: (sha256:[0-9a-f]{64})", out or "")
+        if match is None:
+            raise WorkFailed(f"docker push {reference} printed no digest", details=_tail(out))
+        return match.group(1)
+
+    def image_id(self, reference: str) -> str | None:
+        """The image id (sha256:...) of a local image; None when it does not exist."""
+        try:
+            return str(self.client.image.inspect(reference).id)
+        except NoSuchImage:
+            return None
+        except (DockerException, ClientNotFoundError) as error:
+            raise translate(error, f"docker image inspect {reference}") from None
+
     # ------------------------------------------------------------------ compose project
 
     def ps(self) -> list[ContainerState]:
