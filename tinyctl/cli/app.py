@@ -13,6 +13,7 @@ import typer
 from tinyctl import __version__
 from tinyctl.cli import output
 from tinyctl.cli.argv import TinyctlGroup
+from tinyctl.cli.locks import release_locks
 from tinyctl.errors import ExitCode, TinyctlError
 
 if TYPE_CHECKING:
@@ -66,8 +67,6 @@ def handle_errors(function: F) -> F:
             output.err.print("[yellow]Interrupted.[/yellow]")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         finally:
-            from tinyctl.cli.common import release_locks
-
             release_locks()
 
     return wrapper  # type: ignore[return-value]

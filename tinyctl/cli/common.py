@@ -10,24 +10,10 @@ from rich.markup import escape
 
 from tinyctl.cli import output
 from tinyctl.cli.app import open_spec
+from tinyctl.cli.locks import lock_project
 
 if TYPE_CHECKING:
     from tinyctl.project import Project
-
-
-_LOCKED: list[Project] = []  # projects whose lock this command holds
-
-
-def release_locks() -> None:
-    """Release the locks taken by the command that just ended (the CLI may run in-process)."""
-    while _LOCKED:
-        _LOCKED.pop().unlock()
-
-
-def lock_project(project: Project, command: str, *, create: bool = True) -> None:
-    """Hold the project's lock until the command ends (`release_locks`)."""
-    project.lock(command, create=create)
-    _LOCKED.append(project)
 
 
 class _EchoHandler(logging.Handler):

@@ -116,7 +116,7 @@ def render_command(
     set_verbose(verbose)
     project = Project(open_spec(spec))
     if not check:
-        from tinyctl.cli.common import lock_project
+        from tinyctl.cli.locks import lock_project
 
         lock_project(project, "render")
     if check:
