@@ -18,7 +18,8 @@ from tinyctl.cli.app import (
     handle_errors,
     open_spec,
 )
-from tinyctl.cli.common import enable_echo, lock_project
+from tinyctl.cli.common import enable_echo
+from tinyctl.cli.locks import lock_project
 
 k8s_app = typer.Typer(
     name="k8s",
