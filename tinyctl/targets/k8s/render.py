@@ -194,6 +194,9 @@ def _airflow_config(inputs: K8sInputs) -> dict[str, dict[str, str]]:
             "logging.remote_log_conn_id": "aws_default",
             "logging.encrypt_s3_logs": "False",
         }
+    if inputs.executor == "KubernetesExecutor":  # the image of the task pods, pinned
+        settings["kubernetes_executor.worker_container_repository"] = inputs.image.repository
+        settings["kubernetes_executor.worker_container_tag"] = _pinned_tag(inputs.image)
     settings |= dict(inputs.config)
     config: dict[str, dict[str, str]] = {}
     for dotted in sorted(settings):
@@ -211,7 +214,17 @@ def _images(inputs: K8sInputs) -> dict[str, Any]:
     }
     if image.digest:
         airflow["digest"] = image.digest
-    return {"airflow": airflow, "useDefaultImageForMigration": False}
+    # The KubernetesExecutor's pod template takes repository:tag only; a tag@digest pins it too.
+    pod_template = {"repository": image.repository, "tag": _pinned_tag(image)}
+    return {
+        "airflow": airflow,
+        "pod_template": {**pod_template, "pullPolicy": "IfNotPresent"},
+        "useDefaultImageForMigration": False,
+    }
+
+
+def _pinned_tag(image: ImageRef) -> str:
+    return f"{image.tag}@{image.digest}" if image.digest else image.tag
 
 
 def _secret_values(inputs: K8sInputs) -> dict[str, Any]:
@@ -357,7 +370,8 @@ def values_document(inputs: K8sInputs) -> dict[str, Any]:
     values: dict[str, Any] = {
         "executor": inputs.executor,
         "airflowVersion": inputs.airflow_version,
-        "defaultAirflowTag": inputs.airflow_version,
+        "defaultAirflowRepository": inputs.image.repository,
+        "defaultAirflowTag": inputs.image.tag,
         "images": _images(inputs),
         "env": _env(inputs),
         **_secret_values(inputs),
@@ -371,6 +385,8 @@ def values_document(inputs: K8sInputs) -> dict[str, Any]:
     }
     if _celery(inputs):
         values["redis"]["passwordSecretName"] = names.redis
+    if inputs.image.digest:
+        values["defaultAirflowDigest"] = inputs.image.digest
     if inputs.pull_secret:
         values["imagePullSecrets"] = [{"name": inputs.pull_secret}]
     return values
