@@ -113,8 +113,14 @@ def image(
     """Bake DAGs, plugins/, include/ and requirements into the project image, tagged by content digest."""
     from tinyctl.targets.k8s.bake import bake
 
+    from tinyctl.render import render as render_stack
+    from tinyctl.targets.k8s.image import planned_image
+
     project = _open(spec, verbose, "k8s image")
-    project.runtime.build(show_output=verbose)  # the project's Airflow image the baked one extends
+    if planned_image(project.loaded, project.environ).base_built:
+        # The project's Airflow image, which the baked one extends, is built like `tinyctl build`.
+        render_stack(project)
+        project.runtime.build(show_output=verbose)
     result = bake(
         project.loaded, project.environ, project.state.root, registry=push, show_output=verbose
     )
