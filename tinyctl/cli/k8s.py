@@ -111,9 +111,8 @@ def image(
     as_json: JsonOption = False,
 ) -> None:
     """Bake DAGs, plugins/, include/ and requirements into the project image, tagged by content digest."""
-    from tinyctl.targets.k8s.bake import bake
-
     from tinyctl.render import render as render_stack
+    from tinyctl.targets.k8s.bake import bake
     from tinyctl.targets.k8s.image import planned_image
 
     project = _open(spec, verbose, "k8s image")
