@@ -211,26 +211,6 @@ class Docker:
         except (DockerException, ClientNotFoundError) as error:
             raise translate(error, f"docker import {tag}") from None
 
-    def build_image(
-        self,
-        context: Path,
-        tag: str,
-        args: dict[str, str],
-        *,
-        ca_bundle: Path | None = None,
-        show_output: bool = False,
-    ) -> None:
-        """`docker build` (BuildKit) of a context folder; the CA bundle is a build secret."""
-        argv = [*self.docker_argv(), "build", "--tag", tag]
-        for key, value in sorted(args.items()):
-            argv += ["--build-arg", f"{key}={value}"]
-        if ca_bundle is not None:
-            argv += ["--secret", f"id=cacert,src={ca_bundle}"]
-        capture = {} if show_output else {"capture_stdout": True, "capture_stderr": True}
-        self.run(
-            [*argv, str(context)], f"docker build {tag}", env={"DOCKER_BUILDKIT": "1"}, **capture
-        )
-
     def push(self, source: str, reference: str) -> str:
         """Tag `source` as `reference` (repository:tag), push it; returns the pushed digest."""
         self.run([*self.docker_argv(), "tag", source, reference], f"docker tag {reference}")

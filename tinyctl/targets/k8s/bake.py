@@ -4,6 +4,7 @@ then writes it into values.yaml, so the cluster runs exactly the image that was 
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,11 +26,26 @@ class BakeResult:
     pushed: str | None = None  # repository@sha256:... when pushed
 
 
-def _write_context(folder: Path, plan: BakePlan) -> None:
+BUILD_ENV = {"COMPOSE_BAKE": "false", "DOCKER_BUILDKIT": "1"}
+
+
+def _compose_file(plan: BakePlan, tag: str, cacert: Path | None) -> bytes:
+    """The build as a one-service compose file: Compose builds with BuildKit where the docker
+    CLI has no buildx, as for every other image tinyctl builds."""
+    build: dict = {"context": ".", "args": dict(sorted(plan.args.items()))}
+    document: dict = {"services": {"image": {"image": tag, "build": build}}}
+    if cacert is not None:
+        build["secrets"] = ["cacert"]
+        document["secrets"] = {"cacert": {"file": str(cacert)}}
+    return json.dumps(document, indent=2).encode()
+
+
+def _write_context(folder: Path, plan: BakePlan, compose: bytes) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     for name, content in plan.files.items():
         write_atomic(folder / name, content, mode=0o644)
+    write_atomic(folder / "compose.yaml", compose, mode=0o644)
 
 
 def bake(
@@ -54,14 +70,10 @@ def bake(
                 hint="Run `tinyctl build` first (it builds the image the baked one extends).",
             )
         context = state_root / IMAGE_CONTEXT
-        _write_context(context, plan)
-        docker.build_image(
-            context,
-            local,
-            dict(plan.args),
-            ca_bundle=ca_bundle(loaded.spec, environ, loaded.root),
-            show_output=show_output,
-        )
+        cacert = ca_bundle(loaded.spec, environ, loaded.root)
+        _write_context(context, plan, _compose_file(plan, local, cacert))
+        builder = Docker(context / "compose.yaml", f"tinyctl-k8s-{plan.digest}")
+        builder.compose(["build"], f"building {local}", capture=not show_output, env=BUILD_ENV)
         built = True
     if registry is None:
         return BakeResult(plan, built)
