@@ -32,9 +32,10 @@ engine: install
 local-runtime: install
 	docker/provision-local.sh $(VENV)
 
-# gitlab-ci-local: the engine tests execute the pipeline `tinyctl ci init gitlab` writes.
-tools:
-	.ci/provision-tools.sh
+# gitlab-ci-local: the engine tests execute the pipeline `tinyctl ci init gitlab` writes;
+# helm, kubectl (into the venv) and docker-registry: the Kubernetes target's tests.
+tools: install
+	.ci/provision-tools.sh $(VENV)
 
 setup: install engine local-runtime
 

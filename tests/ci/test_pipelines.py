@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from tinyctl.ci.pipelines import PROVIDERS, pipeline_commands, render_pipeline
 from tinyctl.cli import app, load_commands
+from tinyctl.errors import BadInput
 
 load_commands()  # the whole app, as `tinyctl --help` sees it
 
@@ -156,3 +157,26 @@ def test_without_a_spec_it_says_to_init_first(tmp_path: Path) -> None:
     result = invoke("ci", "init", "github", cwd=tmp_path)
     assert result.exit_code == 2 and "tinyctl init" in result.output
     assert not (tmp_path / ".github").exists()
+
+
+def test_deploy_stage_runs_after_ci_run_on_main_only(tmp_path):
+    from tinyctl.ci.pipelines import deploy_stage
+
+    stage = deploy_stage("k8s", None, ("WAREHOUSE_URL", "TINYCTL_SECRET_FERNET_KEY"))
+    github = yaml.safe_load(render_pipeline("github", deploy=stage))
+    job = github["jobs"]["deploy"]
+    assert job["needs"] == "etl-tests"
+    assert "refs/heads/main" in job["if"]
+    assert job["env"]["TINYCTL_SECRET_FERNET_KEY"] == "${{ secrets.TINYCTL_SECRET_FERNET_KEY }}"
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert any("k8s image --push" in r for r in runs) and any("k8s deploy" in r for r in runs)
+    gitlab = yaml.safe_load(render_pipeline("gitlab", deploy=stage))
+    assert gitlab["stages"] == ["test", "deploy"]
+    assert gitlab["deploy-k8s"]["needs"] == ["etl-tests"]
+    assert gitlab["deploy-k8s"]["rules"] == [{"if": '$CI_COMMIT_BRANCH == "main"'}]
+    jenkins = render_pipeline("jenkins", deploy=stage)
+    assert "when { branch 'main' }" in jenkins
+    assert jenkins.index("stage('tinyctl ci run')") < jenkins.index("stage('Deploy to Kubernetes')")
+    assert "string(credentialsId: 'WAREHOUSE_URL', variable: 'WAREHOUSE_URL')" in jenkins
+    with pytest.raises(BadInput):
+        deploy_stage("nomad", None)

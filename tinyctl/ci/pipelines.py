@@ -74,8 +74,42 @@ def pipeline_commands(spec: str | None = None, out: str = DEFAULT_OUT) -> Pipeli
     )
 
 
+@dataclass(frozen=True)
+class DeployStage:
+    """`--deploy k8s`: after `tinyctl ci run` passed, on main only: push the image, deploy."""
+
+    commands: tuple[str, ...]
+    secrets: tuple[str, ...]  # variables the CI's secret store provides
+
+
+DEPLOY_TARGETS = ("k8s",)
+# The registry and its login; the kube context comes as a kubeconfig file from the store too.
+DEPLOY_SECRETS = ("TINYCTL_REGISTRY", "REGISTRY_USER", "REGISTRY_PASSWORD")
+
+
+def deploy_stage(target: str, spec: str | None, spec_secrets: tuple[str, ...] = ()) -> DeployStage:
+    if target not in DEPLOY_TARGETS:
+        raise BadInput(
+            f"unknown deploy target {target!r}", hint="Choose: " + ", ".join(DEPLOY_TARGETS) + "."
+        )
+    spec_arg = f" --spec {spec}" if spec else ""
+    return DeployStage(
+        commands=(
+            'echo "$REGISTRY_PASSWORD" | docker login "$TINYCTL_REGISTRY" --username "$REGISTRY_USER" --password-stdin',
+            "helm repo add apache-airflow https://airflow.apache.org && helm repo update apache-airflow",
+            f'{VENV}/bin/tinyctl k8s image{spec_arg} --push "$TINYCTL_REGISTRY"',
+            f"{VENV}/bin/tinyctl k8s deploy{spec_arg}",
+        ),
+        secrets=(*DEPLOY_SECRETS, *spec_secrets),
+    )
+
+
 def render_pipeline(
-    provider: str, *, package: str = DEFAULT_PACKAGE, spec: str | None = None
+    provider: str,
+    *,
+    package: str = DEFAULT_PACKAGE,
+    spec: str | None = None,
+    deploy: DeployStage | None = None,
 ) -> str:
     """The text of one provider's pipeline file."""
     import jinja2
@@ -102,6 +136,7 @@ def render_pipeline(
         install=list(commands.install),
         run=commands.run,
         out=DEFAULT_OUT,
+        deploy=deploy,
     )
 
 
@@ -132,7 +167,12 @@ class InitResult:
 
 
 def init_pipeline(
-    provider: str, spec_file: Path, *, package: str = DEFAULT_PACKAGE, force: bool = False
+    provider: str,
+    spec_file: Path,
+    *,
+    package: str = DEFAULT_PACKAGE,
+    force: bool = False,
+    deploy: str | None = None,
 ) -> InitResult:
     """Write the provider's pipeline at the root of the repository holding `spec_file`.
 
@@ -147,11 +187,11 @@ def init_pipeline(
         )
     root = repository_root(spec_file.parent)
     relative_spec = spec_file.resolve().relative_to(root).as_posix()
-    text = render_pipeline(
-        chosen.name,
-        package=package,
-        spec=None if relative_spec == "tinyctl.yaml" else relative_spec,
-    )
+    spec_arg = None if relative_spec == "tinyctl.yaml" else relative_spec
+    stage = None
+    if deploy is not None:
+        stage = deploy_stage(deploy, spec_arg, _deploy_secrets(spec_file))
+    text = render_pipeline(chosen.name, package=package, spec=spec_arg, deploy=stage)
     target = root / chosen.target
     exists = target.exists()
     if exists and not force:
@@ -161,6 +201,20 @@ def init_pipeline(
         )
     write_atomic(target, text.encode())
     return InitResult(target, chosen, exists, _ignore_outputs(root))
+
+
+def _deploy_secrets(spec_file: Path) -> tuple[str, ...]:
+    """What a deploy needs from the secret store besides the registry: the spec's URL and
+    password variables, and the stack's own secrets (a CI checkout has no state folder, and a
+    fresh one would mean new passwords on every deploy)."""
+    from tinyctl.spec import load_spec
+    from tinyctl.state.secrets import env_name, required_names
+
+    spec = load_spec(spec_file).spec
+    names = [spec.k8s.database.url_env] if spec.k8s.database.url_env else []
+    names += [c.password_env for c in spec.airflow.connections if c.password_env]
+    names += [env_name(name) for name in required_names(spec)]
+    return tuple(dict.fromkeys(names))
 
 
 def _ignore_outputs(root: Path) -> Path | None:

@@ -225,12 +225,25 @@ def init(
             help="What the pipeline pip-installs (default: this tinyctl version from PyPI).",
         ),
     ] = None,
+    deploy: Annotated[
+        str | None,
+        typer.Option(
+            "--deploy",
+            metavar="k8s",
+            help="Add a deploy stage after `tinyctl ci run` passed, on main only: push the image "
+            "and `helm upgrade --install`, with the registry and kube context from the CI's secrets.",
+        ),
+    ] = None,
 ) -> None:
     """Write a thin pipeline that runs `tinyctl ci run` and publishes its JUnit report."""
     from tinyctl.ci.pipelines import DEFAULT_PACKAGE, init_pipeline
 
     result = init_pipeline(
-        system, spec, package=DEFAULT_PACKAGE if package is None else package, force=force
+        system,
+        spec,
+        package=DEFAULT_PACKAGE if package is None else package,
+        force=force,
+        deploy=deploy,
     )
     verb = "replaced" if result.overwritten else "created"
     here = Path.cwd()

@@ -17,6 +17,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "dags": ("deploy-dags", "sync-settings"),
     "data": ("seed", "test-etl"),
     "inside": ("airflow", "shell", "credentials", "settings"),
+    "k8s": ("k8s",),
     "project": ("init", "validate", "schema", "render"),
     "stack": ("up", "down", "restart", "status", "logs", "psql", "build", "doctor"),
 }

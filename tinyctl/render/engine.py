@@ -20,9 +20,10 @@ import jinja2
 from tinyctl import __version__
 from tinyctl.errors import BadInput
 from tinyctl.project import Project
-from tinyctl.render.context import Host, build_context
+from tinyctl.render.context import Host, bootstrap_plan, build_context
 from tinyctl.resources import templates_dir
 from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.models import Spec
 from tinyctl.state.fsutil import sha256_bytes, sha256_file, write_atomic
 from tinyctl.state.layout import StateLayout
 from tinyctl.state.secrets import Secrets
@@ -98,6 +99,12 @@ def _environment() -> jinja2.Environment:
     env.filters["json"] = lambda value: json.dumps(value, sort_keys=True)
     env.filters["rstrip"] = lambda value: str(value).rstrip()
     return env
+
+
+def bootstrap_script(spec: Spec) -> str:
+    """The warehouse bootstrap script every target runs (the Kubernetes target in a Job)."""
+    context = {"bootstrap": bootstrap_plan(spec)}
+    return _environment().get_template("postgres/bootstrap.sh.j2").render(context)
 
 
 def _env_file(title: str, values: Mapping[str, str]) -> bytes:

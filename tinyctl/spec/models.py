@@ -676,6 +676,138 @@ class StoreFailures(Strict):
     )
 
 
+# --------------------------------------------------------------------------- Kubernetes
+
+# A DNS-1123 label (namespaces, Helm release names: at most 53 so the chart's suffixes fit).
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+K8S_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$"
+PATTERN_HELP[DNS_LABEL] = (
+    "a Kubernetes name: lowercase letters, digits and '-', starting and ending with a letter "
+    "or digit, at most 53 characters"
+)
+PATTERN_HELP[K8S_QUANTITY] = "a Kubernetes quantity such as 500m, 1, 512Mi or 2Gi"
+PATTERN_HELP[r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"] = (
+    "an IAM role ARN such as arn:aws:iam::123456789012:role/airflow"
+)
+PATTERN_HELP[r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"] = "an S3 bucket name such as my-airflow-logs"
+
+Quantity = Annotated[str, Field(pattern=K8S_QUANTITY)]
+
+
+class K8sResources(Strict):
+    """CPU and memory of one component's pods: requests, and limits (default: the requests)."""
+
+    cpu: Quantity | None = Field(None, description="CPU request, e.g. 500m or 1.")
+    memory: Quantity | None = Field(None, description="Memory request, e.g. 1Gi.")
+    cpu_limit: Quantity | None = None
+    memory_limit: Quantity | None = Field(None, description="Memory limit (default: the request).")
+
+
+class K8sGit(Strict):
+    """git-sync: the DAGs come from a Git repository instead of being baked into the image."""
+
+    repo: str = Field(
+        pattern=r"^(https://|ssh://|git@)[^\s]+$",
+        description="Repository URL, e.g. https://github.com/acme/dags.git or git@github.com:acme/dags.git.",
+    )
+    branch: str = Field("main", pattern=r"^[A-Za-z0-9._/-]{1,200}$")
+    subpath: FilePath = Field("dags", description="Folder of the DAG files inside the repository.")
+    ssh_key_secret: str | None = Field(
+        None,
+        pattern=DNS_LABEL,
+        description="Name of an existing Kubernetes Secret holding the deploy key as `gitSshKey` "
+        "(for git@ / ssh:// URLs).",
+    )
+    credentials_secret: str | None = Field(
+        None,
+        pattern=DNS_LABEL,
+        description="Name of an existing Secret with GIT_SYNC_USERNAME/GIT_SYNC_PASSWORD and "
+        "GITSYNC_USERNAME/GITSYNC_PASSWORD (for private https URLs).",
+    )
+    period: Duration = Field("60s", description="How often git-sync pulls.")
+
+
+class K8sImage(Strict):
+    """Where the baked project image is pushed and how the cluster pulls it."""
+
+    repository: str | None = Field(
+        None,
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9.-]*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+$",
+        description="Image repository without a tag, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/airflow "
+        "(default: REGISTRY/<project>-airflow from `tinyctl k8s image --push REGISTRY`).",
+    )
+    pull_secret: str | None = Field(
+        None, pattern=DNS_LABEL, description="An existing docker-registry Secret to pull with."
+    )
+
+
+class K8sDatabase(Strict):
+    """The Postgres server on the cluster side: external (RDS, Cloud SQL, an operator) or bundled."""
+
+    url_env: str | None = Field(
+        None,
+        pattern=ENV_NAME,
+        description="Environment variable holding the admin URL of an external PostgreSQL, e.g. "
+        "postgresql://admin:PASSWORD@db.example.com:5432/postgres?sslmode=require. Airflow's "
+        "metadata database, the warehouse databases and their roles are created there. "
+        "Unset: the chart's bundled PostgreSQL (for a dev cluster).",
+    )
+
+
+class K8sEks(Strict):
+    """What `profile: eks` needs: the IAM role for service accounts (IRSA) and the log bucket."""
+
+    role_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$",
+        description="IAM role the Airflow service accounts assume (IRSA); it needs S3 access to the log bucket.",
+    )
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", description="e.g. eu-west-1")
+    log_bucket: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket for task logs."
+    )
+    log_prefix: str = Field("airflow/logs", pattern=r"^[A-Za-z0-9!_.*'()/-]{1,512}$")
+
+
+class K8sApiServer(Strict):
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    replicas: int = Field(1, ge=1, le=10)
+
+
+class K8s(Strict):
+    """The Kubernetes target (`tinyctl k8s`): Airflow's official Helm chart on a cluster.
+
+    Only cluster settings live here; the rest of the spec (DAGs, config, users, connections,
+    warehouse) is shared with the local targets."""
+
+    namespace: str = Field("airflow", pattern=DNS_LABEL)
+    release: str | None = Field(
+        None, pattern=DNS_LABEL, description="Helm release name (default: the project name)."
+    )
+    chart: str | None = Field(
+        None,
+        description="The chart: a folder or a repository reference (default: apache-airflow/airflow "
+        "1.19.x; TINYCTL_AIRFLOW_CHART overrides it).",
+    )
+    executor: Literal["LocalExecutor", "CeleryExecutor", "KubernetesExecutor"] | None = Field(
+        None, description="Executor on the cluster (default: airflow.executor)."
+    )
+    profile: Literal["eks"] | None = Field(
+        None, description="eks: IRSA annotations, S3 remote task logs, RDS with sslmode=require."
+    )
+    dags: Literal["image", "git"] = Field(
+        "image", description="image: DAGs baked into the image; git: pulled by git-sync."
+    )
+    git: K8sGit | None = None
+    image: K8sImage = Field(default_factory=K8sImage)
+    database: K8sDatabase = Field(default_factory=K8sDatabase)
+    eks: K8sEks | None = None
+    api_server: K8sApiServer = Field(default_factory=K8sApiServer)
+    resources: dict[
+        Literal["scheduler", "api_server", "dag_processor", "triggerer", "workers"], K8sResources
+    ] = Field(default_factory=dict, description="Requests and limits per component.")
+
+
 # --------------------------------------------------------------------------- the spec
 
 
@@ -709,6 +841,10 @@ class Spec(Strict):
     seeds: list[Seed] = Field(default_factory=list)
     tests: list[EtlTest] = Field(default_factory=list)
     store_failures: StoreFailures = Field(default_factory=StoreFailures)
+    k8s: K8s = Field(
+        default_factory=K8s,
+        description="The Kubernetes target (`tinyctl k8s render|image|deploy`).",
+    )
 
 
 def json_schema() -> dict[str, Any]:

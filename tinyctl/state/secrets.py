@@ -42,6 +42,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "fernet_key": _fernet_key,
     "jwt_secret": lambda: _random.token_urlsafe(64),  # Airflow warns on JWT keys under 64 bytes
     "api_secret_key": lambda: _random.token_urlsafe(32),
+    "redis_password": _password,  # the Celery broker's on Kubernetes (`tinyctl k8s render`)
 }
 
 

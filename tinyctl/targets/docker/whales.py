@@ -211,6 +211,24 @@ class Docker:
         except (DockerException, ClientNotFoundError) as error:
             raise translate(error, f"docker import {tag}") from None
 
+    def push(self, source: str, reference: str) -> str:
+        """Tag `source` as `reference` (repository:tag), push it; returns the pushed digest."""
+        self.run([*self.docker_argv(), "tag", source, reference], f"docker tag {reference}")
+        out = self.run([*self.docker_argv(), "push", reference], f"docker push {reference}")
+        match = re.search(r"digest: (sha256:[0-9a-f]{64})", out or "")
+        if match is None:
+            raise WorkFailed(f"docker push {reference} printed no digest", details=_tail(out))
+        return match.group(1)
+
+    def image_id(self, reference: str) -> str | None:
+        """The image id (sha256:...) of a local image; None when it does not exist."""
+        try:
+            return str(self.client.image.inspect(reference).id)
+        except NoSuchImage:
+            return None
+        except (DockerException, ClientNotFoundError) as error:
+            raise translate(error, f"docker image inspect {reference}") from None
+
     # ------------------------------------------------------------------ compose project
 
     def ps(self) -> list[ContainerState]:
