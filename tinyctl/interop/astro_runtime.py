@@ -15,6 +15,7 @@ with the nearest known ones (a guess would build the wrong Airflow); `--airflow-
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -103,24 +104,14 @@ def _key(release: str) -> tuple[int, int, int, int]:
     return (0, *(int(g) for g in match.groups()))
 
 
-def nearest_known(release: str, count: int = 3) -> list[str]:
-    """The known releases closest to `release` in release order (older and newer)."""
+def nearest_known(release: str) -> list[str]:
+    """The known releases around `release` in release order: up to two older and two newer."""
+    if OLD_FORMAT.fullmatch(release):
+        return [f"{major}.x.x (Airflow {line})" for major, line in RUNTIME_AIRFLOW_2_LINES.items()]
     known = sorted(RUNTIME_AIRFLOW_3, key=_key)
-    target = (
-        _key(release)
-        if (NEW_FORMAT.fullmatch(release) or OLD_FORMAT.fullmatch(release))
-        else (1, 0, 0, 0)
-    )
-    if target[0] == 0:
-        return [f"{major}.x.x (Airflow {line})" for major, line in RUNTIME_AIRFLOW_2_LINES.items()][
-            -count:
-        ]
-    ranked = sorted(known, key=lambda r: (abs(_distance(_key(r), target)), _key(r)))
-    return [f"{r} (Airflow {RUNTIME_AIRFLOW_3[r]})" for r in sorted(ranked[:count], key=_key)]
-
-
-def _distance(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    return (a[1] - b[1]) * 10_000 + (a[2] - b[2]) * 1_000 + (a[3] - b[3])
+    target = _key(release) if NEW_FORMAT.fullmatch(release) else (1, 0, 0, 0)
+    at = bisect.bisect_left([_key(r) for r in known], target)
+    return [f"{r} (Airflow {RUNTIME_AIRFLOW_3[r]})" for r in known[max(at - 2, 0) : at + 2]]
 
 
 def _unknown(image: str, release: str) -> BadInput:
