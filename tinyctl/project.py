@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinyctl.state.env_file import read_env_file
+from tinyctl.state.env_file import read_dotenv
 from tinyctl.state.identity import Identity
 from tinyctl.state.layout import StateLayout
 
@@ -38,7 +38,7 @@ class Project:
         base = os.environ if environ is None else environ
         # the spec's env_file (e.g. an Astro project's .env) under the environment, which wins
         self.environ: Mapping[str, str] = (
-            {**read_env_file(loaded.path(loaded.spec.env_file)), **base}
+            {**read_dotenv(loaded.path(loaded.spec.env_file)), **base}
             if loaded.spec.env_file
             else base
         )

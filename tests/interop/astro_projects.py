@@ -71,6 +71,8 @@ def example_astronauts():
 example_astronauts()
 '''
 
+# Astro's example test builds DagBag(include_examples=False), an argument Airflow 3.3 no longer
+# takes (TypeError): the one line an Astro project's tests need changed for Airflow 3.3.
 DAG_TEST = '''\
 """Every DAG imports, has tags and retries >= 2 (as Astro's example test)."""
 
@@ -81,11 +83,12 @@ from airflow.models import DagBag
 
 
 def _bag():
-    return DagBag(include_examples=False)
+    return DagBag()
 
 
 def test_no_import_errors():
-    assert not _bag().import_errors
+    bag = _bag()
+    assert bag.dag_ids and not bag.import_errors
 
 
 @pytest.mark.parametrize("dag_id", sorted(_bag().dag_ids))

@@ -11,7 +11,7 @@ import yaml
 from astro_projects import EVERY_FIELD_SETTINGS, snapshot, write_astro_init
 from conftest import tinyctl
 
-from tinyctl.state.env_file import read_env_file
+from tinyctl.state.env_file import read_dotenv
 
 
 def _import(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -67,7 +67,7 @@ def test_every_connection_field_and_secrets_stay_out_of_the_spec(tmp_path: Path)
     ]
     assert spec["variables"] == {"environment": "dev", "threshold": "42"}
     assert spec["config"] == {"core.default_timezone": "Europe/Paris"}
-    env = read_env_file(root / ".env")
+    env = read_dotenv(root / ".env")
     assert env["WAREHOUSE_PG_PASSWORD"] == "s3cr3t:with@odd/chars"
     assert env["HTTP_API_PASSWORD"] == "p@ss" and env["MY_URL"] == "http://x"
     assert (root / ".env").stat().st_mode & 0o077 == 0

@@ -19,6 +19,9 @@ pytestmark = pytest.mark.stack
 def test_imported_astro_project_up_parse_pytest_export(tmp_path: Path):
     root = write_astro_init(tmp_path / "astroup")
     (root / "airflow_settings.yaml").write_text(EVERY_FIELD_SETTINGS)
+    # the one edit by hand: Astro Runtime images ship pytest, a local-runtime venv does not
+    with open(root / "requirements.txt", "a") as requirements:
+        requirements.write("pytest\n")
     ok(tinyctl("init", "--from-astro", str(root), cwd=tmp_path))
     before = snapshot(root)
     env = {"TINYCTL_RUNTIME": "local"}

@@ -19,6 +19,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "inside": ("airflow", "shell", "credentials", "settings"),
     "project": ("init", "validate", "schema", "render"),
     "stack": ("up", "down", "restart", "status", "logs", "psql", "build", "doctor"),
+    "upgrade": ("upgrade-test",),
 }
 COMMANDS = {command: module for module, commands in MODULES.items() for command in commands}
 # Root options that take a value (as `tinyctl.cli.argv` reads them) and those that need no

@@ -28,7 +28,7 @@ from tinyctl.errors import BadInput
 from tinyctl.interop.astro_runtime import RuntimeImage, is_runtime_image, parse_runtime_image
 from tinyctl.interop.astro_settings import SECRET_WORDS, import_settings
 from tinyctl.spec.models import CONFIG_KEY, DEFAULT_AIRFLOW_VERSION
-from tinyctl.state.env_file import parse_env_text, quote_env_value, read_env_file
+from tinyctl.state.env_file import parse_env_text, quote_env_value, read_dotenv
 from tinyctl.state.fsutil import write_atomic
 
 SPEC = "tinyctl.yaml"
@@ -212,7 +212,7 @@ def plan_import(
     notes: list[str] = []
     facts = read_dockerfile(dockerfile)
     version, runtime = _airflow_version(facts, airflow_version, notes)
-    env = read_env_file(root / ENV_FILE)
+    env = read_dotenv(root / ENV_FILE)
     settings = _settings(root)
     notes += settings.notes
     airflow: dict[str, Any] = {"version": version, "port": ports[0]}
@@ -234,6 +234,11 @@ def plan_import(
         "airflow": airflow,
         "postgres": {"port": ports[1]},
     }
+    if (root / "tests").is_dir() and not _lists_pytest(root / "requirements.txt"):
+        notes.append(
+            "Astro Runtime images ship pytest, tinyctl's debian images too; with images.source: "
+            "official or the local runtime, add pytest to requirements.txt for `tinyctl pytest`"
+        )
     others = sorted(k for k in env if airflow_setting(k) is None)
     if others:
         notes.append(
@@ -242,6 +247,11 @@ def plan_import(
         )
     secrets = {k: v for k, v in settings.secrets.items() if k not in env}
     return AstroImport(root, spec, version, runtime, secrets, facts.not_carried, notes)
+
+
+def _lists_pytest(path: Path) -> bool:
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    return bool(re.search(r"^\s*pytest\b", text, re.MULTILINE))
 
 
 def _settings(root: Path):

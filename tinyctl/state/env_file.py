@@ -43,7 +43,7 @@ def _value(value: str) -> str:
     return (value[: match.start()] if match else value).strip()
 
 
-def read_env_file(path: Path) -> dict[str, str]:
+def read_dotenv(path: Path) -> dict[str, str]:
     """The variables of a dotenv file; {} when it does not exist."""
     try:
         text = path.read_text(encoding="utf-8")

@@ -39,8 +39,8 @@ import httpx
 
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
 from tinyctl.render.context import POSTGRES_SECRETS_DIR
-from tinyctl.state.fsutil import sha256_bytes, write_atomic
 from tinyctl.spec.image_inputs import image_inputs
+from tinyctl.state.fsutil import sha256_bytes, write_atomic
 from tinyctl.targets.base import (
     BuildOutcome,
     ClosingWatch,
