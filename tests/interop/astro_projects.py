@@ -93,7 +93,7 @@ def test_no_import_errors():
 
 @pytest.mark.parametrize("dag_id", sorted(_bag().dag_ids))
 def test_dag_tags_and_retries(dag_id):
-    dag = _bag().get_dag(dag_id)
+    dag = _bag().dags[dag_id]
     assert dag.tags, f"{dag_id} has no tags"
     assert dag.default_args.get("retries", 0) >= 2, f"{dag_id} must retry at least twice"
     assert os.path.exists(dag.fileloc)

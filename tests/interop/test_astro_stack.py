@@ -54,7 +54,7 @@ def test_imported_astro_project_up_parse_pytest_export(tmp_path: Path):
         ).stdout
         conn = json.loads(with_password[with_password.index("[") :])[0]
         assert conn["password"] == "s3cr3t:with@odd/chars"  # from .env, via password_env
-        assert json.loads(conn["extra"])["api_token"] == "tok-123"  # via extra_env
+        assert conn["extra_dejson"]["api_token"] == "tok-123"  # via extra_env
         assert snapshot(root) == before  # up, parse, pytest and export changed no Astro file
     finally:
         tinyctl("down", "--volumes", "--yes", cwd=root, env=env)

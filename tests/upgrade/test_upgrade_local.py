@@ -66,7 +66,7 @@ def test_upgrade_from_3_2_to_3_3(tmp_path: Path):
     root = tmp_path / "upg"
     init_project(root, name="upg")
     spec = root / "tinyctl.yaml"
-    spec.write_text(spec.read_text().replace("airflow:\n", "airflow:\n  version: 3.2.2\n", 1))
+    spec.write_text(spec.read_text().replace('version: "3.3.2"', 'version: "3.2.2"', 1))
     (root / "dags" / "legacy.py").write_text(AIRFLOW2_DAG)
     (root / "dags" / "shape.py").write_text(SHAPE_DAG)
     (root / "dags" / "gone.py").write_text(GONE_DAG)
@@ -92,4 +92,4 @@ def test_upgrade_from_3_2_to_3_3(tmp_path: Path):
     assert console.returncode == 1
     assert "stops_importing" in console.stdout and "AIR312" in console.stdout
     assert "schedule=" in (root / "dags" / "legacy.py").read_text()  # ruff's safe fix applied
-    assert "version: 3.2.2" in spec.read_text()  # the spec is left as it was
+    assert 'version: "3.2.2"' in spec.read_text()  # the spec is left as it was
