@@ -91,6 +91,8 @@ def main(argv):
                     try:
                         data = DagSerialization.to_dict(dag)
                         good.append(dag.dag_id)
+                        if os.environ.get("TINYCTL_PARSE_SHAPES"):
+                            item.setdefault("shapes", {})[dag.dag_id] = _shape(data)
                         serialized.append(
                             LazyDeserializedDAG(data=data, last_loaded=dag.last_loaded)
                         )
@@ -179,6 +181,26 @@ def _exclude_dag_processor(session):
         return
     session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'"))
     session.execute(text("LOCK TABLE dag, import_error IN EXCLUSIVE MODE"))
+
+
+def _shape(data):
+    """Task ids, dependencies and schedule of one serialised DAG (`tinyctl upgrade-test`)."""
+    dag = data.get("dag", data)
+    tasks = {}
+    for entry in dag.get("tasks") or []:
+        task = entry.get("__var", entry) if isinstance(entry, dict) else {}
+        downstream = task.get("downstream_task_ids") or []
+        if isinstance(downstream, dict):  # an encoded set
+            downstream = downstream.get("__var") or []
+        tasks[task.get("task_id", "?")] = sorted(downstream)
+    timetable = dag.get("timetable") or {}
+    return {
+        "tasks": tasks,
+        "schedule": {
+            "type": timetable.get("__type") or timetable.get("type"),
+            "value": timetable.get("__var") or timetable.get("value"),
+        },
+    }
 
 
 def _last_line(text):

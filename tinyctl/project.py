@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinyctl.state.env_file import read_dotenv
 from tinyctl.state.identity import Identity
 from tinyctl.state.layout import StateLayout
 
@@ -35,7 +36,13 @@ class Project:
 
     def __init__(self, loaded: LoadedSpec, environ: Mapping[str, str] | None = None):
         self.loaded = loaded
-        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        base = os.environ if environ is None else environ
+        # the spec's env_file (e.g. an Astro project's .env) under the environment, which wins
+        self.environ: Mapping[str, str] = (
+            {**read_dotenv(loaded.path(loaded.spec.env_file)), **base}
+            if loaded.spec.env_file
+            else base
+        )
         self.state = StateLayout(loaded.state_dir)
         self._lock: ProjectLock | None = None
 

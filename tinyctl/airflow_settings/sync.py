@@ -63,6 +63,7 @@ def desired_connections(project: Project) -> dict[str, dict[str, Any]]:
                     f"connection {conn.id!r}: the environment variable {conn.password_env} is not set",
                     hint=f"Export {conn.password_env} (see {project.spec_file}:{line}:{col}), then run the command again.",
                 )
+        extra = {**conn.extra, **_extra_from_env(project, i, conn)}
         bodies[conn.id] = {
             "connection_id": conn.id,
             "conn_type": conn.type,
@@ -72,9 +73,24 @@ def desired_connections(project: Project) -> dict[str, dict[str, Any]]:
             "login": conn.login,
             "schema": conn.schema_,
             "password": password,
-            "extra": json.dumps(conn.extra, sort_keys=True) if conn.extra else None,
+            "extra": json.dumps(extra, sort_keys=True) if extra else None,
         }
     return bodies
+
+
+def _extra_from_env(project: Project, index: int, conn: Any) -> dict[str, str]:
+    """The connection's secret extra keys, read from the environment variables it names."""
+    values = {}
+    for key, name in conn.extra_env.items():
+        value = project.environ.get(name)
+        if value is None:
+            line, col = project.locate("airflow", "connections", index, "extra_env", key)
+            raise BadInput(
+                f"connection {conn.id!r}: the environment variable {name} (extra.{key}) is not set",
+                hint=f"Export {name} or put it in the spec's env_file (see {project.spec_file}:{line}:{col}).",
+            )
+        values[key] = value
+    return values
 
 
 def variable_value(value: Any) -> str:

@@ -20,6 +20,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "k8s": ("k8s",),
     "project": ("init", "validate", "schema", "render"),
     "stack": ("up", "down", "restart", "status", "logs", "psql", "build", "doctor"),
+    "upgrade": ("upgrade-test",),
 }
 COMMANDS = {command: module for module, commands in MODULES.items() for command in commands}
 # Root options that take a value (as `tinyctl.cli.argv` reads them) and those that need no

@@ -137,11 +137,23 @@ def _export(
     out: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
     ] = None,
+    format_: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="tinyctl: the spec's `airflow:` keys; astro: Astro CLI's airflow_settings.yaml.",
+        ),
+    ] = "tinyctl",
 ) -> None:
     """Write the running Airflow's connections, variables and pools as the spec's YAML; passwords become password_env names."""
     from tinyctl.airflow_settings.export import export_settings, to_yaml
     from tinyctl.state.fsutil import write_atomic
 
+    if format_ not in ("tinyctl", "astro"):
+        raise typer.BadParameter("must be tinyctl or astro", param_hint="--format")
+    from tinyctl.interop.astro_settings import to_astro_yaml
+
+    as_text = to_astro_yaml if format_ == "astro" else to_yaml
     project = open_project(spec, verbose)
     with project.airflow() as client:
         client.require_up(("metadatabase",))
@@ -149,11 +161,11 @@ def _export(
     if as_json:
         output.print_json(export.as_dict())
         return
-    text = to_yaml(export, source=project.runtime.api_url())
+    text = as_text(export, source=project.runtime.api_url())
     if out is None:
         output.out.print(text, end="", markup=False, highlight=False)
         return
-    write_atomic(out, text.encode())
+    write_atomic(out, text.encode(), mode=0o600 if format_ == "astro" else 0o644)
     output.err.print(
         f"[green]✓[/green] wrote {escape(str(out))}: {len(export.connections)} connection(s), "
         f"{len(export.variables)} variable(s), {len(export.pools)} pool(s)"

@@ -33,11 +33,32 @@ def init(
     images: Annotated[
         str, typer.Option("--images", help="Image source written to the spec: official or debian.")
     ] = "official",
+    from_astro: Annotated[
+        bool,
+        typer.Option(
+            "--from-astro",
+            help="Turn the Astro CLI project in DIRECTORY into a tinyctl project in place (its files unchanged).",
+        ),
+    ] = False,
+    airflow_version: Annotated[
+        str | None,
+        typer.Option(
+            "--airflow-version",
+            help="With --from-astro: the Airflow version, instead of the one the Dockerfile's runtime ships.",
+        ),
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Scaffold a working project: spec, sample DAG, landing data, seeds and smoke tests."""
     from tinyctl.scaffold import init_project
 
+    if from_astro:
+        from tinyctl.cli.astro import init_from_astro
+
+        init_from_astro(directory, force=force, name=name, airflow_version=airflow_version)
+        return
+    if airflow_version is not None:
+        raise typer.BadParameter("only with --from-astro", param_hint="--airflow-version")
     if images not in ("official", "debian"):
         raise typer.BadParameter("must be official or debian", param_hint="--images")
     result = init_project(directory, force=force, name=name, images_source=images, pick_ports=True)

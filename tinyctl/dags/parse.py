@@ -46,6 +46,7 @@ class ParsedFile:
     line: int | None = None
     traceback: str | None = None
     seconds: float = 0.0
+    shapes: dict[str, Any] = field(default_factory=dict)  # dag id -> tasks, schedule (on request)
 
     @property
     def failed(self) -> bool:
@@ -140,6 +141,7 @@ def read_report(stdout: str, *, seconds: float) -> ParseReport:
             error=item.get("error"),
             traceback=item.get("traceback"),
             seconds=float(item.get("seconds") or 0),
+            shapes=dict(item.get("shapes") or {}),
         )
         if parsed.failed:
             parsed.line = error_line(parsed.traceback, parsed.file)
@@ -186,8 +188,10 @@ def parse_dags(
     paths: Iterable[Path] | None = None,
     *,
     on_step: Callable[[str], None] | None = None,
+    shapes: bool = False,
 ) -> ParseReport:
-    """Parse the DAG folder (or the named files/folders in it) in one one-off container."""
+    """Parse the DAG folder (or the named files/folders in it) in one one-off container.
+    `shapes`: also report each DAG's task ids, dependencies and schedule (ParsedFile.shapes)."""
     import time
 
     from tinyctl.targets.base import Mount
@@ -216,6 +220,7 @@ def parse_dags(
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
         "PYTHONDONTWRITEBYTECODE": "1",
         "TINYCTL_PARSE_SYS_PATH": ":".join(sys_path),
+        **({"TINYCTL_PARSE_SHAPES": "1"} if shapes else {}),
     }
     started = time.monotonic()
     result = project.runtime.run_oneoff(

@@ -69,6 +69,7 @@ PATTERN_HELP = {
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
 AirflowId = Annotated[str, Field(pattern=AIRFLOW_ID)]
 Port = Annotated[int, Field(ge=1, le=65535, examples=[8080])]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Scalar = str | int | float | bool
 
 
@@ -278,6 +279,11 @@ class Connection(Strict):
         description="Environment variable holding the password.",
     )
     extra: dict[str, Any] = Field(default_factory=dict)
+    extra_env: dict[str, EnvName] = Field(
+        default_factory=dict,
+        description="Secret `extra` keys, each read from an environment variable "
+        "(e.g. {token: API_TOKEN}); merged into `extra` when the settings are applied.",
+    )
 
 
 class Pool(Strict):
@@ -830,6 +836,12 @@ class Spec(Strict):
         "processes (PostgreSQL binaries found on the machine, Airflow in a managed virtual "
         "environment; LocalExecutor only); auto: compose when a Docker engine answers, else local. "
         "Overridden by the TINYCTL_RUNTIME environment variable.",
+    )
+    env_file: FilePath | None = Field(
+        None,
+        description="A dotenv file (KEY=value lines, e.g. .env) relative to the spec file, read "
+        "for password_env and extra_env values; variables already in the environment win. "
+        "Keep it git-ignored.",
     )
     images: Images = Field(default_factory=Images)
     postgres: Postgres = Field(default_factory=Postgres)

@@ -26,6 +26,7 @@ class SpecOverride:
     postgres_port: int | None = None  # ignored when the spec keeps Postgres unexposed
     state_dir: str | None = None  # relative to the project folder
     data_path: str | None = None  # relative to the project folder
+    airflow_version: str | None = None  # e.g. `tinyctl upgrade-test --to` (an Airflow 3 version)
 
 
 def _relative_inside(value: str, what: str) -> str:
@@ -51,6 +52,13 @@ def apply_override(loaded: LoadedSpec, override: SpecOverride) -> LoadedSpec:
             update={"state_dir": _relative_inside(override.state_dir, "state folder")}
         )
     airflow = spec.airflow
+    if override.airflow_version is not None:
+        if not re.fullmatch(r"3\.\d+\.\d+", override.airflow_version):
+            raise BadInput(
+                f"{override.airflow_version!r} is not an Airflow 3 version such as 3.3.2",
+                hint="tinyctl runs Airflow 3 only.",
+            )
+        airflow = airflow.model_copy(update={"version": override.airflow_version})
     if override.airflow_port is not None:
         airflow = airflow.model_copy(update={"port": _port(override.airflow_port)})
     postgres = spec.postgres

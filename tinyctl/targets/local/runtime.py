@@ -39,6 +39,7 @@ import httpx
 
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
 from tinyctl.render.context import POSTGRES_SECRETS_DIR
+from tinyctl.spec.image_inputs import image_inputs
 from tinyctl.state.fsutil import sha256_bytes, write_atomic
 from tinyctl.targets.base import (
     BuildOutcome,
@@ -223,8 +224,10 @@ class LocalRuntime:
 
     @cached_property
     def venv_plan(self) -> VenvPlan:
-        af = self.spec.airflow
-        return VenvPlan.for_spec(af.version, list(af.requirements))
+        # the requirements as image builds read them: inline, or the lines of the file named
+        return VenvPlan.for_spec(
+            self.spec.airflow.version, list(image_inputs(self.loaded).requirements)
+        )
 
     @property
     def venv(self) -> Venv:

@@ -1,0 +1,1 @@
+"""Meeting other tools' projects: the Astro CLI's (import, settings export)."""
