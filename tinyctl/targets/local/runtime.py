@@ -205,6 +205,7 @@ class LocalRuntime:
             listen_tcp=pg.port is not None,
             install=self.install,
             user=self.user,
+            settings=self.owner.plan.server_settings,
         )
 
     @cached_property
