@@ -33,8 +33,6 @@ app.add_typer(k8s_app, name="k8s")
 
 def _render(project):
     """Render the k8s files of `project` (exit 2 on bad input, nothing written then)."""
-    # The compose engine renders the warehouse bootstrap script all targets share.
-    from tinyctl.render.engine import bootstrap_script
     from tinyctl.targets.k8s.target import render_k8s
 
     secrets = project.generate_secrets()
@@ -43,7 +41,6 @@ def _render(project):
         secrets,
         project.environ,
         project.state.root,
-        bootstrap_script(project.spec),
     )
 
 

@@ -6,10 +6,20 @@ wins over tinyctl's defaults for local work.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tinyctl.plan.model import ApiUser, Setting
-from tinyctl.plan.values import Endpoint, EndpointUrl, Place, PlaceRef, Port, PortRef, SecretRef
+from tinyctl.plan.values import (
+    Endpoint,
+    EndpointUrl,
+    Place,
+    PlaceRef,
+    Port,
+    PortRef,
+    SecretRef,
+    Value,
+)
 from tinyctl.spec.models import Spec
 
 SIMPLE_AUTH_MANAGER = (
@@ -97,3 +107,14 @@ def airflow_settings(spec: Spec, users: tuple[ApiUser, ...]) -> tuple[Setting, .
         secret = isinstance(setting.value, SecretRef)  # read through `<NAME>_CMD`
         by_name[setting.env_name + ("_CMD" if secret else "")] = setting  # keeps the first place
     return tuple(by_name.values())
+
+
+def environment(settings: Iterable[Setting], resolve: Callable[[Value], str]) -> dict[str, str]:
+    """The settings as environment variables, with each target's `resolve` of the symbols. A
+    secret's setting is its `_CMD` variant, whose value (a command) the target's `resolve`
+    gives for the `SecretRef`."""
+    env: dict[str, str] = {}
+    for setting in settings:
+        secret = isinstance(setting.value, SecretRef)
+        env[setting.env_name + ("_CMD" if secret else "")] = resolve(setting.value)
+    return env

@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from tinyctl.project import Project
-from tinyctl.render.engine import bootstrap_script
 from tinyctl.scaffold import init_project
 from tinyctl.spec import load_spec
 from tinyctl.targets.k8s.names import CHART_ENV
@@ -56,7 +55,6 @@ def render(spec_file: Path, environ: dict[str, str] | None = None) -> K8sRender:
         project.generate_secrets(),
         project.environ,
         project.state.root,
-        bootstrap_script(project.spec),
     )
 
 

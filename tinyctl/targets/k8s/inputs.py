@@ -11,18 +11,21 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tinyctl.errors import SpecError, SpecProblem
+from tinyctl.plan import build_plan
 from tinyctl.spec.loader import LoadedSpec, format_path
 from tinyctl.spec.models import Spec, parse_duration
 from tinyctl.state.secrets import READER_ROLE, Secrets, api_users
 from tinyctl.targets.k8s.image import planned_image, read_record
 from tinyctl.targets.k8s.names import IMAGE_RECORD
 from tinyctl.targets.k8s.render import (
+    BOOTSTRAP_SECRETS_DIR,
     EksProfile,
     GitSync,
     ImageRef,
     K8sInputs,
     ServerAddress,
 )
+from tinyctl.targets.templating import bootstrap_script
 
 # Settings the chart or the k8s section owns on a cluster (besides the spec's MANAGED_CONFIG).
 CLUSTER_MANAGED = {
@@ -193,7 +196,6 @@ def gather(
     secrets: Secrets,
     environ: Mapping[str, str],
     state_root: Path,
-    bootstrap_script: str,
 ) -> K8sInputs:
     """The inputs of `render_files`; SpecError (exit 2, nothing written) on bad input."""
     spec = loaded.spec
@@ -236,7 +238,12 @@ def gather(
         ),
         image=_image(loaded, environ, state_root),
         bootstrap_image=spec.postgres.image or f"postgres:{spec.postgres.version}",
-        bootstrap_script=bootstrap_script,
+        bootstrap_script=bootstrap_script(
+            build_plan(spec).bootstrap,
+            secrets_dir=BOOTSTRAP_SECRETS_DIR,
+            host=server.host,
+            port=server.port,
+        ).decode(),
         warehouse_conn_id=spec.postgres.default_database.connection_id,
         pull_secret=k8s.image.pull_secret,
         git=None

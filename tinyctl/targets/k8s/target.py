@@ -47,10 +47,9 @@ def render_k8s(
     secrets: Secrets,
     environ: Mapping[str, str],
     state_root: Path,
-    bootstrap_script: str,
 ) -> K8sRender:
     """Render values.yaml, secrets.yaml and jobs.yaml into `<state>/k8s/`."""
-    inputs = gather(loaded, secrets, environ, state_root, bootstrap_script)
+    inputs = gather(loaded, secrets, environ, state_root)
     files = render_files(inputs)  # everything in memory before the first write
     written, unchanged = write_files(state_root, files)
     return K8sRender(state_root / FOLDER, inputs, written, unchanged)
