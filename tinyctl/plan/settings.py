@@ -55,9 +55,9 @@ def config_value(value: Any) -> str:
     return str(value)
 
 
-def _option(dotted: str, value: str) -> Setting:
+def _option(dotted: str, value: str, spec: Spec) -> Setting:
     section, key = dotted.split(".", 1)
-    return Setting(section, key, value)
+    return Setting(section, key, value, default=dotted not in spec.airflow.config)
 
 
 def chosen_options(spec: Spec) -> dict[str, str]:
@@ -94,7 +94,7 @@ def airflow_settings(spec: Spec, users: tuple[ApiUser, ...]) -> tuple[Setting, .
     ]
     if celery:
         ordered.append(Setting("celery", "broker_url", EndpointUrl(Endpoint.BROKER, "redis", "/0")))
-    ordered += [_option(dotted, value) for dotted, value in chosen_options(spec).items()]
+    ordered += [_option(dotted, value, spec) for dotted, value in chosen_options(spec).items()]
     secrets = SECRET_SETTINGS + (CELERY_SECRET_SETTINGS if celery else ())
     ordered += [Setting(section, key, SecretRef(name)) for section, key, name in secrets]
     ordered += [

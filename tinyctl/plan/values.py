@@ -119,5 +119,13 @@ class DatabaseUrl:
         return f"{credentials}@{host}:{port}/{self.database}"
 
 
+@dataclass(frozen=True)
+class EnvSecret:
+    """A secret the caller's environment holds (a connection's `password_env`): read by the
+    target when it renders, never stored by tinyctl."""
+
+    variable: str
+
+
 # What a secret file holds.
 SecretContent = SecretValue | DatabaseUrl
