@@ -67,9 +67,9 @@ def _stamp(files: Mapping[str, RenderedFile]) -> bytes:
     return (json.dumps(stamp, indent=2, sort_keys=True) + "\n").encode()
 
 
-def read_stamp(state: StateLayout) -> dict[str, Any] | None:
+def read_stamp(stamp_file: Path) -> dict[str, Any] | None:
     try:
-        stamp = json.loads(state.render_stamp.read_text(encoding="utf-8"))
+        stamp = json.loads(stamp_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return stamp if isinstance(stamp, dict) else None
@@ -124,8 +124,7 @@ def render_target(project: Project) -> str:
 def render(project: Project) -> RenderResult:
     """Render into the state folder. Everything is rendered in memory before the first write."""
     state = project.state
-    if state.root.exists() and not state.root.is_dir():
-        raise BadInput(f"{state.root} is a file, but project.state_dir must be a folder")
+    check_state_folder(state)
     target = render_target(project)
     secrets = project.generate_secrets()
     identity = project.ensure_identity()
@@ -135,27 +134,48 @@ def render(project: Project) -> RenderResult:
         project.plan, host.inputs(project.loaded, secrets, project.environ)
     )
     result = RenderResult(state.root, target, generated_secrets=secrets.generated)
+    result.written, result.unchanged, result.removed = write_stamped(
+        state, files, state.render_stamp, folders
+    )
+    return result
 
-    _prepare_state_dir(state, folders)
-    old = stamped_files(state, read_stamp(state) or {})
+
+def check_state_folder(state: StateLayout) -> None:
+    if state.root.exists() and not state.root.is_dir():
+        raise BadInput(f"{state.root} is a file, but project.state_dir must be a folder")
+
+
+def write_stamped(
+    state: StateLayout,
+    files: Mapping[str, RenderedFile],
+    stamp_file: Path,
+    folders: Mapping[str, RenderedFolder] | None = None,
+) -> tuple[list[str], list[str], list[str]]:
+    """Write `files` (names relative to the state folder) atomically, each only when it changed;
+    delete what the previous stamp in `stamp_file` named and `files` no longer has; then stamp
+    them. `folders` are made first. Returns (written, unchanged, removed)."""
+    if folders is not None:
+        _prepare_state_dir(state, folders)
+    written, unchanged, removed = [], [], []
+    old = stamped_files(state, read_stamp(stamp_file) or {})
     for name, rendered in files.items():
         target = state.file(name)
         if target.is_file() and target.read_bytes() == rendered.content:
             if (target.stat().st_mode & 0o777) != rendered.mode:
                 target.chmod(rendered.mode)
             _own(target, rendered)
-            result.unchanged.append(name)
+            unchanged.append(name)
             continue
         write_atomic(target, rendered.content, mode=rendered.mode)
         _own(target, rendered)
-        result.written.append(name)
+        written.append(name)
     for name in sorted(set(old) - set(files)):
         target = old[name]
         if target.is_file() and not target.is_symlink():
             target.unlink()
-            result.removed.append(name)
-    write_atomic(state.render_stamp, _stamp(files))
-    return result
+            removed.append(name)
+    write_atomic(stamp_file, _stamp(files))
+    return written, unchanged, removed
 
 
 @dataclass(frozen=True)
@@ -167,8 +187,7 @@ class RenderStatus:
 def render_status(project: Project) -> RenderStatus:
     """Whether the rendered files match what the spec would render now. Writes nothing."""
     state = project.state
-    stamp = read_stamp(state)
-    if stamp is None:
+    if read_stamp(state.render_stamp) is None:
         return RenderStatus(False, ("not rendered yet",))
     try:
         secrets = project.secrets
@@ -181,6 +200,17 @@ def render_status(project: Project) -> RenderStatus:
         project.environ,
         render_target(project),
     )
+    return stamp_status(state, files, state.render_stamp)
+
+
+def stamp_status(
+    state: StateLayout, files: Mapping[str, RenderedFile], stamp_file: Path
+) -> RenderStatus:
+    """Whether what `write_stamped` wrote into `stamp_file` is still `files`: the inputs did not
+    change, and nobody edited or deleted a written file since."""
+    stamp = read_stamp(stamp_file)
+    if stamp is None:
+        return RenderStatus(False, ("not rendered yet",))
     recorded = stamp.get("files") if isinstance(stamp.get("files"), dict) else {}
     reasons = []
     if stamp.get("digest") != digest(files):

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from tinyctl.project import Project
+from tinyctl.render.k8s import K8sRender, render_k8s
 from tinyctl.scaffold import init_project
 from tinyctl.spec import load_spec
 from tinyctl.targets.k8s.names import CHART_ENV
-from tinyctl.targets.k8s.target import K8sRender, render_k8s
 
 REPO = Path(__file__).resolve().parents[3]
 EKS = {
@@ -49,13 +49,7 @@ def make_project(root: Path, edit=None) -> Path:
 
 
 def render(spec_file: Path, environ: dict[str, str] | None = None) -> K8sRender:
-    project = Project(load_spec(spec_file), environ=environ or {})
-    return render_k8s(
-        project.loaded,
-        project.generate_secrets(),
-        project.environ,
-        project.state.root,
-    )
+    return render_k8s(Project(load_spec(spec_file), environ=environ or {}))
 
 
 def documents(text: str) -> list[dict]:

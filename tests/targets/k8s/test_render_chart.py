@@ -55,6 +55,7 @@ def release(request, tmp_path_factory):
         "case": request.param,
         "state": state,
         "inputs": result.inputs,
+        "plan": result.plan,
         "chart": chart,
         "manifests": {v: documents(text) for v, text in rendered.items()},
         "secrets": documents((state / SECRETS).read_text()),
@@ -141,7 +142,7 @@ def test_spec_config_reaches_airflow_cfg(release):
     )
     cfg = configparser.ConfigParser(interpolation=None)
     cfg.read_string(config_map["data"]["airflow.cfg"])
-    assert cfg["core"]["executor"] == release["inputs"].executor
+    assert cfg["core"]["executor"] == release["plan"].executor
     assert cfg["core"]["parallelism"] == "4"  # the scaffold's airflow.config
     assert cfg["core"]["auth_manager"].endswith("SimpleAuthManager")
     if release["case"] == "eks":
