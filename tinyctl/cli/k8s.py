@@ -133,10 +133,12 @@ def image(
 ) -> None:
     """Bake DAGs, plugins/, include/ and requirements into the project image, tagged by content digest."""
     from tinyctl.render import render as render_stack
+    from tinyctl.render.k8s import check_k8s
     from tinyctl.targets.k8s.bake import bake
     from tinyctl.targets.k8s.image import planned_image
 
     project = _open(spec, verbose, "k8s image")
+    check_k8s(project)  # bad input is refused before a build, not after it
     if planned_image(project.loaded, project.environ).base_built:
         # The project's Airflow image, which the baked one extends, is built like `tinyctl build`.
         render_stack(project)

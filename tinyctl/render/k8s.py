@@ -34,6 +34,13 @@ class K8sRender:
     removed: list[str] = field(default_factory=list)
 
 
+def check_k8s(project: Project) -> K8sInputs:
+    """The cluster's inputs, checked, before anything long (an image build): SpecError (exit 2)
+    on bad input. Generates the missing secrets, as render does first."""
+    project.generate_secrets()
+    return _inputs(project)
+
+
 def _inputs(project: Project) -> K8sInputs:
     """The cluster's inputs, checked: SpecError (exit 2) on bad input."""
     plan = cluster_plan(project.spec)  # what the checks read does not depend on the identity
@@ -50,8 +57,7 @@ def render_k8s(project: Project) -> K8sRender:
     Bad input is refused before anything of `k8s/` is written."""
     state = project.state
     check_state_folder(state)
-    project.generate_secrets()
-    inputs = _inputs(project)
+    inputs = check_k8s(project)
     project.ensure_identity()
     plan, files = _rendered(project, inputs)
     written, unchanged, removed = write_stamped(state, files, state.file(STAMP), FOLDERS)

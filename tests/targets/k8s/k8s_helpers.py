@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tinyctl.project import Project
 from tinyctl.render.k8s import K8sRender, render_k8s
 from tinyctl.scaffold import init_project
 from tinyctl.spec import load_spec
-from tinyctl.targets.k8s.names import CHART_ENV
 
-REPO = Path(__file__).resolve().parents[3]
 EKS = {
     "profile": "eks",
     "database": {"url_env": "TEST_RDS_URL"},
@@ -27,15 +23,6 @@ EKS = {
 RDS_URL = (
     "postgresql://master:rds%2Fsecret-pw@acme.abc123.eu-west-1.rds.amazonaws.com:5432/postgres"
 )
-
-
-def chart_folder() -> Path:
-    """The official chart 1.19.0 (test data, see its ORIGIN.md), or skip naming where."""
-    configured = os.environ.get(CHART_ENV)
-    folder = Path(configured) if configured else REPO.parent / "shared" / "k8s" / "airflow-chart"
-    if not (folder / "Chart.yaml").is_file():
-        pytest.skip(f"the official Airflow chart is not at {folder} (set {CHART_ENV})")
-    return folder
 
 
 def make_project(root: Path, edit=None) -> Path:
