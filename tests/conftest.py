@@ -1,7 +1,8 @@
 """Shared fixtures.
 
 Markers: `engine` tests need a running Docker engine; `stack` tests need a live tinyctl stack
-(Airflow + Postgres). `make test` runs them all; `make test-fast` deselects both. A missing
+(Airflow + Postgres); `helm` tests run the real helm on the official Airflow chart (no engine,
+but about a minute). `make test` runs them all; `make test-fast` deselects the three. A missing
 engine fails the engine tests loudly: it is never a silent skip.
 
 Live stacks run on every runtime: `live_stack` (and `lifecycle` stacks) are parametrised by
@@ -150,6 +151,18 @@ def new_stack(base: Path, prefix: str, *, edit=None, runtime: str = "compose") -
     )
     spec.write_text(edit(text) if edit else text)
     return Stack(root, name, airflow_port, postgres_port, runtime)
+
+
+@pytest.fixture(scope="session")
+def airflow_chart() -> Path:
+    """The official Airflow chart 1.19.0 (test data beside the repository, see its ORIGIN.md;
+    TINYCTL_AIRFLOW_CHART elsewhere), or skip naming where it was looked for."""
+    configured = os.environ.get("TINYCTL_AIRFLOW_CHART")
+    repo = Path(__file__).resolve().parents[1]
+    folder = Path(configured) if configured else repo.parent / "shared" / "k8s" / "airflow-chart"
+    if not (folder / "Chart.yaml").is_file():
+        pytest.skip(f"the official Airflow chart is not at {folder} (set TINYCTL_AIRFLOW_CHART)")
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ def test_the_wheel_ships_templates_recipes_and_sample_dags(tmp_path: Path) -> No
     [wheel] = out.glob("tinyctl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in (
-        "tinyctl/_resources/templates/compose.yaml.j2",
+        "tinyctl/_resources/templates/compose/compose.yaml.j2",
         "tinyctl/_resources/templates/healthcheck.py",
         "tinyctl/_resources/templates/init/tinyctl.yaml.j2",
         "tinyctl/_resources/templates/ci/Jenkinsfile.j2",

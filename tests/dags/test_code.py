@@ -139,11 +139,14 @@ def test_a_project_without_the_folders_still_loads(project: Path) -> None:
 
 def test_stack_view_matches_the_rendered_environment(project: Path) -> None:
     from tinyctl.dags.code import stack_view
-    from tinyctl.render.context import airflow_config
+    from tinyctl.plan.settings import environment
+    from tinyctl.plan.values import Place, PlaceRef
+    from tinyctl.targets.compose.render import PLACES, resolve
 
     opened = Project.open(project / "tinyctl.yaml")
     mounts, env = stack_view(opened)
-    rendered = airflow_config(opened.spec)
-    assert all(rendered[key] == value for key, value in env.items())
+    rendered = environment(opened.plan.settings, resolve)
+    assert all(rendered[key] == resolve(value) for key, value in env.items())
     assert [m.source for m in mounts] == [project / "plugins", project / "include"]
-    assert mounts[1].target.startswith(env["PYTHONPATH"] + "/")
+    assert env["PYTHONPATH"] == PlaceRef(Place.LIB) and mounts[1].target == Place.INCLUDE
+    assert PLACES[Place.INCLUDE].startswith(PLACES[Place.LIB] + "/")

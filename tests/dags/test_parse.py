@@ -132,8 +132,10 @@ def test_parse_named_files_and_the_human_report(engine, project: Path) -> None:
 
 def test_the_one_off_config_has_no_secret_commands(project: Path) -> None:
     from tinyctl.dags.parse import oneoff_config
+    from tinyctl.plan import build_plan
+    from tinyctl.plan.values import SecretRef
     from tinyctl.spec import load_spec
 
-    env = oneoff_config(load_spec(project / "tinyctl.yaml").spec)
+    env = oneoff_config(build_plan(load_spec(project / "tinyctl.yaml").spec))
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
-    assert not [k for k in env if k.endswith("_CMD")]
+    assert not [k for k, v in env.items() if k.endswith("_CMD") or isinstance(v, SecretRef)]

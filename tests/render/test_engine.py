@@ -13,11 +13,11 @@ from conftest import compose_binary
 
 from tinyctl.project import Project
 from tinyctl.render import render, render_status
-from tinyctl.render.engine import _environment
 from tinyctl.scaffold import init_project
 from tinyctl.spec import load_spec
 from tinyctl.state.layout import StateLayout
 from tinyctl.state.secrets import load_secrets
+from tinyctl.targets.templating import environment as _environment
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import yaml
 
-from tinyctl.render.context import AIRFLOW_IMAGE_UID, Host
+from tinyctl.render.context import Host
 from tinyctl.render.engine import render_files
 from tinyctl.spec import load_spec
 from tinyctl.state.secrets import load_secrets
+from tinyctl.targets.compose.render import AIRFLOW_IMAGE_UID
 
 
 def _render(project: Path, uid: int) -> dict:

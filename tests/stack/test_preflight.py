@@ -63,3 +63,9 @@ def test_memory_check() -> None:
     check_memory(64 * GiB, 1 * GiB)
     with pytest.raises(EnvironmentProblem, match=r"Docker engine has 0\.5 GiB"):
         check_memory(GiB // 2, 2 * GiB)
+
+
+def test_the_memory_check_speaks_of_the_runtime_in_use() -> None:
+    with pytest.raises(EnvironmentProblem) as caught:
+        check_memory(GiB // 2, 2 * GiB, "local")
+    assert "this machine" in caught.value.message and "Docker" not in (caught.value.hint or "")

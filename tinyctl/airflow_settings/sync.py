@@ -15,6 +15,7 @@ from typing import Any
 
 from tinyctl.airflow import AirflowClient
 from tinyctl.errors import BadInput
+from tinyctl.plan.objects import variable_value
 from tinyctl.project import Project
 from tinyctl.spec.models import Spec
 from tinyctl.state.fsutil import sha256_bytes, write_atomic
@@ -91,11 +92,6 @@ def _extra_from_env(project: Project, index: int, conn: Any) -> dict[str, str]:
             )
         values[key] = value
     return values
-
-
-def variable_value(value: Any) -> str:
-    """Strings are stored as they are; anything else as JSON (read with deserialize_json=True)."""
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 def _fingerprint(body: Mapping[str, Any]) -> str:

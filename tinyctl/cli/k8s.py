@@ -33,45 +33,66 @@ app.add_typer(k8s_app, name="k8s")
 
 def _render(project):
     """Render the k8s files of `project` (exit 2 on bad input, nothing written then)."""
-    # The compose engine renders the warehouse bootstrap script all targets share.
-    from tinyctl.render.engine import bootstrap_script
-    from tinyctl.targets.k8s.target import render_k8s
+    from tinyctl.render.k8s import render_k8s  # lazy: the chart's renderer only for k8s commands
 
-    secrets = project.generate_secrets()
-    return render_k8s(
-        project.loaded,
-        secrets,
-        project.environ,
-        project.state.root,
-        bootstrap_script(project.spec),
-    )
+    return render_k8s(project)
+
+
+def _project(spec, verbose: bool):
+    from tinyctl.project import Project  # lazy: `tinyctl --help` stays light
+
+    enable_echo(verbose)
+    return Project(open_spec(spec))
 
 
 def _open(spec, verbose: bool, command: str):
-    from tinyctl.project import Project
-
-    enable_echo(verbose)
-    project = Project(open_spec(spec))
+    project = _project(spec, verbose)
     lock_project(project, command)
     return project
+
+
+def _check(project, as_json: bool) -> None:
+    from tinyctl.render.k8s import k8s_status  # lazy: the chart's renderer only for k8s commands
+
+    status = k8s_status(project)
+    if as_json:
+        output.print_json({"fresh": status.fresh, "reasons": list(status.reasons)})
+    elif status.fresh:
+        output.out.print("[green]✓[/green] k8s/ files are up to date")
+    else:
+        output.out.print("[yellow]stale:[/yellow] " + escape("; ".join(status.reasons)))
+    raise typer.Exit(0 if status.fresh else 1)
 
 
 @k8s_app.command("render")
 @handle_errors
 def render(
-    spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+    as_json: JsonOption = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Only report whether the k8s/ files are stale or edited by hand; exit 1 if so.",
+        ),
+    ] = False,
 ) -> None:
     """Write values.yaml (official chart 1.19), secrets.yaml (0600) and jobs.yaml into <state>/k8s/."""
+    if check:
+        _check(_project(spec, verbose), as_json)
     project = _open(spec, verbose, "k8s render")
     result = _render(project)
     inputs = result.inputs
+    executor = result.plan.executor
     if as_json:
         output.print_json(
             {
                 "folder": str(result.folder),
                 "written": result.written,
                 "unchanged": result.unchanged,
-                "executor": inputs.executor,
+                "removed": result.removed,
+                "executor": executor,
                 "image": inputs.image.reference,
                 "release": inputs.release,
                 "namespace": inputs.namespace,
@@ -81,7 +102,7 @@ def render(
     for name in result.written:
         output.out.print(f"  [green]wrote[/green]     {escape(name)}")
     output.out.print(
-        f"[green]✓[/green] {escape(inputs.executor)} release {escape(inputs.release)} "
+        f"[green]✓[/green] {escape(executor)} release {escape(inputs.release)} "
         f"(namespace {escape(inputs.namespace)}) rendered into {escape(str(result.folder))}"
     )
     if inputs.image.digest is None and inputs.git is None:
@@ -112,10 +133,12 @@ def image(
 ) -> None:
     """Bake DAGs, plugins/, include/ and requirements into the project image, tagged by content digest."""
     from tinyctl.render import render as render_stack
+    from tinyctl.render.k8s import check_k8s
     from tinyctl.targets.k8s.bake import bake
     from tinyctl.targets.k8s.image import planned_image
 
     project = _open(spec, verbose, "k8s image")
+    check_k8s(project)  # bad input is refused before a build, not after it
     if planned_image(project.loaded, project.environ).base_built:
         # The project's Airflow image, which the baked one extends, is built like `tinyctl build`.
         render_stack(project)

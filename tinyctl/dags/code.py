@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinyctl.errors import BadInput
+from tinyctl.plan.values import Place, Value
 from tinyctl.state.fsutil import write_atomic
 
 if TYPE_CHECKING:
@@ -194,24 +195,20 @@ def changed_modules(names: list[str]) -> set[str]:
 
 @dataclass(frozen=True)
 class CodeMount:
-    """A project folder and where the stack shows it to Airflow."""
+    """A project folder and the place of the plan where the stack shows it to Airflow."""
 
     source: Path  # the project's folder (not the deployed copy)
-    target: str  # path inside an Airflow container
+    target: Place
 
 
-def stack_view(project: Project) -> tuple[list[CodeMount], dict[str, str]]:
+def stack_view(project: Project) -> tuple[list[CodeMount], dict[str, Value]]:
     """How the stack sees plugins and include code: mounts and environment, for anything that
-    parses DAGs outside the stack (`tinyctl parse`) and must see exactly what the stack sees."""
-    from tinyctl.render.context import (
-        CONTAINER_INCLUDE_DIR,
-        CONTAINER_LIB_DIR,
-        CONTAINER_PLUGINS_DIR,
-    )
-
+    parses DAGs outside the stack (`tinyctl parse`) and must see exactly what the stack sees.
+    The environment is the plan's own settings for them (places, resolved by the target)."""
     mounts = [
-        CodeMount(project.path(project.spec.plugins.path), CONTAINER_PLUGINS_DIR),
-        CodeMount(project.path(project.spec.include.path), CONTAINER_INCLUDE_DIR),
+        CodeMount(project.path(project.spec.plugins.path), Place.PLUGINS),
+        CodeMount(project.path(project.spec.include.path), Place.INCLUDE),
     ]
-    env = {"AIRFLOW__CORE__PLUGINS_FOLDER": CONTAINER_PLUGINS_DIR, "PYTHONPATH": CONTAINER_LIB_DIR}
+    wanted = ("AIRFLOW__CORE__PLUGINS_FOLDER", "PYTHONPATH")
+    env = {s.env_name: s.value for s in project.plan.settings if s.env_name in wanted}
     return mounts, env

@@ -715,7 +715,7 @@ def _wait_for_restored(
 
 def refresh_interval(spec: Spec) -> float:
     """How often the stack's dag-processor looks for new files, in seconds."""
-    from tinyctl.render.context import LOCAL_DEFAULTS
+    from tinyctl.plan.settings import LOCAL_DEFAULTS  # lazy: deploy's start stays lean
 
     key = "dag_processor.refresh_interval"
     try:

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinyctl.errors import BadInput, WorkFailed
+from tinyctl.plan.model import StackPlan
+from tinyctl.plan.values import PathList, Place, PlaceRef, SecretRef, Value
 from tinyctl.resources import templates_dir
 
 if TYPE_CHECKING:
     from tinyctl.project import Project
 
-CONTAINER_DAGS = "/opt/airflow/dags"
 MARKER = "TINYCTL-PARSE "
 SCRIPT = "parse_dags.py"
 
@@ -99,12 +100,10 @@ class ParseReport:
         }
 
 
-def oneoff_config(spec: Any) -> dict[str, str]:
-    """The stack's non-secret Airflow settings for a one-off container: without the `*_CMD`
-    settings that read the stack's secret files (not mounted there, and not needed to parse)."""
-    from tinyctl.render.context import airflow_config
-
-    return {k: v for k, v in airflow_config(spec).items() if not k.endswith("_CMD")}
+def oneoff_config(plan: StackPlan) -> dict[str, Value]:
+    """The stack's non-secret Airflow settings for a one-off: without the secret ones (read
+    from the stack's secret files through `_CMD`: not there, and not needed to parse)."""
+    return {s.env_name: s.value for s in plan.settings if not isinstance(s.value, SecretRef)}
 
 
 def script_source() -> bytes:
@@ -194,6 +193,7 @@ def parse_dags(
     `shapes`: also report each DAG's task ids, dependencies and schedule (ParsedFile.shapes)."""
     import time
 
+    from tinyctl.render.engine import render_for_build  # lazy: Jinja only when a build may come
     from tinyctl.targets.base import Mount
 
     root = project.path(project.spec.dags.path)
@@ -205,26 +205,27 @@ def parse_dags(
     rels = _relative_files(root, paths) if paths else []
     if paths and not rels:
         return ParseReport([], "", True, 0.0, 0.0)
-    mounts = [Mount(root.resolve(), CONTAINER_DAGS)]
+    mounts = [Mount(root.resolve(), Place.DAGS)]
     # Plugins and include code exactly where the stack has them (tinyctl.dags.code):
     # the plugins folder on sys.path, include/ as the package `include` via PYTHONPATH.
     from tinyctl.dags.code import stack_view
 
     code, code_env = stack_view(project)
     mounts += [Mount(m.source.resolve(), m.target) for m in code if m.source.is_dir()]
-    sys_path = [code[0].target] if code[0].source.is_dir() else []
-    env = {
-        **oneoff_config(project.spec),
+    sys_path = (code[0].target,) if code[0].source.is_dir() else ()
+    env: dict[str, Value] = {
+        **oneoff_config(project.plan),
         **code_env,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "TINYCTL_PARSE_SYS_PATH": ":".join(sys_path),
+        "TINYCTL_PARSE_SYS_PATH": PathList(sys_path),
         **({"TINYCTL_PARSE_SHAPES": "1"} if shapes else {}),
     }
+    render_for_build(project)
     started = time.monotonic()
     result = project.runtime.run_oneoff(
-        ["python", "-", CONTAINER_DAGS, *rels],
+        ["python", "-", PlaceRef(Place.DAGS), *rels],
         mounts=mounts,
         env=env,
         input=script_source(),
@@ -246,7 +247,7 @@ def parse_in_service(
     service: str,
     rels: list[str],
     *,
-    folder: str = CONTAINER_DAGS,
+    folder: str,
     sync_bundle: str | None = None,
 ) -> ParseReport | None:
     """Run the same parse inside a running service (the dag-processor): its image, its config.

@@ -2,8 +2,8 @@
 pytest in a throw-away container of the stack's Airflow image: the same Airflow, Python and
 requirements as the DAGs get, and no stack needed.
 
-The project folder is mounted read-only at /opt/project (the working folder), the DAG folder also
-at Airflow's /opt/airflow/dags (so file locations read as in the stack), with no network; pytest
+The project folder is mounted read-only as the plan's project place (the working folder), the DAG
+folder also as its DAG folder (so file locations read as in the stack), with no network; pytest
 writes no cache and Python no bytecode into the project.
 """
 
@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tinyctl.errors import BadInput
+from tinyctl.plan.values import PathList, Place, PlaceRef, Value
 
 if TYPE_CHECKING:
     from tinyctl.project import Project
 
-CONTAINER_PROJECT = "/opt/project"
 NO_PYTEST = 97  # the wrapper's exit code when the image has no pytest
 
 # pytest's exit codes -> tinyctl's (0 ok, 1 work failed, 2 bad input, 130 interrupted).
@@ -35,7 +35,8 @@ def run_pytest(
     project: Project, args: list[str], *, on_step: Callable[[str], None] | None = None
 ) -> int:
     from tinyctl.dags.code import stack_view
-    from tinyctl.dags.parse import CONTAINER_DAGS, oneoff_config
+    from tinyctl.dags.parse import oneoff_config
+    from tinyctl.render.engine import render_for_build
     from tinyctl.targets.base import Mount
 
     root = project.root.resolve()
@@ -46,11 +47,11 @@ def run_pytest(
             hint="Put pytest tests in tests/ (`tinyctl init` scaffolds tests/test_dag_integrity.py).",
         )
     dags = project.path(project.spec.dags.path).resolve()
-    mounts = [Mount(root, CONTAINER_PROJECT)]
-    python_path = []
+    mounts = [Mount(root, Place.PROJECT)]
+    python_path: list[Place] = []
     if dags.is_dir():
-        mounts.append(Mount(dags, CONTAINER_DAGS))
-        python_path.append(CONTAINER_DAGS)
+        mounts.append(Mount(dags, Place.DAGS))
+        python_path.append(Place.DAGS)
     # Plugins and include code exactly where the stack (and `tinyctl parse`) has them: the
     # plugins folder on sys.path, include/ importable as the package `include`.
     code, code_env = stack_view(project)
@@ -59,22 +60,23 @@ def run_pytest(
             mounts.append(Mount(mount.source.resolve(), mount.target))
     if code[0].source.is_dir():
         python_path.append(code[0].target)
-    python_path.append(code_env["PYTHONPATH"])
-    env = {
-        **oneoff_config(project.spec),
+    python_path.append(Place.LIB)  # the stack's PYTHONPATH: include/ as the package `include`
+    env: dict[str, Value] = {
+        **oneoff_config(project.plan),
         **code_env,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": CONTAINER_DAGS,
+        "AIRFLOW__CORE__DAGS_FOLDER": PlaceRef(Place.DAGS),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONPATH": ":".join(python_path),
-        "TINYCTL_DAGS_FOLDER": CONTAINER_DAGS,
+        "PYTHONPATH": PathList(tuple(python_path)),
+        "TINYCTL_DAGS_FOLDER": PlaceRef(Place.DAGS),
     }
+    render_for_build(project)
     result = project.runtime.run_oneoff(
         pytest_argv(args),
         mounts=mounts,
         env=env,
-        workdir=CONTAINER_PROJECT,
+        workdir=PlaceRef(Place.PROJECT),
         interactive=True,
         on_step=on_step,
     )

@@ -27,6 +27,7 @@ from tinyctl.plan.model import (
     Stop,
     WarehouseDatabase,
 )
+from tinyctl.plan.objects import connections, pools, variables
 from tinyctl.plan.settings import airflow_settings
 from tinyctl.plan.values import (
     DatabaseUrl,
@@ -294,9 +295,16 @@ def _bootstrap(spec: Spec) -> Bootstrap:
     )
 
 
-def build_plan(spec: Spec, identity: Identity | None = None) -> StackPlan:
+def build_plan(
+    spec: Spec, identity: Identity | None = None, *, executor: str | None = None
+) -> StackPlan:
     """The plan of a project's stack. `identity`: None before the project's first render (its
-    resources then carry no identity labels)."""
+    resources then carry no identity labels). `executor`: the one the target runs, when it
+    chooses its own (Kubernetes: `k8s.executor`, possibly the KubernetesExecutor, which has no
+    broker nor workers); default the spec's `airflow.executor`."""
+    if executor is not None and executor != spec.airflow.executor:
+        airflow = spec.airflow.model_copy(update={"executor": executor})
+        spec = spec.model_copy(update={"airflow": airflow})
     af = spec.airflow
     users = tuple(ApiUser(name, role, user_secret(name)) for name, role in api_users(spec).items())
     secrets = _secrets(spec)
@@ -314,4 +322,7 @@ def build_plan(spec: Spec, identity: Identity | None = None) -> StackPlan:
         server_settings=SERVER_SETTINGS,
         warehouse_connection_id=spec.postgres.default_database.connection_id,
         labels=tuple(project_labels(spec, identity).items()),
+        connections=connections(spec),
+        variables=variables(spec),
+        pools=pools(spec),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tinyctl.plan.values import Endpoint, Place, Port, SecretContent, Value
+from tinyctl.plan.values import Endpoint, EnvSecret, Place, Port, SecretContent, SecretValue, Value
 
 
 class Role(StrEnum):
@@ -123,6 +123,9 @@ class Setting:
     section: str | None
     key: str
     value: Value
+    # One of tinyctl's defaults for work on one machine (`LOCAL_DEFAULTS`), which neither the
+    # spec nor the stack asks for: a target running elsewhere may leave it to Airflow.
+    default: bool = False
 
     @property
     def env_name(self) -> str:
@@ -194,6 +197,41 @@ class Bootstrap:
 
 
 @dataclass(frozen=True)
+class Connection:
+    """An Airflow connection the stack defines: a warehouse database's (it reaches the
+    `endpoint`, as a stored role's secret) or one of the spec's (its own host, the password from
+    the caller's environment). `extra` is Airflow's JSON text of the connection's extra."""
+
+    id: str
+    type: str
+    endpoint: Endpoint | None = None  # set: host and port are the endpoint's, as the target says
+    host: str | None = None
+    port: int | None = None
+    login: str | None = None
+    schema: str | None = None
+    description: str | None = None
+    extra: str | None = None
+    password: SecretValue | EnvSecret | None = None
+
+
+@dataclass(frozen=True)
+class Pool:
+    name: str
+    slots: int
+    description: str
+    include_deferred: bool
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An Airflow variable, its value as Airflow stores it (a string as it is, anything else as
+    JSON, read with deserialize_json=True)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
 class StackPlan:
     project: str
     airflow_version: str
@@ -208,6 +246,11 @@ class StackPlan:
     server_settings: tuple[tuple[str, str], ...]  # PostgreSQL's, for a local stack
     warehouse_connection_id: str
     labels: tuple[tuple[str, str], ...]  # the project's identity on every resource
+    # Airflow's objects the spec defines, for a target that creates them with the stack (the
+    # Compose and local targets sync them through the API after `up` instead)
+    connections: tuple[Connection, ...] = ()
+    variables: tuple[Variable, ...] = ()
+    pools: tuple[Pool, ...] = ()
 
     @property
     def celery(self) -> bool:

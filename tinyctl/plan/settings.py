@@ -6,10 +6,20 @@ wins over tinyctl's defaults for local work.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tinyctl.plan.model import ApiUser, Setting
-from tinyctl.plan.values import Endpoint, EndpointUrl, Place, PlaceRef, Port, PortRef, SecretRef
+from tinyctl.plan.values import (
+    Endpoint,
+    EndpointUrl,
+    Place,
+    PlaceRef,
+    Port,
+    PortRef,
+    SecretRef,
+    Value,
+)
 from tinyctl.spec.models import Spec
 
 SIMPLE_AUTH_MANAGER = (
@@ -45,9 +55,9 @@ def config_value(value: Any) -> str:
     return str(value)
 
 
-def _option(dotted: str, value: str) -> Setting:
+def _option(dotted: str, value: str, spec: Spec) -> Setting:
     section, key = dotted.split(".", 1)
-    return Setting(section, key, value)
+    return Setting(section, key, value, default=dotted not in spec.airflow.config)
 
 
 def chosen_options(spec: Spec) -> dict[str, str]:
@@ -84,7 +94,7 @@ def airflow_settings(spec: Spec, users: tuple[ApiUser, ...]) -> tuple[Setting, .
     ]
     if celery:
         ordered.append(Setting("celery", "broker_url", EndpointUrl(Endpoint.BROKER, "redis", "/0")))
-    ordered += [_option(dotted, value) for dotted, value in chosen_options(spec).items()]
+    ordered += [_option(dotted, value, spec) for dotted, value in chosen_options(spec).items()]
     secrets = SECRET_SETTINGS + (CELERY_SECRET_SETTINGS if celery else ())
     ordered += [Setting(section, key, SecretRef(name)) for section, key, name in secrets]
     ordered += [
@@ -97,3 +107,14 @@ def airflow_settings(spec: Spec, users: tuple[ApiUser, ...]) -> tuple[Setting, .
         secret = isinstance(setting.value, SecretRef)  # read through `<NAME>_CMD`
         by_name[setting.env_name + ("_CMD" if secret else "")] = setting  # keeps the first place
     return tuple(by_name.values())
+
+
+def environment(settings: Iterable[Setting], resolve: Callable[[Value], str]) -> dict[str, str]:
+    """The settings as environment variables, with each target's `resolve` of the symbols. A
+    secret's setting is its `_CMD` variant, whose value (a command) the target's `resolve`
+    gives for the `SecretRef`."""
+    env: dict[str, str] = {}
+    for setting in settings:
+        secret = isinstance(setting.value, SecretRef)
+        env[setting.env_name + ("_CMD" if secret else "")] = resolve(setting.value)
+    return env

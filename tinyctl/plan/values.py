@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import quote
 
 
 class Place(StrEnum):
@@ -58,6 +59,13 @@ class PlaceRef:
 
 
 @dataclass(frozen=True)
+class PathList:
+    """Several places as one search path (PYTHONPATH and the like), in order."""
+
+    places: tuple[Place, ...]
+
+
+@dataclass(frozen=True)
 class PortRef:
     """The number of a port, as the service listening on it sees it."""
 
@@ -82,7 +90,7 @@ class SecretRef:
 
 
 # What a setting or a command argument holds.
-Value = str | PlaceRef | PortRef | EndpointUrl | SecretRef
+Value = str | PlaceRef | PathList | PortRef | EndpointUrl | SecretRef
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,22 @@ class DatabaseUrl:
     password: str  # the name of the stored secret
     endpoint: Endpoint
     database: str
+
+    def url(self, password: str, host: str, port: int) -> str:
+        """The URL with the endpoint resolved: a host name or address, or (libpq's convention)
+        the folder of the server's unix socket."""
+        credentials = f"{self.scheme}://{self.role}:{quote(password, safe='')}"
+        if host.startswith("/"):
+            return f"{credentials}@/{self.database}?host={host}&port={port}"
+        return f"{credentials}@{host}:{port}/{self.database}"
+
+
+@dataclass(frozen=True)
+class EnvSecret:
+    """A secret the caller's environment holds (a connection's `password_env`): read by the
+    target when it renders, never stored by tinyctl."""
+
+    variable: str
 
 
 # What a secret file holds.

@@ -1,164 +1,54 @@
 """Render the stack's files into the state folder, deterministically, and stamp them.
 
-`render_files` is pure (spec + secrets -> {path: bytes}); `render` writes the result atomically
-and records a stamp (`render.json`) of what it wrote, so later commands can tell when the
-rendered files are stale (the spec changed) or were edited by hand.
+The target decides what its files are (`tinyctl.targets.<target>.render`, from the plan); this
+module only builds the plan, asks the target's renderer, writes the result atomically and
+records a stamp (`render.json`) of what it wrote, so later commands can tell when the rendered
+files are stale (the spec changed) or were edited by hand.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from tinyctl import __version__
 from tinyctl.errors import BadInput
+from tinyctl.plan import build_plan
 from tinyctl.project import Project
-from tinyctl.render.context import Host, bootstrap_plan, build_context
-from tinyctl.resources import templates_dir
+from tinyctl.render.context import Host
 from tinyctl.spec.loader import LoadedSpec
-from tinyctl.spec.models import Spec
 from tinyctl.state.fsutil import sha256_bytes, sha256_file, write_atomic
 from tinyctl.state.layout import StateLayout
 from tinyctl.state.secrets import Secrets
-from tinyctl.targets.docker.images import plan_images
-
-SECRET_MODE = 0o600
-
-
-@dataclass(frozen=True)
-class RenderedFile:
-    content: bytes
-    mode: int = 0o644
-    # A container uid that must own the file when tinyctl runs as root (a 0600 secret that a
-    # non-root container reads); None: the user running tinyctl owns it.
-    owner: int | None = None
+from tinyctl.targets.base import RenderedFile, RenderedFolder
+from tinyctl.targets.choice import choose_runtime, renderer
 
 
 @dataclass
 class RenderResult:
     state_dir: Path
+    target: str = "compose"
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     generated_secrets: tuple[str, ...] = ()
 
 
-def _compose_str(value: Any) -> str:
-    """A YAML double-quoted scalar that Compose will not interpolate (`$` -> `$$`)."""
-    return json.dumps(str(value)).replace("$", "$$")
-
-
-_ENV_UNSAFE = {"'", "\x7f", "\x85", "\u2028", "\u2029"}
-
-
-def _env_value(value: Any, key: str = "a value") -> str:
-    """A single-quoted env_file value: Compose takes it literally (no interpolation).
-
-    Only non-secret settings are written to env files (secrets are files of their own), and the
-    spec refuses what cannot be written; a value that still cannot be is refused by name.
-    """
-    text = str(value)
-    if any(c in _ENV_UNSAFE or ord(c) < 32 for c in text) or text.endswith("\\"):
-        raise BadInput(
-            f"{key} cannot be written to an env file: it contains a single quote or a control character, or ends with a backslash",
-            hint="Remove the quote or line break from the value in tinyctl.yaml.",
-        )
-    return f"'{text}'"
-
-
-def _sql_ident(name: Any) -> str:
-    """A quoted SQL identifier: reserved words (user, order, select) stay names."""
-    return '"' + str(name).replace('"', '""') + '"'
-
-
-def _sql_literal(value: Any) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["q"] = _compose_str
-    env.filters["envq"] = _env_value
-    env.filters["ident"] = _sql_ident
-    env.filters["lit"] = _sql_literal
-    env.filters["sh"] = shlex.quote
-    env.filters["json"] = lambda value: json.dumps(value, sort_keys=True)
-    env.filters["rstrip"] = lambda value: str(value).rstrip()
-    return env
-
-
-def bootstrap_script(spec: Spec) -> str:
-    """The warehouse bootstrap script every target runs (the Kubernetes target in a Job)."""
-    context = {"bootstrap": bootstrap_plan(spec)}
-    return _environment().get_template("postgres/bootstrap.sh.j2").render(context)
-
-
-def _env_file(title: str, values: Mapping[str, str]) -> bytes:
-    lines = [f"# {title}", "# Written by `tinyctl render`; edits are overwritten. Do not commit."]
-    lines += [f"{key}={_env_value(value, key)}" for key, value in values.items()]
-    return ("\n".join(lines) + "\n").encode()
-
-
 def render_files(
-    loaded: LoadedSpec, secrets: Secrets, host: Host, environ: Mapping[str, str]
+    loaded: LoadedSpec,
+    secrets: Secrets,
+    host: Host,
+    environ: Mapping[str, str],
+    target: str = "compose",
 ) -> dict[str, RenderedFile]:
-    """Everything the stack needs, as {path relative to the state folder: file}. Pure."""
-    context = build_context(loaded, secrets, host, environ)
-    env = _environment()
-
-    def template(name: str) -> bytes:
-        try:
-            return env.get_template(name).render(context).encode()
-        except jinja2.UndefinedError as error:  # a template bug, not user input: keep the traceback
-            raise RuntimeError(f"template {name} uses an undefined value: {error}") from error
-
-    airflow_uid = host.container_uid
-    files: dict[str, RenderedFile] = {
-        StateLayout.COMPOSE: RenderedFile(template("compose.yaml.j2")),
-        StateLayout.AIRFLOW_ENV: RenderedFile(
-            _env_file("Airflow configuration (non-secret)", context["airflow_env"])
-        ),
-        StateLayout.POSTGRES_ENV: RenderedFile(
-            _env_file("PostgreSQL (non-secret; passwords are files)", context["postgres_env"])
-        ),
-        StateLayout.PASSWORDS: RenderedFile(
-            (json.dumps(context["passwords"], indent=2, sort_keys=True) + "\n").encode(),
-            SECRET_MODE,
-            airflow_uid,
-        ),
-        StateLayout.POSTGRES_BOOTSTRAP: RenderedFile(template("postgres/bootstrap.sh.j2"), 0o755),
-        StateLayout.HEALTHCHECK: RenderedFile(
-            (templates_dir() / "healthcheck.py").read_bytes(), 0o755
-        ),
-        StateLayout.AIRFLOW_RUN: RenderedFile(
-            (templates_dir() / "airflow_run.py").read_bytes(), 0o755
-        ),
-    }
-    for name, value in context["airflow_secret_files"].items():
-        files[f"{StateLayout.AIRFLOW_SECRETS}/{name}"] = RenderedFile(
-            value.encode(), SECRET_MODE, airflow_uid
-        )
-    for name, value in context["postgres_secret_files"].items():
-        files[f"{StateLayout.POSTGRES_SECRETS}/{name}"] = RenderedFile(value.encode(), SECRET_MODE)
-    for plan in plan_images(loaded, environ):
-        if plan.build:
-            for name, content in plan.build.files.items():
-                mode = 0o755 if name.endswith(".sh") or name == "entrypoint" else 0o644
-                files[f"{plan.build.context}/{name}"] = RenderedFile(content, mode)
+    """Everything the target's stack needs, as {path relative to the state folder: file}. Pure:
+    the plan of the spec, rendered by the target."""
+    plan = build_plan(loaded.spec, host.identity)
+    files = renderer(target).render_files(plan, host.inputs(loaded, secrets, environ))
     return dict(sorted(files.items()))
 
 
@@ -177,9 +67,9 @@ def _stamp(files: Mapping[str, RenderedFile]) -> bytes:
     return (json.dumps(stamp, indent=2, sort_keys=True) + "\n").encode()
 
 
-def read_stamp(state: StateLayout) -> dict[str, Any] | None:
+def read_stamp(stamp_file: Path) -> dict[str, Any] | None:
     try:
-        stamp = json.loads(state.render_stamp.read_text(encoding="utf-8"))
+        stamp = json.loads(stamp_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return stamp if isinstance(stamp, dict) else None
@@ -207,21 +97,16 @@ def stamped_files(state: StateLayout, stamp: Mapping[str, Any]) -> dict[str, Pat
     return kept
 
 
-def _prepare_state_dir(state: StateLayout, container_uid: int) -> None:
+def _prepare_state_dir(state: StateLayout, folders: Mapping[str, RenderedFolder]) -> None:
     state.root.mkdir(parents=True, exist_ok=True)
     as_root = os.geteuid() == 0
-    for name in StateLayout.MOUNT_DIRS:
-        state.file(name).mkdir(exist_ok=True)
-    if as_root:  # Airflow (not root) writes task logs
-        os.chown(state.file(StateLayout.LOGS), container_uid, 0)
-        state.file(StateLayout.LOGS).chmod(0o775)
-    for name in StateLayout.SECRET_DIRS:
-        secret_dir = state.file(name)
-        secret_dir.mkdir(exist_ok=True)
-        secret_dir.chmod(0o700)
-    if as_root:  # the folders mounted into Airflow containers must be theirs to open
-        for name in ("secrets/auth", StateLayout.AIRFLOW_SECRETS):
-            os.chown(state.file(name), container_uid, 0)
+    for name, folder in folders.items():
+        path = state.file(name)
+        path.mkdir(parents=True, exist_ok=True)
+        if folder.mode is not None:
+            path.chmod(folder.mode)
+        if as_root and folder.owner is not None:  # a non-root container opens it
+            os.chown(path, folder.owner, 0)
 
 
 def _own(target: Path, rendered: RenderedFile) -> None:
@@ -231,37 +116,66 @@ def _own(target: Path, rendered: RenderedFile) -> None:
             os.chown(target, rendered.owner, 0)
 
 
+def render_target(project: Project) -> str:
+    """The target whose files the state folder holds: the one the project's runtime runs on."""
+    return choose_runtime(project)[0]
+
+
 def render(project: Project) -> RenderResult:
     """Render into the state folder. Everything is rendered in memory before the first write."""
     state = project.state
-    if state.root.exists() and not state.root.is_dir():
-        raise BadInput(f"{state.root} is a file, but project.state_dir must be a folder")
+    check_state_folder(state)
+    target = render_target(project)
     secrets = project.generate_secrets()
     identity = project.ensure_identity()
     host = Host.detect(project.loaded, project.environ, identity)
-    files = render_files(project.loaded, secrets, host, project.environ)
-    result = RenderResult(state_dir=state.root, generated_secrets=secrets.generated)
+    files = render_files(project.loaded, secrets, host, project.environ, target)
+    folders = renderer(target).state_folders(
+        project.plan, host.inputs(project.loaded, secrets, project.environ)
+    )
+    result = RenderResult(state.root, target, generated_secrets=secrets.generated)
+    result.written, result.unchanged, result.removed = write_stamped(
+        state, files, state.render_stamp, folders
+    )
+    return result
 
-    _prepare_state_dir(state, host.container_uid)
-    old = stamped_files(state, read_stamp(state) or {})
+
+def check_state_folder(state: StateLayout) -> None:
+    if state.root.exists() and not state.root.is_dir():
+        raise BadInput(f"{state.root} is a file, but project.state_dir must be a folder")
+
+
+def write_stamped(
+    state: StateLayout,
+    files: Mapping[str, RenderedFile],
+    stamp_file: Path,
+    folders: Mapping[str, RenderedFolder] | None = None,
+) -> tuple[list[str], list[str], list[str]]:
+    """Write `files` (names relative to the state folder) atomically, each only when it changed;
+    delete what the previous stamp in `stamp_file` named and `files` no longer has; then stamp
+    them. `folders` are made first. Returns (written, unchanged, removed)."""
+    if folders is not None:
+        _prepare_state_dir(state, folders)
+    written, unchanged, removed = [], [], []
+    old = stamped_files(state, read_stamp(stamp_file) or {})
     for name, rendered in files.items():
         target = state.file(name)
         if target.is_file() and target.read_bytes() == rendered.content:
             if (target.stat().st_mode & 0o777) != rendered.mode:
                 target.chmod(rendered.mode)
             _own(target, rendered)
-            result.unchanged.append(name)
+            unchanged.append(name)
             continue
         write_atomic(target, rendered.content, mode=rendered.mode)
         _own(target, rendered)
-        result.written.append(name)
+        written.append(name)
     for name in sorted(set(old) - set(files)):
         target = old[name]
         if target.is_file() and not target.is_symlink():
             target.unlink()
-            result.removed.append(name)
-    write_atomic(state.render_stamp, _stamp(files))
-    return result
+            removed.append(name)
+    write_atomic(stamp_file, _stamp(files))
+    return written, unchanged, removed
 
 
 @dataclass(frozen=True)
@@ -273,8 +187,7 @@ class RenderStatus:
 def render_status(project: Project) -> RenderStatus:
     """Whether the rendered files match what the spec would render now. Writes nothing."""
     state = project.state
-    stamp = read_stamp(state)
-    if stamp is None:
+    if read_stamp(state.render_stamp) is None:
         return RenderStatus(False, ("not rendered yet",))
     try:
         secrets = project.secrets
@@ -285,7 +198,19 @@ def render_status(project: Project) -> RenderStatus:
         secrets,
         Host.detect(project.loaded, project.environ, project.identity),
         project.environ,
+        render_target(project),
     )
+    return stamp_status(state, files, state.render_stamp)
+
+
+def stamp_status(
+    state: StateLayout, files: Mapping[str, RenderedFile], stamp_file: Path
+) -> RenderStatus:
+    """Whether what `write_stamped` wrote into `stamp_file` is still `files`: the inputs did not
+    change, and nobody edited or deleted a written file since."""
+    stamp = read_stamp(stamp_file)
+    if stamp is None:
+        return RenderStatus(False, ("not rendered yet",))
     recorded = stamp.get("files") if isinstance(stamp.get("files"), dict) else {}
     reasons = []
     if stamp.get("digest") != digest(files):
@@ -307,3 +232,10 @@ def render_status(project: Project) -> RenderStatus:
         elif sha256_file(path) != expected:
             reasons.append(f"{name} was edited by hand")
     return RenderStatus(not reasons, tuple(reasons))
+
+
+def render_for_build(project: Project) -> None:
+    """Before a one-off whose image may have to be built: the build reads the rendered build
+    context, so the target's files are rendered first when an image is stale and they are too."""
+    if project.runtime.images_to_build() and not render_status(project).fresh:
+        render(project)

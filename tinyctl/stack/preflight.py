@@ -113,11 +113,26 @@ def available_memory() -> int | None:
     return None
 
 
-def check_memory(engine_bytes: int, needed_bytes: int) -> None:
+# Who gives the stack its memory, and how to give it more, by runtime.
+MEMORY_HOLDERS = {
+    "compose": (
+        "the Docker engine",
+        "Give Docker more memory (Docker Desktop: Settings > Resources), or use LocalExecutor.",
+    ),
+    "local": (
+        "this machine",
+        "Run the stack on a machine with more memory, or lower airflow.config core.parallelism.",
+    ),
+}
+
+
+def check_memory(engine_bytes: int, needed_bytes: int, runtime: str = "compose") -> None:
+    """`engine_bytes`: the memory the runtime gives the stack (`Runtime.memory_bytes`)."""
+    holder, more = MEMORY_HOLDERS.get(runtime, (f"the {runtime} runtime", "Give it more memory."))
     if engine_bytes and engine_bytes < needed_bytes:
         raise EnvironmentProblem(
-            f"the Docker engine has {engine_bytes / GiB:.1f} GiB of memory; the stack needs about {needed_bytes / GiB:.1f} GiB",
-            hint="Give Docker more memory (Docker Desktop: Settings > Resources), or use LocalExecutor.",
+            f"{holder} has {engine_bytes / GiB:.1f} GiB of memory; the stack needs about {needed_bytes / GiB:.1f} GiB",
+            hint=more,
         )
     available = available_memory()
     if available is not None and available < needed_bytes:

@@ -105,7 +105,7 @@ def preflight(project: Project, services: list[ServiceStatus]) -> None:
     own = {port for s in services if s.running for port in s.published}
     check_ports(requests, own, runtime.describe_port_holder)
     if not own:
-        check_memory(runtime.memory_bytes(), needed_memory(spec.airflow.worker_count))
+        check_memory(runtime.memory_bytes(), needed_memory(spec.airflow.worker_count), runtime.name)
 
 
 def _ensure_data_dirs(project: Project) -> None:
@@ -113,7 +113,7 @@ def _ensure_data_dirs(project: Project) -> None:
     for sub in ("landing", "archive"):
         (data / sub).mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:  # Airflow runs as its image's uid, not root: it moves landing files
-        from tinyctl.render.context import AIRFLOW_IMAGE_UID
+        from tinyctl.targets.compose.render import AIRFLOW_IMAGE_UID  # lazy: root only
 
         for folder in (data, data / "landing", data / "archive"):
             os.chown(folder, AIRFLOW_IMAGE_UID, 0)

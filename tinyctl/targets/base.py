@@ -24,6 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Self
 
+from tinyctl.plan.model import StackPlan
+from tinyctl.plan.values import Place, Value
+from tinyctl.spec.loader import LoadedSpec
+from tinyctl.state.secrets import Secrets
+
 # The stack's components. Runtimes name their services after these; core code refers to a
 # component by these names when it needs one (run `psql` in "postgres", list the modules
 # importable by "dag-processor").
@@ -114,11 +119,58 @@ class ServiceWatch(Protocol):
 
 @dataclass(frozen=True)
 class Mount:
-    """A host folder or file made visible inside a one-off container."""
+    """A folder or file of this machine shown to a one-off as one of the plan's places: the
+    target resolves the place (a path inside a container, or the folder itself locally), and
+    the one-off's arguments and environment name it with `PlaceRef`s, never with a path."""
 
     source: Path
-    target: str  # absolute path inside the container
+    target: Place
     read_only: bool = True
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    content: bytes
+    mode: int = 0o644
+    # A uid that must own the file when tinyctl runs as root (a 0600 secret that a non-root
+    # container reads); None: the user running tinyctl owns it.
+    owner: int | None = None
+
+
+@dataclass(frozen=True)
+class RenderedFolder:
+    """A folder of the state folder a target's stack uses: its mode (None: as made), and the uid
+    that owns it when tinyctl runs as root."""
+
+    mode: int | None = None
+    owner: int | None = None
+
+
+@dataclass(frozen=True)
+class RenderInputs:
+    """What a target renders the plan with besides the plan: the secrets' values, the loaded
+    spec (its folders and image recipes), the environment, and facts of this machine."""
+
+    loaded: LoadedSpec
+    secrets: Secrets
+    environ: Mapping[str, str]
+    uid: int  # of the user running tinyctl
+    ca_bundle: Path | None  # the machine's CA bundle, for builds behind a TLS-inspecting proxy
+
+
+class Renderer(Protocol):
+    """A target's `render` module: the plan into that target's files. Pure (no write)."""
+
+    def render_files(self, plan: StackPlan, inputs: RenderInputs) -> dict[str, RenderedFile]:
+        """{path relative to the state folder: file}."""
+        ...
+
+    def state_folders(self, plan: StackPlan, inputs: RenderInputs) -> dict[str, RenderedFolder]:
+        """{folder relative to the state folder: how it is made}."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -250,19 +302,21 @@ class Runtime(Protocol):
 
     def run_oneoff(
         self,
-        argv: list[str],
+        argv: Sequence[Value],
         *,
         mounts: Sequence[Mount] = (),
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, Value] | None = None,
         input: bytes | None = None,
         network: bool = False,
-        workdir: str | None = None,
+        workdir: Value | None = None,
         interactive: bool = False,
         on_step: ProgressCallback | None = None,
     ) -> OneOffResult:
-        """Run `argv` in a throw-away container of the project's Airflow image, no stack needed
-        (the image is built first when it is missing or stale). `network=False` cuts it off
-        from every network; `interactive` attaches the terminal (the result then has no output)."""
+        """Run `argv` in a throw-away container of the project's Airflow image (or its Airflow
+        environment), no stack needed (the image is built first when it is missing or stale).
+        `argv`, `env` values and `workdir` may name the mounts' places (`PlaceRef`), which the
+        runtime resolves. `network=False` cuts it off from every network; `interactive`
+        attaches the terminal (the result then has no output)."""
         ...
 
     # ------------------------------------------------------------------ reaching the stack

@@ -10,7 +10,7 @@ from tinyctl.state.runtime_record import read_runtime
 
 if TYPE_CHECKING:
     from tinyctl.project import Project
-    from tinyctl.targets.base import Runtime
+    from tinyctl.targets.base import Renderer, Runtime
 
 RUNTIMES = ("compose", "local")
 CHOICES = ("auto", *RUNTIMES)
@@ -58,6 +58,17 @@ def make_runtime(project: Project) -> Runtime:
     return runtime
 
 
+def renderer(name: str) -> Renderer:
+    """The renderer of a target (`tinyctl.targets.<name>.render`): the plan into its files."""
+    if name == "local":
+        from tinyctl.targets.local import render as local_render  # lazy: one target per command
+
+        return local_render
+    from tinyctl.targets.compose import render as compose_render  # lazy: Jinja, image recipes
+
+    return compose_render
+
+
 def ports_of_other_projects() -> set[int]:
     """Host ports that tinyctl projects on this machine publish, running or stopped: Compose
     stacks' from their resources' labels (none when no engine answers), local stacks' from the
@@ -65,7 +76,7 @@ def ports_of_other_projects() -> set[int]:
     import os
 
     from tinyctl.errors import TinyctlError
-    from tinyctl.render.context import PORTS_LABEL, PROJECT_ID_LABEL
+    from tinyctl.plan.labels import PORTS_LABEL, PROJECT_ID_LABEL
     from tinyctl.targets.docker.probe import docker_answers
     from tinyctl.targets.docker.whales import Docker
     from tinyctl.targets.local.registry import ports_in_use

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tinyctl.project import Project
-from tinyctl.render.engine import bootstrap_script
+from tinyctl.render.k8s import K8sRender, render_k8s
 from tinyctl.scaffold import init_project
 from tinyctl.spec import load_spec
-from tinyctl.targets.k8s.names import CHART_ENV
-from tinyctl.targets.k8s.target import K8sRender, render_k8s
 
-REPO = Path(__file__).resolve().parents[3]
 EKS = {
     "profile": "eks",
     "database": {"url_env": "TEST_RDS_URL"},
@@ -30,15 +25,6 @@ RDS_URL = (
 )
 
 
-def chart_folder() -> Path:
-    """The official chart 1.19.0 (test data, see its ORIGIN.md), or skip naming where."""
-    configured = os.environ.get(CHART_ENV)
-    folder = Path(configured) if configured else REPO.parent / "shared" / "k8s" / "airflow-chart"
-    if not (folder / "Chart.yaml").is_file():
-        pytest.skip(f"the official Airflow chart is not at {folder} (set {CHART_ENV})")
-    return folder
-
-
 def make_project(root: Path, edit=None) -> Path:
     init_project(root, name="demo")
     spec_file = root / "tinyctl.yaml"
@@ -50,14 +36,7 @@ def make_project(root: Path, edit=None) -> Path:
 
 
 def render(spec_file: Path, environ: dict[str, str] | None = None) -> K8sRender:
-    project = Project(load_spec(spec_file), environ=environ or {})
-    return render_k8s(
-        project.loaded,
-        project.generate_secrets(),
-        project.environ,
-        project.state.root,
-        bootstrap_script(project.spec),
-    )
+    return render_k8s(Project(load_spec(spec_file), environ=environ or {}))
 
 
 def documents(text: str) -> list[dict]:

@@ -1,6 +1,9 @@
 """The rendered release through the real official chart (1.19.0) and real Helm, every document
 checked against Kubernetes' own schemas (1.30 and 1.34, strict). Helm renders offline, so these
-run without a cluster; they skip, naming the folder, where the chart is not there."""
+run without a cluster; they skip, naming the folder, where the chart is not there.
+
+Each case is rendered, templated by helm and linted once (a module fixture); marked `helm`, so
+`make test-fast` leaves them out and `make test` runs them."""
 
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ import yaml
 from k8s_helpers import (
     RDS_URL,
     celery,
-    chart_folder,
     documents,
     eks,
     kubernetes,
@@ -27,6 +29,7 @@ from tinyctl.targets.k8s.deploy import deploy
 from tinyctl.targets.k8s.helm import Helm, locate_chart
 from tinyctl.targets.k8s.names import CHART_ENV, JOBS, SECRETS, VALUES
 
+pytestmark = pytest.mark.helm
 KUBE_VERSIONS = ("1.30.0", "1.34.0")
 CASES = {
     "local": (None, {}),
@@ -37,30 +40,36 @@ CASES = {
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
-def release(request, tmp_path_factory):
-    """One case rendered, its chart output (helm template) and helm lint's verdict."""
-    chart_dir = chart_folder()
+def release(request, tmp_path_factory, airflow_chart):
+    """One case rendered, its chart output (helm template, once: the chart reads no kube
+    version, see the test below) and helm lint's verdict."""
+    chart_dir = airflow_chart
     edit, environ = CASES[request.param]
     root = tmp_path_factory.mktemp(request.param) / "demo"
     result = render(make_project(root, edit), environ)
     state = result.folder.parent
     helm = Helm(os.environ, kubectl=False)
     chart = locate_chart(None, {CHART_ENV: str(chart_dir)}, root)
-    rendered = {
-        version: helm.template("demo", chart, state / VALUES, "airflow", version)
-        for version in KUBE_VERSIONS
-    }
+    manifests = documents(helm.template("demo", chart, state / VALUES, "airflow", KUBE_VERSIONS[0]))
     lint = helm.lint(chart, state / VALUES, "airflow")
     return {
         "case": request.param,
         "state": state,
         "inputs": result.inputs,
+        "plan": result.plan,
         "chart": chart,
-        "manifests": {v: documents(text) for v, text in rendered.items()},
+        "manifests": {version: manifests for version in KUBE_VERSIONS},
         "secrets": documents((state / SECRETS).read_text()),
         "jobs": documents((state / JOBS).read_text()),
         "lint": lint,
     }
+
+
+def test_the_chart_renders_alike_for_every_kube_version(airflow_chart):
+    """Why one `helm template` serves both versions: no template of the chart asks for one."""
+    for template in (airflow_chart / "templates").rglob("*"):
+        if template.is_file():
+            assert ".Capabilities" not in template.read_text(errors="replace"), template
 
 
 def test_helm_lint_passes(release):
@@ -141,7 +150,7 @@ def test_spec_config_reaches_airflow_cfg(release):
     )
     cfg = configparser.ConfigParser(interpolation=None)
     cfg.read_string(config_map["data"]["airflow.cfg"])
-    assert cfg["core"]["executor"] == release["inputs"].executor
+    assert cfg["core"]["executor"] == release["plan"].executor
     assert cfg["core"]["parallelism"] == "4"  # the scaffold's airflow.config
     assert cfg["core"]["auth_manager"].endswith("SimpleAuthManager")
     if release["case"] == "eks":

@@ -10,12 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
-from tinyctl.render.context import (
-    AIRFLOW_HOME,
-    FOLDER_LABEL,
-    PROJECT_ID_LABEL,
-    project_labels,
-)
+from tinyctl.plan.labels import FOLDER_LABEL, PROJECT_ID_LABEL, project_labels
+from tinyctl.plan.values import Endpoint, Place, Value
 from tinyctl.targets.base import (
     AIRFLOW_SERVICES,
     POSTGRES,
@@ -27,6 +23,7 @@ from tinyctl.targets.base import (
     ServiceStatus,
     StartHandle,
 )
+from tinyctl.targets.compose.render import DATA_VOLUME, PLACES, address, resolve
 from tinyctl.targets.docker.images import INPUTS_LABEL, base_image, plan_images
 
 if TYPE_CHECKING:
@@ -35,12 +32,11 @@ if TYPE_CHECKING:
 BUILD_ENV = {"COMPOSE_BAKE": "false", "DOCKER_BUILDKIT": "1"}
 # Compose services that run once per start (database setup, Airflow's migrations).
 ONE_SHOT = ("db-setup", "airflow-init")
-# Where the Airflow containers see the state folder's `dags/` (bind mount in compose.yaml.j2).
-CONTAINER_DAGS = f"{AIRFLOW_HOME}/dags"
+# Where the Airflow containers see the state folder's `dags/` (bind mount in compose.yaml).
+CONTAINER_DAGS = PLACES[Place.DAGS]
 # Postgres inside the Compose network: the service name, on its own port.
-POSTGRES_IN_NETWORK = (POSTGRES, 5432)
-# The named volume of compose.yaml.j2 that holds the data, and Compose's own labels.
-DATA_VOLUME = "postgres-data"
+POSTGRES_IN_NETWORK = address(Endpoint.WAREHOUSE)
+# Compose's own labels (the data volume's name is the renderer's DATA_VOLUME).
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_VOLUME_LABEL = "com.docker.compose.volume"
 COMPOSE_DIR_LABEL = "com.docker.compose.project.working_dir"
@@ -552,33 +548,31 @@ class ComposeRuntime:
             return plan.image  # pulled by `docker run` when missing
         if self.docker.image_label(plan.image, INPUTS_LABEL) == plan.build.digest:
             return plan.image
-        from tinyctl.render import render
-
-        render(self.owner)  # the build context of the current recipe
+        # built from the rendered build context: the caller renders first (`render_for_build`)
         self.build(show_output=False, on_step=on_step)
         return plan.image
 
     def run_oneoff(
         self,
-        argv: list[str],
+        argv: Sequence[Value],
         *,
         mounts: Sequence[Mount] = (),
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, Value] | None = None,
         input: bytes | None = None,
         network: bool = False,
-        workdir: str | None = None,
+        workdir: Value | None = None,
         interactive: bool = False,
         on_step: ProgressCallback | None = None,
     ) -> OneOffResult:
         image = self._ensure_airflow_image(on_step)
         return self.docker.run_container(
             image,
-            argv,
-            mounts=[(str(m.source), m.target, m.read_only) for m in mounts],
-            env=dict(env or {}),
+            [resolve(a) for a in argv],
+            mounts=[(str(m.source), PLACES[m.target], m.read_only) for m in mounts],
+            env={k: resolve(v) for k, v in (env or {}).items()},
             input=input,
             network=network,
-            workdir=workdir,
+            workdir=resolve(workdir) if workdir else None,
             interactive=interactive,
             labels={"com.tinyctl.project": self.project, "com.tinyctl.oneoff": "1"},
         )

@@ -1,7 +1,8 @@
-"""The Kubernetes target: Airflow's official Helm chart, rendered from the same spec.
+"""The Kubernetes target: Airflow's official Helm chart, a third renderer of the StackPlan.
 
-`render` turns the target's inputs into files (values.yaml, secrets.yaml, jobs.yaml), purely;
-`inputs` gathers those inputs (secrets, environment, the pushed image) and refuses bad input;
-`image` bakes and pushes the project image by digest; `helm` is the only code that runs helm
-and kubectl; `deploy` applies the rendered release with them.
+`chart` holds the chart's terms (paths, ports, Service names, which value carries which secret);
+`inputs` gathers what the cluster alone decides (`release.K8sInputs`) and refuses bad input;
+`render` turns plan + inputs into files (values.yaml via `values`, secrets.yaml and jobs.yaml via
+`manifests`), purely; `image` bakes and pushes the project image by digest; `helm` is the only
+code that runs helm and kubectl; `deploy` applies the rendered release with them.
 """

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinyctl.plan.values import Place
 from tinyctl.spec.loader import LoadedSpec
 from tinyctl.targets.docker.images import plan_images
+from tinyctl.targets.k8s.chart import PLACES
 
-AIRFLOW_HOME = "/opt/airflow"
-LIB_DIR = "/opt/tinyctl/lib"
+AIRFLOW_HOME = PLACES[Place.AIRFLOW_HOME]
+LIB_DIR = PLACES[Place.LIB]  # the package `include` is in it, on PYTHONPATH
 INPUTS_LABEL = "org.tinyctl.k8s-inputs"
 # Extra files the build context never takes from the project folders.
 SKIPPED_PARTS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache", ".ipynb_checkpoints"}

@@ -1,34 +1,33 @@
-"""Gather the Kubernetes target's inputs from the spec, its secrets and the environment, and
-refuse what has no meaning on a cluster. Every refusal names the spec key (file:line) and the
-fix, and comes before anything is written."""
+"""Gather what the Kubernetes target renders the plan with besides the plan (`K8sInputs`): the
+spec's `k8s:` section, the database server, the pushed image, the secrets' values and the
+environment variables the plan names; and refuse what has no meaning on a cluster. Every
+refusal names the spec key (file:line) and the fix, and comes before anything is written."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tinyctl.errors import SpecError, SpecProblem
+from tinyctl.plan import StackPlan, build_plan
+from tinyctl.plan.values import EnvSecret, Port
 from tinyctl.spec.loader import LoadedSpec, format_path
 from tinyctl.spec.models import Spec, parse_duration
-from tinyctl.state.secrets import READER_ROLE, Secrets, api_users
+from tinyctl.state.identity import Identity
+from tinyctl.state.secrets import Secrets
+from tinyctl.targets.k8s.chart import BUNDLED_DATABASE, PORTS
 from tinyctl.targets.k8s.image import planned_image, read_record
 from tinyctl.targets.k8s.names import IMAGE_RECORD
-from tinyctl.targets.k8s.render import (
-    EksProfile,
-    GitSync,
-    ImageRef,
-    K8sInputs,
-    ServerAddress,
-)
+from tinyctl.targets.k8s.release import EksProfile, GitSync, ImageRef, K8sInputs, ServerAddress
 
 # Settings the chart or the k8s section owns on a cluster (besides the spec's MANAGED_CONFIG).
 CLUSTER_MANAGED = {
     "kubernetes_executor.": "the chart sets the KubernetesExecutor's settings (set k8s.namespace)",
     "kubernetes.": "the chart sets the KubernetesExecutor's settings (set k8s.namespace)",
     "logging.base_log_folder": "the chart mounts the logs folder",
+    "api.port": "the chart's api-server Service listens on its own port",
     "dag_processor.dag_bundle_config_list": "set k8s.dags (image or git) instead",
 }
 EKS_MANAGED = {
@@ -92,12 +91,21 @@ def _check_spec(loaded: LoadedSpec, problems: _Problems) -> None:
                 problems.add(("airflow", "config", key), f"is set by tinyctl on Kubernetes: {why}")
 
 
-def _server(loaded: LoadedSpec, environ: Mapping[str, str], secrets: Secrets, problems) -> Any:
+def _server(
+    loaded: LoadedSpec, plan: StackPlan, environ: Mapping[str, str], secrets: Secrets, problems
+) -> Any:
     spec = loaded.spec
     variable = spec.k8s.database.url_env
     if variable is None:
-        host = f"{release_name(spec)}-postgresql"
-        return ServerAddress(host, 5432, "postgres", secrets["postgres_password"], bundled=True)
+        host = f"{release_name(spec)}-{BUNDLED_DATABASE}"
+        superuser = "postgres"  # the bundled chart's (enablePostgresUser)
+        return ServerAddress(
+            host,
+            PORTS[Port.POSTGRES],
+            superuser,
+            secrets[plan.bootstrap.superuser_secret],
+            bundled=True,
+        )
     where = ("k8s", "database", "url_env")
     url = environ.get(variable)
     if not url:
@@ -130,53 +138,25 @@ def _server(loaded: LoadedSpec, environ: Mapping[str, str], secrets: Secrets, pr
     )
 
 
-def _connections(
-    loaded: LoadedSpec, environ: Mapping[str, str], secrets: Secrets, server, problems
-) -> dict[str, dict[str, Any]]:
-    spec = loaded.spec
-    bodies: dict[str, dict[str, Any]] = {}
-    writer = spec.postgres.writer
-    if writer is not None and server is not None:
-        for db in spec.postgres.databases:
-            extra = {"sslmode": server.sslmode} if server.sslmode else {}
-            bodies[db.connection_id] = _conn(
-                "postgres", server.host, server.port, writer.name, db.name, None, extra
-            )
-            bodies[db.connection_id]["password"] = secrets.role_password(writer.name)
-    for i, conn in enumerate(spec.airflow.connections):
-        password = None
-        if conn.password_env:
-            password = environ.get(conn.password_env)
-            if password is None:
-                problems.add(
-                    ("airflow", "connections", i, "password_env"),
-                    f"names {conn.password_env}, which is not set: export it (in CI, from the "
-                    "CI's secret store), then render again",
-                )
-        body = _conn(
-            conn.type, conn.host, conn.port, conn.login, conn.schema_, conn.description, conn.extra
+def _env_secrets(
+    loaded: LoadedSpec, plan: StackPlan, environ: Mapping[str, str], problems: _Problems
+) -> dict[str, str]:
+    """{variable: value} of the environment variables the plan's connections name."""
+    found: dict[str, str] = {}
+    ids = [conn.id for conn in loaded.spec.airflow.connections]  # where each is, for errors
+    for conn in plan.connections:
+        if not isinstance(conn.password, EnvSecret):
+            continue
+        variable = conn.password.variable
+        if variable in environ:
+            found[variable] = environ[variable]
+            continue
+        problems.add(
+            ("airflow", "connections", ids.index(conn.id), "password_env"),
+            f"names {variable}, which is not set: export it (in CI, from the CI's secret "
+            "store), then render again",
         )
-        if password is not None:
-            body["password"] = password
-        bodies[conn.id] = body
-    return bodies
-
-
-def _conn(kind, host, port, login, schema, description, extra) -> dict[str, Any]:
-    body = {
-        "conn_type": kind,
-        "host": host,
-        "port": port,
-        "login": login,
-        "schema": schema,
-        "description": description,
-        "extra": json.dumps(extra, sort_keys=True) if extra else None,
-    }
-    return {k: v for k, v in body.items() if v is not None}
-
-
-def _variable(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return found
 
 
 def _image(loaded: LoadedSpec, environ: Mapping[str, str], state_root: Path) -> ImageRef:
@@ -188,56 +168,37 @@ def _image(loaded: LoadedSpec, environ: Mapping[str, str], state_root: Path) -> 
     return ImageRef(plan.repository, plan.tag)
 
 
+def cluster_plan(spec: Spec, identity: Identity | None = None) -> StackPlan:
+    """The plan of the stack as it runs on the cluster: with the cluster's executor."""
+    return build_plan(spec, identity, executor=cluster_executor(spec))
+
+
 def gather(
     loaded: LoadedSpec,
+    plan: StackPlan,
     secrets: Secrets,
     environ: Mapping[str, str],
     state_root: Path,
-    bootstrap_script: str,
 ) -> K8sInputs:
-    """The inputs of `render_files`; SpecError (exit 2, nothing written) on bad input."""
+    """The inputs of `render_files` besides `plan`; SpecError (exit 2, nothing written) on bad
+    input."""
     spec = loaded.spec
     problems = _Problems(loaded)
     _check_spec(loaded, problems)
-    server = _server(loaded, environ, secrets, problems)
-    connections = _connections(loaded, environ, secrets, server, problems)
+    server = _server(loaded, plan, environ, secrets, problems)
+    env_secrets = _env_secrets(loaded, plan, environ, problems)
     problems.raise_any()
     k8s = spec.k8s
-    git = k8s.git
-    eks = k8s.eks
-    users = api_users(spec)
+    git, eks = k8s.git, k8s.eks
     return K8sInputs(
         spec_name=loaded.file.name,
-        project=spec.project.name,
         release=release_name(spec),
         namespace=k8s.namespace,
-        airflow_version=spec.airflow.version,
-        executor=cluster_executor(spec),
-        workers=spec.airflow.workers or 1,
         secrets=dict(secrets.values),
-        role_passwords={
-            name: secrets.role_password(name)
-            for name in [r.name for r in spec.postgres.roles] + [READER_ROLE]
-        },
-        users=users,
-        user_passwords={name: secrets.user_password(name) for name in users},
+        env_secrets=env_secrets,
         server=server,
-        config={k: _config_value(v) for k, v in spec.airflow.config.items()},
-        connections=connections,
-        variables={k: _variable(v) for k, v in spec.airflow.variables.items()},
-        pools=tuple(
-            {
-                "name": p.name,
-                "slots": p.slots,
-                "description": p.description or "",
-                "include_deferred": p.include_deferred,
-            }
-            for p in spec.airflow.pools
-        ),
         image=_image(loaded, environ, state_root),
-        bootstrap_image=spec.postgres.image or f"postgres:{spec.postgres.version}",
-        bootstrap_script=bootstrap_script,
-        warehouse_conn_id=spec.postgres.default_database.connection_id,
+        bootstrap_image=spec.postgres.image or f"postgres:{plan.postgres_version}",
         pull_secret=k8s.image.pull_secret,
         git=None
         if git is None
@@ -259,9 +220,3 @@ def gather(
             for name, r in k8s.resources.items()
         },
     )
-
-
-def _config_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    return str(value)

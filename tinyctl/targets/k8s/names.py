@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 FOLDER = "k8s"  # inside the state folder
 VALUES = f"{FOLDER}/values.yaml"
 SECRETS = f"{FOLDER}/secrets.yaml"
 JOBS = f"{FOLDER}/jobs.yaml"
+STAMP = f"{FOLDER}/render.json"  # what `tinyctl k8s render` wrote (for `--check`)
 IMAGE_RECORD = f"{FOLDER}/image.json"
 IMAGE_CONTEXT = f"{FOLDER}/image"
 GITIGNORE = f"{FOLDER}/.gitignore"
@@ -15,53 +14,14 @@ CHART_VERSION = "1.19.0"
 CHART_REPO_REF = "apache-airflow/airflow"
 CHART_REPO_URL = "https://airflow.apache.org"
 CHART_ENV = "TINYCTL_AIRFLOW_CHART"
+# The Kubernetes Secrets of a release besides the chart's own (`chart.CHART_SECRETS`); each is
+# `<release>-tinyctl-<suffix>` (`secret_name`).
+SETTINGS_SECRET = "settings"  # AIRFLOW_CONN_<ID>, AIRFLOW_VAR_<NAME>, secret settings: envFrom
+AUTH_SECRET = "auth"  # passwords.json of the simple auth manager
+DATABASE_SECRET = "postgres"  # the bootstrap's passwords (and the bundled Postgres' own)
+BROKER_URL_SECRET = "broker-url"  # key: connection
+REDIS_SECRET = "redis"  # key: password
 
 
-@dataclass(frozen=True)
-class SecretNames:
-    """The Kubernetes Secrets of one release; values.yaml names them, secrets.yaml holds them."""
-
-    release: str
-
-    def _name(self, what: str) -> str:
-        return f"{self.release}-tinyctl-{what}"
-
-    @property
-    def metadata(self) -> str:  # key: connection (the chart's data.metadataSecretName)
-        return self._name("metadata")
-
-    @property
-    def result_backend(self) -> str:  # key: connection
-        return self._name("result-backend")
-
-    @property
-    def broker_url(self) -> str:  # key: connection
-        return self._name("broker-url")
-
-    @property
-    def redis(self) -> str:  # key: password
-        return self._name("redis")
-
-    @property
-    def fernet(self) -> str:  # key: fernet-key
-        return self._name("fernet")
-
-    @property
-    def jwt(self) -> str:  # key: jwt-secret
-        return self._name("jwt")
-
-    @property
-    def api_secret_key(self) -> str:  # key: api-secret-key
-        return self._name("api-secret-key")
-
-    @property
-    def settings(self) -> str:  # AIRFLOW_CONN_<ID>, AIRFLOW_VAR_<NAME>: the pods' envFrom
-        return self._name("settings")
-
-    @property
-    def auth(self) -> str:  # passwords.json of the simple auth manager
-        return self._name("auth")
-
-    @property
-    def postgres(self) -> str:  # the bootstrap's passwords (and the bundled Postgres' own)
-        return self._name("postgres")
+def secret_name(release: str, suffix: str) -> str:
+    return f"{release}-tinyctl-{suffix}"

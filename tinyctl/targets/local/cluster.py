@@ -34,8 +34,6 @@ from tinyctl.targets.local.binaries import PgInstall
 SERVICE_USERS = ("postgres", "tinyctl")
 SYSTEM_CLUSTERS = Path("/var/lib/tinyctl/clusters")
 SOCKET_LIMIT = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
-# Same settings as the compose stack's Postgres command line.
-SERVER_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0"}
 
 
 @dataclass(frozen=True)
@@ -138,6 +136,7 @@ class Cluster:
     listen_tcp: bool
     install: PgInstall
     user: ServiceUser
+    settings: tuple[tuple[str, str], ...] = ()  # the plan's server settings (`-c key=value`)
 
     @property
     def data(self) -> Path:
@@ -171,7 +170,7 @@ class Cluster:
             "-c",
             "unix_socket_permissions=0700",
         ]
-        for key, value in SERVER_SETTINGS.items():
+        for key, value in self.settings:
             argv += ["-c", f"{key}={value}"]
         return argv
 

@@ -3,16 +3,16 @@
 PostgreSQL from the server binaries found on the machine, Airflow from a managed virtual
 environment, each component a background process detached from tinyctl (its own session),
 with a log file and a pid file in the state folder (`.tinyctl/local/`). The configuration is
-the one `tinyctl render` writes for the compose stack (`airflow.env`, `postgres.env`, the
-secret files in `secrets/airflow/` and `secrets/postgres/`, `postgres/bootstrap.sh`, the auth
-passwords file), with container addresses and paths swapped for local ones
-(`tinyctl.targets.local.config`). Secrets reach the processes as files, never as environment
-variables, as on compose.
+the project's plan rendered for this machine (`tinyctl.targets.local.render`): the files
+`tinyctl render` writes for the local target (the secret files in `secrets/airflow/` and
+`secrets/postgres/`, the auth passwords file, `local/bootstrap.sh`), and the processes'
+environments, with local folders and 127.0.0.1 (or the database's unix socket) addresses.
+Secrets reach the processes as files, never as environment variables, as on compose.
 
 Layout of `.tinyctl/local/`: `postgres/` (the cluster: `data/`, `sock/`; or a link to it),
 `airflow-home/`, `run/<service>.pid` and `run/<one-shot>.json`, `logs/<service>.log`,
 `ports.json` (the components' internal ports), `secrets/` (0700: the metadata URL secret files
-with the local address), `bootstrap.sh` (the rendered bootstrap with the local secrets folder).
+with the local address, written at start), `bootstrap.sh` (rendered), `lib/` (PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
-from tinyctl.render.context import POSTGRES_SECRETS_DIR
+from tinyctl.plan.values import Place, Value
 from tinyctl.spec.image_inputs import image_inputs
 from tinyctl.state.fsutil import sha256_bytes, write_atomic
 from tinyctl.targets.base import (
@@ -53,14 +53,9 @@ from tinyctl.targets.base import (
 from tinyctl.targets.docker.images import ca_bundle
 from tinyctl.targets.local import cluster as clusters
 from tinyctl.targets.local import processes, registry
+from tinyctl.targets.local import render as local_render
 from tinyctl.targets.local.binaries import PgInstall, find_postgres
-from tinyctl.targets.local.config import (
-    airflow_env,
-    internal_ports,
-    local_paths,
-    local_secret_files,
-    read_env_file,
-)
+from tinyctl.targets.local.config import internal_ports
 from tinyctl.targets.local.venv import Venv, VenvPlan, ensure_venv, uv_binary, venv_for
 
 if TYPE_CHECKING:
@@ -70,15 +65,6 @@ POSTGRES = "postgres"
 ONE_SHOTS = ("db-setup", "airflow-init")
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 SERVICES = (POSTGRES, *ONE_SHOTS, *AIRFLOW_COMPONENTS)
-# Seconds from the stop signal to SIGKILL: compose.yaml.j2's stop_grace_period of each service,
-# where the reasons are given.
-STOP_TIMEOUT = {
-    POSTGRES: 30.0,
-    "api-server": 1.0,
-    "scheduler": 10.0,
-    "dag-processor": 5.0,
-    "triggerer": 2.0,
-}
 DEFAULT_STOP_TIMEOUT = 10.0
 POSTGRES_READY_TIMEOUT = 60.0
 
@@ -220,6 +206,7 @@ class LocalRuntime:
             listen_tcp=pg.port is not None,
             install=self.install,
             user=self.user,
+            settings=self.owner.plan.server_settings,
         )
 
     @cached_property
@@ -273,35 +260,24 @@ class LocalRuntime:
 
     # ------------------------------------------------------------------ configuration
 
+    @property
+    def stop_timeout(self) -> dict[str, float]:
+        """Seconds from the stop signal to SIGKILL: each service's grace period in the plan."""
+        return {s.name: float(s.stop.grace_seconds) for s in self.owner.plan.services if s.stop}
+
     def _postgres_env(self) -> dict[str, str]:
-        """The environment of the bootstrap and of psql & co.: the rendered `postgres.env`
-        (POSTGRES_USER, ...; no secret), the cluster's socket, the found binaries first."""
+        """The environment of the bootstrap and of psql & co.: the superuser and its password
+        file (no secret), the cluster's socket, the found binaries first."""
         env = {k: v for k, v in self.environ.items() if not k.startswith("PG")}
-        env.update(read_env_file(self.state.file(self.state.POSTGRES_ENV)))
-        secrets = self.state.file(self.state.POSTGRES_SECRETS)
-        if "POSTGRES_PASSWORD_FILE" in env:
-            env["POSTGRES_PASSWORD_FILE"] = str(secrets / Path(env["POSTGRES_PASSWORD_FILE"]).name)
+        env.update(local_render.postgres_environment(self.owner.plan, self.loaded))
         env.update(self.cluster.client_env())
         env["PATH"] = f"{self.install.bindir}:{self.environ.get('PATH', '/usr/bin:/bin')}"
         return env
 
-    def _local_bootstrap(self) -> Path:
-        """The rendered bootstrap script with the containers' secrets folder replaced by the
-        state folder's `secrets/postgres` (rewritten only when it differs; it holds no secret)."""
-        rendered = self.state.file(self.state.POSTGRES_BOOTSTRAP).read_text(encoding="utf-8")
-        if POSTGRES_SECRETS_DIR not in rendered:
-            raise RuntimeError(f"the rendered bootstrap does not read {POSTGRES_SECRETS_DIR}")
-        folder = shlex.quote(str(self.state.file(self.state.POSTGRES_SECRETS)))
-        data = rendered.replace(POSTGRES_SECRETS_DIR, folder).encode()
-        target = self.layout.bootstrap
-        if not target.is_file() or target.read_bytes() != data:
-            write_atomic(target, data, mode=0o700)
-        return target
-
     def _lib_dir(self) -> Path:
         """A folder for PYTHONPATH holding only `include` (a link to the state folder's
-        deployed copy), as the containers' /opt/tinyctl/lib does."""
-        lib = self.layout.root / "lib"
+        deployed copy), as the containers' lib folder does."""
+        lib = local_render.places(self.loaded)[Place.LIB]
         link = lib / "include"
         target = self.state.file(self.state.INCLUDE)
         if not (link.is_symlink() and link.readlink() == target):
@@ -310,32 +286,42 @@ class LocalRuntime:
             link.symlink_to(target, target_is_directory=True)
         return lib
 
-    def _airflow_env(self, *, in_use_by_us: bool = False) -> dict[str, str]:
-        rendered = read_env_file(self.state.file(self.state.AIRFLOW_ENV))
-        af = self.spec.airflow
-        host, port = self.postgres_address()
-        secret_files = local_secret_files(
-            rendered,
-            airflow_secrets=self.state.file(self.state.AIRFLOW_SECRETS),
-            local_secrets=self.layout.secrets,
-            metadata_host=host,
-            metadata_port=port,
+    def _write_address_secrets(self) -> None:
+        """The secret files holding a database URL, with this cluster's address (0600, in a
+        0700 folder; rewritten only when they differ)."""
+        files = local_render.address_secret_files(
+            self.owner.plan, self.owner.secrets, self.postgres_address()
         )
-        return airflow_env(
-            rendered=rendered,
+        folder = self.layout.secrets
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        for name, content in files.items():
+            target = folder / name
+            data = content.encode()
+            try:
+                same = target.read_bytes() == data
+            except OSError:
+                same = False
+            if not same:
+                write_atomic(target, data, mode=0o600)
+
+    def _addresses(self, *, in_use_by_us: bool) -> local_render.Addresses:
+        af = self.spec.airflow
+        return local_render.Addresses(
+            database=self.postgres_address(),
+            api=(af.bind, af.port),
+            ports=internal_ports(self.layout.ports, in_use_by_us=in_use_by_us),
+        )
+
+    def _airflow_env(self, *, in_use_by_us: bool = False) -> dict[str, str]:
+        self._write_address_secrets()
+        self._lib_dir()
+        return local_render.airflow_environment(
+            self.owner.plan,
+            self.loaded,
             base=self.environ,
             venv_bin=self.venv.bin,
-            airflow_home=self.layout.airflow_home,
-            dags_dir=self.state.dags_dir,
-            logs_dir=self.state.file(self.state.LOGS),
-            passwords_file=self.state.file(self.state.PASSWORDS),
-            plugins_dir=self.state.file(self.state.PLUGINS),
-            lib_dir=self._lib_dir(),
-            data_dir=self.loaded.path(self.spec.data.path),
-            api_host=af.bind,
-            api_port=af.port,
-            secret_files=secret_files,
-            ports=internal_ports(self.layout.ports, in_use_by_us=in_use_by_us),
+            addresses=self._addresses(in_use_by_us=in_use_by_us),
         )
 
     @staticmethod
@@ -355,9 +341,9 @@ class LocalRuntime:
     def start(self) -> StartHandle:
         self._refuse_celery()
         self.check_ownership()
-        if not self.state.file(self.state.AIRFLOW_ENV).is_file():
+        if not self.layout.bootstrap.is_file():
             raise BadInput(
-                f"{self.state.file(self.state.AIRFLOW_ENV)} does not exist",
+                f"{self.layout.bootstrap} does not exist",
                 hint="Run `tinyctl render` (or `tinyctl up`).",
             )
         # A process that died is started again: forget it now, so that the caller polling
@@ -528,7 +514,7 @@ class LocalRuntime:
         if current is not None:
             if current.config == config:
                 return
-            processes.stop(current, timeout=STOP_TIMEOUT.get(service, DEFAULT_STOP_TIMEOUT))
+            processes.stop(current, timeout=self.stop_timeout.get(service, DEFAULT_STOP_TIMEOUT))
         self.layout.one_shot_file(service).unlink(missing_ok=True)
         processes.spawn(
             service,
@@ -640,7 +626,7 @@ class LocalRuntime:
             )
 
     def _db_setup(self, log: Path) -> bool:
-        self._run_logged(["sh", str(self._local_bootstrap())], self._postgres_env(), log)
+        self._run_logged(["sh", str(self.layout.bootstrap)], self._postgres_env(), log)
         return False
 
     def _migrate_stamp(self) -> Path:
@@ -675,11 +661,11 @@ class LocalRuntime:
                     pool.submit(
                         processes.stop,
                         record,
-                        timeout=STOP_TIMEOUT.get(service, DEFAULT_STOP_TIMEOUT),
+                        timeout=self.stop_timeout.get(service, DEFAULT_STOP_TIMEOUT),
                     )
         record = self._live(POSTGRES)
         if record is not None:
-            processes.stop(record, timeout=STOP_TIMEOUT[POSTGRES])
+            processes.stop(record, timeout=self.stop_timeout[POSTGRES])
         for service in SERVICES:
             self.layout.pid_file(service).unlink(missing_ok=True)
             self.layout.one_shot_file(service).unlink(missing_ok=True)
@@ -699,7 +685,6 @@ class LocalRuntime:
                 self.layout.secrets,
             ):
                 shutil.rmtree(folder, ignore_errors=True)
-            self.layout.bootstrap.unlink(missing_ok=True)
             from tinyctl.state.runtime_record import record_runtime
 
             record_runtime(self.state, None)
@@ -715,12 +700,12 @@ class LocalRuntime:
         if service in ONE_SHOTS or service == POSTGRES:
             record = self._live(POSTGRES) if service == POSTGRES else None
             if record is not None:
-                processes.stop(record, timeout=STOP_TIMEOUT[POSTGRES])
+                processes.stop(record, timeout=self.stop_timeout[POSTGRES])
             self.start().result()
             return
         record = self._live(service)
         if record is not None:
-            processes.stop(record, timeout=STOP_TIMEOUT.get(service, DEFAULT_STOP_TIMEOUT))
+            processes.stop(record, timeout=self.stop_timeout.get(service, DEFAULT_STOP_TIMEOUT))
         self.layout.pid_file(service).unlink(missing_ok=True)
         env = self._airflow_env(in_use_by_us=True)
         self._spawn(
@@ -948,21 +933,21 @@ class LocalRuntime:
 
     def run_oneoff(
         self,
-        argv: list[str],
+        argv: Sequence[Value],
         *,
         mounts: Sequence[Mount] = (),
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, Value] | None = None,
         input: bytes | None = None,
         network: bool = False,
-        workdir: str | None = None,
+        workdir: Value | None = None,
         interactive: bool = False,
         on_step: ProgressCallback | None = None,
     ) -> OneOffResult:
         """`argv` as a throw-away process of the project's Airflow venv (made first when it is
         missing or stale), with a fresh AIRFLOW_HOME that is removed afterwards. There is no
-        container: each mount's target path in argv, env values and workdir is replaced by its
-        source folder (read-only and `network=False` are not enforced: no namespaces here)."""
-        import tempfile
+        container: a mount's place is its source folder itself, any other place the stack's own
+        (read-only and `network=False` are not enforced: no namespaces here)."""
+        import tempfile  # lazy: only one-offs make a temporary home
 
         self._refuse_celery()
         venv, _ = ensure_venv(
@@ -972,25 +957,25 @@ class LocalRuntime:
             index_url=getattr(self.spec.images, "pip_index_url", None),
             on_step=on_step,
         )
-        swap = local_paths({m.target: m.source for m in mounts})
-        base = {
-            k: v
-            for k, v in self.environ.items()
-            if not k.startswith(
-                ("AIRFLOW_", "AIRFLOW__", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")
-            )
-        }
+        pg, af = self.spec.postgres, self.spec.airflow
+        # A one-off reads no database URL (no secret reaches it) and no internal port.
+        addresses = local_render.Addresses(
+            (local_render.LOOPBACK, pg.port or 5432), (af.bind, af.port), {}
+        )
         with tempfile.TemporaryDirectory(prefix="tinyctl-oneoff-") as home:
+            resolve = local_render.oneoff_resolver(
+                self.owner.plan, self.loaded, self._oneoff_places(mounts, Path(home)), addresses
+            )
             full_env = {
-                **base,
-                **{k: swap(v) for k, v in (env or {}).items()},
+                **local_render.inherited(self.environ),
+                **{k: resolve(v) for k, v in (env or {}).items()},
                 "AIRFLOW_HOME": home,
                 "PATH": f"{venv.bin}:{self.environ.get('PATH', '/usr/bin:/bin')}",
                 "VIRTUAL_ENV": str(venv.path),
             }
             full_env.pop("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", None)
-            cwd = swap(workdir) if workdir else home
-            command = [swap(a) for a in argv]
+            cwd = resolve(workdir) if workdir else home
+            command = [resolve(a) for a in argv]
             if interactive:
                 code = subprocess.run(
                     command, env=full_env, cwd=cwd, input=input, check=False
@@ -1009,6 +994,18 @@ class LocalRuntime:
             done.stdout.decode(errors="replace"),
             done.stderr.decode(errors="replace"),
         )
+
+    @staticmethod
+    def _oneoff_places(mounts: Sequence[Mount], home: Path) -> dict[Place, Path]:
+        """A mount's place is its source folder; a mounted include folder is importable as
+        `include` from a lib folder of the one-off's own, as in a container."""
+        places = {m.target: m.source for m in mounts}
+        if Place.INCLUDE in places and Place.LIB not in places:
+            lib = home / "lib"
+            lib.mkdir()
+            (lib / "include").symlink_to(places[Place.INCLUDE], target_is_directory=True)
+            places[Place.LIB] = lib
+        return places
 
     def api_url(self) -> str:
         af = self.spec.airflow

@@ -11,7 +11,10 @@ import yaml
 from k8s_helpers import RDS_URL, celery, documents, eks, kubernetes, make_project, render
 
 from tinyctl.errors import SpecError
+from tinyctl.state.identity import Identity
+from tinyctl.state.layout import StateLayout
 from tinyctl.targets.k8s.names import JOBS, SECRETS, VALUES
+from tinyctl.targets.templating import bootstrap_script
 
 
 def _secret_values(state) -> list[str]:
@@ -170,3 +173,51 @@ def test_rendering_twice_changes_nothing(tmp_path):
     render(spec_file)
     again = render(spec_file)
     assert again.written == []
+
+
+def test_rendered_from_the_plan(tmp_path):
+    """The warehouse Job runs the shared bootstrap of the plan with the Job's Secret mount as its
+    secrets folder; tinyctl's defaults for one machine stay off the cluster, the spec's config
+    and the plan's places reach it in the chart's terms."""
+    result = render(make_project(tmp_path / "demo", celery))
+    plan, inputs = result.plan, result.inputs
+    jobs = documents((result.folder / "jobs.yaml").read_text())
+    script = next(d for d in jobs if d["kind"] == "ConfigMap")["data"]["bootstrap.sh"]
+    expected = bootstrap_script(
+        plan.bootstrap, secrets_dir="/run/tinyctl-secrets", host="demo-postgresql", port=5432
+    ).decode()
+    assert script == expected
+    job = next(d for d in jobs if d["kind"] == "Job" and "warehouse" in d["metadata"]["name"])
+    mounts = {m["name"]: m["mountPath"] for m in _containers(job)[0]["volumeMounts"]}
+    assert mounts["passwords"] == "/run/tinyctl-secrets"
+    values = yaml.safe_load((result.folder / "values.yaml").read_text())
+    config = values["config"]
+    assert "workers" not in config.get("api", {}), "api.workers=1 is a default for one machine"
+    assert "refresh_interval" not in config.get("dag_processor", {})
+    assert config["core"]["load_examples"] == "False"
+    assert config["core"]["plugins_folder"] == "/opt/airflow/plugins"
+    assert "executor" not in config["core"], "the chart sets it from `executor`"
+    env = {e["name"]: e["value"] for e in values["env"]}
+    assert env["PYTHONPATH"] == "/opt/tinyctl/lib" and env["TINYCTL_PROJECT"] == "demo"
+    assert values["workers"]["replicas"] == plan.service("worker").replicas == 3
+    annotations = next(d for d in jobs if d["kind"] == "Job")["metadata"]["annotations"]
+    assert annotations == {"io.tinyctl.project-id": project_id(result)}
+    assert inputs.release == "demo"
+
+
+def test_kubernetes_executor_has_no_broker_nor_workers(tmp_path):
+    result = render(make_project(tmp_path / "demo", kubernetes))
+    assert result.plan.executor == "KubernetesExecutor" and not result.plan.celery
+    values = yaml.safe_load((result.folder / "values.yaml").read_text())
+    assert values["redis"] == {"enabled": False} and "workers" not in values
+    assert "brokerUrlSecretName" not in values["data"]
+    names = {d["metadata"]["name"] for d in documents((result.folder / "secrets.yaml").read_text())}
+    assert "demo-tinyctl-result-backend" not in names and "demo-tinyctl-redis" not in names
+
+
+def _containers(job):
+    return job["spec"]["template"]["spec"]["containers"]
+
+
+def project_id(result):
+    return Identity.read(StateLayout(result.folder.parent).identity_file).id
