@@ -479,7 +479,7 @@ class _Checker:
         if state is None:
             return
         blame_state = "state_dir" in self.spec.project.model_fields_set
-        for place in self.places[1:]:
+        for place in (p for p in self.places if p.where != STATE_WHERE):
             target = self._resolved(place.relative)
             # A seeds folder is named by no line of its own: only the state's line is blamed.
             skip = self._reported(place.where) or (place.note and not blame_state)
@@ -495,11 +495,7 @@ class _Checker:
 
     def _state_overlap(self, relation: str, place: Place) -> None:
         state = self.spec.project.state_dir
-        described = {
-            "is": place.describe(with_path=False),
-            "holds": place.describe(),
-            "is inside": place.describe(),
-        }[relation]
+        described = place.describe(with_path=relation != "is")  # "is" names the same path
         self.report(STATE_WHERE, f"state folder {state!r} {relation} {described}; {STATE_NEEDS}")
 
     def _place_overlap(self, relation: str, place: Place) -> None:
