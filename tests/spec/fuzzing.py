@@ -214,30 +214,29 @@ def cases(draw: st.DrawFn, base: dict[str, Any]) -> Case:
     return Case(text, secrets, "; ".join(notes))
 
 
-# The files `tinyctl init` wrote, per project folder: the project's own, no state folder may
-# hold one.
-SCAFFOLD_FILES: dict[Path, frozenset[Path]] = {}
-
-
 def scaffold(root: Path) -> tuple[Path, dict[str, Any]]:
     init_project(root, name="fuzz", images_source="official")
     spec = root / "tinyctl.yaml"
-    SCAFFOLD_FILES[root] = frozenset(p.resolve() for p in root.rglob("*") if p.is_file())
     return spec, yaml.safe_load(spec.read_text())
 
 
-def check_state_apart(root: Path, spec: Path) -> Path:
-    """The state folder of an accepted spec: it holds no file of the project, and it and the
-    folders the spec names (DAGs, plugins, include, data) lie apart, neither inside the other."""
+def check_state_apart(spec: Path) -> Path:
+    """The state folder of an accepted spec lies apart from the project's inputs: it and each
+    folder the spec names (DAGs, plugins, include, data, the seeds' folders) are neither the
+    same nor one inside the other, and it holds no file the spec names (itself, seeds,
+    fixtures)."""
     loaded = load_spec(spec)
-    state = loaded.state_dir
-    held = [f for f in SCAFFOLD_FILES.get(root, ()) if f == state or state in f.parents]
-    assert not held, f"the state folder {state} holds the project's {held[0]}"
-    s = loaded.spec
-    for folder in (s.dags.path, s.plugins.path, s.include.path, s.data.path):
-        place = loaded.path(folder)
+    s, state, root = loaded.spec, loaded.state_dir, loaded.root.resolve()
+    seeds = [
+        loaded.path(f) for seed in s.seeds for f in [*filter(None, [seed.csv]), *seed.sql_files]
+    ]
+    folders = [loaded.path(f) for f in (s.dags.path, s.plugins.path, s.include.path, s.data.path)]
+    for place in folders + [f.parent for f in seeds if f.parent != root]:
         overlap = place == state or state in place.parents or place in state.parents
         assert not overlap, f"the state folder {state} and the folder {place} overlap"
+    fixtures = [loaded.path(f.source) for test in s.tests for f in test.files]
+    held = [f for f in [loaded.file, *seeds, *fixtures] if f == state or state in f.parents]
+    assert not held, f"the state folder {state} holds the project's {held[0]}"
     return state
 
 
@@ -359,7 +358,7 @@ def check_case(case: Case, root: Path, spec: Path, stats: Stats) -> Path | None:
     assert _tree(root.parent) == before, "validate wrote a file"
     if code != 0:
         return None
-    state = check_state_apart(root, spec)  # the case's own: project.state_dir may be fuzzed
+    state = check_state_apart(spec)  # the case's own: project.state_dir may be fuzzed
     before = _tree(root.parent, state)
     code, output, seconds = run_cli(["render", "-f", str(spec)], root, env)
     stats.record(code, seconds, case)

@@ -260,3 +260,14 @@ def test_a_folder_of_fixtures_is_still_accepted(project: Path) -> None:
     )
     result = invoke(project, "validate")
     assert result.exit_code == 0, result.output
+
+
+def test_a_seed_written_through_dots_at_the_project_folder_refuses_no_state(project: Path) -> None:
+    """`dags/../fx.sql` lies in the project folder itself, which holds every state folder: it
+    is no seeds folder, and the spec stays valid."""
+    (project / "fx.sql").write_text("SELECT 1;\n")
+    spec = project / SPEC
+    text = spec.read_text().replace("  name: demo\n", "  name: demo\n  state_dir: state\n")
+    spec.write_text(text.replace("sql: seeds/fx_rates.sql", "sql: dags/../fx.sql"))
+    result = invoke(project, "validate")
+    assert result.exit_code == 0, result.output

@@ -481,8 +481,10 @@ class _Checker:
         blame_state = "state_dir" in self.spec.project.model_fields_set
         for place in (p for p in self.places if p.where != STATE_WHERE):
             target = self._resolved(place.relative)
-            # A seeds folder is named by no line of its own: only the state's line is blamed.
-            skip = self._reported(place.where) or (place.note and not blame_state)
+            # A seeds folder is named by no line of its own: only the state's line is blamed,
+            # and one that is the project folder (written 'dags/../x.sql') holds every state.
+            derived = bool(place.note) and (not blame_state or target == self.loaded.root.resolve())
+            skip = self._reported(place.where) or derived
             if target is None or skip:
                 continue
             relation = _relation(state, target, place)

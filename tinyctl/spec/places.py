@@ -9,6 +9,7 @@ needed, a folder where a file is) and a state folder that overlaps the project's
 
 from __future__ import annotations
 
+import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -59,12 +60,10 @@ def spec_places(loaded: LoadedSpec) -> list[Place]:
             where = ("seeds", i, "sql", j) if isinstance(seed.sql, list) else ("seeds", i, "sql")
             files.append(Place(where, sql, f"an SQL file of seed {seed.name!r}", FILE))
     for seed_file in files[1:]:  # the seeds folders: each folder holding a seed file
-        folder = PurePath(seed_file.relative).parent
-        if folder.parts and folder != PurePath("."):
+        folder = os.path.normpath(PurePath(seed_file.relative).parent)  # 'dags/..' is '.'
+        if folder != ".":  # the project folder holds everything: it is no seeds folder
             note = f"the folder of {format_path(seed_file.where)}"
-            places.append(
-                Place(seed_file.where, folder.as_posix(), "the seeds folder", FOLDER, note)
-            )
+            places.append(Place(seed_file.where, folder, "the seeds folder", FOLDER, note))
     for i, test in enumerate(spec.tests):
         for j, fixture in enumerate(test.files):
             where = ("tests", i, "files", j, "from")
