@@ -23,6 +23,8 @@ from typer.testing import CliRunner
 
 from tinyctl.cli import app, load_commands
 from tinyctl.scaffold import init_project
+from tinyctl.spec import load_spec
+from tinyctl.spec.loader import format_path
 
 load_commands()  # the whole app, as `tinyctl --help` sees it
 
@@ -218,6 +220,26 @@ def scaffold(root: Path) -> tuple[Path, dict[str, Any]]:
     return spec, yaml.safe_load(spec.read_text())
 
 
+def check_state_apart(spec: Path) -> Path:
+    """The state folder of an accepted spec lies apart from the project's inputs: it and each
+    folder the spec names (DAGs, plugins, include, data, the seeds' folders) are neither the
+    same nor one inside the other, and it holds no file the spec names (itself, seeds,
+    fixtures)."""
+    loaded = load_spec(spec)
+    s, state, root = loaded.spec, loaded.state_dir, loaded.root.resolve()
+    seeds = [
+        loaded.path(f) for seed in s.seeds for f in [*filter(None, [seed.csv]), *seed.sql_files]
+    ]
+    folders = [loaded.path(f) for f in (s.dags.path, s.plugins.path, s.include.path, s.data.path)]
+    for place in folders + [f.parent for f in seeds if f.parent != root]:
+        overlap = place == state or state in place.parents or place in state.parents
+        assert not overlap, f"the state folder {state} and the folder {place} overlap"
+    fixtures = [loaded.path(f.source) for test in s.tests for f in test.files]
+    held = [f for f in [loaded.file, *seeds, *fixtures] if f == state or state in f.parents]
+    assert not held, f"the state folder {state} holds the project's {held[0]}"
+    return state
+
+
 @dataclass
 class Stats:
     examples: int = 0
@@ -242,11 +264,11 @@ class Stats:
         }
 
 
-def _tree(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
-    """Every file under root (except `skip`) -> (size, mtime_ns)."""
+def _tree(root: Path, skip: Path | None = None) -> dict[str, tuple[int, int]]:
+    """Every file under root (except under `skip`) -> (size, mtime_ns)."""
     found = {}
     for path in root.rglob("*"):
-        if skip in path.parents or path == skip:
+        if skip is not None and (skip in path.parents or path == skip):
             continue
         if path.is_file() or path.is_symlink():
             info = path.lstat()
@@ -325,8 +347,7 @@ def check_case(case: Case, root: Path, spec: Path, stats: Stats) -> Path | None:
     """Validate (and render when valid) one case; assert every invariant. The state folder of
     an accepted case is returned for engine checks."""
     spec.write_text(case.text, encoding="utf-8")
-    state = root / ".tinyctl"
-    before = _tree(root.parent, state)
+    before = _tree(root.parent)
     env = {"TINYCTL_WIDTH": "100", **case.secrets}
     code, output, seconds = run_cli(["validate", "-f", str(spec)], root, env)
     stats.record(code, seconds, case)
@@ -334,9 +355,11 @@ def check_case(case: Case, root: Path, spec: Path, stats: Stats) -> Path | None:
     assert seconds < MAX_SECONDS, f"validate took {seconds:.1f} s"
     assert "Traceback" not in output
     assert SECRET_MARK not in output
-    assert _tree(root.parent, state) == before, "validate wrote a file"
+    assert _tree(root.parent) == before, "validate wrote a file"
     if code != 0:
         return None
+    state = check_state_apart(spec)  # the case's own: project.state_dir may be fuzzed
+    before = _tree(root.parent, state)
     code, output, seconds = run_cli(["render", "-f", str(spec)], root, env)
     stats.record(code, seconds, case)
     assert code in (0, 2), f"render exited {code}:\n{output}"
@@ -393,3 +416,71 @@ def tame_cases(draw: st.DrawFn, base: dict[str, Any]) -> Case:
     af["pools"][0]["description"] = draw(st.text(max_size=30))
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
     return Case(text, {}, f"tame {names}")
+
+
+# Every path field of the spec (tests/spec/test_loader_fuzz.py proves none is missing) and what
+# the scaffold already holds, of each kind, for them to name (issue 25): the spec itself, its
+# folders and their files, the state folder and its files once rendered, a path through a file.
+PATH_FIELDS: list[tuple[Any, ...]] = [
+    ("project", "state_dir"),
+    ("images", "ca_bundle"),
+    ("airflow", "requirements"),
+    ("airflow", "system_packages"),
+    ("dags", "path"),
+    ("plugins", "path"),
+    ("include", "path"),
+    ("data", "path"),
+    ("seeds", 0, "sql"),
+    ("seeds", 1, "csv"),
+    ("tests", 0, "files", 0, "from"),
+    ("tests", 0, "files", 0, "to"),
+]
+SCAFFOLD_PLACES = [
+    ".",
+    "tinyctl.yaml",
+    ".gitignore",
+    "dags",
+    "dags/staging_orders.py",
+    "seeds",
+    "seeds/customers.csv",
+    "seeds/fx_rates.sql",
+    "data",
+    "data/landing",
+    "data/archive",
+    "data/landing/orders_2026-11-01.csv",
+    "landing",
+    "landing/orders_2026-11-01.csv",
+    "include",
+    "include/README.md",
+    "plugins",
+    "plugins/README.md",
+    "tests",
+    "tests/fixtures",
+    "tests/fixtures/landing",
+    "tests/fixtures/landing/orders_2026-11-01.csv",
+    "tests/test_dag_integrity.py",
+    ".tinyctl",
+    ".tinyctl/dags",
+    ".tinyctl/secrets.json",
+    ".tinyctl/compose.yaml",
+    "tinyctl.yaml/state",
+    "dags/staging_orders.py/x.csv",
+    "seeds/customers.csv/landing",
+    "dags/../seeds",
+    ".tinyctl/../tinyctl.yaml",
+]
+
+
+@st.composite
+def path_cases(draw: st.DrawFn, base: dict[str, Any]) -> Case:
+    """One to three path fields pointed at what already exists in the scaffold: a file where a
+    folder is wanted and back, the spec itself, the state folder and what it holds."""
+    data = json.loads(json.dumps(base))
+    fields = draw(st.lists(st.sampled_from(PATH_FIELDS), min_size=1, max_size=3, unique=True))
+    notes = []
+    for path in fields:
+        value = draw(st.sampled_from(SCAFFOLD_PLACES))
+        _set(data, path, value)
+        notes.append(f"{format_path(path)}={value}")
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
+    return Case(text, {}, "paths " + " ".join(notes))

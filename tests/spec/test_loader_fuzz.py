@@ -15,11 +15,15 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Annotated, Any, get_args, get_origin
 
 import pytest
-from fuzzing import Stats, cases, check_case, scaffold, tame_cases
+from fuzzing import PATH_FIELDS, Stats, cases, check_case, path_cases, scaffold, tame_cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from tinyctl.spec.models import FilePath, MountPath, Spec
 
 COMMON = dict(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 settings.register_profile("ci", max_examples=200, derandomize=True, **COMMON)
@@ -67,7 +71,7 @@ def test_hostile_specs_never_crash_leak_or_write_outside_the_state_folder(worksp
     stats = Stats()
 
     @settings(settings.get_profile(PROFILE))
-    @given(case=st.one_of(cases(BASE), tame_cases(BASE)))
+    @given(case=st.one_of(cases(BASE), tame_cases(BASE), path_cases(BASE)))
     def run(case) -> None:
         check_case(case, root, spec, stats)
 
@@ -91,7 +95,7 @@ def test_accepted_specs_render_files_the_engines_accept(workspace, local_postgre
     bootstraps: set[str] = set()
 
     @settings(settings.get_profile("engine" if PROFILE == "ci" else PROFILE))
-    @given(case=st.one_of(cases(BASE), tame_cases(BASE)))
+    @given(case=st.one_of(cases(BASE), tame_cases(BASE), path_cases(BASE)))
     def run(case) -> None:
         shutil.rmtree(root / ".tinyctl", ignore_errors=True)
         state = check_case(case, root, spec, stats)
@@ -114,3 +118,37 @@ def test_accepted_specs_render_files_the_engines_accept(workspace, local_postgre
         run()
     finally:
         _write_stats("engine", stats)
+
+
+PATH_CHECKS = {m.func for alias in (FilePath, MountPath) for m in alias.__metadata__}
+
+
+def _is_path(annotation: Any, metadata: Any = ()) -> bool:
+    if any(getattr(m, "func", None) in PATH_CHECKS for m in metadata):
+        return True
+    if get_origin(annotation) is Annotated:
+        return _is_path(get_args(annotation)[0], annotation.__metadata__)
+    return any(_is_path(arg) for arg in get_args(annotation))  # unions, lists
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _path_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    found = set()
+    for name, field in model.model_fields.items():
+        key = prefix + (field.alias or name)
+        if _is_path(field.annotation, field.metadata):
+            found.add(key)
+        for inner in _models_in(field.annotation):
+            found |= _path_keys(inner, key + ".")
+    return found
+
+
+def test_the_path_strategy_covers_every_path_field_of_the_models() -> None:
+    """A path field added to tinyctl.spec.models must join fuzzing.PATH_FIELDS (issue 25)."""
+    fuzzed = {".".join(p for p in path if isinstance(p, str)) for path in PATH_FIELDS}
+    assert _path_keys(Spec) == fuzzed

@@ -17,6 +17,16 @@ from typing import Any
 from tinyctl.errors import SpecProblem
 from tinyctl.spec.loader import LoadedSpec, format_path
 from tinyctl.spec.models import CONFIG_KEY, DEBIAN_POSTGRES_VERSION, Spec
+from tinyctl.spec.places import (
+    EITHER,
+    FILE,
+    FOLDER,
+    Place,
+    blocking_part,
+    fits,
+    found_kind,
+    spec_places,
+)
 from tinyctl.spec.yaml_positions import KEY_MARK
 from tinyctl.state.secrets import INTERNAL_USER, READER_ROLE
 
@@ -39,6 +49,11 @@ MANAGED_CONFIG = {
 }
 RESERVED_DATABASES = {"postgres", "airflow", "template0", "template1"}
 RESERVED_ROLES = {"postgres", "airflow", "public", "none", READER_ROLE}
+STATE_WHERE = ("project", "state_dir")
+STATE_NEEDS = (
+    "tinyctl needs a folder of its own there, apart from the project's files, for rendered "
+    "files and secrets: name another folder (default .tinyctl)"
+)
 
 
 def image_source(spec: Spec, environ: Mapping[str, str]) -> str:
@@ -72,6 +87,7 @@ class _Checker:
         self.environ = environ
         self.check_files = check_files
         self.problems: list[SpecProblem] = []
+        self.places = spec_places(loaded)
 
     def report(self, path: tuple[Any, ...], message: str, *, severity: str = "error") -> None:
         line, col = self.loaded.positions.get(path) or self.loaded.locate(*path)
@@ -105,10 +121,23 @@ class _Checker:
             return False
         return True
 
-    def file(self, path: tuple[Any, ...], relative: str, *, what: str = "file") -> Path | None:
-        if not self.contained(path, relative, what=what):
+    def file(
+        self,
+        path: tuple[Any, ...],
+        relative: str,
+        *,
+        what: str = "file",
+        needs: str = "a file",
+        want: str = FILE,
+        contained: bool = True,
+    ) -> Path | None:
+        """The existing file (or folder: `want`) `relative` names, or None after reporting why
+        it cannot serve: outside the project, something of another kind, or nothing there."""
+        if contained and not self.contained(path, relative, what=what):
             return None
         if not self.check_files:
+            return None
+        if not self.kind(path, relative, what=what, want=want, needs=needs):
             return None
         try:
             target = self.loaded.path(relative)
@@ -122,6 +151,51 @@ class _Checker:
             return None
         return target
 
+    def kind(
+        self, path: tuple[Any, ...], relative: str, *, what: str, want: str, needs: str
+    ) -> bool:
+        """Report a place holding something of the wrong kind (a file where a folder is needed,
+        a folder where a file is), or below a file; True when it fits or nothing is there yet.
+        `needs` says what tinyctl needs there, e.g. "a folder of DAG files"."""
+        blocked = blocking_part(self.loaded.root, relative)
+        if blocked is not None:
+            part, kind = blocked
+            self.report(
+                path,
+                f"{what} {relative!r} cannot be made or found: {part!r} is "
+                f"{self.role_of(part, kind, path)}, and tinyctl needs a folder at {part!r}",
+            )
+            return False
+        kind = found_kind(self.loaded.root / relative)
+        if fits(kind, want):
+            return True
+        self.report(path, f"{what} {relative!r} is {self.role_of(relative, kind, path)}; {needs}")
+        return False
+
+    def role_of(self, relative: str, kind: str, path: tuple[Any, ...]) -> str:
+        """What is at `relative`, in the project's words: another place the spec names (not the
+        one at `path`), something in one of the spec's folders, or else just its kind."""
+        target = self._resolved(relative)
+        others = [(p, self._resolved(p.relative)) for p in self.places if p.where != path]
+        for place, other in others:
+            if other is not None and other == target:
+                return place.describe(with_path=False)
+        for place, other in others:
+            inside = other is not None and target is not None and target.is_relative_to(other)
+            if place.want == FOLDER and inside:
+                return f"{kind} in {place.describe()}"
+        return kind
+
+    def _resolved(self, relative: str) -> Path | None:
+        try:
+            return self.loaded.path(relative)
+        except (OSError, RuntimeError, ValueError):  # e.g. a symlink loop
+            return None
+
+    def _reported(self, path: tuple[Any, ...]) -> bool:
+        shown = format_path(path)
+        return any(p.path == shown and p.severity == "error" for p in self.problems)
+
     # ------------------------------------------------------------------ the checks
 
     def run(self) -> list[SpecProblem]:
@@ -133,17 +207,25 @@ class _Checker:
         self.extensions()
         self.seeds()
         self.tests()
+        self.images()
+        self.state_apart()
         return self.problems
 
     def folders(self) -> None:
-        """Everything tinyctl writes or mounts stays inside the project folder."""
-        self.contained(
-            ("project", "state_dir"),
-            self.spec.project.state_dir,
-            what="state folder",
-            subfolder=True,
-        )
-        self.contained(("data", "path"), self.spec.data.path, what="data folder")
+        """Everything tinyctl writes or mounts stays inside the project folder, and is a folder
+        (or nothing yet: tinyctl creates them)."""
+        state, data = self.spec.project.state_dir, self.spec.data.path
+        contained = self.contained(STATE_WHERE, state, what="state folder", subfolder=True)
+        if contained and self.check_files:
+            self.kind(STATE_WHERE, state, what="state folder", want=FOLDER, needs=STATE_NEEDS)
+        if self.contained(("data", "path"), data, what="data folder") and self.check_files:
+            self.kind(
+                ("data", "path"),
+                data,
+                what="data folder",
+                want=FOLDER,
+                needs="tinyctl needs a folder there (mounted into Airflow at /opt/airflow/data)",
+            )
 
     def postgres(self) -> None:
         pg = self.spec.postgres
@@ -277,11 +359,13 @@ class _Checker:
             )
 
     def dags(self) -> None:
-        folder = self.file(("dags", "path"), self.spec.dags.path, what="DAG folder")
-        if folder is not None and not folder.is_dir():
-            self.report(
-                ("dags", "path"), f"{self.spec.dags.path!r} is a file; dags.path names a folder"
-            )
+        self.file(
+            ("dags", "path"),
+            self.spec.dags.path,
+            what="DAG folder",
+            want=FOLDER,
+            needs="tinyctl needs a folder of DAG files there",
+        )
 
     def extensions(self) -> None:
         """Plugins and include folders, requirement and package files (tinyctl.spec.image_inputs)."""
@@ -292,11 +376,13 @@ class _Checker:
             where = (section, "path")
             if not self.check_files:
                 continue
+            what = f"{section} folder"
+            held = "Airflow plugins" if section == "plugins" else "code shared by DAGs and plugins"
+            needs = f"tinyctl needs a folder of {held} there"
+            if not self.kind(where, relative, what=what, want=FOLDER, needs=needs):
+                continue
             folder = self.loaded.path(relative)
-            explicit = section in self.spec.model_fields_set
-            if folder.exists() and not folder.is_dir():
-                self.report(where, f"{relative!r} is a file; {section}.path names a folder")
-            elif not folder.exists() and explicit:
+            if not folder.exists() and section in self.spec.model_fields_set:
                 self.report(
                     where,
                     f"{section} folder {relative!r} does not exist (looked for {folder}); "
@@ -317,12 +403,13 @@ class _Checker:
             if seed.csv is not None:
                 if not (seed.csv.endswith(".csv") or seed.csv.endswith(".csv.gz")):
                     self.report(("seeds", i, "csv"), "a CSV seed file ends in .csv or .csv.gz")
-                self.file(("seeds", i, "csv"), seed.csv)
+                self.file(("seeds", i, "csv"), seed.csv, needs="tinyctl needs a CSV file there")
                 self._schema_known(("seeds", i, "table"), seed.table or "", seed.database)
             for j, sql in enumerate(seed.sql_files):
                 self.file(
                     ("seeds", i, "sql", j) if isinstance(seed.sql, list) else ("seeds", i, "sql"),
                     sql,
+                    needs="tinyctl needs an SQL file there",
                 )
 
     def tests(self) -> None:
@@ -340,18 +427,89 @@ class _Checker:
                     ("tests", i, "database"), self._unknown("database", test.database, db_names)
                 )
             for j, fixture in enumerate(test.files):
-                self.file(("tests", i, "files", j, "from"), fixture.source)
-                if Path(fixture.target).is_absolute() or ".." in Path(fixture.target).parts:
-                    self.report(
-                        ("tests", i, "files", j, "to"),
-                        "`to` is a folder inside the data folder (no absolute path, no '..')",
-                    )
+                self._fixture(("tests", i, "files", j), fixture.source, fixture.target)
             if known_dags is not None and test.dag not in known_dags:
                 self.warn(
                     ("tests", i, "dag"),
                     self._unknown("DAG", test.dag, sorted(known_dags))
                     + f" (not found in {self.spec.dags.path}/)",
                 )
+
+    def _fixture(self, where: tuple[Any, ...], source: str, target: str) -> None:
+        self.file(
+            (*where, "from"),
+            source,
+            want=EITHER,
+            needs="tinyctl needs a file or a folder there (copied into the data folder)",
+        )
+        if Path(target).is_absolute() or ".." in Path(target).parts:
+            self.report(
+                (*where, "to"),
+                "`to` is a folder inside the data folder (no absolute path, no '..')",
+            )
+        elif self.check_files and not self._reported(("data", "path")):
+            self.kind(
+                (*where, "to"),
+                str(Path(self.spec.data.path) / target),
+                what="fixture folder",
+                want=FOLDER,
+                needs="tinyctl needs a folder there (inside the data folder, the fixture is copied into it)",
+            )
+
+    def images(self) -> None:
+        """The CA bundle, when named: a file (it may live outside the project, e.g. in /etc)."""
+        bundle = self.spec.images.ca_bundle
+        if bundle is not None:
+            self.file(
+                ("images", "ca_bundle"),
+                bundle,
+                what="CA bundle",
+                needs="tinyctl needs a file of PEM certificates there",
+                contained=False,
+            )
+
+    def state_apart(self) -> None:
+        """The state folder is tinyctl's own: it is none of the project's inputs (the spec, the
+        DAG, plugins, include, data and seeds folders, seed, fixture and image input files),
+        holds none of them, and lies in none of their folders. The line blamed is the state
+        folder's when the spec writes it, else the other place's."""
+        if self._reported(STATE_WHERE):
+            return
+        state = self._resolved(self.spec.project.state_dir)
+        if state is None:
+            return
+        blame_state = "state_dir" in self.spec.project.model_fields_set
+        for place in (p for p in self.places if p.where != STATE_WHERE):
+            target = self._resolved(place.relative)
+            # A seeds folder is named by no line of its own: only the state's line is blamed,
+            # and one that is the project folder (written 'dags/../x.sql') holds every state.
+            derived = bool(place.note) and (not blame_state or target == self.loaded.root.resolve())
+            skip = self._reported(place.where) or derived
+            if target is None or skip:
+                continue
+            relation = _relation(state, target, place)
+            if relation is None:
+                continue
+            if blame_state or not place.where:
+                self._state_overlap(relation, place)
+                return
+            self._place_overlap(relation, place)
+
+    def _state_overlap(self, relation: str, place: Place) -> None:
+        state = self.spec.project.state_dir
+        described = place.describe(with_path=relation != "is")  # "is" names the same path
+        self.report(STATE_WHERE, f"state folder {state!r} {relation} {described}; {STATE_NEEDS}")
+
+    def _place_overlap(self, relation: str, place: Place) -> None:
+        state = self.spec.project.state_dir
+        # Seen from the place: the state folder `holds` it, or it holds the state folder.
+        seen = {"is": "is", "holds": "is inside", "is inside": "holds"}[relation]
+        self.report(
+            place.where,
+            f"{place.relative!r} ({place.role}) {seen} the state folder {state!r} (project.state_dir), "
+            "which tinyctl owns and rewrites: keep the two apart (move it, or set "
+            "project.state_dir to another folder)",
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -383,6 +541,25 @@ class _Checker:
         except (OSError, RuntimeError, ValueError):
             return None
         return scan_dag_ids(folder, wanted)
+
+
+def _relation(state: Path, target: Path, place: Place) -> str | None:
+    """How the state folder stands to a place: it `is` it, `holds` it, `is inside` it (a
+    folder, or a fixture that is a folder), or None when they are apart."""
+    if target == state:
+        return "is"
+    if target.is_relative_to(state):
+        return "holds"
+    if state.is_relative_to(target) and (place.want == FOLDER or _is_folder(target)):
+        return "is inside"
+    return None
+
+
+def _is_folder(target: Path) -> bool:
+    try:
+        return target.is_dir()
+    except OSError:
+        return False
 
 
 # `validate` reads DAG files only to suggest DAG names: it stays fast on a huge or odd tree.

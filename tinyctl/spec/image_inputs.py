@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from tinyctl.errors import SpecError, SpecProblem
 from tinyctl.spec.loader import LoadedSpec, format_path
+from tinyctl.spec.places import FILE, found_kind
 
 # Debian policy 5.6.1: lowercase letters, digits, '+', '-', '.'; at least two characters,
 # starting with a letter or digit. An optional `=version` pins it (epoch, upstream, revision).
@@ -88,10 +89,11 @@ def _read_entries(
         loaded.file, line, col, format_path(where), message
     )
     path = loaded.path(relative)
-    if not path.exists():
+    kind = found_kind(path)
+    if kind is None:
         return [], [spec_problem(f"{what} file {relative!r} does not exist (looked for {path})")]
-    if path.is_dir():
-        return [], [spec_problem(f"{relative!r} is a folder; name a {what} file")]
+    if kind != FILE:  # a folder, or a pipe that would never finish reading
+        return [], [spec_problem(f"{relative!r} is {kind}; name a {what} file")]
     try:
         raw = path.read_bytes()
     except OSError as error:
