@@ -423,6 +423,7 @@ def tame_cases(draw: st.DrawFn, base: dict[str, Any]) -> Case:
 # folders and their files, the state folder and its files once rendered, a path through a file.
 PATH_FIELDS: list[tuple[Any, ...]] = [
     ("project", "state_dir"),
+    ("env_file",),
     ("images", "ca_bundle"),
     ("airflow", "requirements"),
     ("airflow", "system_packages"),

@@ -122,6 +122,10 @@ CASES = [
          "airflow.requirements", "'dags' is a folder; name a requirements file"),
     Case("ca-bundle-folder", "images:\n", "images:\n  ca_bundle: dags\n", "images.ca_bundle",
          "CA bundle 'dags' is the DAG folder (dags.path); tinyctl needs a file of PEM certificates there"),
+    Case("env-file-folder", "runtime: auto", "runtime: auto\nenv_file: dags", "env_file",
+         "env file 'dags' is the DAG folder (dags.path); tinyctl needs a dotenv file (KEY=value lines) there"),
+    Case("env-file-spec", "runtime: auto", "runtime: auto\nenv_file: tinyctl.yaml", "env_file",
+         "env file 'tinyctl.yaml' is the spec itself; tinyctl needs a dotenv file (KEY=value lines) there"),
 ]  # fmt: skip
 
 

@@ -208,6 +208,7 @@ class _Checker:
         self.seeds()
         self.tests()
         self.images()
+        self.env_file()
         self.state_apart()
         return self.problems
 
@@ -454,6 +455,27 @@ class _Checker:
                 what="fixture folder",
                 want=FOLDER,
                 needs="tinyctl needs a folder there (inside the data folder, the fixture is copied into it)",
+            )
+
+    def env_file(self) -> None:
+        """The dotenv file, when named: a file inside the project, or nothing there yet (a
+        fresh clone has no git-ignored .env: a warning, since its variables may be exported)."""
+        relative = self.spec.env_file
+        if relative is None or not self.check_files:
+            return
+        if not self.contained(("env_file",), relative, what="env file"):
+            return
+        where = ("env_file",)
+        needs = "tinyctl needs a dotenv file (KEY=value lines) there"
+        if self.loaded.path(relative) == self.loaded.file:
+            self.report(where, f"env file {relative!r} is the spec itself; {needs}")
+        elif (
+            self.kind(where, relative, what="env file", want=FILE, needs=needs)
+            and not self.loaded.path(relative).exists()
+        ):
+            self.warn(
+                where,
+                f"env file {relative!r} does not exist: only the environment's variables are read",
             )
 
     def images(self) -> None:

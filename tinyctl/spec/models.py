@@ -137,6 +137,11 @@ def _valid_path(value: str) -> str:
     return value
 
 
+def _repo_path(value: str) -> str:
+    """A relative path inside a git repository (not a file on this machine)."""
+    return _valid_path(value)
+
+
 def _mount_path(value: str) -> str:
     _valid_path(value)
     if ":" in value or "," in value:
@@ -148,6 +153,7 @@ def _mount_path(value: str) -> str:
 
 FilePath = Annotated[str, AfterValidator(_valid_path)]
 MountPath = Annotated[str, AfterValidator(_mount_path)]
+RepoPath = Annotated[str, AfterValidator(_repo_path)]
 ImageRef = Annotated[str, Field(pattern=IMAGE_REF, max_length=255)]
 
 
@@ -718,7 +724,7 @@ class K8sGit(Strict):
         description="Repository URL, e.g. https://github.com/acme/dags.git or git@github.com:acme/dags.git.",
     )
     branch: str = Field("main", pattern=r"^[A-Za-z0-9._/-]{1,200}$")
-    subpath: FilePath = Field("dags", description="Folder of the DAG files inside the repository.")
+    subpath: RepoPath = Field("dags", description="Folder of the DAG files inside the repository.")
     ssh_key_secret: str | None = Field(
         None,
         pattern=DNS_LABEL,
