@@ -53,10 +53,12 @@ class DatabaseError(WorkFailed):
         column: str | None = None,
         hint: str | None = None,
         details: str | None = None,
+        sqlstate: str | None = None,
     ):
         super().__init__(message, hint=hint, details=details)
         self.line = line
         self.column = column
+        self.sqlstate = sqlstate  # Postgres's error code, where a caller tells errors apart
 
 
 @contextmanager
@@ -401,7 +403,9 @@ def query(
             names = [c.name for c in cursor.description or []]
             rows = cursor.fetchmany(limit) if limit is not None else cursor.fetchall()
         except psycopg.Error as error:
-            raise DatabaseError(_first_line(error), hint=error.diag.message_hint) from None
+            raise DatabaseError(
+                _first_line(error), hint=error.diag.message_hint, sqlstate=error.sqlstate
+            ) from None
         return names, rows
 
 

@@ -24,8 +24,8 @@ from tinyctl.dags.run import (
     trigger_and_wait,
 )
 from tinyctl.data.seed import run_seeds
-from tinyctl.data.test_etl.expectations import ExpectationResult, evaluate, tables_of
-from tinyctl.db import count_rows
+from tinyctl.data.test_etl.expectations import ExpectationResult, check_of, evaluate, tables_of
+from tinyctl.db import Dsn, count_rows, store_rows
 from tinyctl.errors import BadInput, TinyctlError
 from tinyctl.project import Project
 from tinyctl.spec.models import EtlTest, parse_duration
@@ -258,18 +258,18 @@ def failures_table(test: str, index: int, kind: str) -> str:
     return (base[: 63 - len(suffix)] + suffix).lstrip("0123456789") or "t" + suffix
 
 
-def _store_failures(project: Project, dsn, test: EtlTest, results: list[ExpectationResult]) -> None:
-    """Every offending row of each failed (or warned) expectation, in a table of its own."""
-    from tinyctl.data.test_etl.expectations import offending_rows_sql
-    from tinyctl.db import store_rows
-
+def _store_failures(
+    project: Project, dsn: Dsn, test: EtlTest, results: list[ExpectationResult]
+) -> None:
+    """Every offending row of each failed (or warned) expectation, in a table of its own:
+    `CREATE TABLE ... AS` the very SELECT that counted and sampled them."""
     schema = project.spec.store_failures.schema_
     for index, (expectation, result) in enumerate(zip(test.expect, results, strict=True)):
         if result.status == "pass":
             continue
         table = failures_table(test.name, index, expectation.kind)
         try:
-            store_rows(dsn, schema, table, offending_rows_sql(expectation))
+            store_rows(dsn, schema, table, check_of(expectation).select)
         except TinyctlError as error:
             result.message += f" (failures not stored: {error.message})"
             continue
