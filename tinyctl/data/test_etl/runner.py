@@ -9,7 +9,6 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -280,60 +279,3 @@ def _finish(result: TestResult, started: float, report: ProgressCallback) -> Tes
     result.seconds = time.monotonic() - started
     report(Progress(result.name, "done", result.tasks, result))
     return result
-
-
-def conflict_groups(tests: list[EtlTest]) -> list[list[EtlTest]]:
-    """Tests that share a DAG, a seed or a fixture folder run one after another; groups run together."""
-    groups: list[list[EtlTest]] = []
-    keys: list[set[str]] = []
-    for test in tests:
-        mine = (
-            {f"dag:{test.dag}"}
-            | {f"seed:{s}" for s in test.seeds}
-            | {f"files:{f.target}" for f in test.files}
-        )
-        joined = [i for i, k in enumerate(keys) if k & mine]
-        if not joined:
-            groups.append([test])
-            keys.append(mine)
-            continue
-        first = joined[0]
-        for other in reversed(joined[1:]):
-            groups[first].extend(groups.pop(other))
-            keys[first] |= keys.pop(other)
-        groups[first].append(test)
-        keys[first] |= mine
-    return groups
-
-
-def run_tests(
-    project: Project,
-    tests: list[EtlTest],
-    *,
-    parallel: int = 1,
-    on_progress: ProgressCallback | None = None,
-    ensure_dag: Callable[[str], None] | None = None,
-    store_failures: bool = False,
-) -> list[TestResult]:
-    def run_group(group: list[EtlTest]) -> list[TestResult]:
-        with project.airflow() as client:
-            return [
-                run_test(
-                    project,
-                    client,
-                    t,
-                    on_progress=on_progress,
-                    ensure_dag=ensure_dag,
-                    store_failures=store_failures,
-                )
-                for t in group
-            ]
-
-    if parallel <= 1:
-        results = run_group(tests)
-    else:
-        groups = conflict_groups(tests)
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            results = [r for group in pool.map(run_group, groups) for r in group]
-    order = {t.name: i for i, t in enumerate(tests)}
-    return sorted(results, key=lambda r: order[r.name])
