@@ -50,7 +50,6 @@ class TestResult:
     row_counts: dict[str, int | None] = field(default_factory=dict)
     seconds: float = 0.0
     run_seconds: float | None = None
-    started_at: datetime | None = None
 
     @property
     def passed(self) -> bool:
@@ -77,7 +76,7 @@ class TestResult:
 @dataclass
 class Progress:
     test: str
-    phase: str  # seeding, deploying, running, checking, done
+    phase: str  # waiting, seeding, deploying, running, checking, done
     tasks: list[TaskState] = field(default_factory=list)
     result: TestResult | None = None
 
@@ -162,7 +161,7 @@ def run_test(
     """Seed, put the fixtures in place, run the DAG, then check the warehouse."""
     report = on_progress or (lambda _p: None)
     started = time.monotonic()
-    result = TestResult(test.name, test.dag, started_at=datetime.now(UTC))
+    result = TestResult(test.name, test.dag)
     try:
         if test.seeds:
             report(Progress(test.name, "seeding"))
