@@ -53,10 +53,12 @@ class DatabaseError(WorkFailed):
         column: str | None = None,
         hint: str | None = None,
         details: str | None = None,
+        sqlstate: str | None = None,
     ):
         super().__init__(message, hint=hint, details=details)
         self.line = line
         self.column = column
+        self.sqlstate = sqlstate  # Postgres's error code, where a caller tells errors apart
 
 
 @contextmanager
@@ -386,10 +388,9 @@ def query(
     dsn: Dsn,
     statement: str | pgsql.Composable,
     params: Sequence[Any] | None = None,
-    *,
-    limit: int | None = None,
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run ONE query in a read-only session; returns (column names, rows), capped at `limit`.
+    """Run ONE query in a read-only session; returns (column names, rows): put a LIMIT in the
+    query to cap them (the server sends every row the query returns).
 
     The query always goes through the extended protocol (pipeline mode), which runs a single
     statement: `SELECT 1; DROP TABLE t` is refused by the server instead of run.
@@ -399,9 +400,11 @@ def query(
             with connection.pipeline():
                 cursor = connection.execute(statement, params)
             names = [c.name for c in cursor.description or []]
-            rows = cursor.fetchmany(limit) if limit is not None else cursor.fetchall()
+            rows = cursor.fetchall()
         except psycopg.Error as error:
-            raise DatabaseError(_first_line(error), hint=error.diag.message_hint) from None
+            raise DatabaseError(
+                _first_line(error), hint=error.diag.message_hint, sqlstate=error.sqlstate
+            ) from None
         return names, rows
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -155,24 +154,6 @@ def _print_result(result: TestResult, console=None) -> None:
             print(Padding(table, (0, 0, 0, 6)))
 
 
-def _check_failures_schema(project, tests) -> None:
-    """--store-failures writes as the ETL role into a schema tinyctl created for it."""
-    from tinyctl.errors import BadInput
-
-    schema = project.spec.store_failures.schema_
-    pg = project.spec.postgres
-    for test in tests:
-        name = test.database or pg.default_database.name
-        database = next(d for d in pg.databases if d.name == name)
-        if schema not in database.schemas:
-            raise BadInput(
-                f"--store-failures writes into schema {schema!r}, which database {name} does not have",
-                hint=f"Add {schema!r} to postgres.databases[{name}].schemas (then `tinyctl up`), "
-                "or set store_failures.schema to one of its schemas: "
-                + ", ".join(database.schemas),
-            )
-
-
 @command("test-etl")
 def test_etl(
     spec: SpecOption = DEFAULT_SPEC,
@@ -211,73 +192,67 @@ def test_etl(
     ] = 1,
 ) -> None:
     """Run the spec's ETL tests through the real scheduler and check the warehouse. Exit 0 only if all pass."""
-    from tinyctl.dags.deploy import deploy_dags
+    # Imported here, not at the top: they pull in psycopg and the Airflow client (start-up).
     from tinyctl.data.test_etl import reports
-    from tinyctl.data.test_etl.runner import Progress as TestProgress
-    from tinyctl.data.test_etl.runner import run_tests, select_tests
+    from tinyctl.data.test_etl.suite import run_suite
 
     project = open_project(spec, verbose, lock="test-etl", needs=True)
-    tests = select_tests(project, keyword, select)
-    if store_failures:
-        _check_failures_schema(project, tests)
-    states: dict[str, TestProgress] = {t.name: TestProgress(t.name, "waiting") for t in tests}
-    lock = threading.Lock()
-    live = None if as_json or not output.err.is_terminal else _live()
-    deploy_lock = threading.Lock()
-    deployed = False
-
-    def on_progress(progress: TestProgress) -> None:
-        with lock:
-            states[progress.test] = progress
-            if live is not None:
-                live.update(_test_view(states))
-            elif progress.result is not None and not as_json:
-                _print_result(progress.result)
-
-    def ensure_dag(_dag_id: str) -> None:
-        nonlocal deployed
-        with deploy_lock:  # deploy the DAG folder once per invocation
-            if deployed:
-                return
-            with project.airflow() as client:
-                deploy_dags(project, client)
-            deployed = True
-
-    with project.airflow() as client:
-        client.require_up()
-    if live is not None:
-        live.start()
-    try:
-        results = run_tests(
+    board = _Board(as_json)
+    with board:
+        results = run_suite(
             project,
-            tests,
+            keywords=keyword,
+            selectors=select,
             parallel=parallel,
-            on_progress=on_progress,
-            ensure_dag=ensure_dag,
             store_failures=store_failures,
+            junit=junit,
+            html=html_path,
+            on_progress=board.show,
         )
-    finally:
-        if live is not None:
-            live.stop()
-    name = project.name
-    if junit:
-        reports.write_report(junit, reports.junit_xml(name, results))
-    if html_path:
-        reports.write_report(html_path, reports.html_report(name, results))
     if as_json:
-        output.print_json(reports.as_json(name, results))
+        output.print_json(reports.as_json(project.name, results))
     else:
-        if live is not None:
+        if board.live is not None:  # the live view is gone: the results stay on screen
             for result in results:
                 _print_result(result)
-        counts = reports.summary(results)
-        colour = "green" if counts["passed"] == counts["total"] else "red"
-        output.out.print(
-            f"[{colour}]{counts['passed']} passed, {counts['failed']} failed, {counts['errors']} errors[/] "
-            f"in {counts['seconds']:.1f}s"
-        )
-        for path, kind in ((junit, "JUnit XML"), (html_path, "HTML report")):
-            if path:
-                output.out.print(f"  {kind}: {escape(str(path))}")
+        _print_summary(reports.summary(results), junit, html_path)
     if not all(r.passed for r in results):
         raise typer.Exit(1)
+
+
+class _Board:
+    """test-etl's progress: a live table of every test on a terminal, else each result as it
+    ends (nothing with --json). The core calls `show` one progress at a time."""
+
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+        self.live = None if as_json or not output.err.is_terminal else _live()
+        self.states: dict[str, TestProgress] = {}
+
+    def __enter__(self) -> _Board:
+        if self.live is not None:
+            self.live.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def show(self, progress: TestProgress) -> None:
+        self.states[progress.test] = progress
+        if self.live is not None:
+            self.live.update(_test_view(self.states))
+        elif progress.result is not None and not self.as_json:
+            _print_result(progress.result)
+
+
+def _print_summary(counts: dict[str, Any], junit: Path | None, html_path: Path | None) -> None:
+    """The counts, and the reports written."""
+    colour = "green" if counts["passed"] == counts["total"] else "red"
+    output.out.print(
+        f"[{colour}]{counts['passed']} passed, {counts['failed']} failed, {counts['errors']} errors[/] "
+        f"in {counts['seconds']:.1f}s"
+    )
+    for path, kind in ((junit, "JUnit XML"), (html_path, "HTML report")):
+        if path:
+            output.out.print(f"  {kind}: {escape(str(path))}")

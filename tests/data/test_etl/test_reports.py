@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tinyctl.dags.run import TaskState
 from tinyctl.data.test_etl import runner
 from tinyctl.data.test_etl.expectations import ExpectationResult
 from tinyctl.data.test_etl.reports import as_json, html_report, junit_xml, summary, write_report
-from tinyctl.data.test_etl.runner import TaskView
 
 Result = runner.TestResult  # not bound to a Test* name: pytest would try to collect it
 
@@ -19,14 +19,14 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 def task(
     task_id: str, state: str | None, start: float | None, end: float | None, map_index: int = -1
-) -> TaskView:
-    return TaskView(
+) -> TaskState:
+    return TaskState(
         task_id,
         map_index,
         state,
-        None if start is None else T0 + timedelta(seconds=start),
-        None if end is None else T0 + timedelta(seconds=end),
-        1,
+        try_number=1,
+        start=None if start is None else T0 + timedelta(seconds=start),
+        end=None if end is None else T0 + timedelta(seconds=end),
     )
 
 

@@ -21,9 +21,6 @@ import pytest
 import yaml
 from conftest import Stack
 
-from tinyctl.data.test_etl.runner import conflict_groups
-from tinyctl.spec.models import EtlTest
-
 SPEC_NAME = "tinyctl-etltest.yaml"
 SEED_FOLDER = "seeds/tt_etl"
 DAG_FILES = ("tt_etl_noop_a.py", "tt_etl_noop_b.py", "tt_etl_boom.py")
@@ -429,56 +426,3 @@ def test_a_k_pattern_matching_nothing_is_bad_input(etl: Stack) -> None:
     message = plain(result.stderr)
     assert "no test matches 'tt_etl_matches_nothing'" in message
     assert "tt_etl_par_a" in message, "the hint lists the tests"
-
-
-# --------------------------------------------------------------------------- unit: conflict groups
-
-
-def etl_test(
-    name: str, dag: str, seeds: tuple[str, ...] = (), files: tuple[str, ...] = ()
-) -> EtlTest:
-    return EtlTest.model_validate(
-        {
-            "name": name,
-            "dag": dag,
-            "seeds": list(seeds),
-            "files": [{"from": f"fixtures/{t}", "to": t} for t in files],
-        }
-    )
-
-
-def names(groups: list[list[EtlTest]]) -> list[list[str]]:
-    return [[t.name for t in group] for group in groups]
-
-
-def test_conflict_groups_keeps_independent_tests_apart() -> None:
-    tests = [etl_test("a", "dag_a"), etl_test("b", "dag_b"), etl_test("c", "dag_c")]
-    assert names(conflict_groups(tests)) == [["a"], ["b"], ["c"]]
-    assert conflict_groups([]) == []
-
-
-def test_conflict_groups_joins_tests_sharing_a_dag_a_seed_or_a_fixture_folder() -> None:
-    tests = [
-        etl_test("a", "dag_a", seeds=("s1",)),
-        etl_test("b", "dag_b", files=("landing",)),
-        etl_test("c", "dag_a"),  # same DAG as a
-        etl_test("d", "dag_d", seeds=("s1",)),  # same seed as a
-        etl_test("e", "dag_e", files=("landing",)),  # same fixture folder as b
-        etl_test("f", "dag_f", files=("other",)),
-    ]
-    assert names(conflict_groups(tests)) == [["a", "c", "d"], ["b", "e"], ["f"]]
-
-
-def test_conflict_groups_merges_groups_a_later_test_links() -> None:
-    tests = [
-        etl_test("a", "dag_a", seeds=("s1",)),
-        etl_test("b", "dag_b", seeds=("s2",)),
-        etl_test("c", "dag_c"),
-        etl_test("bridge", "dag_x", seeds=("s1", "s2")),  # links a's and b's groups
-    ]
-    groups = names(conflict_groups(tests))
-    assert len(groups) == 2
-    assert sorted(groups[0]) == ["a", "b", "bridge"] and groups[0][-1] == "bridge"
-    assert groups[1] == ["c"]
-    # Every test is in exactly one group.
-    assert sorted(n for g in groups for n in g) == ["a", "b", "bridge", "c"]

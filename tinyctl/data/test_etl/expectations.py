@@ -1,4 +1,4 @@
-"""Expectations on the warehouse, each turned into SQL that finds the offending rows.
+"""Expectations on the warehouse, each turned into one SELECT of the offending rows.
 
 Every check returns an `ExpectationResult` with a message that names what was expected and
 what was found, plus a few offending rows (never thousands).
@@ -6,6 +6,7 @@ what was found, plus a few offending rows (never thousands).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -27,6 +28,8 @@ from tinyctl.spec.models import (
 )
 
 SAMPLE_ROWS = 5
+READ_ONLY_VIOLATION = "25006"  # SQLSTATE read_only_sql_transaction
+WRITES = "it changes data, and checks run in a read-only session"
 
 
 @dataclass
@@ -123,140 +126,177 @@ def default_name(expectation: Expectation) -> str:
     return kind
 
 
-def _row_count(dsn: Dsn, e: RowCount) -> tuple[bool, str, list[str], list[list[Any]]]:
-    _, rows = query(
-        dsn, q.SQL("SELECT count(*) FROM {}{}").format(_table(e.table), _where(e.where))
-    )
-    count = int(rows[0][0])
-    where = f" where {e.where}" if e.where else ""
-    if e.equals is not None:
-        ok = count == e.equals
-        expected = f"exactly {e.equals}"
-    else:
-        ok = (e.min is None or count >= e.min) and (e.max is None or count <= e.max)
-        expected = " and ".join(
-            p
-            for p in (
-                f"at least {e.min}" if e.min is not None else "",
-                f"at most {e.max}" if e.max is not None else "",
+# Each kind is one SELECT (dbt's `main_sql`): counted for the verdict, sampled for the console
+# and stored whole for --store-failures. A row check's SELECT returns its offending rows (none
+# when it holds); a measured check's SELECT returns one measured row, which fails (counting 1)
+# when outside its bound.
+OFFENDING = q.Identifier("tinyctl_offending")  # the CTE every wrapper reads the SELECT through
+EVERY_ROW = q.SQL("SELECT * FROM {}").format(OFFENDING)
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """Its failures are its offending rows, counted (dbt's default `fail_calc`, count(*))."""
+
+    select: q.Composable  # every offending row
+    describe: Callable[[int, list[list[Any]]], str]  # failures, sample -> the message
+    sample: q.Composable | None = None  # what the console shows of them (None: the rows)
+
+
+Judged = tuple[int, str, list[str], list[list[Any]]]  # failures, message, columns, rows shown
+
+
+@dataclass(frozen=True)
+class MeasuredCheck:
+    select: q.Composable  # one row: what is measured
+    judge: Callable[[list[str], list[Any] | None], Judged]  # columns, the row (None: no row)
+
+
+Check = RowCheck | MeasuredCheck
+
+
+def _over(check: Check, statement: q.Composable) -> q.Composable:
+    """`statement` reading the check's SELECT as OFFENDING (a CTE, not a subquery: a query
+    that changes data is refused as read-only rather than as bad syntax)."""
+    return q.SQL("WITH {} AS ({}) ").format(OFFENDING, check.select) + statement
+
+
+def _run(dsn: Dsn, check: Check) -> Judged:
+    """Count the offending rows, then sample them; or read and judge the measured row."""
+    if isinstance(check, MeasuredCheck):
+        names, rows = query(dsn, _over(check, q.SQL("SELECT * FROM {} LIMIT 1").format(OFFENDING)))
+        return check.judge(names, list(rows[0]) if rows else None)
+    _, rows = query(dsn, _over(check, q.SQL("SELECT count(*) FROM {}").format(OFFENDING)))
+    failures = int(rows[0][0])
+    if not failures:
+        return 0, check.describe(0, []), [], []
+    limit = q.SQL(" LIMIT {}").format(q.Literal(SAMPLE_ROWS))
+    names, sample = query(dsn, _over(check, (check.sample or EVERY_ROW) + limit))
+    shown = [list(r) for r in sample]
+    return failures, check.describe(failures, shown), names, shown
+
+
+def _row_count(e: RowCount) -> MeasuredCheck:
+    def judge(_names: list[str], row: list[Any] | None) -> Judged:
+        count = int(row[0]) if row else 0
+        if e.equals is not None:
+            ok = count == e.equals
+            expected = f"exactly {e.equals}"
+        else:
+            ok = (e.min is None or count >= e.min) and (e.max is None or count <= e.max)
+            expected = " and ".join(
+                p
+                for p in (
+                    f"at least {e.min}" if e.min is not None else "",
+                    f"at most {e.max}" if e.max is not None else "",
+                )
+                if p
             )
-            if p
-        )
-    return ok, f"{e.table}{where} has {count} row(s); expected {expected}", [], [], int(not ok)
+        where = f" where {e.where}" if e.where else ""
+        return int(not ok), f"{e.table}{where} has {count} row(s); expected {expected}", [], []
+
+    select = q.SQL("SELECT count(*) AS row_count FROM {}{}")
+    return MeasuredCheck(select.format(_table(e.table), _where(e.where)), judge)
 
 
-def _not_null(dsn: Dsn, e: NotNull):
+def _not_null(e: NotNull) -> RowCheck:
     condition = q.SQL(" OR ").join(q.SQL("{} IS NULL").format(q.Identifier(c)) for c in e.columns)
-    base = q.SQL("FROM {} WHERE ({}){}").format(_table(e.table), condition, _where(e.where, "AND"))
-    _, counted = query(dsn, q.SQL("SELECT count(*) ") + base)
-    bad = int(counted[0][0])
-    if not bad:
-        return True, f"no NULL in {', '.join(e.columns)}", [], [], 0
-    names, rows = query(
-        dsn, q.SQL("SELECT * ") + base + q.SQL(" LIMIT {}").format(q.Literal(SAMPLE_ROWS))
-    )
-    return (
-        False,
-        f"{bad} row(s) of {e.table} have NULL in {', '.join(e.columns)}",
-        names,
-        [list(r) for r in rows],
-        bad,
-    )
-
-
-def _unique(dsn: Dsn, e: Unique):
-    cols = q.SQL(", ").join(map(q.Identifier, e.columns))
-    groups = q.SQL(
-        "SELECT {cols}, count(*) AS copies FROM {table}{where} GROUP BY {cols} HAVING count(*) > 1"
-    ).format(cols=cols, table=_table(e.table), where=_where(e.where))
-    _, counted = query(dsn, q.SQL("SELECT count(*) FROM ({}) AS d").format(groups))
-    bad = int(counted[0][0])
-    label = ", ".join(e.columns)
-    if not bad:
-        return True, f"({label}) is unique", [], [], 0
-    names, rows = query(
-        dsn, groups + q.SQL(" ORDER BY copies DESC LIMIT {}").format(q.Literal(SAMPLE_ROWS))
-    )
-    return (
-        False,
-        f"{bad} value(s) of ({label}) appear more than once in {e.table}",
-        names,
-        [list(r) for r in rows],
-        bad,
-    )
-
-
-def _accepted(dsn: Dsn, e: AcceptedValues):
-    # Typed literals: Postgres compares them with the column's own type (booleans, numerics, dates).
-    values = q.SQL(", ").join(q.Literal(v) for v in e.values)
-    statement = q.SQL(
-        "SELECT {col} AS value, count(*) AS rows FROM {table} WHERE {col} IS NOT NULL AND {col} NOT IN ({values}){where}"
-        " GROUP BY {col} ORDER BY rows DESC"
-    ).format(
-        col=q.Identifier(e.column),
-        table=_table(e.table),
-        values=values,
-        where=_where(e.where, "AND"),
-    )
-    names, rows = query(dsn, statement)
-    if not rows:
-        return True, f"every {e.column} is one of {', '.join(map(_show, e.values))}", [], [], 0
-    total = sum(int(r[1]) for r in rows)
-    shown = ", ".join(_show(r[0]) for r in rows[:SAMPLE_ROWS])
-    return (
-        False,
-        f"{total} row(s) of {e.table} have {e.column} outside the accepted values: {shown}",
-        names,
-        [list(r) for r in rows[:SAMPLE_ROWS]],
-        total,
-    )
-
-
-def _relationships(dsn: Dsn, e: Relationships):
-    parent_table, _, parent_column = e.to.rpartition(".")
-    statement = q.SQL(
-        "SELECT c.{col} AS value, count(*) AS rows FROM {child} AS c WHERE c.{col} IS NOT NULL{where}"
-        " AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{pcol} = c.{col}) GROUP BY c.{col} ORDER BY rows DESC"
-    ).format(
-        col=q.Identifier(e.column),
-        child=_table(e.table),
-        where=_where(e.where, "AND"),
-        parent=_table(parent_table),
-        pcol=q.Identifier(parent_column),
-    )
-    names, rows = query(dsn, statement)
-    if not rows:
-        return True, f"every {e.table}.{e.column} is found in {e.to}", [], [], 0
-    total = sum(int(r[1]) for r in rows)
-    return (
-        False,
-        f"{total} row(s) of {e.table} have a {e.column} not found in {e.to}",
-        names,
-        [list(r) for r in rows[:SAMPLE_ROWS]],
-        total,
-    )
-
-
-def _freshness(dsn: Dsn, e: Freshness):
-    limit = timedelta(seconds=parse_duration(e.max_age))
-    _, rows = query(
-        dsn,
-        q.SQL("SELECT max({c}), now() - max({c}) FROM {t}").format(
-            c=q.Identifier(e.column), t=_table(e.table)
+    columns = ", ".join(e.columns)
+    return RowCheck(
+        q.SQL("SELECT * FROM {} WHERE ({}){}").format(
+            _table(e.table), condition, _where(e.where, "AND")
+        ),
+        lambda bad, _rows: (
+            f"{bad} row(s) of {e.table} have NULL in {columns}" if bad else f"no NULL in {columns}"
         ),
     )
-    newest, age = rows[0]
-    if newest is None:
-        return False, f"{e.table} has no {e.column} at all (no rows)", [], [], 1
-    if isinstance(age, timedelta) and age <= limit:
-        return True, f"newest {e.column} is {_human(age)} old (limit {e.max_age})", [], [], 0
-    return (
-        False,
-        f"newest {e.column} in {e.table} is {_human(age) if isinstance(age, timedelta) else age} old; limit is {e.max_age}",
-        ["newest"],
-        [[newest]],
-        1,
+
+
+def _unique(e: Unique) -> RowCheck:
+    """The offending rows are the duplicated values, each with its number of copies."""
+    cols = q.SQL(", ").join(map(q.Identifier, e.columns))
+    label = ", ".join(e.columns)
+    return RowCheck(
+        q.SQL(
+            "SELECT {cols}, count(*) AS copies FROM {table}{where} GROUP BY {cols} HAVING count(*) > 1"
+        ).format(cols=cols, table=_table(e.table), where=_where(e.where)),
+        lambda bad, _rows: (
+            f"{bad} value(s) of ({label}) appear more than once in {e.table}"
+            if bad
+            else f"({label}) is unique"
+        ),
+        sample=q.SQL("SELECT * FROM {} ORDER BY copies DESC").format(OFFENDING),
     )
+
+
+def _by_value(column: str) -> q.Composable:
+    """A sample of offending rows as each offending value and its number of rows, most first."""
+    return q.SQL(
+        "SELECT {col} AS value, count(*) AS rows FROM {o} GROUP BY {col} ORDER BY rows DESC"
+    ).format(col=q.Identifier(column), o=OFFENDING)
+
+
+def _accepted(e: AcceptedValues) -> RowCheck:
+    # Typed literals: Postgres compares them with the column's own type (booleans, numerics, dates).
+    values = q.SQL(", ").join(q.Literal(v) for v in e.values)
+
+    def describe(total: int, rows: list[list[Any]]) -> str:
+        if not total:
+            return f"every {e.column} is one of {', '.join(map(_show, e.values))}"
+        shown = ", ".join(_show(r[0]) for r in rows)
+        return f"{total} row(s) of {e.table} have {e.column} outside the accepted values: {shown}"
+
+    return RowCheck(
+        q.SQL(
+            "SELECT * FROM {table} WHERE {col} IS NOT NULL AND {col} NOT IN ({values}){where}"
+        ).format(
+            col=q.Identifier(e.column),
+            table=_table(e.table),
+            values=values,
+            where=_where(e.where, "AND"),
+        ),
+        describe,
+        sample=_by_value(e.column),
+    )
+
+
+def _relationships(e: Relationships) -> RowCheck:
+    parent_table, _, parent_column = e.to.rpartition(".")
+    return RowCheck(
+        q.SQL(
+            "SELECT c.* FROM {child} AS c WHERE c.{col} IS NOT NULL{where}"
+            " AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{pcol} = c.{col})"
+        ).format(
+            col=q.Identifier(e.column),
+            child=_table(e.table),
+            where=_where(e.where, "AND"),
+            parent=_table(parent_table),
+            pcol=q.Identifier(parent_column),
+        ),
+        lambda total, _rows: (
+            f"{total} row(s) of {e.table} have a {e.column} not found in {e.to}"
+            if total
+            else f"every {e.table}.{e.column} is found in {e.to}"
+        ),
+        sample=_by_value(e.column),
+    )
+
+
+def _freshness(e: Freshness) -> MeasuredCheck:
+    limit = timedelta(seconds=parse_duration(e.max_age))
+
+    def judge(_names: list[str], row: list[Any] | None) -> Judged:
+        newest, age = row if row else (None, None)
+        if newest is None:
+            return 1, f"{e.table} has no {e.column} at all (no rows)", [], []
+        if isinstance(age, timedelta) and age <= limit:
+            return 0, f"newest {e.column} is {_human(age)} old (limit {e.max_age})", [], []
+        shown = _human(age) if isinstance(age, timedelta) else age
+        message = f"newest {e.column} in {e.table} is {shown} old; limit is {e.max_age}"
+        return 1, message, ["newest"], [[newest]]
+
+    select = q.SQL("SELECT max({c}) AS newest, now() - max({c}) AS age FROM {t}")
+    return MeasuredCheck(select.format(c=q.Identifier(e.column), t=_table(e.table)), judge)
 
 
 def _human(age: timedelta) -> str:
@@ -279,47 +319,30 @@ def _equal(found: Any, expected: Any) -> bool:
     return str(found) == str(expected)
 
 
-def _custom(dsn: Dsn, e: CustomSql):
-    statement = q.SQL(e.query.strip().rstrip(";"))
+def _custom(e: CustomSql) -> Check:
+    """The query's rows offend; with `equals`, its first value is measured instead."""
+    select = q.SQL(e.query.strip().rstrip(";"))
     if e.equals is None:
-        names, rows = query(dsn, statement, limit=SAMPLE_ROWS + 1)
-        if not rows:
-            return True, "the query returned no rows", [], [], 0
-        total = len(rows)
-        if total > SAMPLE_ROWS:
-            _, counted = query(
-                dsn, q.SQL("SELECT count(*) FROM ({}) AS offending").format(statement)
-            )
-            total = int(counted[0][0])
-        return (
-            False,
-            f"the query returned {total} row(s); expected none",
-            names,
-            [list(r) for r in rows[:SAMPLE_ROWS]],
-            total,
+        return RowCheck(
+            select,
+            lambda total, _rows: (
+                f"the query returned {total} row(s); expected none"
+                if total
+                else "the query returned no rows"
+            ),
         )
-    names, rows = query(dsn, statement, limit=2)
-    if not rows:
-        return (
-            False,
-            f"the query returned no rows; expected the value {_show(e.equals)}",
-            names,
-            [],
-            1,
-        )
-    found = rows[0][0]
-    if _equal(found, e.equals):
-        return True, f"the query returned {_show(found)}", names, [], 0
-    return (
-        False,
-        f"the query returned {_show(found)}; expected {_show(e.equals)}",
-        names,
-        [list(rows[0])],
-        1,
-    )
+
+    def judge(names: list[str], row: list[Any] | None) -> Judged:
+        if row is None:
+            return 1, f"the query returned no rows; expected the value {_show(e.equals)}", names, []
+        if _equal(row[0], e.equals):
+            return 0, f"the query returned {_show(row[0])}", names, []
+        return 1, f"the query returned {_show(row[0])}; expected {_show(e.equals)}", names, [row]
+
+    return MeasuredCheck(select, judge)
 
 
-CHECKS = {
+CHECKS: dict[str, Callable[[Any], Check]] = {
     "row_count": _row_count,
     "not_null": _not_null,
     "unique": _unique,
@@ -328,6 +351,11 @@ CHECKS = {
     "freshness": _freshness,
     "sql": _custom,
 }
+
+
+def check_of(expectation: Expectation) -> Check:
+    """The expectation as its one SELECT (and how to read what it returns)."""
+    return CHECKS[expectation.kind](expectation.body)
 
 
 def verdict(expectation: Expectation, failures: int) -> str:
@@ -341,21 +369,22 @@ def verdict(expectation: Expectation, failures: int) -> str:
 
 def evaluate(dsn: Dsn, expectation: Expectation) -> ExpectationResult:
     name = expectation.name or default_name(expectation)
-    body = expectation.body
-    table = getattr(body, "table", None)
+    table = getattr(expectation.body, "table", None)
     try:
-        ok, message, columns, rows, failures = CHECKS[expectation.kind](dsn, body)
+        failures, message, columns, rows = _run(dsn, check_of(expectation))
     except DatabaseError as error:  # a broken check is an error whatever its severity
+        # Postgres names the wrapping SELECT, not the user's DELETE: say what happened instead.
+        why = WRITES if error.sqlstate == READ_ONLY_VIOLATION else error.message
         return ExpectationResult(
             name,
             expectation.kind,
             False,
-            f"the check's query failed: {error.message}",
+            f"the check's query failed: {why}",
             table=table,
             severity=expectation.severity,
         )
     status = verdict(expectation, failures)
-    if status == "pass" and not ok and failures:
+    if status == "pass" and failures:
         message += f" (within the thresholds: warn_if {expectation.warn_if}, error_if {expectation.error_if})"
     return ExpectationResult(
         name,
@@ -369,55 +398,6 @@ def evaluate(dsn: Dsn, expectation: Expectation) -> ExpectationResult:
         status=status,
         severity=expectation.severity,
     )
-
-
-def offending_rows_sql(expectation: Expectation) -> q.Composable:
-    """Every offending row of an expectation, as one SELECT (for --store-failures)."""
-    body = expectation.body
-    if isinstance(body, NotNull):
-        condition = q.SQL(" OR ").join(
-            q.SQL("{} IS NULL").format(q.Identifier(c)) for c in body.columns
-        )
-        return q.SQL("SELECT * FROM {} WHERE ({}){}").format(
-            _table(body.table), condition, _where(body.where, "AND")
-        )
-    if isinstance(body, Unique):
-        cols = q.SQL(", ").join(map(q.Identifier, body.columns))
-        return q.SQL(
-            "SELECT {cols}, count(*) AS copies FROM {table}{where} GROUP BY {cols} HAVING count(*) > 1"
-        ).format(cols=cols, table=_table(body.table), where=_where(body.where))
-    if isinstance(body, AcceptedValues):
-        values = q.SQL(", ").join(q.Literal(v) for v in body.values)
-        return q.SQL(
-            "SELECT * FROM {table} WHERE {col} IS NOT NULL AND {col} NOT IN ({values}){where}"
-        ).format(
-            col=q.Identifier(body.column),
-            table=_table(body.table),
-            values=values,
-            where=_where(body.where, "AND"),
-        )
-    if isinstance(body, Relationships):
-        parent_table, _, parent_column = body.to.rpartition(".")
-        return q.SQL(
-            "SELECT c.* FROM {child} AS c WHERE c.{col} IS NOT NULL{where}"
-            " AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{pcol} = c.{col})"
-        ).format(
-            col=q.Identifier(body.column),
-            child=_table(body.table),
-            where=_where(body.where, "AND"),
-            parent=_table(parent_table),
-            pcol=q.Identifier(parent_column),
-        )
-    if isinstance(body, RowCount):
-        return q.SQL("SELECT count(*) AS row_count FROM {}{}").format(
-            _table(body.table), _where(body.where)
-        )
-    if isinstance(body, Freshness):
-        return q.SQL("SELECT max({c}) AS newest, now() - max({c}) AS age FROM {t}").format(
-            c=q.Identifier(body.column), t=_table(body.table)
-        )
-    assert isinstance(body, CustomSql)
-    return q.SQL(body.query.strip().rstrip(";"))
 
 
 def tables_of(expectations: list[Expectation]) -> list[str]:

@@ -9,50 +9,30 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tinyctl.airflow import AirflowClient, TaskInstance
+from tinyctl.airflow import AirflowClient
+from tinyctl.dags.run import (
+    DagNotFound,
+    TaskState,
+    new_run_id,
+    ready_dag,
+    task_log,
+    trigger_and_wait,
+)
 from tinyctl.data.seed import run_seeds
-from tinyctl.data.test_etl.expectations import ExpectationResult, evaluate, tables_of
-from tinyctl.db import count_rows
+from tinyctl.data.test_etl.expectations import ExpectationResult, check_of, evaluate, tables_of
+from tinyctl.db import Dsn, count_rows, store_rows
 from tinyctl.errors import BadInput, TinyctlError
 from tinyctl.project import Project
 from tinyctl.spec.models import EtlTest, parse_duration
 from tinyctl.state.secrets import READER_ROLE
 
-POLL = 0.5
 LOG_TAIL_LINES = 25
 FAILED_STATES = ("failed", "upstream_failed")
-
-
-@dataclass
-class TaskView:
-    task_id: str
-    map_index: int
-    state: str | None
-    start: datetime | None
-    end: datetime | None
-    try_number: int
-
-    @classmethod
-    def of(cls, ti: TaskInstance) -> TaskView:
-        return cls(ti.task_id, ti.map_index, ti.state, ti.start_date, ti.end_date, ti.try_number)
-
-    @property
-    def label(self) -> str:
-        return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "task_id": self.task_id,
-            "map_index": self.map_index,
-            "state": self.state,
-            "start": self.start.isoformat() if self.start else None,
-            "end": self.end.isoformat() if self.end else None,
-        }
+TASK_KEYS = ("task_id", "map_index", "state", "start", "end")  # a task in the JSON report
 
 
 @dataclass
@@ -65,12 +45,11 @@ class TestResult:
     message: str = ""
     failed_task: str | None = None
     log_tail: str | None = None
-    tasks: list[TaskView] = field(default_factory=list)
+    tasks: list[TaskState] = field(default_factory=list)
     expectations: list[ExpectationResult] = field(default_factory=list)
     row_counts: dict[str, int | None] = field(default_factory=dict)
     seconds: float = 0.0
     run_seconds: float | None = None
-    started_at: datetime | None = None
 
     @property
     def passed(self) -> bool:
@@ -88,7 +67,7 @@ class TestResult:
             "log_tail": self.log_tail,
             "seconds": round(self.seconds, 2),
             "run_seconds": None if self.run_seconds is None else round(self.run_seconds, 2),
-            "tasks": [t.as_dict() for t in self.tasks],
+            "tasks": [t.as_dict(*TASK_KEYS) for t in self.tasks],
             "expectations": [e.as_dict() for e in self.expectations],
             "row_counts": self.row_counts,
         }
@@ -97,8 +76,8 @@ class TestResult:
 @dataclass
 class Progress:
     test: str
-    phase: str  # seeding, deploying, running, checking, done
-    tasks: list[TaskView] = field(default_factory=list)
+    phase: str  # waiting, seeding, deploying, running, checking, done
+    tasks: list[TaskState] = field(default_factory=list)
     result: TestResult | None = None
 
 
@@ -145,9 +124,7 @@ def select_tests(
 
 
 def run_id_for(test: EtlTest) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", test.name)
-    return f"tinyctl_test__{safe}__{stamp}"
+    return new_run_id("test", re.sub(r"[^A-Za-z0-9_.-]", "_", test.name))
 
 
 def _copy_fixtures(project: Project, test: EtlTest) -> None:
@@ -165,21 +142,11 @@ def _copy_fixtures(project: Project, test: EtlTest) -> None:
             shutil.copyfile(source, target_dir / source.name)
 
 
-def _failed_task(tasks: list[TaskView]) -> TaskView | None:
+def _failed_task(tasks: list[TaskState]) -> TaskState | None:
     failed = [t for t in tasks if t.state == "failed"]
     if not failed:
         failed = [t for t in tasks if t.state in FAILED_STATES]
     return min(failed, key=lambda t: t.end or datetime.max.replace(tzinfo=UTC)) if failed else None
-
-
-def _log_tail(client: AirflowClient, dag: str, run_id: str, task: TaskView) -> str:
-    try:
-        text = client.task_log(
-            dag, run_id, task.task_id, max(task.try_number, 1), map_index=task.map_index
-        )
-    except TinyctlError as error:
-        return f"(log not available: {error.message})"
-    return "\n".join(text.rstrip().splitlines()[-LOG_TAIL_LINES:])
 
 
 def run_test(
@@ -191,9 +158,10 @@ def run_test(
     ensure_dag: Callable[[str], None] | None = None,
     store_failures: bool = False,
 ) -> TestResult:
+    """Seed, put the fixtures in place, run the DAG, then check the warehouse."""
     report = on_progress or (lambda _p: None)
     started = time.monotonic()
-    result = TestResult(test.name, test.dag, started_at=datetime.now(UTC))
+    result = TestResult(test.name, test.dag)
     try:
         if test.seeds:
             report(Progress(test.name, "seeding"))
@@ -202,75 +170,83 @@ def run_test(
         report(Progress(test.name, "deploying"))
         if ensure_dag:
             ensure_dag(test.dag)
-        dag = client.dag(test.dag)
-        if dag is None or dag.is_stale:
-            result.message = f"DAG {test.dag!r} is not in Airflow"
-            errors = [e for e in client.import_errors()]
-            if errors:
-                result.message += "; import errors: " + "; ".join(
-                    f"{e.filename}: {e.stack_trace.strip().splitlines()[-1]}" for e in errors[:3]
-                )
-            return _finish(result, started, report)
-        if dag.is_paused:
-            client.set_paused(test.dag, False)
-        run_id = run_id_for(test)
-        result.run_id = run_id
-        run_started = time.monotonic()
-        client.trigger(
-            test.dag, run_id=run_id, conf=test.conf, note=f"tinyctl test-etl: {test.name}"
-        )
-        deadline = run_started + parse_duration(test.timeout)
-        while True:
-            run = client.dag_run(test.dag, run_id)
-            result.tasks = [TaskView.of(ti) for ti in client.task_instances(test.dag, run_id)]
-            result.run_state = run.state
-            report(Progress(test.name, "running", result.tasks))
-            if run.finished:
-                break
-            if time.monotonic() > deadline:
-                result.status = "failed"
-                result.message = (
-                    f"the DAG run did not finish within {test.timeout} (state {run.state})"
-                )
-                return _finish(result, started, report)
-            time.sleep(POLL)
-        result.run_seconds = time.monotonic() - run_started
-        if run.state != "success":
-            failed = _failed_task(result.tasks)
-            result.status = "failed"
-            if failed is not None:
-                result.failed_task = failed.label
-                result.log_tail = _log_tail(client, test.dag, run_id, failed)
-                result.message = f"the DAG run failed: task {failed.label} {failed.state}"
-            else:
-                result.message = f"the DAG run ended {run.state}"
-            return _finish(result, started, report)
-        report(Progress(test.name, "checking", result.tasks))
-        # Expectations run as tinyctl's read-only role: a check can read, never write.
-        dsn = project.warehouse(test.database, role=READER_ROLE)
-        result.expectations = [evaluate(dsn, e) for e in test.expect]
-        if store_failures:
-            # Storing creates tables: as the ETL writer role, which owns the schemas it
-            # writes to (the read-only role above could never CREATE there).
-            _store_failures(project, project.warehouse(test.database), test, result.expectations)
-        result.row_counts = count_rows(dsn, tables_of(list(test.expect)))
-        failed_checks = [e for e in result.expectations if not e.passed]
-        warned = sum(e.warned for e in result.expectations)
-        also = f", {warned} warned" if warned else ""
-        if failed_checks:
-            result.status = "failed"
-            result.message = (
-                f"{len(failed_checks)} of {len(result.expectations)} expectation(s) failed{also}"
-            )
-        else:
-            result.status = "passed"
-            result.message = (
-                f"run succeeded; {len(result.expectations) - warned} expectation(s) passed{also}"
-            )
+        if _run_dag(client, test, result, report):
+            report(Progress(test.name, "checking", result.tasks))
+            _check(project, test, result, store_failures=store_failures)
     except TinyctlError as error:
         result.status = "error"
         result.message = error.message + (f" ({error.hint})" if error.hint else "")
     return _finish(result, started, report)
+
+
+def _run_dag(
+    client: AirflowClient, test: EtlTest, result: TestResult, report: ProgressCallback
+) -> bool:
+    """The test's DAG run, into `result`; True when it succeeded (the checks may start)."""
+    try:
+        ready_dag(client, test.dag)
+    except DagNotFound as missing:
+        result.message = missing.message
+        if missing.import_errors:
+            result.message += "; import errors: " + "; ".join(missing.import_errors[:3])
+        return False
+
+    def on_tasks(tasks: list[TaskState], state: str) -> None:
+        result.tasks, result.run_state = tasks, state
+        report(Progress(test.name, "running", tasks))
+
+    result.run_id = run_id_for(test)
+    run = trigger_and_wait(
+        client,
+        test.dag,
+        run_id=result.run_id,
+        note=f"tinyctl test-etl: {test.name}",
+        timeout=parse_duration(test.timeout),
+        conf=test.conf,
+        on_tasks=on_tasks,
+    )
+    if run.timed_out:
+        result.status = "failed"
+        result.message = f"the DAG run did not finish within {test.timeout} (state {run.state})"
+        return False
+    result.run_seconds = run.seconds
+    if run.ok:
+        return True
+    result.status = "failed"
+    failed = _failed_task(run.tasks)
+    if failed is None:
+        result.message = f"the DAG run ended {run.state}"
+        return False
+    log = run.failed_logs.get(failed.log_key) or task_log(client, test.dag, run.run_id, failed)
+    result.failed_task = failed.label
+    result.log_tail = "\n".join(log.rstrip().splitlines()[-LOG_TAIL_LINES:])
+    result.message = f"the DAG run failed: task {failed.label} {failed.state}"
+    return False
+
+
+def _check(project: Project, test: EtlTest, result: TestResult, *, store_failures: bool) -> None:
+    """The test's expectations, against the warehouse the run wrote."""
+    # Expectations run as tinyctl's read-only role: a check can read, never write.
+    dsn = project.warehouse(test.database, role=READER_ROLE)
+    result.expectations = [evaluate(dsn, e) for e in test.expect]
+    if store_failures:
+        # Storing creates tables: as the ETL writer role, which owns the schemas it
+        # writes to (the read-only role above could never CREATE there).
+        _store_failures(project, project.warehouse(test.database), test, result.expectations)
+    result.row_counts = count_rows(dsn, tables_of(list(test.expect)))
+    failed_checks = [e for e in result.expectations if not e.passed]
+    warned = sum(e.warned for e in result.expectations)
+    also = f", {warned} warned" if warned else ""
+    if failed_checks:
+        result.status = "failed"
+        result.message = (
+            f"{len(failed_checks)} of {len(result.expectations)} expectation(s) failed{also}"
+        )
+    else:
+        result.status = "passed"
+        result.message = (
+            f"run succeeded; {len(result.expectations) - warned} expectation(s) passed{also}"
+        )
 
 
 def failures_table(test: str, index: int, kind: str) -> str:
@@ -280,18 +256,18 @@ def failures_table(test: str, index: int, kind: str) -> str:
     return (base[: 63 - len(suffix)] + suffix).lstrip("0123456789") or "t" + suffix
 
 
-def _store_failures(project: Project, dsn, test: EtlTest, results: list[ExpectationResult]) -> None:
-    """Every offending row of each failed (or warned) expectation, in a table of its own."""
-    from tinyctl.data.test_etl.expectations import offending_rows_sql
-    from tinyctl.db import store_rows
-
+def _store_failures(
+    project: Project, dsn: Dsn, test: EtlTest, results: list[ExpectationResult]
+) -> None:
+    """Every offending row of each failed (or warned) expectation, in a table of its own:
+    `CREATE TABLE ... AS` the very SELECT that counted and sampled them."""
     schema = project.spec.store_failures.schema_
     for index, (expectation, result) in enumerate(zip(test.expect, results, strict=True)):
         if result.status == "pass":
             continue
         table = failures_table(test.name, index, expectation.kind)
         try:
-            store_rows(dsn, schema, table, offending_rows_sql(expectation))
+            store_rows(dsn, schema, table, check_of(expectation).select)
         except TinyctlError as error:
             result.message += f" (failures not stored: {error.message})"
             continue
@@ -302,60 +278,3 @@ def _finish(result: TestResult, started: float, report: ProgressCallback) -> Tes
     result.seconds = time.monotonic() - started
     report(Progress(result.name, "done", result.tasks, result))
     return result
-
-
-def conflict_groups(tests: list[EtlTest]) -> list[list[EtlTest]]:
-    """Tests that share a DAG, a seed or a fixture folder run one after another; groups run together."""
-    groups: list[list[EtlTest]] = []
-    keys: list[set[str]] = []
-    for test in tests:
-        mine = (
-            {f"dag:{test.dag}"}
-            | {f"seed:{s}" for s in test.seeds}
-            | {f"files:{f.target}" for f in test.files}
-        )
-        joined = [i for i, k in enumerate(keys) if k & mine]
-        if not joined:
-            groups.append([test])
-            keys.append(mine)
-            continue
-        first = joined[0]
-        for other in reversed(joined[1:]):
-            groups[first].extend(groups.pop(other))
-            keys[first] |= keys.pop(other)
-        groups[first].append(test)
-        keys[first] |= mine
-    return groups
-
-
-def run_tests(
-    project: Project,
-    tests: list[EtlTest],
-    *,
-    parallel: int = 1,
-    on_progress: ProgressCallback | None = None,
-    ensure_dag: Callable[[str], None] | None = None,
-    store_failures: bool = False,
-) -> list[TestResult]:
-    def run_group(group: list[EtlTest]) -> list[TestResult]:
-        with project.airflow() as client:
-            return [
-                run_test(
-                    project,
-                    client,
-                    t,
-                    on_progress=on_progress,
-                    ensure_dag=ensure_dag,
-                    store_failures=store_failures,
-                )
-                for t in group
-            ]
-
-    if parallel <= 1:
-        results = run_group(tests)
-    else:
-        groups = conflict_groups(tests)
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            results = [r for group in pool.map(run_group, groups) for r in group]
-    order = {t.name: i for i, t in enumerate(tests)}
-    return sorted(results, key=lambda r: order[r.name])

@@ -1,0 +1,155 @@
+"""`tinyctl test-etl` as one call: pick the tests, check that --store-failures can write,
+deploy the DAG folder once, run the tests (independent ones side by side), write the reports."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tinyctl.dags.deploy import deploy_dags
+from tinyctl.data.test_etl import reports
+from tinyctl.data.test_etl.runner import (
+    Progress,
+    ProgressCallback,
+    TestResult,
+    run_test,
+    select_tests,
+)
+from tinyctl.errors import BadInput
+from tinyctl.project import Project
+from tinyctl.spec.models import EtlTest
+
+
+def run_suite(
+    project: Project,
+    *,
+    keywords: list[str] | None = None,
+    selectors: list[str] | None = None,
+    parallel: int = 1,
+    store_failures: bool = False,
+    junit: Path | None = None,
+    html: Path | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> list[TestResult]:
+    """The results of the tests `keywords` (-k) and `selectors` (--select) pick, in spec order.
+
+    `on_progress` is called from one thread at a time, even with `parallel` > 1: first with
+    "waiting" for every test picked, then with each phase of each test."""
+    tests = select_tests(project, keywords, selectors)
+    if store_failures:
+        check_failures_schema(project, tests)
+    report = _one_at_a_time(on_progress)
+    for test in tests:
+        report(Progress(test.name, "waiting"))
+    with project.airflow() as client:
+        client.require_up()
+    results = _run_tests(project, tests, parallel, report, store_failures)
+    if junit:
+        reports.write_report(junit, reports.junit_xml(project.name, results))
+    if html:
+        reports.write_report(html, reports.html_report(project.name, results))
+    return results
+
+
+def check_failures_schema(project: Project, tests: list[EtlTest]) -> None:
+    """--store-failures writes as the ETL role into a schema tinyctl created for it."""
+    schema = project.spec.store_failures.schema_
+    pg = project.spec.postgres
+    for test in tests:
+        name = test.database or pg.default_database.name
+        database = next(d for d in pg.databases if d.name == name)
+        if schema not in database.schemas:
+            raise BadInput(
+                f"--store-failures writes into schema {schema!r}, which database {name} does not have",
+                hint=f"Add {schema!r} to postgres.databases[{name}].schemas (then `tinyctl up`), "
+                "or set store_failures.schema to one of its schemas: "
+                + ", ".join(database.schemas),
+            )
+
+
+def _one_at_a_time(on_progress: ProgressCallback | None) -> ProgressCallback:
+    """`on_progress`, called under a lock: tests running side by side report one by one."""
+    lock = threading.Lock()
+
+    def report(progress: Progress) -> None:
+        if on_progress is not None:
+            with lock:
+                on_progress(progress)
+
+    return report
+
+
+class DeployOnce:
+    """Deploys the DAG folder the first time a test asks, once per invocation (whatever the
+    thread); a deploy that fails is tried again by the next test."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self.deployed = False
+        self.lock = threading.Lock()
+
+    def __call__(self, _dag_id: str) -> None:
+        with self.lock:
+            if self.deployed:
+                return
+            with self.project.airflow() as client:
+                deploy_dags(self.project, client)
+            self.deployed = True
+
+
+def _run_tests(
+    project: Project,
+    tests: list[EtlTest],
+    parallel: int,
+    report: ProgressCallback,
+    store_failures: bool,
+) -> list[TestResult]:
+    """Each group of conflicting tests in turn on one Airflow client; groups side by side."""
+    ensure_dag = DeployOnce(project)
+
+    def run_group(group: list[EtlTest]) -> list[TestResult]:
+        with project.airflow() as client:
+            return [
+                run_test(
+                    project,
+                    client,
+                    test,
+                    on_progress=report,
+                    ensure_dag=ensure_dag,
+                    store_failures=store_failures,
+                )
+                for test in group
+            ]
+
+    if parallel <= 1:
+        results = run_group(tests)
+    else:
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            results = [r for group in pool.map(run_group, conflict_groups(tests)) for r in group]
+    order = {t.name: i for i, t in enumerate(tests)}
+    return sorted(results, key=lambda r: order[r.name])
+
+
+def conflict_groups(tests: list[EtlTest]) -> list[list[EtlTest]]:
+    """Tests that share a DAG, a seed or a fixture folder run one after another; groups run together."""
+    groups: list[list[EtlTest]] = []
+    keys: list[set[str]] = []
+    for test in tests:
+        mine = (
+            {f"dag:{test.dag}"}
+            | {f"seed:{s}" for s in test.seeds}
+            | {f"files:{f.target}" for f in test.files}
+        )
+        joined = [i for i, k in enumerate(keys) if k & mine]
+        if not joined:
+            groups.append([test])
+            keys.append(mine)
+            continue
+        first = joined[0]
+        for other in reversed(joined[1:]):
+            groups[first].extend(groups.pop(other))
+            keys[first] |= keys.pop(other)
+        groups[first].append(test)
+        keys[first] |= mine
+    return groups
