@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tinyctl.airflow import AirflowClient
     from tinyctl.db import Dsn
     from tinyctl.plan import StackPlan
-    from tinyctl.spec.loader import LoadedSpec
+    from tinyctl.spec.loaded import LoadedSpec
     from tinyctl.spec.models import Spec
     from tinyctl.spec.override import SpecOverride
     from tinyctl.state.lock import ProjectLock

@@ -14,7 +14,8 @@ import pytest
 from tinyctl.render.context import Host
 from tinyctl.render.engine import render_files
 from tinyctl.scaffold import planned_files
-from tinyctl.spec.loader import LoadedSpec, parse_spec
+from tinyctl.spec.loaded import LoadedSpec
+from tinyctl.spec.loader import parse_spec
 from tinyctl.state.identity import Identity
 from tinyctl.state.secrets import Secrets, required_names
 

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from tinyctl.cli import app, load_commands
 from tinyctl.scaffold import init_project
 from tinyctl.spec import load_spec
-from tinyctl.spec.loader import format_path
+from tinyctl.spec.loaded import format_path
 
 load_commands()  # the whole app, as `tinyctl --help` sees it
 

@@ -11,7 +11,8 @@ from conftest import tinyctl
 from tinyctl.errors import SpecError
 from tinyctl.spec import load_spec
 from tinyctl.spec.image_inputs import image_inputs, package_problem, requirement_problem
-from tinyctl.spec.loader import LoadedSpec, parse_spec
+from tinyctl.spec.loaded import LoadedSpec
+from tinyctl.spec.loader import parse_spec
 
 
 def _edit(project: Path, old: str, new: str) -> Path:

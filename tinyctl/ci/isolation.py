@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
 from tinyctl.errors import BadInput, EnvironmentProblem
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.loaded import LoadedSpec
 from tinyctl.spec.models import PROJECT_NAME
 from tinyctl.spec.override import SpecOverride
 from tinyctl.state.fsutil import write_atomic

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.loaded import LoadedSpec
 from tinyctl.state.identity import Identity
 from tinyctl.state.secrets import Secrets
 from tinyctl.targets.base import RenderInputs

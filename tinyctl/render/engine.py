@@ -20,7 +20,7 @@ from tinyctl.errors import BadInput
 from tinyctl.plan import build_plan
 from tinyctl.project import Project
 from tinyctl.render.context import Host
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.loaded import LoadedSpec
 from tinyctl.state.fsutil import sha256_bytes, sha256_file, write_atomic
 from tinyctl.state.layout import StateLayout
 from tinyctl.state.secrets import Secrets

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tinyctl.errors import SpecProblem
-from tinyctl.spec.loader import LoadedSpec, format_path
+from tinyctl.spec.image_inputs import read_image_inputs
+from tinyctl.spec.loaded import LoadedSpec, format_path
 from tinyctl.spec.models import CONFIG_KEY, DEBIAN_POSTGRES_VERSION, Spec
 from tinyctl.spec.places import (
     EITHER,
@@ -27,8 +28,8 @@ from tinyctl.spec.places import (
     found_kind,
     spec_places,
 )
+from tinyctl.spec.reserved import INTERNAL_USER, READER_ROLE
 from tinyctl.spec.yaml_positions import KEY_MARK
-from tinyctl.state.secrets import INTERNAL_USER, READER_ROLE
 
 # Settings tinyctl derives from the spec itself; overriding them would break the stack.
 MANAGED_CONFIG = {
@@ -370,8 +371,6 @@ class _Checker:
 
     def extensions(self) -> None:
         """Plugins and include folders, requirement and package files (tinyctl.spec.image_inputs)."""
-        from tinyctl.spec.image_inputs import read_image_inputs
-
         for section in ("plugins", "include"):
             relative = getattr(self.spec, section).path
             where = (section, "path")

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from tinyctl.spec.packages import is_requirement, package_problem
+
 DEFAULT_AIRFLOW_VERSION = "3.3.2"
 DEFAULT_POSTGRES_VERSION = "17"
 DEBIAN_POSTGRES_VERSION = (
@@ -308,8 +310,6 @@ def _requirement(item: str) -> str:
 
 
 def _package(value: str) -> str:
-    from tinyctl.spec.image_inputs import package_problem
-
     if (problem := package_problem(value)) is not None:
         raise ValueError(problem)
     return value
@@ -380,23 +380,6 @@ class Airflow(Strict):
     @property
     def worker_count(self) -> int:
         return (self.workers or 1) if self.executor == "CeleryExecutor" else 0
-
-
-def is_requirement(item: str) -> bool:
-    """One PEP 508 requirement on one line, and nothing else (no pip option, no second line)."""
-    if not item.strip() or any(ord(c) < 32 or c in "\x7f\x85\u2028\u2029" for c in item):
-        return False
-    if len(item.splitlines()) != 1 or item.strip().startswith("-"):
-        return False
-    # packaging is imported when a requirement is checked: most specs list none, and every
-    # command loads the spec (packaging.requirements costs tens of milliseconds).
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    try:
-        Requirement(item)
-    except InvalidRequirement:
-        return False
-    return True
 
 
 class Dags(Strict):

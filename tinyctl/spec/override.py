@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from tinyctl.errors import BadInput
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.loaded import LoadedSpec
 from tinyctl.spec.models import PROJECT_NAME, Spec
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
-from tinyctl.spec.loader import LoadedSpec, format_path
+from tinyctl.spec.loaded import LoadedSpec, format_path
 
 FOLDER = "a folder"
 FILE = "a file"

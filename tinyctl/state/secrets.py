@@ -19,13 +19,10 @@ from pathlib import Path
 
 from tinyctl.errors import BadInput
 from tinyctl.spec.models import Spec
+from tinyctl.spec.reserved import INTERNAL_USER, READER_ROLE
 from tinyctl.state.fsutil import write_atomic
 
 ENV_PREFIX = "TINYCTL_SECRET_"
-# The admin user tinyctl itself uses for Airflow's API (deploys, settings, test runs).
-INTERNAL_USER = "tinyctl"
-# The warehouse role tinyctl's own checks (test-etl expectations) run as: it may only read.
-READER_ROLE = "tinyctl_reader"
 
 
 def _password() -> str:

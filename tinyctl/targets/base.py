@@ -26,7 +26,7 @@ from typing import Protocol, Self
 
 from tinyctl.plan.model import StackPlan
 from tinyctl.plan.values import Place, Value
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.loaded import LoadedSpec
 from tinyctl.state.secrets import Secrets
 
 # The stack's components. Runtimes name their services after these; core code refers to a

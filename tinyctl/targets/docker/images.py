@@ -15,7 +15,7 @@ from pathlib import Path
 from tinyctl.resources import docker_dir
 from tinyctl.spec.checks import image_source
 from tinyctl.spec.image_inputs import image_inputs
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.loaded import LoadedSpec
 from tinyctl.spec.models import DEBIAN_POSTGRES_VERSION, Spec
 
 INPUTS_LABEL = "org.tinyctl.inputs"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyctl.errors import BadInput, EnvironmentProblem
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.loaded import LoadedSpec
 from tinyctl.state.fsutil import write_atomic
 from tinyctl.targets.docker.images import ca_bundle
 from tinyctl.targets.docker.whales import Docker

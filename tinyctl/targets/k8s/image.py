@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyctl.plan.values import Place
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.loaded import LoadedSpec
 from tinyctl.targets.docker.images import plan_images
 from tinyctl.targets.k8s.chart import PLACES
 

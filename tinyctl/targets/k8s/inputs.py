@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 from tinyctl.errors import SpecError, SpecProblem
 from tinyctl.plan import StackPlan, build_plan
 from tinyctl.plan.values import EnvSecret, Port
-from tinyctl.spec.loader import LoadedSpec, format_path
+from tinyctl.spec.loaded import LoadedSpec, format_path
 from tinyctl.spec.models import Spec, parse_duration
 from tinyctl.state.identity import Identity
 from tinyctl.state.secrets import Secrets

@@ -30,7 +30,7 @@ from tinyctl.plan.values import (
     SecretValue,
     Value,
 )
-from tinyctl.spec.loader import LoadedSpec
+from tinyctl.spec.loaded import LoadedSpec
 from tinyctl.state.layout import StateLayout
 from tinyctl.state.secrets import Secrets
 from tinyctl.targets.base import RenderedFile, RenderedFolder, RenderInputs
