@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +25,8 @@ from tinyctl.targets.base import (
     ProgressCallback,
     ServiceStatus,
     StartHandle,
+    http_url,
+    reachable_host,
 )
 from tinyctl.targets.docker import cli as docker_cli
 from tinyctl.targets.docker import engine_api
@@ -293,29 +294,17 @@ class ComposeRuntime:
         process = self.docker.start_compose(
             ["up", "--detach", "--remove-orphans", "--pull", "missing"]
         )
-        outcome: dict[str, object] = {}
 
-        def wait() -> None:
-            try:
-                outcome["output"] = docker_cli.finish(process, "docker compose up")
-            except Exception as error:  # re-raised in the caller's thread by result()
-                outcome["error"] = error
-
-        thread = threading.Thread(target=wait, daemon=True)
-        thread.start()
-
-        def result() -> str:
-            thread.join()
-            if "error" in outcome:
-                raise outcome["error"]  # type: ignore[misc]
-            return str(outcome.get("output", ""))
-
-        def cancel() -> None:
+        def stop() -> None:
             if process.poll() is None:
                 process.terminate()
-            thread.join(timeout=10)
 
-        return StartHandle(done=lambda: not thread.is_alive(), result=result, cancel=cancel)
+        return StartHandle.in_thread(
+            lambda: docker_cli.finish(process, "docker compose up"),
+            stop=stop,
+            grace=10,
+            name="tinyctl-compose-up",
+        )
 
     def stop(self, *, volumes: bool = False) -> None:
         if not self.compose_file.is_file():
@@ -545,11 +534,7 @@ class ComposeRuntime:
         )
 
     def api_url(self) -> str:
-        af = self.spec.airflow
-        host = "127.0.0.1" if af.bind in ("0.0.0.0", "127.0.0.1") else af.bind
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{af.port}"
+        return http_url(self.spec.airflow.bind, self.spec.airflow.port)
 
     def postgres_address_in_stack(self) -> tuple[str, int]:
         return POSTGRES_IN_NETWORK
@@ -564,8 +549,7 @@ class ComposeRuntime:
         """Where the host reaches Postgres: the published port, else the container's own address."""
         pg = self.spec.postgres
         if pg.port is not None:
-            host = "127.0.0.1" if pg.bind in ("0.0.0.0", "127.0.0.1") else pg.bind
-            return host, pg.port
+            return reachable_host(pg.bind), pg.port
         address = self.docker.service_ip(POSTGRES)
         if not address:
             raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
