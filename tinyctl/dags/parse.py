@@ -51,10 +51,6 @@ class ParsedFile:
     def failed(self) -> bool:
         return self.status == "error"
 
-    @property
-    def defines_dags(self) -> bool:
-        return bool(self.dags)
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,

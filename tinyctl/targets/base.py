@@ -19,7 +19,6 @@ Words shared by every runtime:
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,17 +351,3 @@ class ClosingWatch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class PollingWatch(ClosingWatch):
-    """A `ServiceWatch` for runtimes without change notifications: asks `services()` every
-    `interval` seconds (the first call at once)."""
-
-    def __init__(self, services: Callable[[], list[ServiceStatus]], interval: float = 0.5):
-        self._services, self._interval, self._first = services, interval, True
-
-    def changes(self, timeout: float) -> list[ServiceStatus]:
-        if not self._first:
-            time.sleep(max(0.0, min(timeout, self._interval)))
-        self._first = False
-        return self._services()

@@ -486,14 +486,6 @@ class ComposeRuntime:
             args.append("-T")
         return self.docker.compose_interactive([*args, service, *argv])
 
-    def airflow_image(self) -> str:
-        """The tag of the image every Airflow service runs."""
-        return next(
-            p.image
-            for p in plan_images(self.owner.loaded, self.environ)
-            if p.service == "airflow-init"
-        )
-
     def _ensure_airflow_image(self, on_step: ProgressCallback | None) -> str:
         plan = next(
             p for p in plan_images(self.owner.loaded, self.environ) if p.service == "airflow-init"

@@ -1026,17 +1026,6 @@ class LocalRuntime:
             return None
         return f"{service} of project {self.project} (local runtime)"
 
-    # ------------------------------------------------------------------ measuring
-
-    def memory_in_use(self) -> int:
-        """Proportional memory of every process of the stack (bench/)."""
-        pids: list[int] = []
-        for service in (POSTGRES, *AIRFLOW_COMPONENTS):
-            record = self._live(service)
-            if record is not None:
-                pids += processes.group_members(record.pid) or [record.pid]
-        return processes.pss_bytes(pids)
-
 
 if sys.platform == "win32":  # pragma: no cover
     raise ImportError("the local runtime needs a POSIX system")
