@@ -440,7 +440,7 @@ def _clear_outputs(out: Path) -> None:
 
 def _save_diagnostics(ctx: _Context) -> None:
     """The last lines of every service's log and the stack status, before the stack goes."""
-    from tinyctl.stack.up import stack_status
+    from tinyctl.stack.status import stack_status
 
     project, out = ctx.project, ctx.options.out
     ctx.listener.step(f"saving service logs and status into {out}")

@@ -230,7 +230,7 @@ def status(
     spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
 ) -> None:
     """Services with state, health and ports; the Airflow URL and version; render staleness."""
-    from tinyctl.stack.up import stack_status
+    from tinyctl.stack.status import stack_status
 
     report = stack_status(open_project(spec, verbose))
     if as_json:
