@@ -137,7 +137,7 @@ def up(
 def _after_up(project: Project, *, as_json: bool, quiet_if_unchanged: bool) -> dict:
     """Sync settings and deploy the DAG folder (core: `stack.after_up`), and show what changed."""
     from tinyctl.dags.deploy import require_deployable
-    from tinyctl.stack.up import after_up
+    from tinyctl.stack.after_up import after_up
 
     done = after_up(project)
     if not as_json:

@@ -1,7 +1,7 @@
 """Bringing the stack up, in phases: the first look (render while the engine, ownership, the
 service watch and the images are asked), the code deployed before anything starts, the
-no-op check, pre-flight, build, start and wait for health; then what `up` does once healthy
-(sync settings, deploy DAGs). `bring_up` only sequences them. `status` is stack/status.py.
+no-op check, pre-flight, build, start and wait for health; `bring_up` only sequences them. What
+`up` does once healthy is stack/after_up.py; `status` is stack/status.py.
 
 This is core code: it drives the project's runtime and Airflow client, reports progress through
 callbacks, and raises tinyctl errors. It never prints.
@@ -16,12 +16,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
 
 from tinyctl.airflow import AirflowClient, Health
-from tinyctl.airflow_settings.sync import SyncItem, sync_settings
 from tinyctl.dags.code import CodeSync, deploy_include, deploy_plugins, require_clean
-from tinyctl.dags.deploy import DeployReport, FileResult, deploy_dags
 from tinyctl.errors import TinyctlError, WorkFailed
 from tinyctl.project import Project
 from tinyctl.render import render
@@ -333,26 +330,3 @@ def _not_healthy_in_time(
         f"Airflow did not report healthy in time: {bad}",
         hint="Look at `tinyctl logs scheduler` (or the component named); raise airflow.start_timeout if the machine is slow.",
     )
-
-
-@dataclass
-class AfterUp:
-    """What `up` did once the stack was healthy."""
-
-    settings: list[SyncItem]
-    deploy: DeployReport
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"settings": [i.as_dict() for i in self.settings], **self.deploy.as_dict()}
-
-
-def after_up(project: Project, *, on_result: Callable[[FileResult], None] | None = None) -> AfterUp:
-    """What `up` does once the stack is healthy: sync the spec's settings, deploy the DAG folder.
-
-    Returns both reports; the caller shows them, then `deploy.require_deployable(report)` turns
-    failed files into a WorkFailed.
-    """
-    with project.airflow() as client:
-        items = sync_settings(project, client)
-        report = deploy_dags(project, client, on_result=on_result)
-    return AfterUp(items, report)
