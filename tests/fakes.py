@@ -7,13 +7,14 @@ else runs for real (render, the state folder, the spec).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyctl.airflow.models import Pool, Variable
 from tinyctl.project import Project
-from tinyctl.targets.base import BuildOutcome, PollingWatch, ServiceStatus, StartHandle
+from tinyctl.targets.base import BuildOutcome, ClosingWatch, ServiceStatus, StartHandle
 
 SERVICES = [
     "postgres",
@@ -25,6 +26,20 @@ SERVICES = [
     "triggerer",
 ]
 ONE_SHOT = {"db-setup", "airflow-init"}
+
+
+class PollingWatch(ClosingWatch):
+    """The fake runtime's `ServiceWatch`: asks `services()` every `interval` seconds (the first
+    call at once), as a runtime without change notifications would."""
+
+    def __init__(self, services: Callable[[], list[ServiceStatus]], interval: float = 0.5):
+        self._services, self._interval, self._first = services, interval, True
+
+    def changes(self, timeout: float) -> list[ServiceStatus]:
+        if not self._first:
+            time.sleep(max(0.0, min(timeout, self._interval)))
+        self._first = False
+        return self._services()
 
 
 def open_on_free_ports(root: Path) -> Project:

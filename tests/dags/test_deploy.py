@@ -1,4 +1,4 @@
-"""`tinyctl deploy-dags` (tinyctl/dags/deploy.py) and the local DAG checks (tinyctl/dags/checks.py).
+"""`tinyctl deploy-dags` (tinyctl/dags/deploy/) and the local DAG checks (tinyctl/dags/checks.py).
 
 The stack tests run the real CLI against the shared `live_stack` and check the result through
 Airflow's API and the stack's DAG folder (`.tinyctl/dags/`). Every file they add is named

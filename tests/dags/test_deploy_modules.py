@@ -1,4 +1,4 @@
-"""deploy-dags with helper modules (tinyctl/dags/deploy.py): files that define no DAG are reported at
+"""deploy-dags with helper modules (tinyctl/dags/deploy/): files that define no DAG are reported at
 once as such, the same way on every deploy, and Airflow's import-error list agrees."""
 
 from __future__ import annotations

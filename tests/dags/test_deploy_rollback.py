@@ -65,7 +65,7 @@ def _setup(root: Path) -> tuple[Project, Path, Path]:
 def test_a_parse_timeout_puts_the_previous_version_back(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tinyctl.dags.deploy.RESTORE_WAIT", 0.2)
+    monkeypatch.setattr("tinyctl.dags.deploy.confirm.RESTORE_WAIT", 0.2)
     loaded, source, live = _setup(project)
     (live / "hello.py").write_text(DAG.format(name="hello"))
     (source / "hello.py").write_text(DAG.format(name="hello_v2"))

@@ -8,8 +8,8 @@ Teardown runs whatever happened: after a failure, a bug, Ctrl-C or SIGTERM (`kee
 stack up for debugging). On failure the service log tails and the stack status are saved into
 the output folder first. Core code: progress goes to a `Listener`, nothing is printed here.
 
-Optional stages plug in through `OPTIONAL_STAGES`: a stage whose core function is missing
-from this installation is reported as skipped, never as a failure.
+A stage with nothing to do (`seed` when the spec has no seeds) is reported as skipped, never
+as a failure; `--skip` skips the stages of `SKIPPABLE` on purpose.
 """
 
 from __future__ import annotations
@@ -201,11 +201,9 @@ def _validate(ctx: _Context) -> str:
 
 
 def _parse(ctx: _Context) -> str:
-    """Import every DAG file without a stack, when this installation has `tinyctl parse`."""
-    try:
-        from tinyctl.dags.parse import parse_dags  # type: ignore[import-not-found]
-    except ImportError:
-        raise _Skipped("not available in this tinyctl (no `tinyctl parse`)") from None
+    """Import every DAG file without a stack (what `tinyctl parse` does)."""
+    from tinyctl.dags.parse import parse_dags
+
     report = parse_dags(ctx.project, on_step=ctx.listener.step)
     if report.failed:
         lines = [
@@ -442,7 +440,7 @@ def _clear_outputs(out: Path) -> None:
 
 def _save_diagnostics(ctx: _Context) -> None:
     """The last lines of every service's log and the stack status, before the stack goes."""
-    from tinyctl.stack.up import stack_status
+    from tinyctl.stack.status import stack_status
 
     project, out = ctx.project, ctx.options.out
     ctx.listener.step(f"saving service logs and status into {out}")

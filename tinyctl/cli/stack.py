@@ -137,7 +137,7 @@ def up(
 def _after_up(project: Project, *, as_json: bool, quiet_if_unchanged: bool) -> dict:
     """Sync settings and deploy the DAG folder (core: `stack.after_up`), and show what changed."""
     from tinyctl.dags.deploy import require_deployable
-    from tinyctl.stack.up import after_up
+    from tinyctl.stack.after_up import after_up
 
     done = after_up(project)
     if not as_json:
@@ -172,7 +172,7 @@ def down(
 ) -> None:
     """Stop and remove the containers. Data is kept unless --volumes is given."""
     # No separate engine check: `compose down` itself reports a missing engine or Compose as
-    # exit 3, and the check (two CLI calls and python-on-whales) cost `down` half a second.
+    # exit 3, and the check (two CLI calls) would only add to `down`'s time.
     project = open_project(spec, verbose, lock="down")
     if volumes and not yes:
         if not sys.stdin.isatty():
@@ -230,7 +230,7 @@ def status(
     spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
 ) -> None:
     """Services with state, health and ports; the Airflow URL and version; render staleness."""
-    from tinyctl.stack.up import stack_status
+    from tinyctl.stack.status import stack_status
 
     report = stack_status(open_project(spec, verbose))
     if as_json:

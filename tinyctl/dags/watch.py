@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinyctl.dags.deploy import FileResult, _wanted, deploy_dags
+from tinyctl.dags.deploy import FileResult, deploy_dags, wanted
 
 if TYPE_CHECKING:
     from tinyctl.airflow import AirflowClient
@@ -60,7 +60,7 @@ class Watcher:
                 rel = path.resolve().relative_to(self.root.resolve())
             except ValueError:
                 return None
-        return rel.as_posix() if _wanted(rel) else None
+        return rel.as_posix() if wanted(rel) else None
 
     def deploy_batch(
         self, changes: set[tuple[object, str]], on_result: Callable[[FileResult], None]

@@ -40,7 +40,7 @@ IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
 AIRFLOW_ID = r"^[A-Za-z0-9_.-]{1,250}$"
 # Python patterns guard input with fullmatch (never `$`, which also matches before a final
 # newline). The `pattern=` strings below are run by pydantic's Rust engine, where `$` is the
-# end of the text; tests/spec/test_models.py proves a trailing newline is refused by both.
+# end of the text; tests/spec/test_models_hostile.py proves a trailing newline is refused by both.
 CONFIG_KEY = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 DURATION = re.compile(r"[ ]*([0-9]{1,30})[ ]*(s|m|h|d)[ ]*")
 DELIMITER = r"^[\t !#-~]$"

@@ -1,5 +1,7 @@
-"""Bringing the stack up and reporting on it: render, pre-flight, build, start, wait for health;
-then what `up` does once healthy (sync settings, deploy DAGs).
+"""Bringing the stack up, in phases: the first look (render while the engine, ownership, the
+service watch and the images are asked), the code deployed before anything starts, the
+no-op check, pre-flight, build, start and wait for health; `bring_up` only sequences them. What
+`up` does once healthy is stack/after_up.py; `status` is stack/status.py.
 
 This is core code: it drives the project's runtime and Airflow client, reports progress through
 callbacks, and raises tinyctl errors. It never prints.
@@ -14,12 +16,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from tinyctl.airflow import AirflowClient, Health
+from tinyctl.dags.code import CodeSync, deploy_include, deploy_plugins, require_clean
 from tinyctl.errors import TinyctlError, WorkFailed
 from tinyctl.project import Project
-from tinyctl.render import render, render_status
+from tinyctl.render import render
 from tinyctl.spec.models import parse_duration
 from tinyctl.stack.own import (
     confirm_with_api,
@@ -27,22 +29,19 @@ from tinyctl.stack.own import (
     require_up,  # noqa: F401  (moved there; re-exported)
 )
 from tinyctl.stack.preflight import PortRequest, check_memory, check_ports, needed_memory
+from tinyctl.stack.status import AIRFLOW_COMPONENTS, airflow_version
 from tinyctl.targets.base import (
     AIRFLOW_SERVICES,
     API_SERVER,
     BuildOutcome,
     Runtime,
     ServiceStatus,
+    ServiceWatch,
 )
-
-if TYPE_CHECKING:
-    from tinyctl.airflow_settings.sync import SyncItem
-    from tinyctl.dags.deploy import DeployReport, FileResult
 
 POLL_SECONDS = 0.25
 # The start loop wakes at least this often (the start's own end, the deadline, progress).
 WAKE_SECONDS = 0.5
-AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 
 
 @dataclass
@@ -140,110 +139,30 @@ def bring_up(
     timeout = float(
         timeout if timeout is not None else parse_duration(project.spec.airflow.start_timeout)
     )
-    report = on_progress or (lambda _progress: None)
     step = on_step or (lambda _message: None)
-
     with ExitStack() as closing:
-        # The questions to Docker (each a CLI round trip) run while this thread renders: on two
-        # cores, Python rendering and the Docker CLI processes overlap instead of queueing. The
-        # watch is opened now, before anything starts, and its first look is the stack's state.
-        pool = closing.enter_context(ThreadPoolExecutor(max_workers=4))
-        engine = pool.submit(runtime.check_engine)
-        owned = pool.submit(runtime.check_ownership)
-        opened = pool.submit(runtime.watch_services)
-        stale_images = pool.submit(runtime.images_to_build)
-        closing.callback(_close_when_opened, opened)
-        rendered = render(project).written
-        engine.result()  # an unreachable engine is reported as such, before anything else
-        owned.result()  # another folder's stack under this name: refuse before touching it
-        watch = opened.result()
-        services, to_build = watch.changes(timeout=0), stale_images.result()
-        # Plugins are deployed before anything starts (every component loads them at start);
-        # a broken plugin stops here with its file and line, and the stack keeps the last good copy.
-        from tinyctl.dags.code import deploy_include, deploy_plugins, require_clean
-
-        plugins = require_clean(deploy_plugins(project), project)
-        airflow_running = any(s.service in AIRFLOW_SERVICES and s.running for s in services)
-        if not airflow_running or plugins.applied:
-            # Processes are about to (re)start and may import include code from plugins at once;
-            # on a running stack include/ is deployed with the DAGs, which then get re-parsed.
-            require_clean(deploy_include(project), project)
-        if (
-            not rendered
-            and not to_build
-            and not plugins.applied
-            and services
-            and all(s.ok for s in services)
-        ):
-            with project.airflow(timeout=5, retries=1) as client:
-                health = _health_or_none(client)
-                if health is not None and health.all_healthy(AIRFLOW_COMPONENTS):
-                    return UpResult(
-                        True,
-                        time.monotonic() - started,
-                        [],
-                        [],
-                        services,
-                        runtime.api_url(),
-                        _version(client),
-                    )
-
-        preflight(project, services)
+        look = _first_look(project, closing)
+        plugins, airflow_running = _deploy_code(project, look.services)
+        if not look.rendered and not look.to_build and not plugins.applied:
+            already = _already_up(project, look.services, started)
+            if already is not None:
+                return already
+        preflight(project, look.services)
         _ensure_data_dirs(project)
-        built: list[BuildOutcome] = []
-        if to_build:
-            built = runtime.build(show_output=show_build_output, on_step=step)
-
-        restarted = False
-        if plugins.applied and airflow_running:
-            step("plugins changed: restarting the Airflow components so they load them")
-            runtime.restart_airflow()
-            restarted = True
-        deadline = time.monotonic() + timeout
+        built = runtime.build(show_output=show_build_output, on_step=step) if look.to_build else []
+        restarted = _restart_for_plugins(project, plugins, airflow_running, step)
         client = closing.enter_context(project.airflow(timeout=2, retries=0))
-        handle = runtime.start()
-        health: Health | None = None
-        try:
-            while True:
-                # Once the start has run (the components exist), Airflow's own health report is
-                # asked every POLL_SECONDS (one loopback request, no process); before, the watch
-                # wakes on each container change.
-                services = watch.changes(timeout=POLL_SECONDS if handle.done() else WAKE_SECONDS)
-                failure = _first_failure(services)
-                if failure is not None:
-                    raise WorkFailed(
-                        f"{failure.name} failed: {describe(failure)}",
-                        details=f"Last lines of its log:\n{_log_tail(runtime, failure.service)}",
-                        hint=f"Fix the cause shown above, then run `tinyctl up` again (`tinyctl logs {failure.service}` for more).",
-                    )
-                if handle.done():
-                    handle.result()  # raises when the start itself failed
-                    if any(s.service == API_SERVER and s.running for s in services):
-                        health = _health_or_none(client)
-                shown = confirm_with_api(services, health)
-                report(
-                    UpProgress(
-                        "starting services" if not handle.done() else "waiting for Airflow",
-                        shown,
-                        health.components if health is not None else {},
-                        time.monotonic() - started,
-                    )
-                )
-                if handle.done() and _ready(services, health):
-                    break
-                if time.monotonic() > deadline:
-                    raise _not_healthy_in_time(runtime, shown, health, timeout)
-        except BaseException:
-            handle.cancel()
-            raise
-        version = _version(
+        shown = _start_and_wait(
+            project, look.watch, client, timeout, started, on_progress or (lambda _p: None)
+        )
+        version = airflow_version(
             client
         )  # before the warm-up: the api-server's one worker is busy during it
         client.warm_up_execution_api()
     return UpResult(
         False,
         time.monotonic() - started,
-        rendered,
+        look.rendered,
         built,
         shown,
         runtime.api_url(),
@@ -251,6 +170,132 @@ def bring_up(
         plugins.changed + plugins.removed,
         restarted,
     )
+
+
+@dataclass
+class _FirstLook:
+    rendered: list[str]  # the files render wrote (none: the rendered files were current)
+    watch: ServiceWatch
+    services: list[ServiceStatus]
+    to_build: list[str]
+
+
+def _first_look(project: Project, closing: ExitStack) -> _FirstLook:
+    """Render, and look at the machine and the stack, before anything changes.
+
+    The questions to Docker (each a CLI round trip) run while this thread renders: on two
+    cores, Python rendering and the Docker CLI processes overlap instead of queueing. The
+    watch is opened now, before anything starts, and its first look is the stack's state;
+    `closing` closes it however `up` ends."""
+    runtime = project.runtime
+    pool = closing.enter_context(ThreadPoolExecutor(max_workers=4))
+    engine = pool.submit(runtime.check_engine)
+    owned = pool.submit(runtime.check_ownership)
+    opened = pool.submit(runtime.watch_services)
+    stale_images = pool.submit(runtime.images_to_build)
+    closing.callback(_close_when_opened, opened)
+    rendered = render(project).written
+    engine.result()  # an unreachable engine is reported as such, before anything else
+    owned.result()  # another folder's stack under this name: refuse before touching it
+    watch = opened.result()
+    return _FirstLook(rendered, watch, watch.changes(timeout=0), stale_images.result())
+
+
+def _deploy_code(project: Project, services: list[ServiceStatus]) -> tuple[CodeSync, bool]:
+    """Plugins before anything starts (every component loads them at start): a broken plugin
+    stops here with its file and line, and the stack keeps the last good copy. Returns the
+    plugins' sync and whether Airflow components are running."""
+    plugins = require_clean(deploy_plugins(project), project)
+    airflow_running = any(s.service in AIRFLOW_SERVICES and s.running for s in services)
+    if not airflow_running or plugins.applied:
+        # Processes are about to (re)start and may import include code from plugins at once;
+        # on a running stack include/ is deployed with the DAGs, which then get re-parsed.
+        require_clean(deploy_include(project), project)
+    return plugins, airflow_running
+
+
+def _already_up(project: Project, services: list[ServiceStatus], started: float) -> UpResult | None:
+    """The no-op `up`: nothing rendered, built or deployed, every service ok and Airflow
+    healthy. None when there is something to do."""
+    if not services or not all(s.ok for s in services):
+        return None
+    with project.airflow(timeout=5, retries=1) as client:
+        health = _health_or_none(client)
+        if health is None or not health.all_healthy(AIRFLOW_COMPONENTS):
+            return None
+        return UpResult(
+            True,
+            time.monotonic() - started,
+            [],
+            [],
+            services,
+            project.runtime.api_url(),
+            airflow_version(client),
+        )
+
+
+def _restart_for_plugins(
+    project: Project, plugins: CodeSync, airflow_running: bool, step: Callable[[str], None]
+) -> bool:
+    """Changed plugins on a running stack: restart the Airflow components so they load them."""
+    if not (plugins.applied and airflow_running):
+        return False
+    step("plugins changed: restarting the Airflow components so they load them")
+    project.runtime.restart_airflow()
+    return True
+
+
+def _start_and_wait(
+    project: Project,
+    watch: ServiceWatch,
+    client: AirflowClient,
+    timeout: float,
+    started: float,
+    report: Callable[[UpProgress], None],
+) -> list[ServiceStatus]:
+    """Start every service, then wait until each is ok and Airflow reports healthy; the
+    services as last shown. A crash, a failed start or the deadline raises WorkFailed."""
+    runtime = project.runtime
+    deadline = time.monotonic() + timeout
+    handle = runtime.start()
+    health: Health | None = None
+    try:
+        while True:
+            # Once the start has run (the components exist), Airflow's own health report is
+            # asked every POLL_SECONDS (one loopback request, no process); before, the watch
+            # wakes on each container change.
+            services = watch.changes(timeout=POLL_SECONDS if handle.done() else WAKE_SECONDS)
+            _raise_on_failure(runtime, services)
+            if handle.done():
+                handle.result()  # raises when the start itself failed
+                if any(s.service == API_SERVER and s.running for s in services):
+                    health = _health_or_none(client)
+            shown = confirm_with_api(services, health)
+            report(
+                UpProgress(
+                    "starting services" if not handle.done() else "waiting for Airflow",
+                    shown,
+                    health.components if health is not None else {},
+                    time.monotonic() - started,
+                )
+            )
+            if handle.done() and _ready(services, health):
+                return shown
+            if time.monotonic() > deadline:
+                raise _not_healthy_in_time(runtime, shown, health, timeout)
+    except BaseException:
+        handle.cancel()
+        raise
+
+
+def _raise_on_failure(runtime: Runtime, services: list[ServiceStatus]) -> None:
+    failure = _first_failure(services)
+    if failure is not None:
+        raise WorkFailed(
+            f"{failure.name} failed: {describe(failure)}",
+            details=f"Last lines of its log:\n{_log_tail(runtime, failure.service)}",
+            hint=f"Fix the cause shown above, then run `tinyctl up` again (`tinyctl logs {failure.service}` for more).",
+        )
 
 
 def _close_when_opened(opened: Future) -> None:
@@ -285,104 +330,3 @@ def _not_healthy_in_time(
         f"Airflow did not report healthy in time: {bad}",
         hint="Look at `tinyctl logs scheduler` (or the component named); raise airflow.start_timeout if the machine is slow.",
     )
-
-
-def _version(client: AirflowClient) -> str | None:
-    try:
-        return client.version()
-    except TinyctlError:
-        return None
-
-
-@dataclass
-class StackReport:
-    project: str
-    runtime: str
-    state: str  # up, down, degraded
-    services: list[ServiceStatus]
-    airflow: dict[str, Any]
-    render_fresh: bool
-    render_reasons: tuple[str, ...]
-    runtime_reason: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "project": self.project,
-            "runtime": self.runtime,
-            "runtime_reason": self.runtime_reason,
-            "state": self.state,
-            "services": [s.as_dict() for s in self.services],
-            "airflow": self.airflow,
-            "render": {"fresh": self.render_fresh, "reasons": list(self.render_reasons)},
-        }
-
-
-def stack_status(project: Project) -> StackReport:
-    """What is running, how healthy it is, and whether the rendered files are stale."""
-    runtime = project.runtime
-    runtime.check_engine()
-    services = runtime.services()
-    fresh = render_status(project)
-    running = [s for s in services if s.state not in ("missing",)]
-    airflow: dict[str, Any] = {
-        "url": runtime.api_url(),
-        "version": None,
-        "healthy": False,
-        "components": {},
-    }
-    api_up = any(s.service == API_SERVER and s.running for s in services)
-    if api_up:
-        try:
-            with project.airflow(timeout=3, retries=1) as client:
-                health = client.health()
-                airflow["components"] = health.components
-                airflow["healthy"] = health.all_healthy(AIRFLOW_COMPONENTS)
-                airflow["version"] = _version(client)
-        except TinyctlError:
-            pass
-    if airflow["components"]:
-        services = confirm_with_api(services, Health(airflow["components"]))
-    if not running or all(
-        s.state in ("missing", "exited") and not s.one_shot for s in services if not s.one_shot
-    ):
-        state = "down"
-    elif all(s.ok for s in services) and airflow["healthy"]:
-        state = "up"
-    else:
-        state = "degraded"
-    return StackReport(
-        project.name,
-        runtime.name,
-        state,
-        services,
-        airflow,
-        fresh.fresh,
-        fresh.reasons,
-        runtime.reason,
-    )
-
-
-@dataclass
-class AfterUp:
-    """What `up` did once the stack was healthy."""
-
-    settings: list[SyncItem]
-    deploy: DeployReport
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"settings": [i.as_dict() for i in self.settings], **self.deploy.as_dict()}
-
-
-def after_up(project: Project, *, on_result: Callable[[FileResult], None] | None = None) -> AfterUp:
-    """What `up` does once the stack is healthy: sync the spec's settings, deploy the DAG folder.
-
-    Returns both reports; the caller shows them, then `deploy.require_deployable(report)` turns
-    failed files into a WorkFailed.
-    """
-    from tinyctl.airflow_settings.sync import sync_settings
-    from tinyctl.dags.deploy import deploy_dags
-
-    with project.airflow() as client:
-        items = sync_settings(project, client)
-        report = deploy_dags(project, client, on_result=on_result)
-    return AfterUp(items, report)

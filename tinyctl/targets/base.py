@@ -18,11 +18,11 @@ Words shared by every runtime:
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from tinyctl.plan.model import StackPlan
 from tinyctl.plan.values import Place, Value
@@ -93,6 +93,56 @@ class StartHandle:
     done: Callable[[], bool]
     result: Callable[[], str]
     cancel: Callable[[], None]
+
+    @classmethod
+    def in_thread(
+        cls,
+        work: Callable[[], str],
+        *,
+        stop: Callable[[], None],
+        grace: float,
+        name: str,
+        on_end: Callable[[], None] | None = None,
+    ) -> StartHandle:
+        """Run `work` (the start) in a daemon thread. `result()` waits for it and re-raises its
+        error in the caller's thread; `cancel()` calls `stop` (which ends the work) and waits
+        up to `grace` seconds; `on_end` runs once the outcome is known (wakes a watch)."""
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["output"] = work()
+            except BaseException as error:  # re-raised in the caller's thread by result()
+                outcome["error"] = error
+            finally:
+                if on_end is not None:
+                    on_end()
+
+        thread = threading.Thread(target=run, daemon=True, name=name)
+        thread.start()
+
+        def result() -> str:
+            thread.join()
+            if "error" in outcome:
+                raise outcome["error"]
+            return str(outcome.get("output", ""))
+
+        def cancel() -> None:
+            stop()
+            thread.join(timeout=grace)
+
+        return cls(done=lambda: not thread.is_alive(), result=result, cancel=cancel)
+
+
+def reachable_host(bind: str) -> str:
+    """The address this machine reaches a port bound to `bind` at: loopback for the wildcard."""
+    return "127.0.0.1" if bind in ("0.0.0.0", "127.0.0.1") else bind
+
+
+def http_url(bind: str, port: int) -> str:
+    """`http://HOST:PORT` of a server bound to `bind` (an IPv6 address in brackets)."""
+    host = reachable_host(bind)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 ProgressCallback = Callable[[str], None]
@@ -355,17 +405,3 @@ class ClosingWatch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class PollingWatch(ClosingWatch):
-    """A `ServiceWatch` for runtimes without change notifications: asks `services()` every
-    `interval` seconds (the first call at once)."""
-
-    def __init__(self, services: Callable[[], list[ServiceStatus]], interval: float = 0.5):
-        self._services, self._interval, self._first = services, interval, True
-
-    def changes(self, timeout: float) -> list[ServiceStatus]:
-        if not self._first:
-            time.sleep(max(0.0, min(timeout, self._interval)))
-        self._first = False
-        return self._services()

@@ -1,0 +1,100 @@
+"""`tinyctl status`: what is running, how healthy it is, whether the rendered files are stale.
+
+Core code: it asks the project's runtime and Airflow client, and never prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tinyctl.airflow import AirflowClient, Health
+from tinyctl.errors import TinyctlError
+from tinyctl.project import Project
+from tinyctl.render import render_status
+from tinyctl.stack.own import confirm_with_api
+from tinyctl.targets.base import API_SERVER, ServiceStatus
+
+# The components Airflow's health report must call healthy for the stack to be up.
+AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+
+
+@dataclass
+class StackReport:
+    project: str
+    runtime: str
+    state: str  # up, down, degraded
+    services: list[ServiceStatus]
+    airflow: dict[str, Any]
+    render_fresh: bool
+    render_reasons: tuple[str, ...]
+    runtime_reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "runtime": self.runtime,
+            "runtime_reason": self.runtime_reason,
+            "state": self.state,
+            "services": [s.as_dict() for s in self.services],
+            "airflow": self.airflow,
+            "render": {"fresh": self.render_fresh, "reasons": list(self.render_reasons)},
+        }
+
+
+def airflow_version(client: AirflowClient) -> str | None:
+    try:
+        return client.version()
+    except TinyctlError:
+        return None
+
+
+def stack_status(project: Project) -> StackReport:
+    """What is running, how healthy it is, and whether the rendered files are stale."""
+    runtime = project.runtime
+    runtime.check_engine()
+    services = runtime.services()
+    fresh = render_status(project)
+    airflow: dict[str, Any] = {
+        "url": runtime.api_url(),
+        "version": None,
+        "healthy": False,
+        "components": {},
+    }
+    if any(s.service == API_SERVER and s.running for s in services):
+        _ask_airflow(project, airflow)
+    if airflow["components"]:
+        services = confirm_with_api(services, Health(airflow["components"]))
+    return StackReport(
+        project.name,
+        runtime.name,
+        _state(services, airflow["healthy"]),
+        services,
+        airflow,
+        fresh.fresh,
+        fresh.reasons,
+        runtime.reason,
+    )
+
+
+def _ask_airflow(project: Project, airflow: dict[str, Any]) -> None:
+    """Airflow's health report and version into `airflow`; left as they are when it cannot say."""
+    try:
+        with project.airflow(timeout=3, retries=1) as client:
+            health = client.health()
+            airflow["components"] = health.components
+            airflow["healthy"] = health.all_healthy(AIRFLOW_COMPONENTS)
+            airflow["version"] = airflow_version(client)
+    except TinyctlError:
+        pass
+
+
+def _state(services: list[ServiceStatus], airflow_healthy: bool) -> str:
+    running = [s for s in services if s.state not in ("missing",)]
+    if not running or all(
+        s.state in ("missing", "exited") and not s.one_shot for s in services if not s.one_shot
+    ):
+        return "down"
+    if all(s.ok for s in services) and airflow_healthy:
+        return "up"
+    return "degraded"
