@@ -128,13 +128,20 @@ def test_verbose_echoes_each_docker_command_and_the_failure_is_exit_3(tmp_path: 
 
 def test_no_other_module_starts_a_docker_process() -> None:
     """The chokepoint holds: outside `cli.py`, only modules that run other programs (the local
-    runtime's processes, debootstrap for the Debian base image) use `subprocess` to start one."""
+    runtime's processes, debootstrap for the Debian base image, git for the Astro import, helm
+    and kubectl for the k8s target, ruff for upgrade-test) use `subprocess` to start one."""
     import ast
 
     import tinyctl
 
     root = Path(tinyctl.__file__).parent
-    allowed = {"targets/docker/cli.py", "targets/docker/base_image.py"}
+    allowed = {
+        "targets/docker/cli.py",
+        "targets/docker/base_image.py",
+        "interop/astro.py",
+        "targets/k8s/helm.py",
+        "upgrade/migration.py",
+    }
     starters = {"run", "Popen", "call", "check_call", "check_output", "getoutput"}
     offenders = []
     for path in sorted(root.rglob("*.py")):
