@@ -95,6 +95,58 @@ def _airflow_service(
     )
 
 
+# The long-running Airflow components: (name, role, `airflow` arguments, health, stop, ports).
+# The reasons for each grace period are given beside it in templates/compose/compose.yaml.j2.
+COMPONENTS = (
+    (
+        "api-server",
+        Role.API_SERVER,
+        ("api-server", "--port", PortRef(Port.API)),
+        HealthCheck(Probe.HTTP, Port.API, "/api/v2/monitor/health"),
+        Stop("SIGTERM", 1),
+        (Port.API,),
+    ),
+    (
+        "scheduler",
+        Role.SCHEDULER,
+        ("scheduler",),
+        HealthCheck(Probe.HTTP, Port.SCHEDULER_HEALTH, "/health"),
+        Stop("SIGTERM", 10),
+        (Port.SCHEDULER_HEALTH, Port.WORKER_LOG),
+    ),
+    (
+        "dag-processor",
+        Role.DAG_PROCESSOR,
+        ("dag-processor",),
+        HealthCheck(Probe.JOB, job="DagProcessorJob"),
+        Stop("SIGTERM", 5),
+        (),
+    ),
+    (
+        "triggerer",
+        Role.TRIGGERER,
+        ("triggerer",),
+        HealthCheck(Probe.JOB, job="TriggererJob"),
+        Stop("SIGTERM", 2),
+        (Port.TRIGGER_LOG,),
+    ),
+)
+WORKER = (
+    "worker",
+    Role.WORKER,
+    ("celery", "worker"),
+    HealthCheck(Probe.TCP, Port.WORKER_LOG),
+    Stop("SIGTERM", 10),  # Celery's warm shutdown
+    (Port.WORKER_LOG,),
+)
+# Only the api-server reads the passwords file (and opens it r+ to lock it).
+API_SERVER_PLACES = (
+    *AIRFLOW_PLACES[:6],
+    PlaceUse(Place.PASSWORDS, writable=True),
+    AIRFLOW_PLACES[6],
+)
+
+
 def _components(spec: Spec, airflow_secrets: tuple[str, ...]) -> list[Service]:
     """The long-running Airflow components, each started once the metadata is migrated."""
     af = spec.airflow
@@ -102,72 +154,27 @@ def _components(spec: Spec, airflow_secrets: tuple[str, ...]) -> list[Service]:
     ready = (After("airflow-init", Condition.COMPLETED),) + (
         (After("redis", Condition.HEALTHY),) if celery else ()
     )
-
-    def job(name: str) -> HealthCheck:
-        return HealthCheck(Probe.JOB, job=name)
-
-    services = [
+    extra = {
+        "api-server": {
+            "places": API_SERVER_PLACES,
+            "publish": (Publish(Port.API, af.port, af.bind),),
+        },
+        "worker": {"replicas": af.worker_count},
+    }
+    return [
         _airflow_service(
-            "api-server",
-            Role.API_SERVER,
-            ("api-server", "--port", PortRef(Port.API)),
+            name,
+            role,
+            command,
             after=ready,
-            health=HealthCheck(Probe.HTTP, Port.API, "/api/v2/monitor/health"),
-            stop=Stop("SIGTERM", 1),
-            places=(
-                *AIRFLOW_PLACES[:6],
-                PlaceUse(Place.PASSWORDS, writable=True),
-                AIRFLOW_PLACES[6],
-            ),
-            listens=(Port.API,),
-            publish=(Publish(Port.API, af.port, af.bind),),
+            health=health,
+            stop=stop,
+            listens=listens,
             secrets=airflow_secrets,
-        ),
-        _airflow_service(
-            "scheduler",
-            Role.SCHEDULER,
-            ("scheduler",),
-            after=ready,
-            health=HealthCheck(Probe.HTTP, Port.SCHEDULER_HEALTH, "/health"),
-            stop=Stop("SIGTERM", 10),
-            listens=(Port.SCHEDULER_HEALTH, Port.WORKER_LOG),
-            secrets=airflow_secrets,
-        ),
-        _airflow_service(
-            "dag-processor",
-            Role.DAG_PROCESSOR,
-            ("dag-processor",),
-            after=ready,
-            health=job("DagProcessorJob"),
-            stop=Stop("SIGTERM", 5),
-            secrets=airflow_secrets,
-        ),
-        _airflow_service(
-            "triggerer",
-            Role.TRIGGERER,
-            ("triggerer",),
-            after=ready,
-            health=job("TriggererJob"),
-            stop=Stop("SIGTERM", 2),
-            listens=(Port.TRIGGER_LOG,),
-            secrets=airflow_secrets,
-        ),
-    ]
-    if celery:
-        services.append(
-            _airflow_service(
-                "worker",
-                Role.WORKER,
-                ("celery", "worker"),
-                after=ready,
-                health=HealthCheck(Probe.TCP, Port.WORKER_LOG),
-                stop=Stop("SIGTERM", 10),
-                listens=(Port.WORKER_LOG,),
-                replicas=af.worker_count,
-                secrets=airflow_secrets,
-            )
+            **extra.get(name, {}),
         )
-    return services
+        for name, role, command, health, stop, listens in COMPONENTS + ((WORKER,) if celery else ())
+    ]
 
 
 def _services(spec: Spec, secrets: tuple[SecretFile, ...]) -> tuple[Service, ...]:
