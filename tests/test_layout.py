@@ -6,7 +6,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).parent
 PACKAGE = TESTS.parent / "tinyctl"
-OWN = {"test_layout.py", "test_resources.py"}
+OWN = {"test_layout.py", "test_resources.py", "test_architecture.py"}
 
 
 def _modules(folder: Path) -> set[str]:

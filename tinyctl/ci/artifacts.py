@@ -14,13 +14,11 @@ import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tinyctl.ci.stages import StageRecord
 from tinyctl.data.test_etl.reports import xml_text
 from tinyctl.state.fsutil import write_atomic
-
-if TYPE_CHECKING:
-    from tinyctl.ci.pipeline import StageRecord
 
 JUNIT = "junit.xml"
 HTML = "report.html"

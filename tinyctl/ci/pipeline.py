@@ -35,6 +35,7 @@ from tinyctl.ci.isolation import (
     read_run,
     remove_run_folder,
 )
+from tinyctl.ci.stages import StageRecord
 from tinyctl.errors import ExitCode, TinyctlError, WorkFailed
 from tinyctl.state.fsutil import write_atomic
 from tinyctl.targets.docker.images import IMAGE_NAMESPACE_ENV
@@ -64,28 +65,6 @@ class CiOptions:
     skip: frozenset[str] = frozenset()
     log_lines: int = 200
     show_build_output: bool = True
-
-
-@dataclass
-class StageRecord:
-    name: str
-    # passed | failed | interrupted | skipped | not_run (an earlier stage failed) | kept
-    status: str = "not_run"
-    seconds: float = 0.0
-    summary: str = ""
-    exit_code: int = 0
-    error: dict[str, Any] | None = None
-    exception: TinyctlError | None = field(default=None, repr=False)  # for the CLI's panel
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "seconds": round(self.seconds, 3),
-            "summary": self.summary,
-            "exit_code": self.exit_code,
-            "error": self.error,
-        }
 
 
 class Listener:

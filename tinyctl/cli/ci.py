@@ -23,7 +23,8 @@ from tinyctl.errors import BadInput, EnvironmentProblem, ExitCode, WorkFailed
 
 if TYPE_CHECKING:
     from tinyctl.ci.isolation import RunIdentity
-    from tinyctl.ci.pipeline import CiRun, StageRecord
+    from tinyctl.ci.pipeline import CiRun
+    from tinyctl.ci.stages import StageRecord
     from tinyctl.dags.deploy import FileResult
     from tinyctl.data.test_etl.runner import TestResult
 

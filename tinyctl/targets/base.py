@@ -27,6 +27,9 @@ from typing import Any, Protocol, Self
 from tinyctl.plan.model import StackPlan
 from tinyctl.plan.values import Place, Value
 from tinyctl.spec.loaded import LoadedSpec
+from tinyctl.spec.models import Spec
+from tinyctl.state.identity import Identity
+from tinyctl.state.layout import StateLayout
 from tinyctl.state.secrets import Secrets
 
 # The stack's components. Runtimes name their services after these; core code refers to a
@@ -42,6 +45,38 @@ REDIS = "redis"
 COMPONENTS = (POSTGRES, REDIS, API_SERVER, SCHEDULER, DAG_PROCESSOR, TRIGGERER, WORKER)
 # The long-running Airflow components: each loads plugins once, when it starts.
 AIRFLOW_SERVICES = (API_SERVER, SCHEDULER, DAG_PROCESSOR, TRIGGERER, WORKER)
+
+
+class StackOwner(Protocol):
+    """What a runtime knows of the project it runs, declared here so that targets never import
+    the per-command facade above them (`tinyctl.project.Project` is the one implementation)."""
+
+    loaded: LoadedSpec
+    environ: Mapping[str, str]
+    state: StateLayout
+
+    @property
+    def spec(self) -> Spec: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def spec_file(self) -> Path: ...
+
+    @property
+    def identity(self) -> Identity | None: ...
+
+    @property
+    def plan(self) -> StackPlan: ...
+
+    @property
+    def secrets(self) -> Secrets: ...
+
+    def record_adopted(self, volume: str) -> Identity: ...
 
 
 @dataclass(frozen=True)

@@ -3,20 +3,15 @@ through, and the one place that chooses which implementation runs it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tinyctl.errors import BadInput
 from tinyctl.state.runtime_record import read_runtime
-
-if TYPE_CHECKING:
-    from tinyctl.project import Project
-    from tinyctl.targets.base import Renderer, Runtime
+from tinyctl.targets.base import Renderer, Runtime, StackOwner
 
 RUNTIMES = ("compose", "local")
 CHOICES = ("auto", *RUNTIMES)
 
 
-def choose_runtime(project: Project) -> tuple[str, str]:
+def choose_runtime(project: StackOwner) -> tuple[str, str]:
     """(runtime name, why): TINYCTL_RUNTIME, else the spec's `runtime`; `auto` keeps the runtime
     a stack with data was started with, else compose when a Docker engine answers, else local."""
     environ = project.environ
@@ -42,7 +37,7 @@ def choose_runtime(project: Project) -> tuple[str, str]:
     return "local", f"auto: no Docker engine answers ({where})"
 
 
-def make_runtime(project: Project) -> Runtime:
+def make_runtime(project: StackOwner) -> Runtime:
     """The runtime for this project (see `choose_runtime`): the only place that picks one."""
     name, reason = choose_runtime(project)
     runtime: Runtime

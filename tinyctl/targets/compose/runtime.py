@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
 from tinyctl.plan.labels import FOLDER_LABEL, PROJECT_ID_LABEL, project_labels
@@ -20,6 +20,7 @@ from tinyctl.targets.base import (
     OneOffResult,
     ProgressCallback,
     ServiceStatus,
+    StackOwner,
     StartHandle,
     http_url,
     reachable_host,
@@ -31,9 +32,6 @@ from tinyctl.targets.docker.containers import ContainerState
 from tinyctl.targets.docker.events import ComposeWatch, events_args
 from tinyctl.targets.docker.gateway import Docker, EngineInfo, ServerInfo
 from tinyctl.targets.docker.images import INPUTS_LABEL, base_image, plan_images
-
-if TYPE_CHECKING:
-    from tinyctl.project import Project
 
 BUILD_ENV = {"COMPOSE_BAKE": "false", "DOCKER_BUILDKIT": "1"}
 # Compose services that run once per start (database setup, Airflow's migrations).
@@ -77,7 +75,7 @@ class ComposeRuntime:
     name = "compose"
     reason = ""
 
-    def __init__(self, project: Project):
+    def __init__(self, project: StackOwner):
         self.owner = project
         self.spec = project.spec
         self.environ = project.environ

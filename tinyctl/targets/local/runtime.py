@@ -33,7 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 
@@ -48,6 +47,7 @@ from tinyctl.targets.base import (
     OneOffResult,
     ProgressCallback,
     ServiceStatus,
+    StackOwner,
     StartHandle,
     http_url,
 )
@@ -58,9 +58,6 @@ from tinyctl.targets.local import render as local_render
 from tinyctl.targets.local.binaries import PgInstall, find_postgres
 from tinyctl.targets.local.config import internal_ports
 from tinyctl.targets.local.venv import Venv, VenvPlan, ensure_venv, uv_binary, venv_for
-
-if TYPE_CHECKING:
-    from tinyctl.project import Project
 
 POSTGRES = "postgres"
 ONE_SHOTS = ("db-setup", "airflow-init")
@@ -164,7 +161,7 @@ class LocalRuntime:
     name = "local"
     reason = ""
 
-    def __init__(self, project: Project):
+    def __init__(self, project: StackOwner):
         self.owner = project
         self.loaded = project.loaded
         self.spec = project.spec
