@@ -14,7 +14,7 @@ help:
 	@echo "make test       run every test (real Docker engine, Postgres and Airflow)"
 	@echo "make test-fast  the tests that need no engine (seconds)"
 	@echo "make fuzz       a long random run of the hostile-spec fuzz suite (FUZZ_EXAMPLES=5000)"
-	@echo "make lint       ruff"
+	@echo "make lint       ruff, and the layers contract (import-linter)"
 	@echo "make bench      benchmarks (bench/)"
 
 $(BIN)/tinyctl: pyproject.toml
@@ -65,6 +65,7 @@ fuzz: install
 lint: install
 	$(BIN)/ruff check tinyctl tests bench
 	$(BIN)/ruff format --check tinyctl tests bench
+	$(BIN)/lint-imports --no-logo
 
 bench: setup
 	$(BIN)/python bench/bench_up.py
