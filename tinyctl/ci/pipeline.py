@@ -260,8 +260,9 @@ def _seed(ctx: _Context) -> str:
 
 
 def _test_etl(ctx: _Context) -> str:
-    # lazy: not for start-up: runner has no run_tests since suite.run_suite took it (d32b037),
-    # so at the top this would break every `ci` command; the stage itself needs porting
+    # Not for start-up: runner has no run_tests since suite.run_suite took it (d32b037), so at
+    # the top this import would break every `ci` command; the stage itself needs porting.
+    # lazy: kept in the function until then (see above)
     from tinyctl.data.test_etl.runner import run_tests, select_tests
 
     project = ctx.project
