@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
+from tinyctl.spec.models import SQL_TYPE
 
 CHUNK = 1 << 20
 
@@ -233,8 +234,6 @@ class LoadResult:
 
 def _type_name(text: str) -> str:
     """A column type as written in the spec; only a type name ever reaches the SQL."""
-    from tinyctl.spec.models import SQL_TYPE
-
     if not SQL_TYPE.fullmatch(text):
         raise BadInput(f"{text!r} is not a SQL type name", hint="Write e.g. text or numeric(12,2).")
     return text

@@ -15,9 +15,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinyctl.errors import BadInput
 from tinyctl.state.env_file import read_dotenv
 from tinyctl.state.identity import Identity
 from tinyctl.state.layout import StateLayout
+from tinyctl.state.lock import ProjectLock, wait_seconds
 
 if TYPE_CHECKING:
     from tinyctl.airflow import AirflowClient
@@ -50,6 +52,7 @@ class Project:
     def open(
         cls, spec_file: Path, environ: Mapping[str, str] | None = None, *, check_files: bool = True
     ) -> Project:
+        # lazy: the spec (pydantic) off `tinyctl --help`, which imports this module
         from tinyctl.spec import load_spec
 
         return cls(load_spec(spec_file, check_files=check_files), environ)
@@ -60,6 +63,7 @@ class Project:
     def derive(self, override: SpecOverride, environ: Mapping[str, str] | None = None) -> Project:
         """This project with its name, ports, state and data folders replaced in memory (the
         spec file is not touched): e.g. one isolated stack per `tinyctl ci run`."""
+        # lazy: the spec (pydantic) off `tinyctl --help`, which imports this module
         from tinyctl.spec.override import apply_override
 
         return Project(
@@ -106,12 +110,14 @@ class Project:
     @cached_property
     def secrets(self) -> Secrets:
         """The generated secrets, read once; raises BadInput when they were never rendered."""
+        # lazy: the spec (pydantic) off `tinyctl --help`, which imports this module
         from tinyctl.state.secrets import load_secrets
 
         return load_secrets(self.state.secrets_file, self.spec, environ=self.environ, create=False)
 
     def generate_secrets(self) -> Secrets:
         """The secrets, generating (and storing) the missing ones: what `render` does first."""
+        # lazy: the spec (pydantic) off `tinyctl --help`, which imports this module
         from tinyctl.state.secrets import load_secrets
 
         secrets = load_secrets(self.state.secrets_file, self.spec, environ=self.environ)
@@ -121,6 +127,7 @@ class Project:
     @cached_property
     def runtime(self) -> Runtime:
         """The runtime running this project's stack (TINYCTL_RUNTIME chooses; Compose by default)."""
+        # lazy: one runtime per command, only for commands that reach a stack
         from tinyctl.targets.choice import make_runtime
 
         return make_runtime(self)
@@ -137,6 +144,7 @@ class Project:
 
     def ensure_identity(self) -> Identity:
         """The identity, created on first use (render does this); repaired when the folder moved."""
+        # lazy: tempfile and hashlib off `tinyctl --help`, which imports this module
         from tinyctl.state.fsutil import write_atomic
 
         found = self.identity or Identity(uuid.uuid4().hex, str(self.root))
@@ -148,6 +156,7 @@ class Project:
 
     def record_adopted(self, volume: str) -> Identity:
         """Remember that this project took over `volume` from an earlier tinyctl."""
+        # lazy: tempfile and hashlib off `tinyctl --help`, which imports this module
         from tinyctl.state.fsutil import write_atomic
 
         current = self.ensure_identity()
@@ -180,8 +189,6 @@ class Project:
         `create=False`, a project whose state folder does not exist yet is not locked: there is
         no stack to protect, and the command will say the stack is not up. `wait`: seconds to
         wait for another holder (default: TINYCTL_LOCK_WAIT, else 5)."""
-        from tinyctl.state.lock import ProjectLock, wait_seconds
-
         if not create and not self.state.root.is_dir():
             return
         if self._lock is None:
@@ -196,6 +203,7 @@ class Project:
 
     def airflow(self, *, timeout: float = 10.0, retries: int = 3) -> AirflowClient:
         """A client of this project's Airflow API, logged in as tinyctl's internal user."""
+        # lazy: httpx and the Airflow client only for commands that talk to the API
         from tinyctl.airflow import AirflowClient
         from tinyctl.state.secrets import INTERNAL_USER
 
@@ -209,8 +217,8 @@ class Project:
 
     def warehouse(self, database: str | None = None, role: str | None = None) -> Dsn:
         """Connection details for a warehouse database, as the ETL writer role by default."""
+        # lazy: psycopg only for commands that reach the warehouse
         from tinyctl.db import Dsn
-        from tinyctl.errors import BadInput
 
         pg = self.spec.postgres
         db = database or pg.default_database.name

@@ -10,7 +10,9 @@ import jinja2
 
 from tinyctl.errors import BadInput
 from tinyctl.resources import sample_dags_dir, templates_dir
+from tinyctl.stack.preflight import port_free
 from tinyctl.state.fsutil import write_atomic
+from tinyctl.targets.choice import ports_of_other_projects
 
 SPEC_TEMPLATE = "init/tinyctl.yaml.j2"
 GITIGNORE = """\
@@ -38,11 +40,7 @@ def choose_ports(
 ) -> tuple[tuple[int, int], list[str]]:
     """The usual ports when they are free on this machine and no other tinyctl project uses
     them (running or stopped), else the next free ones; with a note for each change."""
-    from tinyctl.stack.preflight import port_free
-
     if taken_by_projects is None:
-        from tinyctl.targets.choice import ports_of_other_projects
-
         taken_by_projects = ports_of_other_projects()
     chosen: list[int] = []
     notes: list[str] = []

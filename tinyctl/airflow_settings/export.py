@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 if TYPE_CHECKING:
     from tinyctl.airflow import AirflowClient
     from tinyctl.spec.models import Spec
@@ -123,8 +125,6 @@ def export_settings(client: AirflowClient, spec: Spec | None = None) -> Export:
 
 
 def to_yaml(export: Export, *, source: str) -> str:
-    import yaml
-
     lines = [
         f"# Airflow settings exported by `tinyctl settings export` from {source}.",
         "# Paste these keys under `airflow:` in tinyctl.yaml; `tinyctl sync-settings` applies them.",

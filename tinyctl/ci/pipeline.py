@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import threading
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinyctl import __version__
+from tinyctl.airflow_settings.sync import sync_settings
 from tinyctl.ci import artifacts
 from tinyctl.ci.isolation import (
     RunIdentity,
@@ -36,7 +38,15 @@ from tinyctl.ci.isolation import (
     remove_run_folder,
 )
 from tinyctl.ci.stages import StageRecord
-from tinyctl.errors import ExitCode, TinyctlError, WorkFailed
+from tinyctl.dags.deploy import deploy_dags, require_deployable
+from tinyctl.dags.parse import parse_dags
+from tinyctl.data.seed import run_seeds
+from tinyctl.data.test_etl import reports
+from tinyctl.errors import ExitCode, SpecError, TinyctlError, WorkFailed
+from tinyctl.project import Project
+from tinyctl.render import render
+from tinyctl.stack.status import stack_status
+from tinyctl.stack.up import bring_up
 from tinyctl.state.fsutil import write_atomic
 from tinyctl.targets.docker.images import IMAGE_NAMESPACE_ENV
 
@@ -117,8 +127,6 @@ class CiRun:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        from tinyctl.data.test_etl import reports
-
         return {
             "tinyctl": __version__,
             "ok": self.ok,
@@ -157,8 +165,6 @@ class _Context:
 
 
 def _validate(ctx: _Context) -> str:
-    from tinyctl.project import Project
-
     base = Project.open(ctx.options.spec_file, ctx.environ)
     for warning in base.loaded.warnings:
         ctx.listener.warn(str(warning))
@@ -181,8 +187,6 @@ def _validate(ctx: _Context) -> str:
 
 def _parse(ctx: _Context) -> str:
     """Import every DAG file without a stack (what `tinyctl parse` does)."""
-    from tinyctl.dags.parse import parse_dags
-
     report = parse_dags(ctx.project, on_step=ctx.listener.step)
     if report.failed:
         lines = [
@@ -199,8 +203,6 @@ def _parse(ctx: _Context) -> str:
 
 
 def _build(ctx: _Context) -> str:
-    from tinyctl.render import render
-
     project = ctx.project
     render(project)
     project.runtime.check_engine()
@@ -216,8 +218,6 @@ def _build(ctx: _Context) -> str:
 
 
 def _up(ctx: _Context) -> str:
-    from tinyctl.stack.up import bring_up
-
     project = ctx.project
     ready: set[str] = set()
 
@@ -240,9 +240,6 @@ def _up(ctx: _Context) -> str:
 
 
 def _deploy(ctx: _Context) -> str:
-    from tinyctl.airflow_settings.sync import sync_settings
-    from tinyctl.dags.deploy import deploy_dags, require_deployable
-
     project = ctx.project
     with project.airflow(timeout=API_TIMEOUT) as client:
         items = sync_settings(project, client)
@@ -254,8 +251,6 @@ def _deploy(ctx: _Context) -> str:
 
 
 def _seed(ctx: _Context) -> str:
-    from tinyctl.data.seed import run_seeds
-
     project = ctx.project
     if not project.spec.seeds:
         raise _Skipped("no seeds in the spec")
@@ -265,7 +260,9 @@ def _seed(ctx: _Context) -> str:
 
 
 def _test_etl(ctx: _Context) -> str:
-    from tinyctl.data.test_etl import reports
+    # Not for start-up: runner has no run_tests since suite.run_suite took it (d32b037), so at
+    # the top this import would break every `ci` command; the stage itself needs porting.
+    # lazy: kept in the function until then (see above)
     from tinyctl.data.test_etl.runner import run_tests, select_tests
 
     project = ctx.project
@@ -355,8 +352,6 @@ def _signals_ignored() -> Iterator[None]:
 
 
 def _error_dict(error: TinyctlError) -> dict[str, Any]:
-    from tinyctl.errors import SpecError
-
     details = error.details
     if isinstance(error, SpecError):
         details = "\n".join(str(problem) for problem in error.problems)
@@ -403,8 +398,6 @@ def _run_stage(ctx: _Context, name: str) -> StageRecord:
 
 def _clear_outputs(out: Path) -> None:
     """Remove the reports of an earlier run, so a CI never collects stale results."""
-    import shutil
-
     for name in (
         artifacts.JUNIT,
         artifacts.HTML,
@@ -419,8 +412,6 @@ def _clear_outputs(out: Path) -> None:
 
 def _save_diagnostics(ctx: _Context) -> None:
     """The last lines of every service's log and the stack status, before the stack goes."""
-    from tinyctl.stack.status import stack_status
-
     project, out = ctx.project, ctx.options.out
     ctx.listener.step(f"saving service logs and status into {out}")
     for service in project.runtime.expected_services():
@@ -519,8 +510,6 @@ def run_ci(
 
 def tear_down_kept(spec_file: Path, name: str) -> RunIdentity:
     """`tinyctl ci down NAME`: remove a run kept with --keep (stack, volumes and run folder)."""
-    from tinyctl.project import Project
-
     base = Project.open(spec_file)
     run = read_run(base.loaded, name)
     _tear_down_run(base, run)
@@ -533,8 +522,6 @@ def tear_down_all_kept(spec_file: Path) -> list[tuple[str, TinyctlError | None]]
     A run whose `ci run` is still going (it holds the run's lock) is left alone, and a run that
     cannot be removed is reported: (name, None) for each run removed, (name, error) otherwise.
     """
-    from tinyctl.project import Project
-
     base = Project.open(spec_file)
     outcomes: list[tuple[str, TinyctlError | None]] = []
     for name in list_runs(base.loaded):

@@ -11,8 +11,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
+
 from tinyctl import __version__
 from tinyctl.errors import BadInput
+from tinyctl.resources import templates_dir
 from tinyctl.state.fsutil import write_atomic
 
 DEFAULT_OUT = "ci-reports"
@@ -112,10 +115,6 @@ def render_pipeline(
     deploy: DeployStage | None = None,
 ) -> str:
     """The text of one provider's pipeline file."""
-    import jinja2
-
-    from tinyctl.resources import templates_dir
-
     chosen = _provider(provider)
     if not package.strip() or _UNSAFE_PACKAGE.search(package):
         raise BadInput(
@@ -207,6 +206,7 @@ def _deploy_secrets(spec_file: Path) -> tuple[str, ...]:
     """What a deploy needs from the secret store besides the registry: the spec's URL and
     password variables, and the stack's own secrets (a CI checkout has no state folder, and a
     fresh one would mean new passwords on every deploy)."""
+    # lazy: the spec (pydantic) only when --deploy needs its secret names
     from tinyctl.spec import load_spec
     from tinyctl.state.secrets import env_name, required_names
 

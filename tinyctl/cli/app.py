@@ -84,6 +84,7 @@ def command(name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
 
 def open_spec(spec: Path) -> LoadedSpec:
     """Load and validate the spec; warnings go to stderr."""
+    # lazy: the spec (pydantic) only for commands that read it, not --help or --version
     from tinyctl.spec import load_spec
 
     loaded = load_spec(spec)

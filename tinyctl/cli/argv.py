@@ -17,6 +17,8 @@ from pathlib import Path
 
 from typer.core import TyperGroup
 
+from tinyctl.cli import output
+
 PASSTHROUGH = {"airflow", "pytest"}
 ROOT_VALUE_OPTIONS = {"--spec", "-s", "-f"}
 SPEC_KEY = re.compile(rb"^project\s*:", re.MULTILINE)
@@ -107,8 +109,6 @@ class TinyctlGroup(TyperGroup):
         if not ctx.resilient_parsing:  # not while completing
             args, warnings = rewrite(list(args), self)
             if warnings:
-                from tinyctl.cli import output
-
                 for warning in dict.fromkeys(warnings):
                     output.warn(warning)
         return super().parse_args(ctx, args)

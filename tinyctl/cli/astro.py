@@ -7,14 +7,13 @@ from pathlib import Path
 from rich.markup import escape
 
 from tinyctl.cli import output
+from tinyctl.interop.astro import plan_import, write_import
+from tinyctl.scaffold import choose_ports
 
 
 def init_from_astro(
     directory: Path, *, force: bool, name: str | None, airflow_version: str | None
 ) -> None:
-    from tinyctl.interop.astro import plan_import, write_import
-    from tinyctl.scaffold import choose_ports
-
     ports, port_notes = choose_ports()
     plan = plan_import(directory, airflow_version=airflow_version, name=name, ports=ports)
     written = write_import(plan, force=force)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from tinyctl.cli import output
 from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command
@@ -49,6 +51,7 @@ def parse_command(
     as_json: JsonOption = False,
 ) -> None:
     """Import every DAG file with the stack's Airflow and requirements, [bold]no stack needed[/bold]; exit 1 on any error."""
+    # lazy: the spec (pydantic) and the plan off `tinyctl --help`, which loads every command module
     from tinyctl.dags.parse import parse_dags
 
     project = open_project(spec, verbose)
@@ -84,8 +87,6 @@ STATE_STYLE = {
 
 
 def _tasks_table(tasks, state: str, elapsed: float):
-    from rich.table import Table
-
     table = Table(
         title=f"run {state}  [dim]{elapsed:.0f}s[/dim]",
         title_justify="left",
@@ -125,10 +126,10 @@ def run_command(
     ] = 600.0,
 ) -> None:
     """Trigger one run through the scheduler, show each task's state live, stream a failing task's log; exit 0 on success, 1 on failure."""
-    import time
-
+    # lazy: rich.live only for `run`'s live table
     from rich.live import Live
 
+    # lazy: httpx and the Airflow client only for `run`
     from tinyctl.dags.run import parse_conf, parse_logical_date, run_dag
 
     run_conf = parse_conf(conf)
@@ -212,6 +213,7 @@ def run_command(
 )
 def pytest_command(ctx: typer.Context) -> None:
     """Run the project's own tests/ with pytest in the stack's image (no stack needed); every argument goes to pytest; give -s/-v before `pytest`."""
+    # lazy: another command module (it registers its commands) and the spec, only for `pytest`
     from tinyctl.cli.inside import passthrough_spec
     from tinyctl.dags.pytest_in_image import run_pytest
 

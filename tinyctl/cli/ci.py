@@ -19,6 +19,7 @@ from tinyctl.cli.app import (
     handle_errors,
 )
 from tinyctl.cli.common import enable_echo
+from tinyctl.cli.views import format_result
 from tinyctl.errors import BadInput, EnvironmentProblem, ExitCode, WorkFailed
 
 if TYPE_CHECKING:
@@ -92,11 +93,10 @@ class _Printer:
         output.warn(message)
 
     def deploy_result(self, result: FileResult) -> None:
-        from tinyctl.cli.views import format_result
-
         self._print("  " + format_result(result))
 
     def test_result(self, result: TestResult) -> None:
+        # lazy: another command module (it registers its commands): only when a test result prints
         from tinyctl.cli.data import _print_result
 
         if not self.quiet:
@@ -167,6 +167,7 @@ def run(
     after a failure, Ctrl-C or SIGTERM). Reports, logs and ci-summary.json go to --out. The exit
     code is the failed stage's (0 ok, 1 failed, 2 bad input, 3 environment, 130 interrupted).
     """
+    # lazy: the pipeline loads every stage (psycopg, httpx, the Airflow client); `ci init` needs none
     from tinyctl.ci.pipeline import SKIPPABLE, CiOptions, run_ci
 
     enable_echo(verbose)
@@ -237,6 +238,7 @@ def init(
     ] = None,
 ) -> None:
     """Write a thin pipeline that runs `tinyctl ci run` and publishes its JUnit report."""
+    # lazy: tempfile and hashlib off `tinyctl --help`, which loads every command module
     from tinyctl.ci.pipelines import DEFAULT_PACKAGE, init_pipeline
 
     result = init_pipeline(
@@ -279,6 +281,7 @@ def down(
     verbose: VerboseOption = False,
 ) -> None:
     """Remove a stack kept by `tinyctl ci run --keep`: containers, volumes and its run folder."""
+    # lazy: the pipeline loads every stage (psycopg, httpx, the Airflow client); `ci init` needs none
     from tinyctl.ci.pipeline import tear_down_all_kept, tear_down_kept
 
     if (run_name is None) == (not every):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import import_module
 
+from tinyctl.cli.app import order_help
+
 # module of tinyctl.cli -> the commands (and command groups) it registers
 MODULES: dict[str, tuple[str, ...]] = {
     "authoring": ("parse", "run", "pytest"),
@@ -50,6 +52,5 @@ def load_commands(modules: Sequence[str] | None = None) -> None:
     """Register the commands of `modules` (all when None) on the app, in help order."""
     for module in MODULES if modules is None else modules:
         import_module(f"tinyctl.cli.{module}")
-    from tinyctl.cli.app import order_help
 
     order_help()

@@ -11,6 +11,8 @@ from rich.markup import escape
 from tinyctl.cli import output
 from tinyctl.cli.app import open_spec
 from tinyctl.cli.locks import lock_project
+from tinyctl.project import Project
+from tinyctl.stack.own import require_up
 
 if TYPE_CHECKING:
     from tinyctl.project import Project
@@ -51,8 +53,6 @@ def open_project(
     `needs`: the command talks to the stack; exit 3 unless this project's own services (all with
     True, else those named) are up and healthy, before anything reaches a port.
     """
-    from tinyctl.project import Project
-
     enable_echo(verbose)
     project = Project(open_spec(spec))
     if check_engine:
@@ -60,7 +60,5 @@ def open_project(
     if lock is not None:
         lock_project(project, lock, create=not needs)
     if needs:
-        from tinyctl.stack.own import require_up
-
         require_up(project, None if needs is True else needs)
     return project

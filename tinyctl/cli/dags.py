@@ -47,6 +47,7 @@ def deploy_dags_command(
     ] = False,
 ) -> None:
     """Deploy DAG files atomically, have Airflow parse them now, and report each file's DAGs or error."""
+    # lazy: the DAG deploy modules and httpx only for deploy-dags (not --help, not sync-settings)
     from tinyctl.dags.deploy import deploy_dags
 
     project = open_project(spec, verbose, lock="deploy-dags", needs=True)
@@ -78,6 +79,7 @@ def deploy_dags_command(
 
 def _watch(project, client, *, timeout: float, as_json: bool, on_result) -> None:
     """Redeploy on save until Ctrl-C: 0 when it stops between deploys, 130 during one."""
+    # lazy: with the DAG deploy modules, only for deploy-dags --watch
     from tinyctl.dags.watch import Watcher
 
     watcher = Watcher(project, client, timeout=timeout)
@@ -136,6 +138,7 @@ def sync_settings_command(
     spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
 ) -> None:
     """Apply the spec's connections, variables and pools through Airflow's API."""
+    # lazy: httpx and the Airflow client off `tinyctl --help`, which loads every command module
     from tinyctl.airflow_settings.sync import sync_settings
 
     project = open_project(spec, verbose, lock="sync-settings", needs=True)

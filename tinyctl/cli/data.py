@@ -33,6 +33,7 @@ TASK_COLOURS = {
 
 def _seed_bar():
     """The progress bar of a seed on a terminal (rich.progress is imported only then)."""
+    # lazy: rich.progress only for a seed's bar on a terminal
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(
@@ -47,6 +48,7 @@ def _seed_bar():
 
 
 def _live():
+    # lazy: rich.live only for test-etl's board on a terminal
     from rich.live import Live
 
     return Live(console=output.err, refresh_per_second=4, transient=True)
@@ -62,6 +64,7 @@ def seed(
     ] = None,
 ) -> None:
     """Load the spec's seeds into Postgres as the ETL role: SQL files, then CSV files with COPY."""
+    # lazy: psycopg and the plan (pydantic) off `tinyctl --help`, which loads every command module
     from tinyctl.data.seed import run_seeds
     from tinyctl.targets.base import POSTGRES
 
@@ -192,7 +195,7 @@ def test_etl(
     ] = 1,
 ) -> None:
     """Run the spec's ETL tests through the real scheduler and check the warehouse. Exit 0 only if all pass."""
-    # Imported here, not at the top: they pull in psycopg and the Airflow client (start-up).
+    # lazy: httpx, the Airflow client and the DAG deploy modules only for test-etl
     from tinyctl.data.test_etl import reports
     from tinyctl.data.test_etl.suite import run_suite
 

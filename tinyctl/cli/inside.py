@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -46,8 +47,6 @@ def _require_running(project, service: str) -> None:
 def passthrough_spec() -> tuple[Path, bool]:
     """The spec and --verbose of a command that passes every argument on: given before its
     name (`tinyctl -s other.yaml -v airflow ...`), which the root turns into the environment."""
-    import os
-
     return (
         Path(os.environ.get("TINYCTL_SPEC") or DEFAULT_SPEC),
         bool(os.environ.get("TINYCTL_VERBOSE")),
@@ -146,11 +145,13 @@ def _export(
     ] = "tinyctl",
 ) -> None:
     """Write the running Airflow's connections, variables and pools as the spec's YAML; passwords become password_env names."""
+    # lazy: yaml and tempfile off `tinyctl --help`, which loads every command module
     from tinyctl.airflow_settings.export import export_settings, to_yaml
     from tinyctl.state.fsutil import write_atomic
 
     if format_ not in ("tinyctl", "astro"):
         raise typer.BadParameter("must be tinyctl or astro", param_hint="--format")
+    # lazy: yaml and the Astro format off `tinyctl --help`, only for --format astro
     from tinyctl.interop.astro_settings import to_astro_yaml
 
     as_text = to_astro_yaml if format_ == "astro" else to_yaml

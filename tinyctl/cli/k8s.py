@@ -132,6 +132,7 @@ def image(
     as_json: JsonOption = False,
 ) -> None:
     """Bake DAGs, plugins/, include/ and requirements into the project image, tagged by content digest."""
+    # lazy: the chart's renderer (Jinja) and the image bake only for `k8s image`
     from tinyctl.render import render as render_stack
     from tinyctl.render.k8s import check_k8s
     from tinyctl.targets.k8s.bake import bake
@@ -180,6 +181,7 @@ def deploy(
     as_json: JsonOption = False,
 ) -> None:
     """Render, then `helm upgrade --install` the release into the current kube context."""
+    # lazy: helm's client (yaml) only for `k8s deploy`
     from tinyctl.targets.k8s.deploy import deploy as run_deploy
     from tinyctl.targets.k8s.helm import locate_chart
 

@@ -18,7 +18,9 @@ from tinyctl.cli.app import (
     open_spec,
     set_verbose,
 )
+from tinyctl.cli.locks import lock_project
 from tinyctl.errors import SpecError
+from tinyctl.project import Project
 
 
 @command("init")
@@ -50,9 +52,11 @@ def init(
     verbose: VerboseOption = False,
 ) -> None:
     """Scaffold a working project: spec, sample DAG, landing data, seeds and smoke tests."""
+    # lazy: Jinja (the scaffold) only for `init`
     from tinyctl.scaffold import init_project
 
     if from_astro:
+        # lazy: the Astro import (the spec, pydantic) only for `init --from-astro`
         from tinyctl.cli.astro import init_from_astro
 
         init_from_astro(directory, force=force, name=name, airflow_version=airflow_version)
@@ -80,6 +84,7 @@ def validate(
     spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
 ) -> None:
     """Check the spec and report every problem at once as file:line:col. Writes nothing."""
+    # lazy: the spec (pydantic) off `tinyctl --help` and `init`
     from tinyctl.spec import load_spec
 
     try:
@@ -113,6 +118,7 @@ def _problem(problem) -> dict:
 @command("schema")
 def schema(verbose: VerboseOption = False) -> None:
     """Print the spec's JSON Schema (for editor completion and validation)."""
+    # lazy: the spec (pydantic) off `tinyctl --help` and `init`
     from tinyctl.spec import json_schema
 
     output.print_json(json_schema())
@@ -131,14 +137,12 @@ def render_command(
     ] = False,
 ) -> None:
     """Write the compose file, env/secrets files and Airflow config into the state folder."""
-    from tinyctl.project import Project
+    # lazy: the render engine (Jinja) only for `render`
     from tinyctl.render import render, render_status
 
     set_verbose(verbose)
     project = Project(open_spec(spec))
     if not check:
-        from tinyctl.cli.locks import lock_project
-
         lock_project(project, "render")
     if check:
         status = render_status(project)

@@ -15,6 +15,7 @@ from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption,
 from tinyctl.cli.common import open_project
 from tinyctl.cli.views import format_result, services_table, sync_line
 from tinyctl.errors import BadInput, WorkFailed
+from tinyctl.stack.own import require_up
 
 if TYPE_CHECKING:
     from tinyctl.project import Project
@@ -37,6 +38,7 @@ def _progress_view(progress: UpProgress) -> Table:
 
 def _live():
     """A live view on the terminal (rich.live is imported only then)."""
+    # lazy: rich.live only for a live view on a terminal
     from rich.live import Live
 
     return Live(console=output.err, refresh_per_second=4, transient=True)
@@ -59,6 +61,7 @@ def up(
     ] = True,
 ) -> None:
     """Render, build if needed, start the stack and wait until every service is healthy."""
+    # lazy: the bring-up (concurrent.futures, preflight) only for `up`
     from tinyctl.stack.up import bring_up
 
     project = open_project(spec, verbose, lock="up")
@@ -136,6 +139,7 @@ def up(
 
 def _after_up(project: Project, *, as_json: bool, quiet_if_unchanged: bool) -> dict:
     """Sync settings and deploy the DAG folder (core: `stack.after_up`), and show what changed."""
+    # lazy: the DAG deploy modules and the settings sync only after `up`
     from tinyctl.dags.deploy import require_deployable
     from tinyctl.stack.after_up import after_up
 
@@ -198,6 +202,7 @@ def restart(
     verbose: VerboseOption = False,
 ) -> None:
     """Restart one service, or the whole stack (which also loads changed plugins)."""
+    # lazy: the plan (pydantic) off `tinyctl --help`, which loads every command module
     from tinyctl.dags.code import (
         deploy_include,
         deploy_plugins,
@@ -230,6 +235,7 @@ def status(
     spec: SpecOption = DEFAULT_SPEC, verbose: VerboseOption = False, as_json: JsonOption = False
 ) -> None:
     """Services with state, health and ports; the Airflow URL and version; render staleness."""
+    # lazy: the runtimes, the plan and httpx off `tinyctl --help`, which loads every command module
     from tinyctl.stack.status import stack_status
 
     report = stack_status(open_project(spec, verbose))
@@ -303,7 +309,7 @@ def psql(
     ] = None,
 ) -> None:
     """psql inside the postgres container, as the ETL role (nothing needed on the host)."""
-    from tinyctl.stack.own import require_up
+    # lazy: the plan (pydantic) off `tinyctl --help`, which loads every command module
     from tinyctl.targets.base import POSTGRES
 
     project = open_project(spec, verbose, check_engine=True)
@@ -338,6 +344,7 @@ def build(
     ] = False,
 ) -> None:
     """Build the project's images (those built locally); skips images whose inputs did not change."""
+    # lazy: `from tinyctl.render import render` loads the engine (Jinja, the plan) off --help
     from tinyctl.render import render
 
     project = open_project(spec, verbose, check_engine=True, lock="build")
@@ -377,6 +384,7 @@ def doctor(
     as_json: JsonOption = False,
 ) -> None:
     """Check this machine: Docker engine, Compose v2, debootstrap (for images.source debian)."""
+    # lazy: the engine's client and pydantic off `tinyctl --help`, which loads every command module
     from tinyctl.stack.doctor import run_checks
 
     checks = run_checks(fix=fix)

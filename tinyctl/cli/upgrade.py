@@ -33,6 +33,7 @@ def upgrade_test_command(
 ) -> None:
     """Build the target Airflow beside the current one and compare: packages, every DAG's import
     and shape, and ruff's Airflow 3 migration rules. Exit 1 when a DAG stops importing or changes shape."""
+    # lazy: the upgrade test (pydantic, tempfile) off `tinyctl --help`, which loads every command module
     from tinyctl.state.fsutil import write_atomic
     from tinyctl.upgrade.html import to_html
     from tinyctl.upgrade.run import upgrade_test

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tinyctl.errors import BadInput, WorkFailed
+from tinyctl.dags.code import stack_view
+from tinyctl.errors import BadInput, TinyctlError, WorkFailed
 from tinyctl.plan.model import StackPlan
 from tinyctl.plan.values import PathList, Place, PlaceRef, SecretRef, Value
 from tinyctl.resources import templates_dir
@@ -187,8 +189,6 @@ def parse_dags(
 ) -> ParseReport:
     """Parse the DAG folder (or the named files/folders in it) in one one-off container.
     `shapes`: also report each DAG's task ids, dependencies and schedule (ParsedFile.shapes)."""
-    import time
-
     from tinyctl.render.engine import render_for_build  # lazy: Jinja only when a build may come
     from tinyctl.targets.base import Mount
 
@@ -204,7 +204,6 @@ def parse_dags(
     mounts = [Mount(root.resolve(), Place.DAGS)]
     # Plugins and include code exactly where the stack has them (tinyctl.dags.code):
     # the plugins folder on sys.path, include/ as the package `include` via PYTHONPATH.
-    from tinyctl.dags.code import stack_view
 
     code, code_env = stack_view(project)
     mounts += [Mount(m.source.resolve(), m.target) for m in code if m.source.is_dir()]
@@ -249,10 +248,6 @@ def parse_in_service(
     """Run the same parse inside a running service (the dag-processor): its image, its config.
     With `sync_bundle`, the results are written to Airflow's DB for that bundle (see the script).
     None when the service cannot run it (not up, or an image without the script's needs)."""
-    import time
-
-    from tinyctl.errors import TinyctlError
-
     started = time.monotonic()
     sync = ["--sync", sync_bundle] if sync_bundle else []
     try:

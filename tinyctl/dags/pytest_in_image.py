@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from tinyctl.dags.code import stack_view
+from tinyctl.dags.parse import oneoff_config
 from tinyctl.errors import BadInput
 from tinyctl.plan.values import PathList, Place, PlaceRef, Value
+from tinyctl.targets.base import Mount
 
 if TYPE_CHECKING:
     from tinyctl.project import Project
@@ -34,10 +37,8 @@ def pytest_argv(args: list[str]) -> list[str]:
 def run_pytest(
     project: Project, args: list[str], *, on_step: Callable[[str], None] | None = None
 ) -> int:
-    from tinyctl.dags.code import stack_view
-    from tinyctl.dags.parse import oneoff_config
+    # lazy: Jinja only when a build may come
     from tinyctl.render.engine import render_for_build
-    from tinyctl.targets.base import Mount
 
     root = project.root.resolve()
     tests = root / "tests"

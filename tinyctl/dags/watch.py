@@ -118,6 +118,7 @@ class Watcher:
         process inherited it ignored (started with `&` by a non-interactive shell, as CI
         runners and test harnesses do): Python then never installs its handler, and a
         `kill -INT` would be lost while the watch runs on forever."""
+        # lazy: watchfiles only while --watch runs
         from watchfiles import watch
 
         with _sigint_raises():

@@ -17,6 +17,7 @@ git-ignored `.env` (appended, keys already there are kept). What each Astro file
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,9 @@ import yaml
 from tinyctl.errors import BadInput
 from tinyctl.interop.astro_runtime import RuntimeImage, is_runtime_image, parse_runtime_image
 from tinyctl.interop.astro_settings import SECRET_WORDS, import_settings
+from tinyctl.scaffold import project_name
+from tinyctl.spec import load_spec
+from tinyctl.spec.checks import MANAGED_CONFIG
 from tinyctl.spec.models import CONFIG_KEY, DEFAULT_AIRFLOW_VERSION
 from tinyctl.state.env_file import parse_env_text, quote_env_value, read_dotenv
 from tinyctl.state.fsutil import write_atomic
@@ -93,8 +97,6 @@ def _env_pairs(args: str) -> dict[str, str]:
 
 
 def _split_words(args: str) -> list[str]:
-    import shlex
-
     try:
         return shlex.split(args, posix=False)
     except ValueError:
@@ -175,8 +177,6 @@ def _airflow_version(
 
 
 def _config(facts: DockerfileFacts, env: dict[str, str], notes: list[str]) -> dict[str, str]:
-    from tinyctl.spec.checks import MANAGED_CONFIG
-
     config = dict(facts.config)
     for key, value in env.items():
         dotted = airflow_setting(key)
@@ -200,8 +200,6 @@ def plan_import(
     ports: tuple[int, int] = (8080, 5432),
 ) -> AstroImport:
     """What `init --from-astro` writes for the Astro project in `root` (nothing written yet)."""
-    from tinyctl.scaffold import project_name
-
     root = root.absolute()
     dockerfile = root / "Dockerfile"
     if not dockerfile.is_file():
@@ -271,8 +269,6 @@ def _settings(root: Path):
 
 def write_import(plan: AstroImport, *, force: bool = False) -> list[Path]:
     """Write tinyctl.yaml (validated first), the state folder's .gitignore and the secrets."""
-    from tinyctl.spec import load_spec
-
     spec_file = plan.root / SPEC
     if spec_file.exists() and not force:
         raise BadInput(

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import yaml
+
 from tinyctl.airflow_settings.export import Export, env_name
 from tinyctl.errors import BadInput
 
@@ -163,8 +165,6 @@ def import_settings(data: Any, source: str = "airflow_settings.yaml") -> Importe
 
 def to_astro_yaml(export: Export, *, source: str) -> str:
     """A tinyctl export (the running stack's settings) in Astro's airflow_settings.yaml format."""
-    import yaml
-
     connections = []
     for conn in export.connections:
         item = {

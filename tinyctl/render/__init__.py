@@ -11,6 +11,7 @@ _ENGINE = ("RenderResult", "RenderStatus", "render", "render_files", "render_sta
 
 def __getattr__(name: str) -> Any:
     if name in _ENGINE:
+        # lazy: the engine (Jinja) only when a render function is asked for
         from tinyctl.render import engine
 
         return getattr(engine, name)

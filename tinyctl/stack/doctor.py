@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tinyctl.errors import EnvironmentProblem
 from tinyctl.targets.docker.gateway import Docker
+from tinyctl.targets.local.binaries import find_postgres
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,6 @@ def _debootstrap_check() -> Check:
 
 def _local_runtime_check() -> Check:
     """PostgreSQL server binaries: what the local runtime (no Docker) needs of the machine."""
-    from tinyctl.targets.local.binaries import find_postgres
-
     try:
         return Check("PostgreSQL binaries (local runtime)", True, find_postgres().describe())
     except EnvironmentProblem as error:

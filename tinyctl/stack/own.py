@@ -5,9 +5,10 @@ so that `seed`, `psql` and `status` import only what this check needs)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from tinyctl.errors import EnvironmentProblem
+from tinyctl.errors import EnvironmentProblem, TinyctlError
 
 if TYPE_CHECKING:
     from tinyctl.airflow.models import Health
@@ -31,7 +32,6 @@ def confirm_with_api(services: list[ServiceStatus], health: Health | None) -> li
     "unhealthy" is believed, and services the report does not cover keep their probe's word."""
     if health is None:
         return services
-    from dataclasses import replace
 
     return [
         replace(s, health="healthy")
@@ -45,8 +45,6 @@ def confirm_with_api(services: list[ServiceStatus], health: Health | None) -> li
 
 
 def _project_health(project: Project) -> Health | None:
-    from tinyctl.errors import TinyctlError
-
     try:
         with project.airflow(timeout=3, retries=0) as client:
             return client.health()

@@ -3,7 +3,10 @@ through, and the one place that chooses which implementation runs it."""
 
 from __future__ import annotations
 
-from tinyctl.errors import BadInput
+import os
+
+from tinyctl.errors import BadInput, TinyctlError
+from tinyctl.plan.labels import PORTS_LABEL, PROJECT_ID_LABEL
 from tinyctl.state.runtime_record import read_runtime
 from tinyctl.targets.base import Renderer, Runtime, StackOwner
 
@@ -29,6 +32,7 @@ def choose_runtime(project: StackOwner) -> tuple[str, str]:
     recorded = read_runtime(project.state)
     if recorded in RUNTIMES:
         return recorded, f"auto: this project's stack was started with {recorded}"
+    # lazy: the engine probe only when no runtime was recorded
     from tinyctl.targets.docker.probe import docker_answers
 
     answers, where = docker_answers(environ)
@@ -42,10 +46,12 @@ def make_runtime(project: StackOwner) -> Runtime:
     name, reason = choose_runtime(project)
     runtime: Runtime
     if name == "local":
+        # lazy: one runtime per command
         from tinyctl.targets.local.runtime import LocalRuntime
 
         runtime = LocalRuntime(project)
     else:
+        # lazy: one runtime per command
         from tinyctl.targets.compose.runtime import ComposeRuntime
 
         runtime = ComposeRuntime(project)
@@ -68,10 +74,7 @@ def ports_of_other_projects() -> set[int]:
     """Host ports that tinyctl projects on this machine publish, running or stopped: Compose
     stacks' from their resources' labels (none when no engine answers), local stacks' from the
     machine's record of them. `init` avoids them."""
-    import os
-
-    from tinyctl.errors import TinyctlError
-    from tinyctl.plan.labels import PORTS_LABEL, PROJECT_ID_LABEL
+    # lazy: the engine's client and the local stacks' registry only for `init`'s port choice
     from tinyctl.targets.docker.gateway import Docker
     from tinyctl.targets.docker.probe import docker_answers
     from tinyctl.targets.local.registry import ports_in_use

@@ -45,6 +45,7 @@ class Finding:
 
 def ruff_binary() -> str:
     try:
+        # lazy: an optional package (ruff), looked for only here
         from ruff.__main__ import find_ruff_bin  # type: ignore[import-not-found]
 
         return str(find_ruff_bin())

@@ -8,9 +8,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
 from tinyctl.plan.labels import FOLDER_LABEL, PROJECT_ID_LABEL, project_labels
 from tinyctl.plan.values import Endpoint, Place, Value
+from tinyctl.state.runtime_record import record_runtime
 from tinyctl.targets.base import (
     AIRFLOW_SERVICES,
     POSTGRES,
@@ -28,6 +31,7 @@ from tinyctl.targets.base import (
 from tinyctl.targets.compose.render import DATA_VOLUME, PLACES, address, resolve
 from tinyctl.targets.docker import cli as docker_cli
 from tinyctl.targets.docker import engine_api
+from tinyctl.targets.docker.base_image import base_image_current, build_base_image
 from tinyctl.targets.docker.containers import ContainerState
 from tinyctl.targets.docker.events import ComposeWatch, events_args
 from tinyctl.targets.docker.gateway import Docker, EngineInfo, ServerInfo
@@ -139,6 +143,7 @@ class ComposeRuntime:
         """Refuse (EnvironmentProblem) when containers, volumes or networks of this Compose
         project name belong to another tinyctl project; adopt the data volume an earlier tinyctl
         made for this folder (it has no id label, and Docker cannot add one)."""
+        # lazy: concurrent.futures only for the ownership check
         from concurrent.futures import ThreadPoolExecutor
 
         mine = self._own_id
@@ -256,7 +261,6 @@ class ComposeRuntime:
         ]
         if not todo:
             return outcomes
-        from tinyctl.targets.docker.base_image import base_image_current, build_base_image
 
         base = base_image(self.owner.loaded, self.environ)
         if (
@@ -281,7 +285,6 @@ class ComposeRuntime:
     def start(self) -> StartHandle:
         """`docker compose up -d` in the background; the caller polls `services()` meanwhile."""
         self._require_render()
-        from tinyctl.state.runtime_record import record_runtime
 
         record_runtime(self.state, self.name)
         self._ensure_data_volume()
@@ -309,7 +312,6 @@ class ComposeRuntime:
         self.docker.compose(["down", "--remove-orphans"], "docker compose down")
         if volumes:
             self.docker.remove_volumes(self._own_volumes())
-            from tinyctl.state.runtime_record import record_runtime
 
             record_runtime(self.state, None)
 
@@ -409,8 +411,6 @@ class ComposeRuntime:
         return ComposeServiceWatch(watch, self._statuses)
 
     def _services_with_healthcheck(self) -> set[str]:
-        import yaml
-
         try:
             document = yaml.safe_load(self.compose_file.read_text()) or {}
         except (OSError, yaml.YAMLError):

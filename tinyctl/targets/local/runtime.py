@@ -40,6 +40,7 @@ from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
 from tinyctl.plan.values import Place, Value
 from tinyctl.spec.image_inputs import image_inputs
 from tinyctl.state.fsutil import sha256_bytes, write_atomic
+from tinyctl.state.runtime_record import record_runtime
 from tinyctl.targets.base import (
     BuildOutcome,
     ClosingWatch,
@@ -387,8 +388,6 @@ class LocalRuntime:
 
     def _start_all(self, cancelled: threading.Event) -> None:
         with self._start_lock():
-            from tinyctl.state.runtime_record import record_runtime
-
             record_runtime(self.state, self.name)
             pg_port = self.spec.postgres.port
             registry.remember(
@@ -671,7 +670,6 @@ class LocalRuntime:
                 self.layout.secrets,
             ):
                 shutil.rmtree(folder, ignore_errors=True)
-            from tinyctl.state.runtime_record import record_runtime
 
             record_runtime(self.state, None)
             registry.forget(self.environ, self._own_id)

@@ -51,6 +51,7 @@ def uv_binary(environ: Mapping[str, str]) -> str | None:
     if environ.get("TINYCTL_NO_UV"):
         return None
     try:
+        # lazy: an optional package (uv), looked for only here
         from uv import find_uv_bin  # type: ignore[import-not-found]
 
         return find_uv_bin()
