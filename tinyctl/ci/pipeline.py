@@ -42,6 +42,7 @@ from tinyctl.dags.deploy import deploy_dags, require_deployable
 from tinyctl.dags.parse import parse_dags
 from tinyctl.data.seed import run_seeds
 from tinyctl.data.test_etl import reports
+from tinyctl.data.test_etl.suite import run_suite
 from tinyctl.errors import ExitCode, SpecError, TinyctlError, WorkFailed
 from tinyctl.project import Project
 from tinyctl.render import render
@@ -260,28 +261,23 @@ def _seed(ctx: _Context) -> str:
 
 
 def _test_etl(ctx: _Context) -> str:
-    # Not for start-up: runner has no run_tests since suite.run_suite took it (d32b037), so at
-    # the top this import would break every `ci` command; the stage itself needs porting.
-    # lazy: kept in the function until then (see above)
-    from tinyctl.data.test_etl.runner import run_tests, select_tests
-
     project = ctx.project
-    tests = select_tests(project, ctx.options.select)
-    if not tests:
-        ctx.listener.warn(
-            "the spec has no ETL tests: the pipeline only checks that the stack comes up"
-        )
 
     def on_progress(progress: Any) -> None:
         if progress.result is not None:
             ctx.listener.test_result(progress.result)
 
-    results = run_tests(
+    results = run_suite(
         project,
-        tests,
+        keywords=ctx.options.select,
         parallel=ctx.options.parallel,
         on_progress=on_progress,
+        deploy=False,  # the deploy-dags stage did
     )
+    if not results:
+        ctx.listener.warn(
+            "the spec has no ETL tests: the pipeline only checks that the stack comes up"
+        )
     ctx.ci.tests = results
     out = ctx.options.out
     reports.write_report(out / artifacts.JUNIT, reports.junit_xml(project.name, results))

@@ -31,8 +31,10 @@ def run_suite(
     junit: Path | None = None,
     html: Path | None = None,
     on_progress: ProgressCallback | None = None,
+    deploy: bool = True,
 ) -> list[TestResult]:
     """The results of the tests `keywords` (-k) and `selectors` (--select) pick, in spec order.
+    `deploy`: deploy the DAG folder once when a test's DAG needs it (`ci run` deployed already).
 
     `on_progress` is called from one thread at a time, even with `parallel` > 1: first with
     "waiting" for every test picked, then with each phase of each test."""
@@ -44,7 +46,7 @@ def run_suite(
         report(Progress(test.name, "waiting"))
     with project.airflow() as client:
         client.require_up()
-    results = _run_tests(project, tests, parallel, report, store_failures)
+    results = _run_tests(project, tests, parallel, report, store_failures, deploy)
     if junit:
         reports.write_report(junit, reports.junit_xml(project.name, results))
     if html:
@@ -104,9 +106,10 @@ def _run_tests(
     parallel: int,
     report: ProgressCallback,
     store_failures: bool,
+    deploy: bool = True,
 ) -> list[TestResult]:
     """Each group of conflicting tests in turn on one Airflow client; groups side by side."""
-    ensure_dag = DeployOnce(project)
+    ensure_dag = DeployOnce(project) if deploy else None
 
     def run_group(group: list[EtlTest]) -> list[TestResult]:
         with project.airflow() as client:
