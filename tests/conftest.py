@@ -156,7 +156,7 @@ def new_stack(base: Path, prefix: str, *, edit=None, runtime: str = "compose") -
 def engine() -> None:
     """A reachable Docker engine with Compose v2, or a loud failure saying how to get one."""
     from tinyctl.errors import TinyctlError
-    from tinyctl.targets.docker.whales import Docker
+    from tinyctl.targets.docker.gateway import Docker
 
     try:
         Docker().engine()

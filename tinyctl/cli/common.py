@@ -25,17 +25,15 @@ class _EchoHandler(logging.Handler):
 
 
 def enable_echo(verbose: bool) -> None:
-    """--verbose: echo every external command (Docker through python-on-whales, and our own)."""
+    """--verbose: echo every external command (each logged on `tinyctl.commands`)."""
     if not verbose:
         return
-    handler = _EchoHandler()
-    for name in ("python_on_whales", "tinyctl.commands"):
-        logger = logging.getLogger(name)
-        if any(isinstance(h, _EchoHandler) for h in logger.handlers):
-            continue
-        logger.setLevel(logging.DEBUG)
-        logger.addHandler(handler)
-        logger.propagate = False
+    logger = logging.getLogger("tinyctl.commands")
+    if any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        return
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(_EchoHandler())
+    logger.propagate = False
 
 
 def open_project(

@@ -172,7 +172,7 @@ def down(
 ) -> None:
     """Stop and remove the containers. Data is kept unless --volumes is given."""
     # No separate engine check: `compose down` itself reports a missing engine or Compose as
-    # exit 3, and the check (two CLI calls and python-on-whales) cost `down` half a second.
+    # exit 3, and the check (two CLI calls) would only add to `down`'s time.
     project = open_project(spec, verbose, lock="down")
     if volumes and not yes:
         if not sys.stdin.isatty():

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyctl.errors import EnvironmentProblem
-from tinyctl.targets.docker.whales import Docker
+from tinyctl.targets.docker.gateway import Docker
 
 
 @dataclass(frozen=True)
@@ -102,10 +102,10 @@ def run_checks(*, fix: bool = False) -> list[Check]:
     checks = [Check("docker CLI", True, cli)]
     try:
         info = docker.server()
-        memory = int(info.mem_total or 0) / 1024**3
+        memory = info.memory_bytes / 1024**3
         checks.append(
             Check(
-                "Docker engine", True, f"{info.server_version}, {info.n_cpu} CPUs, {memory:.1f} GiB"
+                "Docker engine", True, f"{info.server_version}, {info.cpus} CPUs, {memory:.1f} GiB"
             )
         )
     except EnvironmentProblem as error:

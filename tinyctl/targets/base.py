@@ -18,11 +18,12 @@ Words shared by every runtime:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 # The stack's components. Runtimes name their services after these; core code refers to a
 # component by these names when it needs one (run `psql` in "postgres", list the modules
@@ -88,6 +89,56 @@ class StartHandle:
     done: Callable[[], bool]
     result: Callable[[], str]
     cancel: Callable[[], None]
+
+    @classmethod
+    def in_thread(
+        cls,
+        work: Callable[[], str],
+        *,
+        stop: Callable[[], None],
+        grace: float,
+        name: str,
+        on_end: Callable[[], None] | None = None,
+    ) -> StartHandle:
+        """Run `work` (the start) in a daemon thread. `result()` waits for it and re-raises its
+        error in the caller's thread; `cancel()` calls `stop` (which ends the work) and waits
+        up to `grace` seconds; `on_end` runs once the outcome is known (wakes a watch)."""
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["output"] = work()
+            except BaseException as error:  # re-raised in the caller's thread by result()
+                outcome["error"] = error
+            finally:
+                if on_end is not None:
+                    on_end()
+
+        thread = threading.Thread(target=run, daemon=True, name=name)
+        thread.start()
+
+        def result() -> str:
+            thread.join()
+            if "error" in outcome:
+                raise outcome["error"]
+            return str(outcome.get("output", ""))
+
+        def cancel() -> None:
+            stop()
+            thread.join(timeout=grace)
+
+        return cls(done=lambda: not thread.is_alive(), result=result, cancel=cancel)
+
+
+def reachable_host(bind: str) -> str:
+    """The address this machine reaches a port bound to `bind` at: loopback for the wildcard."""
+    return "127.0.0.1" if bind in ("0.0.0.0", "127.0.0.1") else bind
+
+
+def http_url(bind: str, port: int) -> str:
+    """`http://HOST:PORT` of a server bound to `bind` (an IPv6 address in brackets)."""
+    host = reachable_host(bind)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 ProgressCallback = Callable[[str], None]

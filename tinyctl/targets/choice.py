@@ -66,8 +66,8 @@ def ports_of_other_projects() -> set[int]:
 
     from tinyctl.errors import TinyctlError
     from tinyctl.render.context import PORTS_LABEL, PROJECT_ID_LABEL
+    from tinyctl.targets.docker.gateway import Docker
     from tinyctl.targets.docker.probe import docker_answers
-    from tinyctl.targets.docker.whales import Docker
     from tinyctl.targets.local.registry import ports_in_use
 
     ports: set[int] = ports_in_use(os.environ)

@@ -51,7 +51,6 @@ def test_services_and_listings_from_the_engine_api_match_the_docker_cli(live_sta
     the engine API now; they must say exactly what Compose and the Docker CLI say."""
     if live_stack.runtime != "compose":
         pytest.skip("a Compose runtime question")
-    from tinyctl.targets.docker import cli as docker_cli
     from tinyctl.targets.docker import engine_api
 
     runtime = _runtime(live_stack)
@@ -60,5 +59,5 @@ def test_services_and_listings_from_the_engine_api_match_the_docker_cli(live_sta
     fields = ("io.tinyctl.project-id", "com.docker.compose.project.working_dir")
     for kind in ("container", "volume", "network"):
         api = engine_api.resources(kind, label, fields, runtime.environ)
-        assert sorted(api) == sorted(docker_cli.resources(kind, label, fields)), kind
+        assert sorted(api) == sorted(runtime.docker.resources(kind, label, fields)), kind
         assert api, f"the live stack has a {kind}"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tinyctl.targets.docker.events import ComposeWatch, apply_event, events_argv
-from tinyctl.targets.docker.whales import ContainerState
+from tinyctl.targets.docker.containers import ContainerState
+from tinyctl.targets.docker.events import ComposeWatch, apply_event, events_args
 
 
 def event(action: str, cid: str = "c1", service: str = "scheduler", **attributes: str) -> dict:
@@ -61,21 +61,28 @@ def test_events_of_other_kinds_or_without_a_service_change_nothing() -> None:
 
 
 def test_the_stream_asks_only_for_this_projects_container_changes() -> None:
-    argv = events_argv(["docker"], "demo")
+    argv = events_args("demo")
+    assert argv[0] == "events"
     assert "label=com.docker.compose.project=demo" in argv
     assert "type=container" in argv
     assert "event=health_status" in argv and "event=die" in argv
     assert argv[-2:] == ["--format", "{{json .}}"]
 
 
-def test_without_the_event_process_the_watch_falls_back_to_asking() -> None:
+def test_without_the_event_process_the_watch_falls_back_to_asking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "docker"  # on PATH and executable, but no program: the start fails
+    broken.write_bytes(b"\0not a program\0")
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
     calls = []
 
     def snapshot() -> list[ContainerState]:
         calls.append(1)
         return [ContainerState("demo-postgres-1", "postgres", "running", "healthy", 0)]
 
-    watch = ComposeWatch(["/nonexistent/docker-binary"], snapshot, set())
+    watch = ComposeWatch(events_args("demo"), snapshot, set())
     try:
         assert not watch.streaming
         assert watch.changes(0.1)[0].health == "healthy"
@@ -110,7 +117,7 @@ services:
         snapshots.append(1)
         return []
 
-    watch = ComposeWatch(events_argv(["docker"], name), snapshot, {"job"})
+    watch = ComposeWatch(events_args(name), snapshot, {"job"})
     seen: list[tuple[str, str, int]] = []
     try:
         assert watch.streaming

@@ -15,7 +15,7 @@ from conftest import free_port, ok, tinyctl
 from k8s_helpers import make_project
 
 from tinyctl.dags.parse import read_report, script_source
-from tinyctl.targets.docker.whales import Docker
+from tinyctl.targets.docker.gateway import Docker
 from tinyctl.targets.k8s.names import IMAGE_RECORD, VALUES
 
 pytestmark = pytest.mark.engine

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +25,14 @@ from tinyctl.targets.base import (
     ProgressCallback,
     ServiceStatus,
     StartHandle,
+    http_url,
+    reachable_host,
 )
+from tinyctl.targets.docker import cli as docker_cli
+from tinyctl.targets.docker import engine_api
+from tinyctl.targets.docker.containers import ContainerState
+from tinyctl.targets.docker.events import ComposeWatch, events_args
+from tinyctl.targets.docker.gateway import Docker, EngineInfo, ServerInfo
 from tinyctl.targets.docker.images import INPUTS_LABEL, base_image, plan_images
 
 if TYPE_CHECKING:
@@ -84,11 +90,8 @@ class ComposeRuntime:
         self.compose_file = project.state.compose_file
 
     @cached_property
-    def docker(self):
-        """The Docker gateway, created on first use (python-on-whales costs a quarter second to import,
-        and commands such as `seed` against a published port never need it)."""
-        from tinyctl.targets.docker.whales import Docker
-
+    def docker(self) -> Docker:
+        """The engine and this project's Compose commands (each through the Docker chokepoint)."""
         return Docker(self.compose_file, self.project)
 
     # ------------------------------------------------------------------ engine
@@ -102,23 +105,15 @@ class ComposeRuntime:
             "cpus": str(info.cpus),
         }
 
-    def _engine_light(self):
-        """Engine facts from the engine API and `docker compose version` run directly, without
-        python-on-whales (0.15 s to import, on `up`'s critical path); None where the engine is
-        not on a local socket, so that the python-on-whales path reports what is wrong."""
-        from tinyctl.targets.docker import engine_api
-        from tinyctl.targets.docker.cli import EngineInfo, compose_version
-
+    def _engine_light(self) -> EngineInfo | None:
+        """Engine facts from the engine API (no `docker info` process, on `up`'s critical path)
+        and `docker compose version`; None where the engine is not on a local socket, so that
+        `docker info` reports what is wrong."""
         try:
             facts = engine_api.info(self.environ)
         except engine_api.EngineApiUnavailable:
             return None
-        return EngineInfo(
-            server_version=str(facts.get("ServerVersion") or "?"),
-            memory_bytes=int(facts.get("MemTotal") or 0),
-            compose_version=compose_version(),
-            cpus=int(facts.get("NCPU") or 0),
-        )
+        return EngineInfo.of(ServerInfo.from_info(facts), self.docker.compose_version())
 
     def memory_bytes(self) -> int:
         info = getattr(self, "_engine", None) or self.docker.engine()
@@ -245,8 +240,6 @@ class ComposeRuntime:
     def _image_label(self, tag: str, label: str) -> str | None:
         """The value of `label` on image `tag` (None: no such image), from the engine API where
         it is on a local socket."""
-        from tinyctl.targets.docker import engine_api
-
         try:
             labels = engine_api.image_labels(tag, self.environ)
         except engine_api.EngineApiUnavailable:
@@ -298,35 +291,20 @@ class ComposeRuntime:
 
         record_runtime(self.state, self.name)
         self._ensure_data_volume()
-        from tinyctl.targets.docker import cli as docker_cli
-
-        process = docker_cli.start(
-            [*self._compose_args(), "up", "--detach", "--remove-orphans", "--pull", "missing"],
-            "docker compose up",
+        process = self.docker.start_compose(
+            ["up", "--detach", "--remove-orphans", "--pull", "missing"]
         )
-        outcome: dict[str, object] = {}
 
-        def wait() -> None:
-            try:
-                outcome["output"] = docker_cli.finish(process, "docker compose up")
-            except Exception as error:  # re-raised in the caller's thread by result()
-                outcome["error"] = error
-
-        thread = threading.Thread(target=wait, daemon=True)
-        thread.start()
-
-        def result() -> str:
-            thread.join()
-            if "error" in outcome:
-                raise outcome["error"]  # type: ignore[misc]
-            return str(outcome.get("output", ""))
-
-        def cancel() -> None:
+        def stop() -> None:
             if process.poll() is None:
                 process.terminate()
-            thread.join(timeout=10)
 
-        return StartHandle(done=lambda: not thread.is_alive(), result=result, cancel=cancel)
+        return StartHandle.in_thread(
+            lambda: docker_cli.finish(process, "docker compose up"),
+            stop=stop,
+            grace=10,
+            name="tinyctl-compose-up",
+        )
 
     def stop(self, *, volumes: bool = False) -> None:
         if not self.compose_file.is_file():
@@ -334,31 +312,12 @@ class ComposeRuntime:
         # No --timeout: it would override every service's own stop_grace_period (compose.yaml
         # gives each the time its shutdown needs; idle, they all stop in well under a second).
         self.check_ownership()  # never stop or delete another folder's stack
-        self._compose_light(["down", "--remove-orphans"], "docker compose down")
+        self.docker.compose(["down", "--remove-orphans"], "docker compose down")
         if volumes:
             self.docker.remove_volumes(self._own_volumes())
             from tinyctl.state.runtime_record import record_runtime
 
             record_runtime(self.state, None)
-
-    def _compose_light(self, args: list[str], action: str) -> str:
-        """A compose command run directly, without python-on-whales (a quarter second to import,
-        which `down` would spend before stopping anything); failures are translated the same way."""
-        from tinyctl.targets.docker import cli as docker_cli
-
-        return docker_cli.run([*self._compose_args(), *args], action)
-
-    def _compose_args(self) -> list[str]:
-        """`compose` with this project's file, name and folder (after the docker binary)."""
-        return [
-            "compose",
-            "--file",
-            str(self.compose_file),
-            "--project-name",
-            self.project,
-            "--project-directory",
-            str(self.compose_file.parent),
-        ]
 
     def restart(self, service: str | None = None) -> None:
         self._require_render()
@@ -400,9 +359,6 @@ class ComposeRuntime:
         process); `docker compose ps` where the engine is not on a local socket."""
         if not self.compose_file.is_file():
             return []
-        from tinyctl.targets.docker import engine_api
-        from tinyctl.targets.docker.containers import ContainerState
-
         try:
             rows = engine_api.containers(
                 [f"{COMPOSE_PROJECT_LABEL}={self.project}", "com.docker.compose.oneoff=False"],
@@ -412,19 +368,16 @@ class ComposeRuntime:
             return self._compose_ps()
         return sorted((ContainerState.from_api(row) for row in rows), key=lambda c: c.name)
 
-    def _compose_ps(self):
+    def _compose_ps(self) -> list[ContainerState]:
         return self.docker.ps()
 
     def _resources(self, kind: str, label: str, fields: Sequence[str]) -> list[list[str]]:
         """Containers, volumes or networks carrying `label`, as [name, *label values]: from the
-        engine API on the local socket, else through the Docker CLI (no python-on-whales)."""
-        from tinyctl.targets.docker import cli as docker_cli
-        from tinyctl.targets.docker import engine_api
-
+        engine API on the local socket, else through the Docker CLI."""
         try:
             return engine_api.resources(kind, label, fields, self.environ)
         except engine_api.EngineApiUnavailable:
-            return docker_cli.resources(kind, label, fields)
+            return self.docker.resources(kind, label, fields)
 
     def services(self) -> list[ServiceStatus]:
         return self._statuses(self._containers())
@@ -453,12 +406,9 @@ class ComposeRuntime:
         return [c for c in containers if ours(c)]
 
     def watch_services(self) -> ComposeServiceWatch:
-        """Service changes from one `docker events` stream (see `compose_events`)."""
-        from tinyctl.targets.docker import cli as docker_cli
-        from tinyctl.targets.docker.events import ComposeWatch, events_argv
-
+        """Service changes from one `docker events` stream (see `tinyctl.targets.docker.events`)."""
         watch = ComposeWatch(
-            events_argv([docker_cli.docker_binary("docker events")], self.project),
+            events_args(self.project),
             self._containers,
             self._services_with_healthcheck,
         )
@@ -584,11 +534,7 @@ class ComposeRuntime:
         )
 
     def api_url(self) -> str:
-        af = self.spec.airflow
-        host = "127.0.0.1" if af.bind in ("0.0.0.0", "127.0.0.1") else af.bind
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{af.port}"
+        return http_url(self.spec.airflow.bind, self.spec.airflow.port)
 
     def postgres_address_in_stack(self) -> tuple[str, int]:
         return POSTGRES_IN_NETWORK
@@ -603,8 +549,7 @@ class ComposeRuntime:
         """Where the host reaches Postgres: the published port, else the container's own address."""
         pg = self.spec.postgres
         if pg.port is not None:
-            host = "127.0.0.1" if pg.bind in ("0.0.0.0", "127.0.0.1") else pg.bind
-            return host, pg.port
+            return reachable_host(pg.bind), pg.port
         address = self.docker.service_ip(POSTGRES)
         if not address:
             raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")

@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 from tinyctl.errors import EnvironmentProblem, WorkFailed
+from tinyctl.targets.docker.gateway import Docker
 from tinyctl.targets.docker.images import INPUTS_LABEL, BaseImage
-from tinyctl.targets.docker.whales import Docker
 
 log = logging.getLogger("tinyctl.commands")
 

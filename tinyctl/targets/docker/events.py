@@ -12,8 +12,6 @@ asking `ps` once a second.
 from __future__ import annotations
 
 import json
-import logging
-import shlex
 import subprocess
 import threading
 import time
@@ -21,9 +19,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from tinyctl.targets.docker import cli
 from tinyctl.targets.docker.containers import ContainerState
-
-log = logging.getLogger("tinyctl.commands")
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -32,9 +29,9 @@ EVENTS = ("create", "start", "die", "destroy", "health_status")
 FALLBACK_POLL_SECONDS = 1.0
 
 
-def events_argv(docker: list[str], project: str) -> list[str]:
+def events_args(project: str) -> list[str]:
+    """`docker events` of the project's containers, one JSON object per line."""
     argv = [
-        *docker,
         "events",
         "--filter",
         f"label={PROJECT_LABEL}={project}",
@@ -102,7 +99,7 @@ class ComposeWatch:
 
     def __init__(
         self,
-        argv: list[str],
+        args: list[str],
         snapshot: Callable[[], list[ContainerState]],
         has_healthcheck: set[str] | Callable[[], set[str]],
     ):
@@ -117,11 +114,8 @@ class ComposeWatch:
         self._containers: dict[str, ContainerState] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._streaming = False
-        log.debug("Running command: %s", shlex.join(argv))
         try:
-            self._process = subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
-            )
+            self._process = cli.spawn(args, stderr=subprocess.DEVNULL)
             self._streaming = True
         except OSError:
             self._process = None

@@ -13,8 +13,8 @@ from pathlib import Path
 from tinyctl.errors import BadInput, EnvironmentProblem
 from tinyctl.spec.loader import LoadedSpec
 from tinyctl.state.fsutil import write_atomic
+from tinyctl.targets.docker.gateway import Docker
 from tinyctl.targets.docker.images import ca_bundle
-from tinyctl.targets.docker.whales import Docker
 from tinyctl.targets.k8s.image import INPUTS_LABEL, BakePlan, planned_image, record_text
 from tinyctl.targets.k8s.names import IMAGE_CONTEXT, IMAGE_RECORD
 

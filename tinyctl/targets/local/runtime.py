@@ -49,6 +49,7 @@ from tinyctl.targets.base import (
     ProgressCallback,
     ServiceStatus,
     StartHandle,
+    http_url,
 )
 from tinyctl.targets.docker.images import ca_bundle
 from tinyctl.targets.local import cluster as clusters
@@ -364,31 +365,19 @@ class LocalRuntime:
         # services() sees it missing (to be started), not failed.
         for service in (POSTGRES, *AIRFLOW_COMPONENTS):
             processes.read_live(self.layout.pid_file(service))
-        outcome: dict[str, object] = {}
         cancelled = threading.Event()
 
-        def run() -> None:
-            try:
-                self._start_all(cancelled)
-            except BaseException as error:  # re-raised in the caller's thread by result()
-                outcome["error"] = error
-            finally:
-                self._changed.set()
-
-        thread = threading.Thread(target=run, daemon=True, name="tinyctl-local-start")
-        thread.start()
-
-        def result() -> str:
-            thread.join()
-            if "error" in outcome:
-                raise outcome["error"]  # type: ignore[misc]
+        def work() -> str:
+            self._start_all(cancelled)
             return ""
 
-        def cancel() -> None:
-            cancelled.set()
-            thread.join(timeout=30)
-
-        return StartHandle(done=lambda: not thread.is_alive(), result=result, cancel=cancel)
+        return StartHandle.in_thread(
+            work,
+            stop=cancelled.set,
+            grace=30,
+            name="tinyctl-local-start",
+            on_end=self._changed.set,  # the watch wakes at once to see the outcome
+        )
 
     @contextlib.contextmanager
     def _start_lock(self) -> Iterator[None]:
@@ -1011,11 +1000,7 @@ class LocalRuntime:
         )
 
     def api_url(self) -> str:
-        af = self.spec.airflow
-        host = "127.0.0.1" if af.bind in ("0.0.0.0", "127.0.0.1") else af.bind
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{af.port}"
+        return http_url(self.spec.airflow.bind, self.spec.airflow.port)
 
     def postgres_address(self) -> tuple[str, int]:
         """TCP on 127.0.0.1 at the spec's port; the socket folder when postgres.port is null."""
