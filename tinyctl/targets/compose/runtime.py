@@ -29,7 +29,7 @@ from tinyctl.targets.base import (
     reachable_host,
 )
 from tinyctl.targets.docker import cli as docker_cli
-from tinyctl.targets.docker import engine_api
+from tinyctl.targets.docker import engine_api, podman
 from tinyctl.targets.docker.containers import ContainerState
 from tinyctl.targets.docker.events import ComposeWatch, events_args
 from tinyctl.targets.docker.gateway import Docker, EngineInfo, ServerInfo
@@ -275,12 +275,35 @@ class ComposeRuntime:
             build_base_image(self.docker, base)
         if on_step:
             on_step("building " + ", ".join(f"{p.image}" for p in todo))
-        args = ["build", *(["--no-cache"] if force else []), *[p.service for p in todo]]
-        self.docker.compose(args, "docker compose build", capture=not show_output, env=BUILD_ENV)
+        if self.product.is_podman:
+            self._build_on_podman([p.service for p in todo], force, show_output)
+        else:
+            args = ["build", *(["--no-cache"] if force else []), *[p.service for p in todo]]
+            self.docker.compose(
+                args, "docker compose build", capture=not show_output, env=BUILD_ENV
+            )
         return outcomes + [
             BuildOutcome(p.service, p.image, True, "forced" if force else "inputs changed")
             for p in todo
         ]
+
+    def _build_on_podman(self, services: list[str], force: bool, show_output: bool) -> None:
+        """Compose cannot build on Podman with build secrets (see targets/docker/podman.py):
+        `podman --remote build` each image, from the compose file's own build sections."""
+        config = self.docker.compose_config()
+        files = podman.secret_files(config)
+        url = self.environ.get("DOCKER_HOST") or f"unix://{engine_api.engine_socket(self.environ)}"
+        for image, build in podman.services_built(config, services):
+            argv = podman.build_argv(url, image, build, files, no_cache=force)
+            self.docker.podman_build(argv, image, capture=not show_output)
+
+    @cached_property
+    def product(self) -> podman.EngineProduct:
+        """The engine behind DOCKER_HOST (Docker or Podman), from its /version."""
+        try:
+            return podman.product_of(engine_api.version(self.environ))
+        except engine_api.EngineApiUnavailable:
+            return podman.product_of(self.docker.server_version())
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -135,3 +135,11 @@ def info(environ: Mapping[str, str]) -> dict[str, Any]:
     if not isinstance(reply, dict) or "ServerVersion" not in reply:
         raise EngineApiUnavailable("the engine info is not an object")
     return reply
+
+
+def version(environ: Mapping[str, str]) -> dict[str, Any]:
+    """`docker version` of the engine (GET /version): Version, ApiVersion, Components, ..."""
+    reply = get_json("/version", environ)
+    if not isinstance(reply, dict):
+        raise EngineApiUnavailable("the engine version is not an object")
+    return reply
