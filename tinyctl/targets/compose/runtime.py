@@ -389,7 +389,35 @@ class ComposeRuntime:
             )
         except engine_api.EngineApiUnavailable:
             return self._compose_ps()
-        return sorted((ContainerState.from_api(row) for row in rows), key=lambda c: c.name)
+        containers = [ContainerState.from_api(row) for row in rows]
+        if self.product.is_podman:
+            containers = self._podman_health(containers)
+        return sorted(containers, key=lambda c: c.name)
+
+    def _podman_health(self, containers: list[ContainerState]) -> list[ContainerState]:
+        """Podman runs health checks from systemd timers only (none without systemd) and its
+        container list shows no health: run each running container's check now, as Docker's
+        engine would have on its interval (see targets/docker/podman.py)."""
+        from concurrent.futures import ThreadPoolExecutor
+        from dataclasses import replace
+
+        checked = self._services_with_healthcheck()
+        due = [c for c in containers if c.state == "running" and c.service in checked]
+
+        def probe(container: ContainerState) -> ContainerState:
+            try:
+                status = engine_api.run_healthcheck(
+                    container.name, self.environ, podman.HEALTHCHECK_PATH
+                )
+            except engine_api.EngineApiUnavailable:
+                return container
+            return replace(container, health=status or container.health)
+
+        if not due:
+            return containers
+        with ThreadPoolExecutor(max_workers=len(due)) as pool:
+            probed = {c.name: c for c in pool.map(probe, due)}
+        return [probed.get(c.name, c) for c in containers]
 
     def _compose_ps(self) -> list[ContainerState]:
         return self.docker.ps()
@@ -430,8 +458,10 @@ class ComposeRuntime:
 
     def watch_services(self) -> ComposeServiceWatch:
         """Service changes from one `docker events` stream (see `tinyctl.targets.docker.events`)."""
+        # Podman: its health_status events carry no result, and nobody runs the checks but
+        # tinyctl (see _podman_health), so the watch polls instead of streaming events.
         watch = ComposeWatch(
-            events_args(self.project),
+            None if self.product.is_podman else events_args(self.project),
             self._containers,
             self._services_with_healthcheck,
         )
