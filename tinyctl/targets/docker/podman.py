@@ -49,6 +49,18 @@ def product_of(server: Mapping[str, Any]) -> EngineProduct:
     return EngineProduct("Docker Engine", str(server.get("Version") or "?"))
 
 
+# What tinyctl runs on Podman 4.3 as on Docker (each covered by the `podman` tests).
+WORKS = (
+    "up",
+    "status",
+    "deploy-dags",
+    "seed",
+    "test-etl",
+    "down",
+    "build (images.source debian: debootstrap + import, then podman build)",
+)
+
+
 @dataclass(frozen=True)
 class Limit:
     """Something Podman 4.3's Docker-compatible API does not do, and what tinyctl does instead."""
@@ -71,6 +83,12 @@ LIMITS: tuple[Limit, ...] = (
         "run by systemd timers only: without systemd they never run (health stays 'starting')",
         "runs them through the libpod API while `up`/`restart` wait and on `status`; between "
         "tinyctl commands `docker ps` shows the last result",
+    ),
+    Limit(
+        "`docker events` health results",
+        "a health_status event carries no result (Docker's says `health_status: healthy`), "
+        "and the container list shows no health",
+        "watches the stack by asking the engine once a second instead of streaming events",
     ),
 )
 
