@@ -54,10 +54,7 @@ def write_config(root: Path) -> dict[str, str]:
         f'network_config_dir = "{root}/networks"\n'
     )
     (root / "storage.conf").write_text(
-        "[storage]\n"
-        'driver = "overlay"\n'
-        f'graphroot = "{root}/storage"\n'
-        f'runroot = "{root}/run"\n'
+        f'[storage]\ndriver = "overlay"\ngraphroot = "{root}/storage"\nrunroot = "{root}/run"\n'
     )
     return {
         "CONTAINERS_CONF": str(root / "containers.conf"),

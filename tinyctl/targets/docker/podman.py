@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from tinyctl.errors import BadInput
@@ -115,7 +116,11 @@ def build_argv(
             hint="Build that image on a Docker engine, or remove those build keys.",
         )
     argv = ["--remote", "--url", url, "build", "--tag", image]
-    argv += ["--file", str(build.get("dockerfile") or "Dockerfile")]
+    # podman reads a relative --file from its own folder, Compose from the context
+    argv += [
+        "--file",
+        str(PurePosixPath(build["context"], build.get("dockerfile") or "Dockerfile")),
+    ]
     if build.get("network"):
         argv += ["--network", str(build["network"])]
     for key, value in (build.get("args") or {}).items():
