@@ -22,6 +22,14 @@ from pathlib import Path
 START_TIMEOUT = 30.0
 
 
+def docker_on(host: str, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    """`docker ARGS` against the engine at `host` (DOCKER_HOST), captured."""
+    env = {**os.environ, "DOCKER_HOST": host, **kwargs.pop("env", {})}
+    return subprocess.run(
+        ["docker", *args], env=env, capture_output=True, text=True, timeout=300, **kwargs
+    )
+
+
 def podman_root() -> Path:
     return Path(os.environ.get("TINYCTL_PODMAN_ROOT") or Path.home() / ".cache" / "tinyctl-podman")
 

@@ -15,19 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
+from podman_service import docker_on
 
 from tinyctl.targets.docker import engine_api
 from tinyctl.targets.docker.podman import HEALTHCHECK_PATH, build_argv, product_of
 
 pytestmark = pytest.mark.podman
 IMAGE = "tinyctl-test/podman-limits:1"
-
-
-def docker(host: str, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKER_HOST": host, **kwargs.pop("env", {})}
-    return subprocess.run(
-        ["docker", *args], env=env, capture_output=True, text=True, timeout=300, **kwargs
-    )
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +40,7 @@ def tiny_image(podman_host: str, tmp_path_factory: pytest.TempPathFactory) -> st
             tar.add(tool, arcname=f"bin/{name}")
         for lib in sorted(libs):
             tar.add(Path(lib).resolve(), arcname=lib.lstrip("/"))
-    done = docker(
+    done = docker_on(
         podman_host, "image", "import", "--change", 'CMD ["/bin/sh"]', str(tarball), IMAGE
     )
     assert done.returncode == 0, done.stderr
@@ -81,7 +75,7 @@ def test_limit_compose_cannot_build_with_a_secret_on_podman(
 ) -> None:
     """BuildKit: Compose boots a moby/buildkit container (no registry here); classic: refused."""
     folder = _context(tmp_path, tiny_image)
-    classic = docker(
+    classic = docker_on(
         podman_host,
         "compose",
         "build",
@@ -90,7 +84,7 @@ def test_limit_compose_cannot_build_with_a_secret_on_podman(
     )
     assert classic.returncode != 0
     assert "the classic builder doesn't support secrets" in classic.stderr
-    buildkit = docker(
+    buildkit = docker_on(
         podman_host,
         "compose",
         "build",
@@ -111,11 +105,11 @@ def test_podman_remote_build_hands_the_secret_over_and_keeps_it_out_of_the_image
     )
     done = subprocess.run(["podman", *argv], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    listing = docker(
+    listing = docker_on(
         podman_host, "run", "--rm", "tinyctl-test/podman-secret:1", "ls", "/run/secrets"
     )
     assert "cacert" not in listing.stdout
-    labels = docker(
+    labels = docker_on(
         podman_host,
         "image",
         "inspect",
@@ -130,7 +124,7 @@ def test_limit_health_checks_do_not_run_without_systemd(podman_host: str, tiny_i
     """The check (`true`, every second) never runs by itself; the libpod API runs it at once.
     Its health_status event then says no result (Docker's: `health_status: healthy`)."""
     name = f"tinyctl-health-{os.getpid()}"
-    started = docker(
+    started = docker_on(
         podman_host,
         "run",
         "--detach",
@@ -162,15 +156,15 @@ def test_limit_health_checks_do_not_run_without_systemd(podman_host: str, tiny_i
     )
     try:
         time.sleep(4)
-        health = docker(podman_host, "inspect", "--format", "{{.State.Health.Status}}", name)
+        health = docker_on(podman_host, "inspect", "--format", "{{.State.Health.Status}}", name)
         assert health.stdout.strip() == "starting"
         environ = {"DOCKER_HOST": podman_host}
         assert engine_api.run_healthcheck(name, environ, HEALTHCHECK_PATH) == "healthy"
-        health = docker(podman_host, "inspect", "--format", "{{.State.Health.Status}}", name)
+        health = docker_on(podman_host, "inspect", "--format", "{{.State.Health.Status}}", name)
         assert health.stdout.strip() == "healthy"
         assert events.stdout is not None
         event = json.loads(events.stdout.readline())
         assert event["Action"] == "health_status"  # no ": healthy"
     finally:
         events.terminate()
-        docker(podman_host, "rm", "--force", name)
+        docker_on(podman_host, "rm", "--force", name)
