@@ -5,6 +5,10 @@ Markers: `engine` tests need a running Docker engine; `stack` tests need a live 
 but about a minute). `make test` runs them all; `make test-fast` deselects the three. A missing
 engine fails the engine tests loudly: it is never a silent skip.
 
+`podman` tests run on a Podman API service of their own (`podman_host`): only when the -m
+expression names them (`make test-podman`, `pytest -m podman`); any other run deselects them
+(said in the summary), as a cold Podman stack exceeds `make test`'s time budget.
+
 Live stacks run on every runtime: `live_stack` (and `lifecycle` stacks) are parametrised by
 runtime, so each end-to-end test runs on compose and on local. TINYCTL_TEST_RUNTIMES (default
 `compose,local`) narrows that, e.g. to `local` on a machine without Docker.
@@ -40,6 +44,32 @@ RUNTIMES = tuple(
     for r in os.environ.get("TINYCTL_TEST_RUNTIMES", "compose,local").split(",")
     if r.strip()
 )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the `podman` tests unless -m names them (see the module docstring)."""
+    if "podman" in (config.option.markexpr or ""):
+        return
+    podman = [item for item in items if item.get_closest_marker("podman")]
+    if podman:
+        config.hook.pytest_deselected(items=podman)
+        items[:] = [item for item in items if not item.get_closest_marker("podman")]
+
+
+@pytest.fixture(scope="session")
+def podman_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """DOCKER_HOST of a `podman system service` started for this session (its own socket and
+    storage, beside the Docker engine); a loud failure when podman is missing."""
+    from podman_service import PodmanService
+
+    try:
+        service = PodmanService.start(tmp_path_factory.mktemp("podman"))
+    except RuntimeError as error:
+        pytest.fail(f"the podman tests need podman: {error} (run `make podman`)")
+    try:
+        yield service.docker_host
+    finally:
+        service.stop()
 
 
 @pytest.fixture

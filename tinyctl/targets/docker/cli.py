@@ -73,6 +73,19 @@ def docker_binary() -> str:
     return docker
 
 
+def podman_binary() -> str:
+    """The podman CLI: tinyctl runs it only to build images on a Podman engine (`podman
+    --remote build`, which hands build secrets over; see targets/docker/podman.py)."""
+    podman = shutil.which("podman")
+    if podman is None:
+        raise EnvironmentProblem(
+            "the `podman` command is not installed (images are built with it on Podman)",
+            hint="Install it (Debian/Ubuntu: `sudo apt-get install podman`), or point "
+            "DOCKER_HOST at a Docker engine.",
+        )
+    return podman
+
+
 def spawn(
     args: Sequence[Any],
     *,
@@ -80,9 +93,12 @@ def spawn(
     stdout: int | IO[Any] | None = subprocess.PIPE,
     stderr: int | IO[Any] | None = subprocess.PIPE,
     env: Mapping[str, str] | None = None,
+    program: str = "docker",
 ) -> subprocess.Popen[bytes]:
-    """Start `docker ARGS`: the only place a docker process starts. `env` adds variables."""
-    argv = [docker_binary(), *(str(a) for a in args)]
+    """Start `docker ARGS` (or `podman ARGS`): the only place a docker or podman process
+    starts. `env` adds variables."""
+    binary = podman_binary() if program == "podman" else docker_binary()
+    argv = [binary, *(str(a) for a in args)]
     log.debug("Running command: %s", shlex.join(argv))
     try:
         return subprocess.Popen(
@@ -97,12 +113,16 @@ def spawn(
 
 
 def output(
-    args: Sequence[Any], *, input: bytes | None = None, env: Mapping[str, str] | None = None
+    args: Sequence[Any],
+    *,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    program: str = "docker",
 ) -> Completed:
     """`docker ARGS`, captured, whatever its exit code (for callers to whom a failure can be
     an answer: `exec` of a failing command, `image inspect` of a missing image)."""
     stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
-    process = spawn(args, stdin=stdin, env=env)
+    process = spawn(args, stdin=stdin, env=env, program=program)
     out, err = process.communicate(input)
     return Completed(
         process.args,  # type: ignore[arg-type]
@@ -119,15 +139,16 @@ def run(
     input: bytes | None = None,
     env: Mapping[str, str] | None = None,
     capture: bool = True,
+    program: str = "docker",
 ) -> str:
     """`docker ARGS`; its stdout, or the failure as a tinyctl error (see `translate`).
     `capture=False` leaves the output on this terminal (a build the user watches)."""
     if not capture:
-        process = spawn(args, stdout=None, stderr=None, env=env)
+        process = spawn(args, stdout=None, stderr=None, env=env, program=program)
         if process.wait() != 0:
             raise translate(Completed(process.args, process.returncode, "", ""), action)  # type: ignore[arg-type]
         return ""
-    done = output(args, input=input, env=env)
+    done = output(args, input=input, env=env, program=program)
     if done.return_code != 0:
         raise translate(done, action)
     return done.stdout

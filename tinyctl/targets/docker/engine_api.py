@@ -135,3 +135,20 @@ def info(environ: Mapping[str, str]) -> dict[str, Any]:
     if not isinstance(reply, dict) or "ServerVersion" not in reply:
         raise EngineApiUnavailable("the engine info is not an object")
     return reply
+
+
+def version(environ: Mapping[str, str]) -> dict[str, Any]:
+    """`docker version` of the engine (GET /version): Version, ApiVersion, Components, ..."""
+    reply = get_json("/version", environ)
+    if not isinstance(reply, dict):
+        raise EngineApiUnavailable("the engine version is not an object")
+    return reply
+
+
+def run_healthcheck(container: str, environ: Mapping[str, str], path: str) -> str:
+    """Run a container's health check once (Podman's libpod API: `path` has a {name} slot);
+    its result: healthy, unhealthy or starting (failures inside the start period)."""
+    reply = get_json(path.format(name=quote(container, safe="")), environ, timeout=30)
+    if not isinstance(reply, dict):
+        raise EngineApiUnavailable("the health check result is not an object")
+    return str(reply.get("Status") or "")

@@ -99,7 +99,7 @@ class ComposeWatch:
 
     def __init__(
         self,
-        args: list[str],
+        args: list[str] | None,
         snapshot: Callable[[], list[ContainerState]],
         has_healthcheck: set[str] | Callable[[], set[str]],
     ):
@@ -114,9 +114,11 @@ class ComposeWatch:
         self._containers: dict[str, ContainerState] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._streaming = False
+        # args None: no event stream, `snapshot` once a second (Podman: see podman.py)
         try:
-            self._process = cli.spawn(args, stderr=subprocess.DEVNULL)
-            self._streaming = True
+            if args is not None:
+                self._process = cli.spawn(args, stderr=subprocess.DEVNULL)
+                self._streaming = True
         except OSError:
             self._process = None
         # The stream is open before the snapshot is taken: no change falls between the two.

@@ -116,6 +116,11 @@ class Docker:
         out = cli.run(["system", "info", "--format", "{{json .}}"], "docker info")
         return ServerInfo.from_info(json.loads(out))
 
+    def server_version(self) -> dict[str, Any]:
+        """The engine's `GET /version` (`docker version`'s Server part: Components, Version)."""
+        out = cli.run(["version", "--format", "{{json .Server}}"], "docker version")
+        return json.loads(out or "{}") or {}
+
     def compose_version(self) -> str:
         """The Compose v2 version, e.g. "2.40.3"; EnvironmentProblem when Compose v2 is missing."""
         try:
@@ -192,6 +197,14 @@ class Docker:
     def start_compose(self, args: Sequence[str]):
         """A compose command of this project in the background (`up -d`); `cli.finish` waits."""
         return cli.start([*self.compose_args(), *args])
+
+    def compose_config(self) -> dict[str, Any]:
+        """The project's compose file as Compose reads it (paths absolute, defaults filled)."""
+        return json.loads(self.compose(["config", "--format", "json"], "docker compose config"))
+
+    def podman_build(self, args: Sequence[str], image: str, *, capture: bool = True) -> None:
+        """`podman ARGS` (a `--remote build` from `podman.build_argv`) of one image."""
+        cli.run(args, f"podman build {image}", capture=capture, program="podman")
 
     def compose_interactive(self, args: Sequence[str]) -> int:
         """Run a compose command attached to the terminal (psql, logs -f); returns its exit code."""
