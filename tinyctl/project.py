@@ -162,7 +162,7 @@ class Project:
     def take_identity(self, ident: str) -> Identity:
         """Become the project `ident` (a stack this folder started under an identity its state
         folder lost): its resources are this project's again, data and all."""
-        from tinyctl.state.fsutil import write_atomic
+        from tinyctl.state.fsutil import write_atomic  # lazy: only on adoption
 
         current = self.ensure_identity()
         updated = Identity(ident, str(self.root), current.adopted)

@@ -171,7 +171,7 @@ def _login_hint(project: Project, url: str) -> None:
 
 def _adopt(project: Project) -> None:
     """Take over this folder's orphaned stack (`up --adopt`, `down --orphaned`), saying so."""
-    from tinyctl.stack.adopt import adopt_orphaned
+    from tinyctl.stack.adopt import adopt_orphaned  # lazy: only with --adopt or --orphaned
 
     taken = adopt_orphaned(project)
     if taken is not None:

@@ -138,7 +138,7 @@ class ComposeRuntime:
     def _ownership_rows(self) -> dict[str, list[list[str]]]:
         """{kind: [[name, project id, folder, compose working dir], ...]} of this Compose
         project name's containers, volumes and networks."""
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor  # lazy: only commands checking ownership
 
         selector = f"{COMPOSE_PROJECT_LABEL}={self.project}"
         fields = (PROJECT_ID_LABEL, FOLDER_LABEL, COMPOSE_DIR_LABEL)
