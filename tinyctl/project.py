@@ -168,6 +168,18 @@ class Project:
         self.__dict__.pop("plan", None)
         return updated
 
+    def take_identity(self, ident: str) -> Identity:
+        """Become the project `ident` (a stack this folder started under an identity its state
+        folder lost): its resources are this project's again, data and all."""
+        from tinyctl.state.fsutil import write_atomic  # lazy: only on adoption
+
+        current = self.ensure_identity()
+        updated = Identity(ident, str(self.root), current.adopted)
+        write_atomic(self.state.identity_file, updated.as_json(), mode=0o644)
+        self.__dict__["identity"] = updated
+        self.__dict__.pop("plan", None)  # its labels name the identity
+        return updated
+
     def _relocated(self, found: Identity) -> Identity:
         """The state folder says it belongs to another folder: this one is a copy (that folder
         still holds the same id: a new identity here) or the project moved (same id, new folder).

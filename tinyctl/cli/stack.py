@@ -59,12 +59,22 @@ def up(
         bool,
         typer.Option("--deploy/--no-deploy", help="Sync settings and deploy DAGs once healthy."),
     ] = True,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            "--adopt",
+            help="Take over, with its data, the stack this folder started before its state "
+            "folder was lost (deleted and made again while the stack ran).",
+        ),
+    ] = False,
 ) -> None:
     """Render, build if needed, start the stack and wait until every service is healthy."""
     # lazy: the bring-up (concurrent.futures, preflight) only for `up`
     from tinyctl.stack.up import bring_up
 
     project = open_project(spec, verbose, lock="up")
+    if adopt:
+        _adopt(project)
     live = None if as_json or not output.err.is_terminal else _live()
 
     reported: set[str] = set()
@@ -163,6 +173,19 @@ def _login_hint(project: Project, url: str) -> None:
     )
 
 
+def _adopt(project: Project) -> None:
+    """Take over this folder's orphaned stack (`up --adopt`, `down --orphaned`), saying so."""
+    from tinyctl.stack.adopt import adopt_orphaned  # lazy: only with --adopt or --orphaned
+
+    taken = adopt_orphaned(project)
+    if taken is not None:
+        output.err.print(
+            f"Took over the stack this folder started as project {taken} (its data is kept)."
+        )
+    else:
+        output.err.print("No stack of this folder under a lost identity: nothing to take over.")
+
+
 @command("down")
 def down(
     spec: SpecOption = DEFAULT_SPEC,
@@ -172,6 +195,14 @@ def down(
     ] = False,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask before deleting data.")
+    ] = False,
+    orphaned: Annotated[
+        bool,
+        typer.Option(
+            "--orphaned",
+            help="Also take down the stack this folder started before its state folder was "
+            "lost (deleted and made again while the stack ran).",
+        ),
     ] = False,
 ) -> None:
     """Stop and remove the containers. Data is kept unless --volumes is given."""
@@ -188,6 +219,8 @@ def down(
             f"Delete all data of {project.name} (Postgres volume)?", default=False
         ):
             raise typer.Exit(1)
+    if orphaned:
+        _adopt(project)
     project.runtime.stop(volumes=volumes)
     kept = "data deleted" if volumes else "data kept; `tinyctl up` brings it back"
     output.out.print(f"[green]✓[/green] {project.name} is down ({kept}).")

@@ -300,6 +300,13 @@ class Runtime(Protocol):
         data loss, what an earlier tinyctl made for this same project."""
         ...
 
+    def orphaned_ids(self) -> list[str]:
+        """The project ids of a stack started from this very folder under an identity its state
+        folder no longer holds (the folder deleted and made again while the stack ran): what
+        `up --adopt` and `down --orphaned` take over. None while another folder's stack uses the
+        project's name, or where the runtime keeps no stack outside the state folder."""
+        ...
+
     # ------------------------------------------------------------------ images / installs
 
     def images_to_build(self) -> list[str]:

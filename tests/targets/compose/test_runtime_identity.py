@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import threading
@@ -21,6 +22,7 @@ from conftest import STACK_ENV, Stack, free_port, new_stack, ok, tinyctl
 
 from tinyctl.project import Project
 from tinyctl.scaffold import init_project
+from tinyctl.stack.adopt import adopt_orphaned
 from tinyctl.stack.up import preflight
 
 pytestmark = pytest.mark.engine
@@ -120,6 +122,14 @@ def test_two_folders_with_one_name_never_share_a_stack(two_folders: tuple[Stack,
     assert _docker("inspect", "-f", "{{.State.Running}}", container).strip() == "true"
     assert _volume(f"{first.name}_postgres-data") is not None, "the other folder's data is kept"
 
+    # the ways out for a folder's own orphaned stack never take another folder's
+    adopt = second.run("up", "--adopt", "--no-deploy", env={"TINYCTL_WIDTH": "2000"})
+    assert adopt.returncode == 3 and "belongs to the tinyctl project in" in adopt.stderr
+    orphaned = second.run("down", "--orphaned", "--volumes", "--yes")
+    assert orphaned.returncode == 3 and "belongs to" in orphaned.stderr, orphaned.stderr
+    assert _docker("inspect", "-f", "{{.State.Running}}", container).strip() == "true"
+    assert Project.open(second.root / "tinyctl.yaml").identity != project.identity
+
     # the second folder's commands do not see the first folder's stack as theirs
     seed = second.run("seed")
     assert seed.returncode == 3 and "is not up" in seed.stderr, seed.stderr
@@ -172,6 +182,90 @@ def test_a_volume_from_the_release_before_labels_is_adopted_with_its_data(
         assert _volume(volume) is None, "an adopted volume is this project's to delete"
     finally:
         _compose(old, stack.name, "down", "--volumes")
+
+
+def _lose_state_folder(stack: Stack) -> None:
+    """The folder deleted and made again at the same path (a fresh clone) while its stack runs."""
+    spec = (stack.root / "tinyctl.yaml").read_text()
+    shutil.rmtree(stack.root)
+    init_project(stack.root, name=stack.name, images_source="debian")
+    (stack.root / "tinyctl.yaml").write_text(spec)
+
+
+@pytest.fixture
+def orphaned(engine: None, tmp_path: Path) -> Iterator[tuple[Stack, str]]:
+    """A project whose folder was lost while its postgres ran (holding a table); its old id."""
+    stack = new_stack(tmp_path, "lost")
+    compose_file = stack.root / ".tinyctl" / "compose.yaml"
+    kept = tmp_path / "compose-of-the-lost-folder.yaml"
+    try:
+        project = _start_postgres(stack)
+        shutil.copy(compose_file, kept)
+        _wait_healthy(f"{stack.name}-postgres-1")
+        _psql(
+            compose_file,
+            stack.name,
+            "CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (7)",
+        )
+        assert project.identity is not None
+        _lose_state_folder(stack)
+        yield stack, project.identity.id
+    finally:
+        _compose(kept, stack.name, "down", "--volumes")
+
+
+def test_a_stack_whose_folder_was_made_again_is_named_as_such(orphaned: tuple[Stack, str]) -> None:
+    stack, _old_id = orphaned
+    up = stack.run("up", "--no-deploy", env={"TINYCTL_WIDTH": "2000"})
+    assert up.returncode == 3, up.stderr
+    assert "a stack of this folder is running, but .tinyctl/ no longer knows it" in up.stderr
+    assert "`tinyctl up --adopt`" in up.stderr and "`tinyctl down --orphaned`" in up.stderr
+    assert "belongs to" not in up.stderr, "not called another project"
+    down = stack.run("down", "--volumes", "--yes", env={"TINYCTL_WIDTH": "2000"})
+    assert down.returncode == 3 and "no longer knows it" in down.stderr, down.stderr
+    assert _volume(f"{stack.name}_postgres-data") is not None, "nothing deleted without a flag"
+
+
+def test_adopting_an_orphaned_stack_keeps_its_data(orphaned: tuple[Stack, str]) -> None:
+    stack, old_id = orphaned
+    project = Project.open(stack.root / "tinyctl.yaml", ENV)
+    assert adopt_orphaned(project) == old_id
+    assert Project.open(stack.root / "tinyctl.yaml").identity.id == old_id
+    project.runtime.check_ownership()  # the stack is this folder's again
+    compose_file = project.state.compose_file
+    again = _compose(compose_file, stack.name, "up", "-d", "--no-deps", "postgres")
+    assert again.returncode == 0, again.stderr
+    _wait_healthy(f"{stack.name}-postgres-1")
+    assert _psql(compose_file, stack.name, "SELECT id FROM keep_me") == "7"
+    # the database answers to this folder's new superuser password, over TCP
+    password = project.secrets[project.plan.bootstrap.superuser_secret]
+    checked = _compose(
+        compose_file,
+        stack.name,
+        "exec",
+        "-T",
+        "-e",
+        f"PGPASSWORD={password}",
+        "postgres",
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-tAc",
+        "SELECT id FROM keep_me",
+    )
+    assert checked.returncode == 0 and checked.stdout.strip() == "7", checked.stderr
+    assert adopt_orphaned(Project.open(stack.root / "tinyctl.yaml", ENV)) is None, "done once"
+
+
+def test_down_orphaned_removes_the_lost_folders_stack(orphaned: tuple[Stack, str]) -> None:
+    stack, _old_id = orphaned
+    down = stack.run("down", "--orphaned", "--volumes", "--yes")
+    assert down.returncode == 0, down.stderr
+    assert "Took over the stack" in down.stderr
+    assert _volume(f"{stack.name}_postgres-data") is None
+    assert not _docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={stack.name}")
 
 
 class _Listener:

@@ -139,14 +139,11 @@ class ComposeRuntime:
     def _data_volume(self) -> str:
         return f"{self.project}_{DATA_VOLUME}"
 
-    def check_ownership(self) -> None:
-        """Refuse (EnvironmentProblem) when containers, volumes or networks of this Compose
-        project name belong to another tinyctl project; adopt the data volume an earlier tinyctl
-        made for this folder (it has no id label, and Docker cannot add one)."""
-        # lazy: concurrent.futures only for the ownership check
-        from concurrent.futures import ThreadPoolExecutor
+    def _ownership_rows(self) -> dict[str, list[list[str]]]:
+        """{kind: [[name, project id, folder, compose working dir], ...]} of this Compose
+        project name's containers, volumes and networks."""
+        from concurrent.futures import ThreadPoolExecutor  # lazy: only commands checking ownership
 
-        mine = self._own_id
         selector = f"{COMPOSE_PROJECT_LABEL}={self.project}"
         fields = (PROJECT_ID_LABEL, FOLDER_LABEL, COMPOSE_DIR_LABEL)
         with ThreadPoolExecutor(max_workers=3) as pool:
@@ -155,35 +152,78 @@ class ComposeRuntime:
                 for kind in ("container", "volume", "network")
             }
             listed = {kind: future.result() for kind, future in found.items()}
-        foreign: dict[str, list[str]] = {}  # owner -> resources
+        return {kind: [([*r, "", "", ""])[:4] for r in rows] for kind, rows in listed.items()}
+
+    def _foreign(self, listed: dict[str, list[list[str]]]) -> dict[str, list[str]]:
+        """{owner text: resources} of what another project made; "" for this very folder's
+        stack made under an identity the state folder no longer holds (the folder was deleted
+        and created again while the stack ran)."""
+        foreign: dict[str, list[str]] = {}
         state_dir = str(self.state.root)
         for kind, rows in listed.items():
-            for name, ident, folder, working_dir in (([*r, "", "", ""])[:4] for r in rows):
+            for name, ident, folder, working_dir in rows:
                 if ident:
-                    if ident != mine:
-                        foreign.setdefault(_owner_text(folder, ident), []).append(f"{kind} {name}")
+                    if ident != self._own_id:
+                        owner = "" if folder == str(self.owner.root) else _owner_text(folder, ident)
+                        foreign.setdefault(owner, []).append(f"{kind} {name}")
                 elif kind == "container" and working_dir and working_dir != state_dir:
                     # made by an earlier tinyctl (no id label) for another folder
                     owner = _owner_text(str(Path(working_dir).parent), "")
                     foreign.setdefault(owner, []).append(f"{kind} {name}")
+        return foreign
+
+    def orphaned_ids(self) -> list[str]:
+        """The project ids of this folder's own stack made under an identity its state folder
+        no longer holds; none while another folder's stack uses this project name."""
+        listed = self._ownership_rows()
+        if set(self._foreign(listed)) - {""}:
+            return []
+        here, mine = str(self.owner.root), self._own_id
+        ids = {r[1] for rows in listed.values() for r in rows if r[1] and r[2] == here}
+        return sorted(ids - {mine})
+
+    def check_ownership(self) -> None:
+        """Refuse (EnvironmentProblem) when containers, volumes or networks of this Compose
+        project name belong to another tinyctl project, or to this folder under an identity it
+        lost; adopt the data volume an earlier tinyctl made for this folder (it has no id label,
+        and Docker cannot add one)."""
+        listed = self._ownership_rows()
+        foreign = self._foreign(listed)
+        others = {owner: found for owner, found in foreign.items() if owner}
+        if others:
+            self._refuse_foreign(others)
         if foreign:
-            owner = next(iter(foreign))
-            folder = owner.removeprefix("the tinyctl project in ")
-            where = f" in {folder}" if folder != owner else " in that folder"
-            raise EnvironmentProblem(
-                f"the Compose project {self.project} belongs to {owner}",
-                details="Its resources: "
-                + ", ".join(r for rs in foreign.values() for r in rs)
-                + f"\nThis folder is {self.owner.root}.",
-                hint=f"Give this project another name (project.name in {self.owner.spec_file.name}), "
-                f"or remove that project's stack: `tinyctl down --volumes`{where} (deletes its data).",
-            )
+            self._refuse_orphaned(foreign[""])
         self._volumes_seen = [row[0] for row in listed["volume"] if row]
-        if mine is None:
+        if self._own_id is None:
             return
-        for name, ident, _folder, _dir in (([*r, "", "", ""])[:4] for r in listed["volume"]):
+        for name, ident, _folder, _dir in listed["volume"]:
             if not ident and name == self._data_volume():
                 self.owner.record_adopted(name)
+
+    def _refuse_foreign(self, foreign: dict[str, list[str]]) -> None:
+        owner = next(iter(foreign))
+        folder = owner.removeprefix("the tinyctl project in ")
+        where = f" in {folder}" if folder != owner else " in that folder"
+        raise EnvironmentProblem(
+            f"the Compose project {self.project} belongs to {owner}",
+            details="Its resources: "
+            + ", ".join(r for rs in foreign.values() for r in rs)
+            + f"\nThis folder is {self.owner.root}.",
+            hint=f"Give this project another name (project.name in {self.owner.spec_file.name}), "
+            f"or remove that project's stack: `tinyctl down --volumes`{where} (deletes its data).",
+        )
+
+    def _refuse_orphaned(self, resources: list[str]) -> None:
+        raise EnvironmentProblem(
+            f"a stack of this folder is running, but {self.state.root.name}/ no longer knows it",
+            details=f"The Compose project {self.project} was started from {self.owner.root} "
+            "under an identity this folder's state no longer holds (the folder was deleted and "
+            "created again, or `tinyctl init` run again, while the stack ran).\nIts resources: "
+            + ", ".join(resources),
+            hint="Take it over with its data: `tinyctl up --adopt`; or remove it: "
+            "`tinyctl down --orphaned` (add `--volumes --yes` to delete its data too).",
+        )
 
     def _ensure_data_volume(self) -> None:
         """Create the data volume labelled with the project's identity (Compose would create it

@@ -451,6 +451,9 @@ class LocalRuntime:
             return None
         return record
 
+    def orphaned_ids(self) -> list[str]:
+        return []  # the processes' records live in the state folder: lost with it
+
     def check_ownership(self) -> None:
         """Refuse (exit 3) to use what this state folder points at when it is another tinyctl
         project's: its running processes (pid files copied with the folder) or its database
