@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from tinyctl.data.test_etl.expectations import RowCheck
-from tinyctl.db import DatabaseError, Session
+from tinyctl.db import DatabaseError, Dsn, Session, session
 from tinyctl.db import sql as q
-from tinyctl.spec.models import ExpectedRows, tolerance_of
+from tinyctl.spec.models import Expectation, ExpectedRows, tolerance_of
+from tinyctl.state.fsutil import write_atomic
 
 EXPECTED = "tinyctl_expected"  # the temporary table of the expected rows
 DIFF = "tinyctl_diff"  # the temporary table of the differences
@@ -416,3 +417,19 @@ def write_expected(s: Session, body: ExpectedRows, root: Path, sink: IO[bytes]) 
         null=q.Literal(body.null_text),
     )
     return s.copy_out(statement, sink)
+
+
+def rewrite_files(dsn: Dsn, expectations: list[Expectation], root: Path) -> list[str]:
+    """`test-etl --update-expected`: each `expected:` file of `expectations` rewritten from its
+    relation's current rows (atomically); the files written. Inline rows stay as written."""
+    written = []
+    for e in expectations:
+        body = e.body
+        if not isinstance(body, ExpectedRows) or body.file is None:
+            continue
+        sink = io.BytesIO()
+        with session(dsn) as s:
+            write_expected(s, body, root, sink)
+        write_atomic(root / body.file, sink.getvalue())
+        written.append(body.file)
+    return written
