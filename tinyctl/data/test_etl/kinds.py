@@ -65,7 +65,7 @@ def expand(expectations: list[Expectation]) -> list[Expectation]:
                 bounds = {s: getattr(spec, s) for s in ranges.STATS if getattr(spec, s) is not None}
                 out.append(
                     Expectation(
-                        name=f"range({body.table}.{column})",
+                        name=f"columns({body.table}).{column} range",
                         severity=e.severity,
                         warn_if=e.warn_if,
                         error_if=e.error_if,
