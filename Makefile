@@ -52,7 +52,7 @@ test: setup tools
 	$(BIN)/pytest
 
 test-fast: install local-runtime
-	$(BIN)/pytest -m "not engine and not stack"
+	$(BIN)/pytest -m "not engine and not stack and not browser"
 
 # The fuzz suite with fresh random seeds and many more examples than `make test`'s fixed 200;
 # its figures (examples, exit codes, slowest case) go to fuzz-stats.json.
