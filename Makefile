@@ -64,7 +64,7 @@ test-podman: install podman
 	$(BIN)/pytest -m podman
 
 test-fast: install local-runtime
-	$(BIN)/pytest -m "not engine and not stack and not helm"
+	$(BIN)/pytest -m "not engine and not stack and not helm and not browser"
 
 # The fuzz suite with fresh random seeds and many more examples than `make test`'s fixed 200;
 # its figures (examples, exit codes, slowest case) go to fuzz-stats.json.

@@ -2,7 +2,8 @@
 # Tools the tests run besides the engine: gitlab-ci-local (executes the .gitlab-ci.yml that
 # `tinyctl ci init gitlab` writes); Helm and kubectl (the Kubernetes target's tests render the
 # official chart), into the venv's bin (first argument, default .venv); Debian's docker-registry
-# (the image push tests start one on 127.0.0.1). Idempotent. 4.73.0 is the newest release that still runs on
+# (the image push tests start one on 127.0.0.1); chromium (the HTML report's browser test).
+# Idempotent. 4.73.0 is the newest release of gitlab-ci-local that still runs on
 # Node 20 (later ones use Node 22's Set methods).
 set -euo pipefail
 GITLAB_CI_LOCAL_VERSION="${GITLAB_CI_LOCAL_VERSION:-4.73.0}"
@@ -71,3 +72,16 @@ if ! command -v docker-registry >/dev/null 2>&1; then
     fi
 fi
 log "docker-registry $(docker-registry --version 2>/dev/null | awk '{print $3}')"
+
+# Debian's chromium for the HTML report's browser test (Playwright drives it by path; it never
+# downloads a browser of its own).
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing chromium and chromium-driver (Debian packages)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+    else
+        log "chromium is missing: install it (e.g. sudo apt-get install chromium chromium-driver)"; exit 3
+    fi
+fi
+log "$(chromium --version 2>/dev/null | head -1)"

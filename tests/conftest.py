@@ -35,6 +35,7 @@ os.environ["COLUMNS"] = "200"
 for _name in ("TINYCTL_IMAGES_SOURCE", "TINYCTL_SPEC", "TINYCTL_VERBOSE", "TINYCTL_RUNTIME"):
     os.environ.pop(_name, None)
 
+from tinyctl.db import Dsn, run_script  # noqa: E402
 from tinyctl.scaffold import init_project  # noqa: E402
 
 # Live stacks in tests build their images locally: no registry is needed (or used).
@@ -352,3 +353,49 @@ def run_bootstrap(pg: LocalPostgres, state_dir: Path) -> subprocess.CompletedPro
         "PGPORT": str(pg.port),
     }
     return subprocess.run(["sh", str(local)], capture_output=True, text=True, env=env, timeout=300)
+
+
+# ------------------------------------------------------------------ test-etl's checks' SQL
+# A real PostgreSQL (no stack) for the checks: a role made like tinyctl's reader (read-only
+# sessions, pg_read_all_data, TEMPORARY only) to run them as, and schemas dropped after each test.
+
+READER = "tt_reader"
+
+
+@pytest.fixture(scope="session")
+def pg_admin(local_postgres) -> Dsn:
+    dsn = Dsn(str(local_postgres.socket_dir), local_postgres.port, "postgres", "postgres", "x")
+    run_script(
+        dsn,
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER}') THEN"
+        f" CREATE ROLE {READER} LOGIN; END IF; END $$;"
+        f"ALTER ROLE {READER} SET default_transaction_read_only = on;"
+        f"GRANT pg_read_all_data TO {READER};"
+        f"REVOKE ALL ON DATABASE postgres FROM PUBLIC;"
+        f"GRANT CONNECT, TEMPORARY ON DATABASE postgres TO {READER};",
+    )
+    return dsn
+
+
+@pytest.fixture(scope="session")
+def pg_reader(pg_admin: Dsn) -> Dsn:
+    return Dsn(pg_admin.host, pg_admin.port, pg_admin.dbname, READER, "x")
+
+
+@pytest.fixture
+def sql(pg_admin: Dsn) -> Iterator:
+    """Run setup SQL as the admin; the schemas it makes are dropped afterwards."""
+    made: list[str] = []
+
+    def run(text: str, *schemas: str) -> None:
+        for schema in schemas:
+            if schema not in made:
+                made.append(schema)
+                run_script(
+                    pg_admin, f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
+                )
+        run_script(pg_admin, text)
+
+    yield run
+    for schema in made:
+        run_script(pg_admin, f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -422,13 +422,22 @@ def count_rows(dsn: Dsn, tables: Iterable[str]) -> dict[str, int | None]:
     return counts
 
 
-def store_rows(dsn: Dsn, schema: str, table: str, select: pgsql.Composable) -> int:
+def store_rows(
+    dsn: Dsn,
+    schema: str,
+    table: str,
+    select: pgsql.Composable,
+    setup: Callable[[Session], None] | None = None,
+) -> int:
     """Replace `schema.table` with the rows of `select` (one transaction); returns the row count.
-    For `test-etl --store-failures`: a check's offending rows, kept for inspection."""
+    For `test-etl --store-failures`: a check's offending rows, kept for inspection. `setup`
+    first loads what the SELECT reads from temporary tables (expected rows, fixture files)."""
     target = pgsql.Identifier(schema, table)
     with connect(dsn) as connection:
         try:
             with connection.transaction():
+                if setup is not None:
+                    setup(Session(connection))
                 connection.execute(pgsql.SQL("DROP TABLE IF EXISTS {}").format(target))
                 cursor = connection.execute(
                     pgsql.SQL("CREATE TABLE {} AS ").format(target) + select
@@ -443,3 +452,101 @@ def store_rows(dsn: Dsn, schema: str, table: str, select: pgsql.Composable) -> i
 
 
 sql = pgsql  # re-exported: callers compose statements safely (expectations)
+
+
+class Session:
+    """One connection in one transaction that is rolled back at the end: for checks that load
+    expected rows into temporary tables first. Nothing done in a session outlives it."""
+
+    def __init__(self, connection: psycopg.Connection):
+        self.connection = connection
+
+    def query(
+        self, statement: str | pgsql.Composable, params: Sequence[Any] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """ONE statement (the extended protocol refuses a second), as `query` runs it."""
+        try:
+            with self.connection.pipeline():
+                cursor = self.connection.execute(statement, params)
+            return [c.name for c in cursor.description or []], cursor.fetchall()
+        except psycopg.Error as error:
+            raise DatabaseError(
+                _first_line(error), hint=error.diag.message_hint, sqlstate=error.sqlstate
+            ) from None
+
+    def execute(
+        self, statement: str | pgsql.Composable, params: Sequence[Any] | None = None
+    ) -> int:
+        """One statement that returns no rows; its row count."""
+        try:
+            with self.connection.pipeline():
+                cursor = self.connection.execute(statement, params)
+            return max(cursor.rowcount, 0)
+        except psycopg.Error as error:
+            raise DatabaseError(
+                _first_line(error), hint=error.diag.message_hint, sqlstate=error.sqlstate
+            ) from None
+
+    def copy_csv(
+        self,
+        table: str,
+        columns: Sequence[str],
+        stream: IO[bytes],
+        *,
+        header: bool = True,
+        null: str = "",
+    ) -> int:
+        """COPY a CSV stream into `table` (a temporary table of this session); the rows loaded.
+        A value Postgres cannot read as its column's type raises with the file's line."""
+        statement = pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER {}, NULL {})").format(
+            _identifier(table),
+            pgsql.SQL(", ").join(map(pgsql.Identifier, columns)),
+            pgsql.SQL("true" if header else "false"),
+            pgsql.Literal(null),
+        )
+        try:
+            with self.connection.cursor() as cursor:
+                with cursor.copy(statement) as copy:
+                    while chunk := stream.read(CHUNK):
+                        copy.write(chunk)
+                return max(cursor.rowcount, 0)
+        except psycopg.Error as error:
+            raise copy_error(error) from None
+
+    def copy_out(self, statement: pgsql.Composable, sink: IO[bytes]) -> int:
+        """Run a `COPY ... TO STDOUT` into `sink`; the bytes written."""
+        size = 0
+        try:
+            with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
+                for chunk in copy:
+                    sink.write(chunk)
+                    size += len(chunk)
+            return size
+        except psycopg.Error as error:
+            raise DatabaseError(_first_line(error), sqlstate=error.sqlstate) from None
+
+
+SESSION_SETTINGS = (
+    # The reader role's sessions default to read-only; temporary tables need a read-write
+    # transaction, and the role's privileges still allow it to write nothing else.
+    "SET TRANSACTION READ WRITE",
+    # Joins and set operations of a comparison stay in memory up to this (per operation).
+    "SET LOCAL work_mem = '64MB'",
+    # Temporary tables live in the session's own buffers (8MB by default, else on disk).
+    "SET LOCAL temp_buffers = '64MB'",
+)
+
+
+@contextmanager
+def session(dsn: Dsn) -> Iterator[Session]:
+    """A `Session` on `dsn`: everything it does is rolled back when the block ends."""
+    with connect(dsn) as connection:
+        try:
+            for setting in SESSION_SETTINGS:
+                connection.execute(setting)
+        except psycopg.Error as error:
+            raise DatabaseError(_first_line(error), sqlstate=error.sqlstate) from None
+        try:
+            yield Session(connection)
+        finally:
+            connection.rollback()

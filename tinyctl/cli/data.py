@@ -193,13 +193,33 @@ def test_etl(
         int,
         typer.Option("--parallel", min=1, max=16, help="Run up to N independent tests together."),
     ] = 1,
+    no_run: Annotated[
+        bool,
+        typer.Option(
+            "--no-run",
+            help="Check the warehouse as it is: no fixture files, no DAG run (as `dbt test`).",
+        ),
+    ] = False,
+    seed_first: Annotated[
+        bool, typer.Option("--seed", help="With --no-run: load the tests' seeds first.")
+    ] = False,
+    update_expected: Annotated[
+        bool,
+        typer.Option(
+            "--update-expected",
+            help="After a passing DAG run, rewrite the tests' `expected:` CSV files from the "
+            "current output (sorted, deterministic), then check them.",
+        ),
+    ] = False,
 ) -> None:
     """Run the spec's ETL tests through the real scheduler and check the warehouse. Exit 0 only if all pass."""
     # lazy: httpx, the Airflow client and the DAG deploy modules only for test-etl
     from tinyctl.data.test_etl import reports
     from tinyctl.data.test_etl.suite import run_suite
+    from tinyctl.targets.base import POSTGRES
 
-    project = open_project(spec, verbose, lock="test-etl", needs=True)
+    needs = (POSTGRES,) if no_run else True
+    project = open_project(spec, verbose, lock="test-etl", needs=needs)
     board = _Board(as_json)
     with board:
         results = run_suite(
@@ -211,13 +231,23 @@ def test_etl(
             junit=junit,
             html=html_path,
             on_progress=board.show,
+            no_run=no_run,
+            seed=seed_first,
+            update_expected=update_expected,
         )
     if as_json:
-        output.print_json(reports.as_json(project.name, results))
+        output.print_json({**reports.as_json(project.name, results), "dag_runs": not no_run})
     else:
         if board.live is not None:  # the live view is gone: the results stay on screen
             for result in results:
                 _print_result(result)
+        if no_run:
+            output.out.print(
+                "[dim]No DAG ran (--no-run): the checks read the warehouse as it is.[/dim]"
+            )
+        for result in results:
+            for file in result.updated:
+                output.out.print(f"  rewrote {escape(file)} from {escape(result.name)}'s output")
         _print_summary(reports.summary(results), junit, html_path)
     if not all(r.passed for r in results):
         raise typer.Exit(1)
@@ -259,3 +289,60 @@ def _print_summary(counts: dict[str, Any], junit: Path | None, html_path: Path |
     for path, kind in ((junit, "JUnit XML"), (html_path, "HTML report")):
         if path:
             output.out.print(f"  {kind}: {escape(str(path))}")
+
+
+@command("history")
+def history(
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+    as_json: JsonOption = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Runs shown.")] = 20,
+) -> None:
+    """List recent test-etl runs from the run history (the state folder's history.sqlite)."""
+    from tinyctl.data.test_etl.history import History  # lazy: sqlite3 only for this command
+
+    project = open_project(spec, verbose)
+    records = History(project.state.history_file).as_json(limit)
+    if as_json:
+        output.print_json(records)
+        return
+    if not records:
+        output.out.print("No test-etl run recorded yet.")
+        return
+    table = Table(box=None, padding=(0, 2, 0, 0), header_style="dim")
+    for column in ("run", "started", "mode", "passed", "failed", "errors", "seconds", "tests"):
+        table.add_column(column)
+    for run in records:
+        tests = " ".join(
+            f"[{'green' if t['status'] == 'passed' else 'red'}]{escape(t['test'])}[/]"
+            for t in run["tests"]
+        )
+        table.add_row(
+            run["run_id"],
+            run["started_at"],
+            run["mode"],
+            str(run["passed"]),
+            str(run["failed"]),
+            str(run["errors"]),
+            f"{run['seconds']:.1f}",
+            tests,
+        )
+    output.out.print(table)
+
+
+@command("report")
+def report(
+    spec: SpecOption = DEFAULT_SPEC,
+    verbose: VerboseOption = False,
+    out: Annotated[Path, typer.Option("--output", "-o", help="Where to write the page.")] = Path(
+        "report.html"
+    ),
+) -> None:
+    """Write the one-page HTML report of the run history: latest result per test, diffs, trends."""
+    # lazy: sqlite3 and the page's renderer only for `report`, not for seed or test-etl's start
+    from tinyctl.data.test_etl import page, reports
+    from tinyctl.data.test_etl.history import History
+
+    project = open_project(spec, verbose)
+    reports.write_report(out, page.render(project.name, History(project.state.history_file)))
+    output.out.print(f"HTML report: {escape(str(out))}")

@@ -488,6 +488,92 @@ class Seed(Strict):
 
 TableName = Annotated[str, Field(pattern=r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$")]
 ColumnName = Annotated[str, Field(pattern=IDENTIFIER)]
+SqlType = Annotated[str, AfterValidator(_sql_type)]
+
+NUMBER = r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+CONDITION = re.compile(
+    rf"\s*(?:(?P<op>==|!=|>=|<=|>|<)\s*(?P<value>{NUMBER})(?P<pct>%)?"
+    rf"|between\s+(?P<low>{NUMBER})(?P<lowpct>%)?\s+and\s+(?P<high>{NUMBER})(?P<highpct>%)?)\s*"
+)
+CHANGE = re.compile(r"\s*<=?\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*")
+TOLERANCE = re.compile(rf"\s*({NUMBER[2:]})\s*%\s*")  # a non-negative share, e.g. '0.5%'
+
+
+def _condition(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{value!r} is not a condition (write e.g. '>= 0' or 'between 1 and 9')")
+    text = str(value) if not isinstance(value, str) else value
+    if isinstance(value, int | float):
+        text = f"== {value}"
+    if not CONDITION.fullmatch(text):
+        raise ValueError(
+            f"{value!r} is not a condition: write '>= 0', '< 100', '== 3', '<= 5%' or 'between 1 and 9'"
+        )
+    return text
+
+
+def _change(value: Any) -> str:
+    if not isinstance(value, str) or not CHANGE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a change bound: write a share such as '<=20%'")
+    return value
+
+
+def _tolerance(value: Any) -> int | float | str:
+    if isinstance(value, bool):
+        raise ValueError("a tolerance is a number (0.01) or a share ('0.5%'), not yes/no")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"a tolerance is not negative: {value}")
+        return value
+    if isinstance(value, str) and TOLERANCE.fullmatch(value):
+        return value
+    raise ValueError(f"{value!r} is not a tolerance: write an amount (0.01) or a share ('0.5%')")
+
+
+Condition = Annotated[str | int | float, BeforeValidator(_condition)]
+ChangeBound = Annotated[str, BeforeValidator(_change)]
+Tolerance = Annotated[int | float | str, BeforeValidator(_tolerance)]
+
+
+def condition_holds(condition: str, value: float) -> bool:
+    """'>= 0', '<= 5%' (a share: 5% is 0.05), 'between 1 and 9' (inclusive) against `value`."""
+    match = CONDITION.fullmatch(condition)
+    if match is None:
+        raise ValueError(f"not a condition: {condition!r}")
+
+    def number(text: str, pct: str | None) -> float:
+        return float(text) / 100 if pct else float(text)
+
+    if match.group("op"):
+        bound = number(match.group("value"), match.group("pct"))
+        return {
+            "==": value == bound,
+            "!=": value != bound,
+            ">=": value >= bound,
+            "<=": value <= bound,
+            ">": value > bound,
+            "<": value < bound,
+        }[match.group("op")]
+    low = number(match.group("low"), match.group("lowpct"))
+    high = number(match.group("high"), match.group("highpct"))
+    return low <= value <= high
+
+
+def change_share(bound: str) -> float:
+    """'<=20%' -> 0.2"""
+    match = CHANGE.fullmatch(bound)
+    if match is None:
+        raise ValueError(f"not a change bound: {bound!r}")
+    return float(match.group(1)) / 100
+
+
+def tolerance_of(value: int | float | str) -> tuple[str, float]:
+    """('absolute', 0.01) or ('relative', 0.005) for '0.5%'."""
+    if isinstance(value, str):
+        match = TOLERANCE.fullmatch(value)
+        assert match is not None  # validated by the model
+        return "relative", float(match.group(1)) / 100
+    return "absolute", float(value)
 
 
 class RowCount(Strict):
@@ -496,11 +582,24 @@ class RowCount(Strict):
     equals: int | None = Field(None, ge=0)
     min: int | None = Field(None, ge=0)
     max: int | None = Field(None, ge=0)
+    change_vs_previous: ChangeBound | None = Field(
+        None,
+        description="e.g. '<=20%': the count may differ from the median of the previous "
+        "passing runs (run history) by at most this share.",
+    )
+    previous_runs: int = Field(
+        10, ge=1, le=1000, description="Passing runs change_vs_previous reads."
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> RowCount:
-        if self.equals is None and self.min is None and self.max is None:
-            raise ValueError("row_count needs `equals`, `min` or `max`")
+        if (
+            self.equals is None
+            and self.min is None
+            and self.max is None
+            and self.change_vs_previous is None
+        ):
+            raise ValueError("row_count needs `equals`, `min`, `max` or `change_vs_previous`")
         if self.equals is not None and (self.min is not None or self.max is not None):
             raise ValueError("row_count takes `equals` or `min`/`max`, not both")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -552,6 +651,170 @@ class CustomSql(Strict):
     )
 
 
+class ExpectedRows(Strict):
+    """A table (or query) compared with expected rows: a CSV file next to the spec, or inline."""
+
+    table: TableName | None = Field(None, description="schema.table compared (or `query`).")
+    query: str | None = Field(None, min_length=1, description="A SELECT compared (or `table`).")
+    where: str | None = Field(None, description="Compare only the table's rows matching this.")
+    file: FilePath | None = Field(
+        None, description="CSV file of the expected rows, with a header (relative to the spec)."
+    )
+    rows: list[dict[ColumnName, Scalar | None]] | None = Field(
+        None, min_length=1, description="Inline expected rows (or `file`)."
+    )
+    key: list[ColumnName] | None = Field(
+        None,
+        description="Columns identifying a row: diffs name the changed cells. Without a key the "
+        "rows are compared as a multiset (missing and unexpected rows only).",
+    )
+    columns: list[ColumnName] | None = Field(
+        None, description="Columns compared (default: every column of the expected rows)."
+    )
+    tolerance: Tolerance | dict[ColumnName, Tolerance] | None = Field(
+        None,
+        description="Numeric tolerance: an absolute amount (0.01) or a share of the expected "
+        "value ('0.5%'); one for every numeric column, or per column. Needs `key`.",
+    )
+    null_text: str = Field("", max_length=100, description="The text that means NULL in the CSV.")
+    show: int = Field(10, ge=1, le=1000, description="Differences shown of each kind.")
+
+    @model_validator(mode="after")
+    def _sources(self) -> ExpectedRows:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("expected compares exactly one of `table` or `query`")
+        if (self.file is None) == (self.rows is None):
+            raise ValueError("expected takes exactly one of `file` (a CSV) or `rows` (inline)")
+        if self.query is not None and self.where is not None:
+            raise ValueError("`where` filters a `table`; put the condition in the `query`")
+        if self.tolerance is not None and not self.key:
+            raise ValueError(
+                "a tolerance pairs expected and actual rows by `key`: add `key` (the columns "
+                "that identify a row)"
+            )
+        if self.key and self.columns and (out := [k for k in self.key if k not in self.columns]):
+            raise ValueError(f"key column(s) {', '.join(out)} are not in `columns`")
+        if self.rows is not None:
+            header = list(self.rows[0])
+            for index, row in enumerate(self.rows[1:], start=2):
+                if list(row) != header:
+                    raise ValueError(
+                        f"inline row {index} has the columns {', '.join(row)}; row 1 has "
+                        f"{', '.join(header)} (every row names the same columns, in order)"
+                    )
+        return self
+
+
+class ColumnSpec(Strict):
+    """One column of a schema contract: its type, nullability and optional value ranges."""
+
+    type: SqlType | None = Field(None, description="A Postgres type: int4 and integer are one.")
+    nullable: bool | None = Field(None, description="false: the column is declared NOT NULL.")
+    min: Condition | None = Field(None, description="Bound on the smallest value, e.g. '>= 0'.")
+    max: Condition | None = Field(None, description="Bound on the largest value.")
+    mean: Condition | None = Field(None, description="Bound on the mean, e.g. 'between 1 and 9'.")
+    null_share: Condition | None = Field(None, description="Bound on the share of NULL, '<= 1%'.")
+
+    @property
+    def ranges(self) -> bool:
+        return any(v is not None for v in (self.min, self.max, self.mean, self.null_share))
+
+
+class ColumnsContract(Strict):
+    """A table keeps its shape: these columns, with these types and nullability."""
+
+    table: TableName
+    mode: Literal["exact", "at_least"] = Field(
+        "exact", description="exact: these columns and no other; at_least: others may exist."
+    )
+    columns: dict[ColumnName, SqlType | ColumnSpec] = Field(
+        min_length=1,
+        description="Column -> type ('numeric(12,2)'), or {type, nullable, min, max, mean, null_share}.",
+    )
+
+    def spec_of(self, column: str) -> ColumnSpec:
+        value = self.columns[column]
+        return value if isinstance(value, ColumnSpec) else ColumnSpec(type=value)
+
+
+AGGREGATES = ("sum", "avg", "min", "max", "count", "count_distinct")
+
+
+class Reconcile(Strict):
+    """Two relations agree: row counts, aggregates of columns, distinct keys."""
+
+    source: str = Field(
+        alias="from",
+        pattern=r"^(fixture|([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*)$",
+        description="schema.table, or `fixture`: the test's fixture CSV files as one relation.",
+    )
+    to: TableName
+    from_where: str | None = None
+    to_where: str | None = None
+    row_count: bool = Field(True, description="Compare the row counts.")
+    aggregates: dict[ColumnName, Literal[AGGREGATES] | list[Literal[AGGREGATES]]] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="Column -> aggregate(s) compared, e.g. {amount: sum}."
+    )
+    keys: list[ColumnName] | None = Field(
+        None, description="Every distinct key of `from` is found in `to`."
+    )
+    keys_match: Literal["contained", "equal"] = Field(
+        "contained", description="equal: also every key of `to` is found in `from`."
+    )
+    tolerance: Tolerance = Field(
+        0, description="Allowed difference of counts and aggregates: absolute, or '1%' of `from`."
+    )
+
+    @property
+    def measures(self) -> list[tuple[str, str]]:
+        """(aggregate, column) pairs, in the spec's order."""
+        pairs = []
+        for column, aggregates in self.aggregates.items():
+            for aggregate in [aggregates] if isinstance(aggregates, str) else aggregates:
+                pairs.append((aggregate, column))
+        return pairs
+
+
+class RelativeCount(Strict):
+    """The row count as a share of another relation's."""
+
+    relative_to: TableName
+    where: str | None = Field(None, description="Filter of the other relation.")
+    ratio: Condition = Field(description="e.g. 'between 0.95 and 1' or '>= 0.99'.")
+
+
+class Range(Strict):
+    """Statistics of a column (and the row count) within bounds, optionally against history."""
+
+    table: TableName
+    column: ColumnName | None = None
+    where: str | None = None
+    min: Condition | None = Field(None, description="Bound on the smallest value, e.g. '>= 0'.")
+    max: Condition | None = Field(None, description="Bound on the largest value.")
+    mean: Condition | None = Field(None, description="Bound on the mean, e.g. 'between 1 and 9'.")
+    null_share: Condition | None = Field(None, description="Bound on the share of NULL, '<= 1%'.")
+    row_count: RelativeCount | None = None
+    change_vs_previous: ChangeBound | None = Field(
+        None,
+        description="e.g. '<=20%': each statistic may differ from the median of the previous "
+        "passing runs by at most this share.",
+    )
+    previous_runs: int = Field(
+        10, ge=1, le=1000, description="Passing runs change_vs_previous reads."
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> Range:
+        stats = [self.min, self.max, self.mean, self.null_share]
+        if any(s is not None for s in stats) and self.column is None:
+            raise ValueError("min, max, mean and null_share bound a `column`: name it")
+        if all(s is None for s in stats) and self.row_count is None and not self.change_vs_previous:
+            raise ValueError(
+                "range needs a bound: min, max, mean, null_share, row_count or change_vs_previous"
+            )
+        return self
+
+
 EXPECTATION_KINDS = (
     "row_count",
     "not_null",
@@ -560,6 +823,10 @@ EXPECTATION_KINDS = (
     "relationships",
     "freshness",
     "sql",
+    "expected",
+    "columns",
+    "reconcile",
+    "range",
 )
 
 
@@ -614,6 +881,10 @@ class Expectation(Strict):
     relationships: Relationships | None = None
     freshness: Freshness | None = None
     sql: CustomSql | None = None
+    expected: ExpectedRows | None = None
+    columns: ColumnsContract | None = None
+    reconcile: Reconcile | None = None
+    range: Range | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Expectation:

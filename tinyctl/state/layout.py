@@ -38,6 +38,7 @@ class StateLayout:
     LOCK = "lock"
     APPLIED_SETTINGS = "applied-settings.json"
     RUNTIME_RECORD = "runtime.json"
+    HISTORY = "history.sqlite"  # test-etl's run history: kept by `down --volumes`
     LOCAL = "local"
     # Folders: the stack mounts `dags/` and `logs/`, and the deployed copies of the project's
     # `plugins/` and `include/` (tinyctl.dags.code); `secrets/` holds mode-0600 files.
@@ -82,6 +83,11 @@ class StateLayout:
     def local_dir(self) -> Path:
         """The local runtime's processes, logs, cluster and Airflow home."""
         return self.root / self.LOCAL
+
+    @property
+    def history_file(self) -> Path:
+        """test-etl's run history (tinyctl.data.test_etl.history)."""
+        return self.root / self.HISTORY
 
     @property
     def applied_settings_file(self) -> Path:

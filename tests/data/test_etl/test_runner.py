@@ -21,9 +21,12 @@ import pytest
 import yaml
 from conftest import Stack
 
+from tinyctl.data.test_etl.kinds import expand
+
 SPEC_NAME = "tinyctl-etltest.yaml"
 SEED_FOLDER = "seeds/tt_etl"
-DAG_FILES = ("tt_etl_noop_a.py", "tt_etl_noop_b.py", "tt_etl_boom.py")
+DAG_FILES = ("tt_etl_noop_a.py", "tt_etl_noop_b.py", "tt_etl_boom.py", "tt_etl_totals.py")
+FIXTURE_FOLDER = "tt_etl_fixture"  # in the data folder, where the test's fixture file goes
 MARKER = "tinyctl-boom-marker"
 
 ORDERS_CSV = (
@@ -81,6 +84,39 @@ def tt_etl_boom():
 
 tt_etl_boom()
 '''
+
+# A transformation whose output `expected:` checks; the "changed" one multiplies the amounts.
+TOTALS_SQL = (
+    "CREATE TABLE staging.tt_etl_totals AS SELECT status, count(*) AS orders, {amount} AS amount"
+    " FROM staging.tt_etl_orders GROUP BY status"
+)
+GOOD_AMOUNT, CHANGED_AMOUNT = "sum(amount)", "round(sum(amount) * 1.1, 2)"
+TOTALS_DAG = """from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+SQL = "{sql}"
+
+
+@dag(dag_id="tt_etl_totals", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
+     default_args={{"retries": 0}}, tags=["tinyctl-test"])
+def tt_etl_totals():
+    @task
+    def build():
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        PostgresHook(postgres_conn_id="warehouse").run(
+            ["DROP TABLE IF EXISTS staging.tt_etl_totals", SQL], autocommit=True
+        )
+
+    build()
+
+
+tt_etl_totals()
+"""
+TOTALS_CSV = "status,orders,amount\npaid,2,40.00\npending,2,370.00\nrefunded,1,5.00\n"
 
 PASSING = [{"sql": {"query": "SELECT 1", "equals": 1}}]
 EXTRA_TESTS = [
@@ -145,6 +181,45 @@ EXTRA_TESTS = [
             },
         ],
     },
+    {
+        "name": "tt_etl_expected",
+        "dag": "tt_etl_totals",
+        "seeds": ["tt_etl_orders"],
+        "files": [{"from": f"{SEED_FOLDER}/orders.csv", "to": FIXTURE_FOLDER}],
+        "timeout": "3m",
+        "tags": ["tt_expected"],
+        "expect": [
+            {
+                "expected": {
+                    "table": "staging.tt_etl_totals",
+                    "file": f"{SEED_FOLDER}/totals.csv",
+                    "key": ["status"],
+                }
+            },
+            {
+                "columns": {
+                    "table": "staging.tt_etl_totals",
+                    "columns": {"status": "text", "orders": "int8", "amount": "numeric"},
+                }
+            },
+            {
+                "reconcile": {
+                    "from": "fixture",
+                    "to": "staging.tt_etl_orders",
+                    "aggregates": {"amount": "sum"},
+                    "keys": ["order_id"],
+                }
+            },
+            {
+                "range": {
+                    "table": "staging.tt_etl_orders",
+                    "column": "amount",
+                    "min": ">= 0",
+                    "change_vs_previous": "<=20%",
+                }
+            },
+        ],
+    },
     {"name": "tt_etl_boom", "dag": "tt_etl_boom", "timeout": "3m"},
     {"name": "tt_etl_par_a", "dag": "tt_etl_noop_a", "timeout": "3m", "expect": PASSING},
     {"name": "tt_etl_par_b", "dag": "tt_etl_noop_b", "timeout": "3m", "expect": PASSING},
@@ -177,6 +252,10 @@ def etl(live_stack: Stack) -> Iterator[Stack]:
     (root / "dags" / "tt_etl_noop_a.py").write_text(NOOP_DAG.format(dag_id="tt_etl_noop_a"))
     (root / "dags" / "tt_etl_noop_b.py").write_text(NOOP_DAG.format(dag_id="tt_etl_noop_b"))
     (root / "dags" / "tt_etl_boom.py").write_text(BOOM_DAG)
+    (root / "dags" / "tt_etl_totals.py").write_text(
+        TOTALS_DAG.format(sql=TOTALS_SQL.format(amount=GOOD_AMOUNT))
+    )
+    (root / SEED_FOLDER / "totals.csv").write_text(TOTALS_CSV)
     spec = yaml.safe_load((root / "tinyctl.yaml").read_text())
     spec["seeds"] = [
         *spec.get("seeds", []),
@@ -201,8 +280,11 @@ def etl(live_stack: Stack) -> Iterator[Stack]:
             (root / "dags" / name).unlink(missing_ok=True)
         (root / SPEC_NAME).unlink(missing_ok=True)
         shutil.rmtree(root / SEED_FOLDER, ignore_errors=True)
+        shutil.rmtree(root / "data" / FIXTURE_FOLDER, ignore_errors=True)
         pruned = live_stack.run("deploy-dags", "--prune", "--json")
-        live_stack.psql("DROP TABLE IF EXISTS staging.tt_etl_orders")
+        live_stack.psql(
+            "DROP TABLE IF EXISTS staging.tt_etl_orders; DROP TABLE IF EXISTS staging.tt_etl_totals"
+        )
         assert pruned.returncode == 0, pruned.stdout + pruned.stderr
 
 
@@ -245,7 +327,9 @@ def test_the_sample_spec_passes_end_to_end(live_stack: Stack, tmp_path: Path) ->
     assert sample["status"] == "passed" and sample["run_state"] == "success"
     assert sample["failed_task"] is None and sample["log_tail"] is None
     spec_test = next(t for t in live_stack.loaded().spec.tests if t.name == "orders_2026_11_01")
-    assert len(sample["expectations"]) == len(spec_test.expect) >= 9
+    assert len(sample["expectations"]) == len(expand(list(spec_test.expect))) >= 9
+    kinds = {e["kind"] for e in sample["expectations"]}
+    assert kinds >= {"expected", "columns", "reconcile", "range"}  # one example of each
     assert all(e["passed"] for e in sample["expectations"])  # the warn-severity one included
     assert sample["row_counts"]["staging.orders"] >= 14
     assert {t["task_id"] for t in sample["tasks"]} >= {
@@ -270,7 +354,7 @@ def test_the_sample_spec_passes_end_to_end(live_stack: Stack, tmp_path: Path) ->
     )
     assert not list(root.iter("failure")) and not list(root.iter("error"))
     assert cases[0].get("classname") == f"tinyctl.{live_stack.name}.staging_orders"
-    assert "PASS revenue of 2026-11-01 in EUR" in cases[0].findtext("system-out")
+    assert "PASS daily revenue of 2026-11-01" in cases[0].findtext("system-out")
 
     html = page.read_text()
     assert html.startswith("<!doctype html>")
@@ -426,3 +510,80 @@ def test_a_k_pattern_matching_nothing_is_bad_input(etl: Stack) -> None:
     message = plain(result.stderr)
     assert "no test matches 'tt_etl_matches_nothing'" in message
     assert "tt_etl_par_a" in message, "the hint lists the tests"
+
+
+# --------------------------------------------------------------------------- issue 21's kinds
+
+
+def _deploy_totals(etl: Stack, amount: str) -> None:
+    (etl.root / "dags" / "tt_etl_totals.py").write_text(
+        TOTALS_DAG.format(sql=TOTALS_SQL.format(amount=amount))
+    )
+
+
+@pytest.mark.stack
+def test_expected_output_passes_then_a_changed_transformation_names_the_changed_cell(
+    etl: Stack, tmp_path: Path
+) -> None:
+    _deploy_totals(etl, GOOD_AMOUNT)
+    result, data = run_json(etl, "-s", SPEC_NAME, "--select", "tag:tt_expected")
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks = data["tests"][0]["expectations"]
+    assert [c["kind"] for c in checks] == ["expected", "columns", "reconcile", "range"]
+    assert all(c["status"] == "pass" for c in checks), checks
+    try:
+        _deploy_totals(etl, CHANGED_AMOUNT)
+        page = tmp_path / "changed.html"
+        failing = etl.run(
+            "test-etl", "-s", SPEC_NAME, "--select", "tag:tt_expected", "--html", str(page)
+        )
+        assert failing.returncode == 1, failing.stdout + failing.stderr
+        text = plain(failing.stdout)
+        assert "3 changed row(s)" in text
+        assert "amount: 40.00 -> 44.00" in text and "amount: 370.00 -> 407.00" in text
+        assert "amount: 40.00 -&gt; 44.00" in page.read_text()  # the page carries the diff
+        _, data = run_json(etl, "--no-run", "-s", SPEC_NAME, "--select", "tag:tt_expected")
+        diff = data["tests"][0]["expectations"][0]["details"]["diff"]
+        assert diff["counts"] == {"missing": 0, "unexpected": 0, "changed": 3}
+        assert (
+            data["dag_runs"] is False and "no DAG run (--no-run)" not in data["tests"][0]["message"]
+        )
+    finally:
+        _deploy_totals(etl, GOOD_AMOUNT)
+
+
+@pytest.mark.stack
+def test_history_records_every_run_and_the_change_bound_catches_a_jump(etl: Stack) -> None:
+    """Passing --no-run checks build the history; 10 times the rows is far from their median."""
+    for _ in range(2):
+        result, _data = run_json(
+            etl,
+            "--no-run",
+            "--seed",
+            "-s",
+            SPEC_NAME,
+            "--select",
+            "tag:tt_expected",
+            "-k",
+            "tt_etl_expected",
+        )
+        assert result.returncode in (0, 1), result.stdout + result.stderr
+    runs = etl.json("history", "-s", SPEC_NAME, "--limit", "2")
+    assert [r["mode"] for r in runs] == ["no-run", "no-run"]
+    assert runs[0]["tests"][0]["test"] == "tt_etl_expected"
+    etl.psql(
+        "INSERT INTO staging.tt_etl_orders SELECT order_id + 100 * g, customer_id, status, amount FROM staging.tt_etl_orders, generate_series(1, 9) AS g"
+    )
+    try:
+        result, data = run_json(etl, "--no-run", "-s", SPEC_NAME, "--select", "tag:tt_expected")
+        assert result.returncode == 1
+        ranged = data["tests"][0]["expectations"][3]
+        assert ranged["kind"] == "range" and ranged["status"] == "error"
+        assert "row_count 50 is 900% away from the median 5" in ranged["message"]
+        history = etl.json("history", "-s", SPEC_NAME, "--limit", "1")
+        assert history[0]["failed"] == 1
+    finally:
+        etl.psql("DELETE FROM staging.tt_etl_orders WHERE order_id > 100")
+    report = etl.run("report", "-s", SPEC_NAME, "-o", "tt-report.html")
+    assert report.returncode == 0 and "tt_etl_expected" in (etl.root / "tt-report.html").read_text()
+    (etl.root / "tt-report.html").unlink()

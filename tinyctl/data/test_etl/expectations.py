@@ -12,14 +12,18 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tinyctl.db import DatabaseError, Dsn, query
+from tinyctl.db import DatabaseError, Dsn, Session, query, session
 from tinyctl.db import sql as q
 from tinyctl.spec.models import (
     AcceptedValues,
+    ColumnsContract,
     CustomSql,
     Expectation,
+    ExpectedRows,
     Freshness,
     NotNull,
+    Range,
+    Reconcile,
     Relationships,
     RowCount,
     Unique,
@@ -45,6 +49,8 @@ class ExpectationResult:
     status: str = ""  # pass | warn | error (derived from passed when not given)
     severity: str = "error"
     stored_in: str | None = None  # schema.table holding every offending row (--store-failures)
+    details: dict[str, Any] = field(default_factory=dict)  # a diff, measured values (history)
+    seconds: float = 0.0  # how long the check took
 
     def __post_init__(self) -> None:
         if not self.status:
@@ -67,6 +73,8 @@ class ExpectationResult:
             "table": self.table,
             "columns": self.columns,
             "rows": [[_plain(v) for v in r] for r in self.rows],
+            "seconds": round(self.seconds, 3),
+            **({"details": self.details} if self.details else {}),
         }
 
 
@@ -111,6 +119,8 @@ def default_name(expectation: Expectation) -> str:
                 if part
             )
         )
+        if body.change_vs_previous:
+            bound = f"{bound} change {body.change_vs_previous.strip()}".strip()
         return f"row_count({body.table}{' where ' + body.where if body.where else ''}) {bound}"
     if isinstance(body, NotNull | Unique):
         return f"{kind}({body.table}: {', '.join(body.columns)})"
@@ -123,6 +133,14 @@ def default_name(expectation: Expectation) -> str:
     if isinstance(body, CustomSql):
         query_text = " ".join(body.query.split())
         return f"sql({query_text[:60]}{'...' if len(query_text) > 60 else ''})"
+    if isinstance(body, ExpectedRows):
+        return f"expected({body.table or 'query'} = {body.file or 'inline rows'})"
+    if isinstance(body, ColumnsContract):
+        return f"columns({body.table}, {body.mode.replace('_', ' ')})"
+    if isinstance(body, Reconcile):
+        return f"reconcile({body.source} -> {body.to})"
+    if isinstance(body, Range):
+        return f"range({body.table}{'.' + body.column if body.column else ''})"
     return kind
 
 
@@ -141,15 +159,21 @@ class RowCheck:
     select: q.Composable  # every offending row
     describe: Callable[[int, list[list[Any]]], str]  # failures, sample -> the message
     sample: q.Composable | None = None  # what the console shows of them (None: the rows)
+    setup: Setup | None = None  # loads the temporary tables the SELECT reads
+    limit: int = SAMPLE_ROWS  # rows of the sample
+    details: dict[str, Any] = field(default_factory=dict)  # filled by describe (reports)
 
 
 Judged = tuple[int, str, list[str], list[list[Any]]]  # failures, message, columns, rows shown
+Setup = Callable[[Session], None]  # runs in the check's session before its SELECT
 
 
 @dataclass(frozen=True)
 class MeasuredCheck:
     select: q.Composable  # one row: what is measured
     judge: Callable[[list[str], list[Any] | None], Judged]  # columns, the row (None: no row)
+    setup: Setup | None = None  # loads the temporary tables the SELECT reads
+    details: dict[str, Any] = field(default_factory=dict)  # filled by judge (history, reports)
 
 
 Check = RowCheck | MeasuredCheck
@@ -162,16 +186,25 @@ def _over(check: Check, statement: q.Composable) -> q.Composable:
 
 
 def _run(dsn: Dsn, check: Check) -> Judged:
+    """The check's queries; in one session after its setup when it loads temporary tables."""
+    if check.setup is None:
+        return _ask(lambda statement: query(dsn, statement), check)
+    with session(dsn) as s:
+        check.setup(s)
+        return _ask(s.query, check)
+
+
+def _ask(ask: Callable[[q.Composable], tuple[list[str], list[Any]]], check: Check) -> Judged:
     """Count the offending rows, then sample them; or read and judge the measured row."""
     if isinstance(check, MeasuredCheck):
-        names, rows = query(dsn, _over(check, q.SQL("SELECT * FROM {} LIMIT 1").format(OFFENDING)))
+        names, rows = ask(_over(check, q.SQL("SELECT * FROM {} LIMIT 1").format(OFFENDING)))
         return check.judge(names, list(rows[0]) if rows else None)
-    _, rows = query(dsn, _over(check, q.SQL("SELECT count(*) FROM {}").format(OFFENDING)))
+    _, rows = ask(_over(check, q.SQL("SELECT count(*) FROM {}").format(OFFENDING)))
     failures = int(rows[0][0])
     if not failures:
         return 0, check.describe(0, []), [], []
-    limit = q.SQL(" LIMIT {}").format(q.Literal(SAMPLE_ROWS))
-    names, sample = query(dsn, _over(check, (check.sample or EVERY_ROW) + limit))
+    limit = q.SQL(" LIMIT {}").format(q.Literal(check.limit))
+    names, sample = ask(_over(check, (check.sample or EVERY_ROW) + limit))
     shown = [list(r) for r in sample]
     return failures, check.describe(failures, shown), names, shown
 
@@ -367,11 +400,13 @@ def verdict(expectation: Expectation, failures: int) -> str:
     return "pass"
 
 
-def evaluate(dsn: Dsn, expectation: Expectation) -> ExpectationResult:
+def evaluate(dsn: Dsn, expectation: Expectation, check: Check | None = None) -> ExpectationResult:
+    """The expectation's verdict; `check`: its SELECT when built elsewhere (test_etl.kinds)."""
     name = expectation.name or default_name(expectation)
     table = getattr(expectation.body, "table", None)
+    check = check or check_of(expectation)
     try:
-        failures, message, columns, rows = _run(dsn, check_of(expectation))
+        failures, message, columns, rows = _run(dsn, check)
     except DatabaseError as error:  # a broken check is an error whatever its severity
         # Postgres names the wrapping SELECT, not the user's DELETE: say what happened instead.
         why = WRITES if error.sqlstate == READ_ONLY_VIOLATION else error.message
@@ -397,6 +432,7 @@ def evaluate(dsn: Dsn, expectation: Expectation) -> ExpectationResult:
         failures=failures,
         status=status,
         severity=expectation.severity,
+        details=check.details,
     )
 
 

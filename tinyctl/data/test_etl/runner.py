@@ -23,11 +23,13 @@ from tinyctl.dags.run import (
     trigger_and_wait,
 )
 from tinyctl.data.seed import run_seeds
-from tinyctl.data.test_etl.expectations import ExpectationResult, check_of, evaluate, tables_of
+from tinyctl.data.test_etl import expected, kinds
+from tinyctl.data.test_etl.expectations import ExpectationResult
+from tinyctl.data.test_etl.kinds import CheckContext, History
 from tinyctl.db import Dsn, count_rows, store_rows
 from tinyctl.errors import BadInput, TinyctlError
 from tinyctl.project import Project
-from tinyctl.spec.models import EtlTest, parse_duration
+from tinyctl.spec.models import EtlTest, Expectation, parse_duration
 from tinyctl.state.secrets import READER_ROLE
 
 LOG_TAIL_LINES = 25
@@ -50,6 +52,7 @@ class TestResult:
     row_counts: dict[str, int | None] = field(default_factory=dict)
     seconds: float = 0.0
     run_seconds: float | None = None
+    updated: list[str] = field(default_factory=list)  # expected files rewritten
 
     @property
     def passed(self) -> bool:
@@ -70,6 +73,7 @@ class TestResult:
             "tasks": [t.as_dict(*TASK_KEYS) for t in self.tasks],
             "expectations": [e.as_dict() for e in self.expectations],
             "row_counts": self.row_counts,
+            **({"updated_expected": self.updated} if self.updated else {}),
         }
 
 
@@ -151,28 +155,35 @@ def _failed_task(tasks: list[TaskState]) -> TaskState | None:
 
 def run_test(
     project: Project,
-    client: AirflowClient,
+    client: AirflowClient | None,
     test: EtlTest,
     *,
     on_progress: ProgressCallback | None = None,
     ensure_dag: Callable[[str], None] | None = None,
     store_failures: bool = False,
+    options: RunOptions | None = None,
 ) -> TestResult:
-    """Seed, put the fixtures in place, run the DAG, then check the warehouse."""
+    """Seed, put the fixtures in place, run the DAG, then check the warehouse. With
+    `options.no_run`: only the checks (and the seeds when asked), on the warehouse as it is."""
     report = on_progress or (lambda _p: None)
+    options = options or RunOptions()
     started = time.monotonic()
     result = TestResult(test.name, test.dag)
     try:
-        if test.seeds:
+        if test.seeds and (options.seed or not options.no_run):
             report(Progress(test.name, "seeding"))
             run_seeds(project, only=test.seeds)
+        if options.no_run:
+            report(Progress(test.name, "checking"))
+            _check(project, test, result, store_failures=store_failures, options=options)
+            return _finish(result, started, report)
         _copy_fixtures(project, test)
         report(Progress(test.name, "deploying"))
         if ensure_dag:
             ensure_dag(test.dag)
-        if _run_dag(client, test, result, report):
+        if client is not None and _run_dag(client, test, result, report):
             report(Progress(test.name, "checking", result.tasks))
-            _check(project, test, result, store_failures=store_failures)
+            _check(project, test, result, store_failures=store_failures, options=options)
     except TinyctlError as error:
         result.status = "error"
         result.message = error.message + (f" ({error.hint})" if error.hint else "")
@@ -224,16 +235,49 @@ def _run_dag(
     return False
 
 
-def _check(project: Project, test: EtlTest, result: TestResult, *, store_failures: bool) -> None:
+@dataclass(frozen=True)
+class RunOptions:
+    """How test-etl runs each test (beyond --store-failures)."""
+
+    no_run: bool = False  # check the warehouse as it is: no fixtures, no DAG run
+    seed: bool = False  # with no_run: load the tests' seeds first
+    update_expected: bool = False  # rewrite `expected:` files after the DAG run passed
+    history: History | None = None  # (test, expectation, metric, n) -> previous values
+
+
+def check_context(project: Project, test: EtlTest, options: RunOptions) -> CheckContext:
+    history = options.history
+
+    def previous(name: str, metric: str, n: int) -> list[float]:
+        return history(test.name, name, metric, n) if history else []
+
+    fixtures = [project.path(f.source) for f in test.files]
+    return CheckContext(project.root, fixtures, previous)
+
+
+def _check(
+    project: Project,
+    test: EtlTest,
+    result: TestResult,
+    *,
+    store_failures: bool,
+    options: RunOptions,
+) -> None:
     """The test's expectations, against the warehouse the run wrote."""
-    # Expectations run as tinyctl's read-only role: a check can read, never write.
+    # Expectations run as tinyctl's read-only role: a check can read, never write (its
+    # temporary tables excepted: expected rows, fixture files).
     dsn = project.warehouse(test.database, role=READER_ROLE)
-    result.expectations = [evaluate(dsn, e) for e in test.expect]
+    expectations = kinds.expand(list(test.expect))
+    if options.update_expected:
+        result.updated = expected.rewrite_files(dsn, expectations, project.root)
+    context = check_context(project, test, options)
+    result.expectations = [kinds.evaluate(dsn, e, context) for e in expectations]
     if store_failures:
         # Storing creates tables: as the ETL writer role, which owns the schemas it
         # writes to (the read-only role above could never CREATE there).
-        _store_failures(project, project.warehouse(test.database), test, result.expectations)
-    result.row_counts = count_rows(dsn, tables_of(list(test.expect)))
+        writer = project.warehouse(test.database)
+        _store_failures(project, writer, test, expectations, result.expectations, context)
+    result.row_counts = count_rows(dsn, kinds.tables_of(expectations))
     failed_checks = [e for e in result.expectations if not e.passed]
     warned = sum(e.warned for e in result.expectations)
     also = f", {warned} warned" if warned else ""
@@ -244,9 +288,8 @@ def _check(project: Project, test: EtlTest, result: TestResult, *, store_failure
         )
     else:
         result.status = "passed"
-        result.message = (
-            f"run succeeded; {len(result.expectations) - warned} expectation(s) passed{also}"
-        )
+        how = "no DAG run (--no-run)" if options.no_run else "run succeeded"
+        result.message = f"{how}; {len(result.expectations) - warned} expectation(s) passed{also}"
 
 
 def failures_table(test: str, index: int, kind: str) -> str:
@@ -257,17 +300,23 @@ def failures_table(test: str, index: int, kind: str) -> str:
 
 
 def _store_failures(
-    project: Project, dsn: Dsn, test: EtlTest, results: list[ExpectationResult]
+    project: Project,
+    dsn: Dsn,
+    test: EtlTest,
+    expectations: list[Expectation],
+    results: list[ExpectationResult],
+    context: CheckContext,
 ) -> None:
     """Every offending row of each failed (or warned) expectation, in a table of its own:
     `CREATE TABLE ... AS` the very SELECT that counted and sampled them."""
     schema = project.spec.store_failures.schema_
-    for index, (expectation, result) in enumerate(zip(test.expect, results, strict=True)):
+    for index, (expectation, result) in enumerate(zip(expectations, results, strict=True)):
         if result.status == "pass":
             continue
         table = failures_table(test.name, index, expectation.kind)
         try:
-            store_rows(dsn, schema, table, check_of(expectation).select)
+            check = kinds.check_of(expectation, context, result.name)
+            store_rows(dsn, schema, table, check.select, check.setup)
         except TinyctlError as error:
             result.message += f" (failures not stored: {error.message})"
             continue

@@ -8,10 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tinyctl.dags.deploy import deploy_dags
-from tinyctl.data.test_etl import reports
+from tinyctl.data.test_etl import kinds, page, preflight, reports
+from tinyctl.data.test_etl.history import History, new_run_id
 from tinyctl.data.test_etl.runner import (
     Progress,
     ProgressCallback,
+    RunOptions,
     TestResult,
     run_test,
     select_tests,
@@ -32,25 +34,49 @@ def run_suite(
     html: Path | None = None,
     on_progress: ProgressCallback | None = None,
     deploy: bool = True,
+    no_run: bool = False,
+    seed: bool = False,
+    update_expected: bool = False,
 ) -> list[TestResult]:
     """The results of the tests `keywords` (-k) and `selectors` (--select) pick, in spec order.
     `deploy`: deploy the DAG folder once when a test's DAG needs it (`ci run` deployed already).
 
     `on_progress` is called from one thread at a time, even with `parallel` > 1: first with
-    "waiting" for every test picked, then with each phase of each test."""
+    "waiting" for every test picked, then with each phase of each test. Every invocation is
+    recorded in the run history; `html` is the history's page, this run's results first.
+    `no_run`: the checks only, on the warehouse as it is (seeds too when `seed`)."""
     tests = select_tests(project, keywords, selectors)
+    if update_expected and no_run:
+        raise BadInput(
+            "--update-expected rewrites expected files after a passing run of the DAG",
+            hint="Drop --no-run (or --update-expected).",
+        )
+    if seed and not no_run:
+        raise BadInput("--seed goes with --no-run (a test's run loads its seeds anyway)")
     if store_failures:
         check_failures_schema(project, tests)
+    preflight.check_tests(project, tests, live=no_run)
     report = _one_at_a_time(on_progress)
     for test in tests:
         report(Progress(test.name, "waiting"))
-    with project.airflow() as client:
-        client.require_up()
-    results = _run_tests(project, tests, parallel, report, store_failures, deploy)
+    if not no_run:
+        with project.airflow() as client:
+            client.require_up()
+    history = History(project.state.history_file)
+    options = RunOptions(no_run, seed, update_expected, history.previous)
+    results = _run_tests(project, tests, parallel, report, store_failures, options, deploy)
+    by_name = {t.name: t for t in tests}
+    history.record(
+        new_run_id(),
+        "no-run" if no_run else "run",
+        results,
+        by_name,
+        {t.name: [kinds.tables_of([e]) for e in kinds.expand(list(t.expect))] for t in tests},
+    )
     if junit:
         reports.write_report(junit, reports.junit_xml(project.name, results))
     if html:
-        reports.write_report(html, reports.html_report(project.name, results))
+        reports.write_report(html, page.render(project.name, history))
     return results
 
 
@@ -106,12 +132,25 @@ def _run_tests(
     parallel: int,
     report: ProgressCallback,
     store_failures: bool,
+    options: RunOptions,
     deploy: bool = True,
 ) -> list[TestResult]:
     """Each group of conflicting tests in turn on one Airflow client; groups side by side."""
     ensure_dag = DeployOnce(project) if deploy else None
 
     def run_group(group: list[EtlTest]) -> list[TestResult]:
+        if options.no_run:  # no Airflow at all: the checks read the warehouse only
+            return [
+                run_test(
+                    project,
+                    None,
+                    t,
+                    on_progress=report,
+                    store_failures=store_failures,
+                    options=options,
+                )
+                for t in group
+            ]
         with project.airflow() as client:
             return [
                 run_test(
@@ -121,6 +160,7 @@ def _run_tests(
                     on_progress=report,
                     ensure_dag=ensure_dag,
                     store_failures=store_failures,
+                    options=options,
                 )
                 for test in group
             ]

@@ -28,7 +28,8 @@ SELECT format('CREATE ROLE %I LOGIN', 'analyst') WHERE NOT EXISTS (SELECT FROM p
 ALTER ROLE "analyst" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'password_1';
 
 -- tinyctl's own read-only role (test-etl expectations): it can read every warehouse table and
--- write nothing, so not even `BEGIN READ WRITE` in a check can change data.
+-- write nothing but its own temporary tables, so not even `BEGIN READ WRITE` in a check can
+-- change data.
 SELECT format('CREATE ROLE %I LOGIN', 'tinyctl_reader') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tinyctl_reader') \gexec
 ALTER ROLE "tinyctl_reader" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'reader_password';
 ALTER ROLE "tinyctl_reader" SET default_transaction_read_only = on;
@@ -42,7 +43,9 @@ SELECT format('CREATE DATABASE %I ENCODING ''UTF8''', 'warehouse') WHERE NOT EXI
 REVOKE ALL ON DATABASE "warehouse" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE "warehouse" TO "etl";
 GRANT CONNECT, TEMPORARY ON DATABASE "warehouse" TO "analyst";
-GRANT CONNECT ON DATABASE "warehouse" TO "tinyctl_reader";
+-- TEMPORARY: test-etl loads expected rows and fixture files into temporary tables (session-
+-- private, dropped with the session); every other write stays refused.
+GRANT CONNECT, TEMPORARY ON DATABASE "warehouse" TO "tinyctl_reader";
 SQL
 
 # Schemas of warehouse: owned by the first writer role, readable by the reader roles.
