@@ -17,7 +17,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "authoring": ("parse", "run", "pytest"),
     "ci": ("ci",),
     "dags": ("deploy-dags", "sync-settings"),
-    "data": ("seed", "test-etl"),
+    "data": ("seed", "test-etl", "history", "report"),
     "inside": ("airflow", "shell", "credentials", "settings"),
     "k8s": ("k8s",),
     "project": ("init", "validate", "schema", "render"),
