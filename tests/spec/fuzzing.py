@@ -435,6 +435,7 @@ PATH_FIELDS: list[tuple[Any, ...]] = [
     ("seeds", 1, "csv"),
     ("tests", 0, "files", 0, "from"),
     ("tests", 0, "files", 0, "to"),
+    ("tests", 0, "expect", 6, "expected", "file"),
 ]
 SCAFFOLD_PLACES = [
     ".",
@@ -460,6 +461,8 @@ SCAFFOLD_PLACES = [
     "tests/fixtures/landing",
     "tests/fixtures/landing/orders_2026-11-01.csv",
     "tests/test_dag_integrity.py",
+    "tests/expected",
+    "tests/expected/daily_revenue_2026-11-01.csv",
     ".tinyctl",
     ".tinyctl/dags",
     ".tinyctl/secrets.json",
