@@ -28,15 +28,9 @@ from tinyctl.plan.settings import environment
 from tinyctl.plan.values import (
     DatabaseUrl,
     Endpoint,
-    EndpointUrl,
-    PathList,
     Place,
-    PlaceRef,
     Port,
-    PortRef,
-    SecretRef,
     SecretValue,
-    Value,
 )
 from tinyctl.state.layout import StateLayout
 from tinyctl.targets.base import RenderedFile, RenderedFolder, RenderInputs
@@ -48,6 +42,7 @@ from tinyctl.targets.templating import (
     helper_script,
     render_template,
 )
+from tinyctl.targets.values import Resolver
 
 AIRFLOW_HOME = "/opt/airflow"
 TINYCTL_DIR = "/opt/tinyctl"
@@ -115,22 +110,12 @@ def address(endpoint: Endpoint) -> tuple[str, int]:
     return ENDPOINT_SERVICES[endpoint], PORTS[ENDPOINT_PORTS[endpoint]]
 
 
-def resolve(value: Value) -> str:
-    """A plan value as the stack's containers see it."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, PlaceRef):
-        return PLACES[value.place]
-    if isinstance(value, PathList):
-        return ":".join(PLACES[place] for place in value.places)
-    if isinstance(value, PortRef):
-        return str(PORTS[value.port])
-    if isinstance(value, EndpointUrl):
-        host, port = address(value.endpoint)
-        return f"{value.scheme}://{host}:{port}{value.path}"
-    if isinstance(value, SecretRef):
-        return f"cat {PLACES[Place.AIRFLOW_SECRETS]}/{value.secret}"
-    raise TypeError(f"not a plan value: {value!r}")
+def _read_secret(secret: str) -> str:
+    return f"cat {PLACES[Place.AIRFLOW_SECRETS]}/{secret}"
+
+
+# A plan value as the stack's containers see it.
+resolve = Resolver(PLACES.__getitem__, PORTS.__getitem__, address, _read_secret)
 
 
 def secret_content(content: SecretValue | DatabaseUrl, secrets: Any) -> str:

@@ -13,15 +13,12 @@ from dataclasses import dataclass
 from tinyctl.plan.model import ENDPOINT_PORTS, Setting
 from tinyctl.plan.values import (
     Endpoint,
-    EndpointUrl,
-    PathList,
     Place,
-    PlaceRef,
     Port,
-    PortRef,
     SecretRef,
     Value,
 )
+from tinyctl.targets.values import Resolver
 
 AIRFLOW_HOME = "/opt/airflow"  # the official image's, which the chart mounts its config into
 TINYCTL_DIR = "/opt/tinyctl"
@@ -103,18 +100,7 @@ def addresses(release: str, database: tuple[str, int]) -> dict[Endpoint, tuple[s
 
 def resolve(value: Value, where: Addresses) -> str:
     """A non-secret plan value as the chart's pods see it."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, PlaceRef):
-        return PLACES[value.place]
-    if isinstance(value, PathList):
-        return ":".join(PLACES[place] for place in value.places)
-    if isinstance(value, PortRef):
-        return str(PORTS[value.port])
-    if isinstance(value, EndpointUrl):
-        host, port = where[value.endpoint]
-        return f"{value.scheme}://{host}:{port}{value.path}"
-    raise TypeError(f"not a plain plan value: {value!r}")
+    return Resolver(PLACES.__getitem__, PORTS.__getitem__, where.__getitem__)(value)
 
 
 def chart_owned(setting: Setting) -> bool:

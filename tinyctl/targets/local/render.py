@@ -20,21 +20,16 @@ from tinyctl.plan.settings import environment
 from tinyctl.plan.values import (
     DatabaseUrl,
     Endpoint,
-    EndpointUrl,
-    PathList,
     Place,
-    PlaceRef,
     Port,
-    PortRef,
-    SecretRef,
     SecretValue,
-    Value,
 )
 from tinyctl.spec.loaded import LoadedSpec
 from tinyctl.state.layout import StateLayout
 from tinyctl.state.secrets import Secrets
 from tinyctl.targets.base import RenderedFile, RenderedFolder, RenderInputs
 from tinyctl.targets.templating import bootstrap_script, database_env, helper_script
+from tinyctl.targets.values import Resolver
 
 SECRET_MODE = 0o600
 LOOPBACK = "127.0.0.1"
@@ -114,26 +109,14 @@ def resolver(paths: Mapping[Place, Path], addresses: Addresses, secret_files: Ma
             return addresses.database
         raise ValueError(f"the local runtime runs no {which}")
 
-    def resolve(value: Value) -> str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, PlaceRef):
-            return str(paths[value.place])
-        if isinstance(value, PathList):
-            return ":".join(str(paths[p]) for p in value.places)
-        if isinstance(value, PortRef):
-            if value.port == Port.API:
-                return str(addresses.api[1])
-            return str(addresses.ports[value.port])
-        if isinstance(value, EndpointUrl):
-            host, port = endpoint(value.endpoint)
-            return f"{value.scheme}://{host}:{port}{value.path}"
-        if isinstance(value, SecretRef):
-            # Airflow splits a `_CMD` with shlex and runs it without a shell.
-            return f"cat {shlex.quote(str(secret_files[value.secret]))}"
-        raise TypeError(f"not a plan value: {value!r}")
+    def port(which: Port) -> int:
+        return addresses.api[1] if which == Port.API else addresses.ports[which]
 
-    return resolve
+    def read_secret(secret: str) -> str:
+        # Airflow splits a `_CMD` with shlex and runs it without a shell.
+        return f"cat {shlex.quote(str(secret_files[secret]))}"
+
+    return Resolver(lambda place: str(paths[place]), port, endpoint, read_secret)
 
 
 def inherited(base: Mapping[str, str]) -> dict[str, str]:
