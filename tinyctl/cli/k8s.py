@@ -55,13 +55,7 @@ def _check(project, as_json: bool) -> None:
     from tinyctl.render.k8s import k8s_status  # lazy: the chart's renderer only for k8s commands
 
     status = k8s_status(project)
-    if as_json:
-        output.print_json({"fresh": status.fresh, "reasons": list(status.reasons)})
-    elif status.fresh:
-        output.out.print("[green]✓[/green] k8s/ files are up to date")
-    else:
-        output.out.print("[yellow]stale:[/yellow] " + escape("; ".join(status.reasons)))
-    raise typer.Exit(0 if status.fresh else 1)
+    output.exit_with_freshness(status.fresh, status.reasons, as_json=as_json, files="k8s/ files")
 
 
 @k8s_app.command("render")

@@ -8,6 +8,7 @@ import re
 import sys
 from typing import Any
 
+import typer
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.padding import Padding
@@ -46,6 +47,17 @@ def print_json_line(data: Any) -> None:
     """One JSON document on one line (a stream of events, e.g. `deploy-dags --watch --json`)."""
     sys.stdout.write(json.dumps(data, default=str) + "\n")
     sys.stdout.flush()
+
+
+def exit_with_freshness(fresh: bool, reasons: Any, *, as_json: bool, files: str) -> None:
+    """`render --check` and `k8s render --check`: whether `files` are up to date; exit 1 if not."""
+    if as_json:
+        print_json({"fresh": fresh, "reasons": list(reasons)})
+    elif fresh:
+        out.print(f"[green]✓[/green] {files} are up to date")
+    else:
+        out.print("[yellow]stale:[/yellow] " + escape("; ".join(reasons)))
+    raise typer.Exit(0 if fresh else 1)
 
 
 def spec_problems_table(error: SpecError, width: int | None = None) -> Table | Group:

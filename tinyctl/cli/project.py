@@ -146,13 +146,9 @@ def render_command(
         lock_project(project, "render")
     if check:
         status = render_status(project)
-        if as_json:
-            output.print_json({"fresh": status.fresh, "reasons": list(status.reasons)})
-        elif status.fresh:
-            output.out.print("[green]✓[/green] rendered files are up to date")
-        else:
-            output.out.print("[yellow]stale:[/yellow] " + escape("; ".join(status.reasons)))
-        raise typer.Exit(0 if status.fresh else 1)
+        output.exit_with_freshness(
+            status.fresh, status.reasons, as_json=as_json, files="rendered files"
+        )
     result = render(project)
     if as_json:
         output.print_json(

@@ -167,9 +167,10 @@ def _after_up(project: Project, *, as_json: bool, quiet_if_unchanged: bool) -> d
 
 def _login_hint(project: Project, url: str) -> None:
     user = project.spec.airflow.users[0].name
+    # Two lines, so that no terminal width breaks the command in the middle (80 columns did).
+    output.out.print(f"  Airflow UI: [bold]{url}[/bold]  (user [bold]{escape(user)}[/bold])")
     output.out.print(
-        f"  Airflow UI: [bold]{url}[/bold]  (user [bold]{escape(user)}[/bold]; "
-        f"[cyan]tinyctl credentials --show-password[/cyan] prints the password)"
+        "  Password:   [cyan]tinyctl credentials --show-password[/cyan]", soft_wrap=True
     )
 
 
