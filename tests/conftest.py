@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -182,6 +183,11 @@ def new_stack(base: Path, prefix: str, *, edit=None, runtime: str = "compose") -
     )
     spec.write_text(edit(text) if edit else text)
     return Stack(root, name, airflow_port, postgres_port, runtime)
+
+
+def plain(text: str) -> str:
+    """Console output without Rich's panel borders and line wrapping."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,11 @@ Airflow's API and the stack's DAG folder (`.tinyctl/dags/`). Every file they add
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 
 import pytest
-from conftest import Stack
+from conftest import Stack, plain
 
 from tinyctl.dags.checks import check_source
 from tinyctl.dags.deploy import collect_sources, error_location, traceback_tail
@@ -81,11 +80,6 @@ def active_dags(s: Stack) -> dict[str, bool]:
     """{dag_id: is_paused} of every DAG Airflow serves (not stale)."""
     with s.client() as client:
         return {d.dag_id: d.is_paused for d in client.dags() if not d.is_stale}
-
-
-def plain(text: str) -> str:
-    """Console output without Rich's panel borders and line wrapping."""
-    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from conftest import Stack
+from conftest import Stack, plain
 
 pytestmark = pytest.mark.stack
 
@@ -83,10 +83,6 @@ SEEDS = [
     {"name": "tt_seed_sqlfail", "sql": f"{FOLDER}/fail.sql"},
     {"name": "tt_seed_sqldup", "sql": f"{FOLDER}/dup.sql"},
 ]
-
-
-def plain(text: str) -> str:
-    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
 
 
 def scalar(s: Stack, sql: str) -> str:

@@ -103,6 +103,9 @@ def test_up_brings_every_service_to_healthy(lifecycle: Stack) -> None:
     report = json.loads(result.stdout)
     assert report["already_up"] is False
     assert report["url"] == f"http://127.0.0.1:{lifecycle.airflow_port}"
+    shown = {s["name"]: s["ports"] for s in report["services"]}  # what up's closing table shows
+    assert f"127.0.0.1:{lifecycle.postgres_port}->" in " ".join(shown["postgres"])
+    assert f"127.0.0.1:{lifecycle.airflow_port}->" in " ".join(shown["api-server"])
     status = _status(lifecycle)
     assert (
         status["project"] == lifecycle.name
@@ -140,7 +143,10 @@ def test_down_then_up_keeps_the_warehouse(lifecycle: Stack) -> None:
     assert status["state"] == "down"
     assert status["airflow"]["healthy"] is False
     assert "No services running" in ok(lifecycle.run("status")).stdout
-    ok(lifecycle.run("up"))
+    shown = ok(lifecycle.run("up")).stdout
+    assert f"127.0.0.1:{lifecycle.airflow_port}->" in shown, "the ports column is filled"
+    lines = [line.strip() for line in shown.splitlines()]
+    assert "Password:   tinyctl credentials --show-password" in lines, "a command on one line"
     assert "42" in lifecycle.psql("SELECT id FROM staging.keep_me")
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tinyctl.airflow import AirflowClient, Health
 from tinyctl.dags.code import CodeSync, deploy_include, deploy_plugins, require_clean
@@ -280,12 +280,29 @@ def _start_and_wait(
                 )
             )
             if handle.done() and _ready(services, health):
-                return shown
+                return _with_ports(shown, runtime)
             if time.monotonic() > deadline:
                 raise _not_healthy_in_time(runtime, shown, health, timeout)
     except BaseException:
         handle.cancel()
         raise
+
+
+def _with_ports(services: list[ServiceStatus], runtime: Runtime) -> list[ServiceStatus]:
+    """`services` with the host ports each one publishes: the watch's container events carry
+    none, so the runtime's own listing (one engine API request) is asked once, at the end."""
+    if all(s.ports for s in services if s.running):
+        return services
+    try:
+        listed = {s.name: s for s in runtime.services()}
+    except TinyctlError:
+        return services  # the table then shows no ports; `tinyctl status` asks again
+    return [
+        replace(s, ports=listed[s.name].ports, published=listed[s.name].published)
+        if not s.ports and s.name in listed
+        else s
+        for s in services
+    ]
 
 
 def _raise_on_failure(runtime: Runtime, services: list[ServiceStatus]) -> None:

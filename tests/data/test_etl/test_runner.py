@@ -9,7 +9,6 @@ removed afterwards.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Stack
+from conftest import Stack, plain
 
 from tinyctl.data.test_etl.kinds import expand
 
@@ -224,10 +223,6 @@ EXTRA_TESTS = [
     {"name": "tt_etl_par_a", "dag": "tt_etl_noop_a", "timeout": "3m", "expect": PASSING},
     {"name": "tt_etl_par_b", "dag": "tt_etl_noop_b", "timeout": "3m", "expect": PASSING},
 ]
-
-
-def plain(text: str) -> str:
-    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
 
 
 def run_json(s: Stack, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
