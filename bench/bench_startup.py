@@ -90,21 +90,24 @@ def _section(report: Report, title: str) -> list[Figure]:
 def body(args, report: Report) -> None:
     trees = {"before": args.before.resolve(), "after": REPO}
     with tempfile.TemporaryDirectory(prefix="tinyctl-bench-startup-") as base:
-        project = Path(base) / "p"
-        subprocess.run(
-            [PYTHON, "-m", "tinyctl", "init", str(project), "--images", "debian"],
-            env=_env(REPO),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        # Each tree on the project its own `init` makes: an older tree refuses the spec kinds a
+        # newer scaffold holds (the expectations of issue 21), which would time an error.
+        projects = {label: Path(base) / label for label in trees}
+        for label, tree in trees.items():
+            subprocess.run(
+                [PYTHON, "-m", "tinyctl", "init", str(projects[label]), "--images", "debian"],
+                env=_env(tree),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         section = _section(report, "whole process, s (interleaved before/after)")
         for name, argv in COMMANDS.items():
             samples: dict[str, list[float]] = {"before": [], "after": []}
-            for tree in trees.values():  # warm the bytecode caches of both trees
-                _time(tree, argv, project)
+            for label, tree in trees.items():  # warm the bytecode caches of both trees
+                _time(tree, argv, projects[label])
             for i in range(args.repeat):  # alternate which tree goes first
                 for label, tree in sorted(trees.items(), reverse=i % 2 == 1):
-                    samples[label].append(_time(tree, argv, project))
+                    samples[label].append(_time(tree, argv, projects[label]))
             figures = {
                 label: report.add(
                     section, Figure(f"{name}-{label}", f"{name} ({label})", "s", samples[label])
