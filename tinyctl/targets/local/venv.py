@@ -216,6 +216,8 @@ def _build(
     index_url: str | None,
     on_step: Callable[[str], None] | None,
 ) -> None:
+    """Make the venv anew (uv when there is one, else pip), check that it imports the planned
+    Airflow, and mark it; a failed or interrupted build leaves no venv behind."""
     started = time.monotonic()
     if venv.path.exists():
         shutil.rmtree(venv.path)
@@ -223,8 +225,7 @@ def _build(
     log.unlink(missing_ok=True)
     env = _installer_env(environ, ca_bundle, index_url)
     uv = uv_binary(environ)
-    step = on_step or (lambda _m: None)
-    step(
+    (on_step or (lambda _m: None))(
         f"creating the Airflow {plan.airflow_version} environment with {'uv' if uv else 'pip'} "
         f"({'seconds' if uv else 'about a minute'}; once per set of requirements)"
     )
@@ -232,35 +233,9 @@ def _build(
     pin = venv.path.parent / f"{plan.digest}.pin.txt"
     constraints.write_text(plan.constraints)
     pin.write_text(f"apache-airflow=={plan.airflow_version}\n")
-    airflow = f"apache-airflow[postgres]=={plan.airflow_version}"
     try:
-        if uv:
-            _run(
-                [uv, "venv", "--quiet", "--python", plan.python, str(venv.path)],
-                env,
-                log,
-                "uv venv",
-            )
-            # bytecode compiled now: the first start of four Airflow processes does not do it 4x
-            install = [
-                uv,
-                "pip",
-                "install",
-                "--quiet",
-                "--compile-bytecode",
-                "--python",
-                str(venv.python),
-            ]
-        else:
-            _run([plan.python, "-m", "venv", str(venv.path)], env, log, "python -m venv")
-            install = [
-                str(venv.python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ]
+        install = _create(plan, venv, uv, env, log)
+        airflow = f"apache-airflow[postgres]=={plan.airflow_version}"
         _run(
             [*install, airflow, "--constraint", str(constraints)], env, log, f"installing {airflow}"
         )
@@ -271,26 +246,7 @@ def _build(
                 log,
                 "installing airflow.requirements",
             )
-        probe = subprocess.run(
-            [
-                str(venv.python),
-                "-c",
-                "import airflow, airflow.providers.postgres; print(airflow.__version__)",
-            ],
-            capture_output=True,
-            text=True,
-            env={"PATH": os.environ.get("PATH", ""), "AIRFLOW_HOME": str(venv.path / ".probe")},
-            check=False,
-        )
-        shutil.rmtree(venv.path / ".probe", ignore_errors=True)
-        if probe.returncode != 0 or probe.stdout.strip().splitlines()[-1:] != [
-            plan.airflow_version
-        ]:
-            raise WorkFailed(
-                f"the new Airflow environment does not import Airflow {plan.airflow_version}",
-                details=(probe.stderr or probe.stdout)[-2000:],
-                hint=f"See {log}; delete {venv.path} and run `tinyctl build` again.",
-            )
+        _require_airflow(plan, venv, log)
         _compile_bytecode(venv, environ, log)
     except BaseException:
         shutil.rmtree(venv.path, ignore_errors=True)
@@ -298,14 +254,53 @@ def _build(
     finally:
         constraints.unlink(missing_ok=True)
         pin.unlink(missing_ok=True)
+    _mark(plan, venv, "uv" if uv else "pip", time.monotonic() - started)
+
+
+def _create(
+    plan: VenvPlan, venv: Venv, uv: str | None, env: Mapping[str, str], log: Path
+) -> list[str]:
+    """The empty venv; returns the install command for it."""
+    if uv:
+        _run([uv, "venv", "--quiet", "--python", plan.python, str(venv.path)], env, log, "uv venv")
+        # bytecode compiled now: the first start of four Airflow processes does not do it 4x
+        return [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(venv.python)]
+    _run([plan.python, "-m", "venv", str(venv.path)], env, log, "python -m venv")
+    return [str(venv.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+
+
+def _require_airflow(plan: VenvPlan, venv: Venv, log: Path) -> None:
+    """The new venv imports Airflow and its Postgres provider, at the planned version."""
+    probe = subprocess.run(
+        [
+            str(venv.python),
+            "-c",
+            "import airflow, airflow.providers.postgres; print(airflow.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), "AIRFLOW_HOME": str(venv.path / ".probe")},
+        check=False,
+    )
+    shutil.rmtree(venv.path / ".probe", ignore_errors=True)
+    if probe.returncode != 0 or probe.stdout.strip().splitlines()[-1:] != [plan.airflow_version]:
+        raise WorkFailed(
+            f"the new Airflow environment does not import Airflow {plan.airflow_version}",
+            details=(probe.stderr or probe.stdout)[-2000:],
+            hint=f"See {log}; delete {venv.path} and run `tinyctl build` again.",
+        )
+
+
+def _mark(plan: VenvPlan, venv: Venv, installer: str, seconds: float) -> None:
+    """The marker that says the venv is whole and what it holds (written last, atomically)."""
     marker = {
         "bytecode": True,
         "digest": plan.digest,
         "airflow": plan.airflow_version,
         "python": plan.python_version,
         "requirements": list(plan.requirements),
-        "installer": "uv" if uv else "pip",
-        "seconds": round(time.monotonic() - started, 1),
+        "installer": installer,
+        "seconds": round(seconds, 1),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_atomic(venv.path / MARKER, (json.dumps(marker, indent=2) + "\n").encode())
