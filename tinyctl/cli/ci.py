@@ -192,14 +192,19 @@ def run(
     if as_json:
         output.print_json(ci.as_dict())
         raise typer.Exit(ci.exit_code)
+    _print_ci(ci, options.out)
+    raise typer.Exit(ci.exit_code)
+
+
+def _print_ci(ci, out: Path) -> None:
+    """The stages table, the failed stage's problem, where the reports are, and the verdict."""
     output.out.print(stages_table(ci))
     failed = ci.failed_stage
     if failed is not None and failed.exception is not None:
         failed.exception.title = f"Stage {failed.name} failed: {failed.exception.title}"
         output.show_error(failed.exception)
-    where = escape(str(options.out))
     reports = ", ".join(escape(v) for v in ci.reports.values())
-    output.out.print(f"  Reports in {where}: {reports}")
+    output.out.print(f"  Reports in {escape(str(out))}: {reports}")
     if ci.diagnostics:
         output.out.print(f"  Saved before teardown: {', '.join(escape(d) for d in ci.diagnostics)}")
     total = f"{ci.seconds:.1f}s"
@@ -207,7 +212,6 @@ def run(
         output.out.print(f"[green]✓ ci run passed[/green] in {total} (exit 0)")
     else:
         output.out.print(f"[red]✗ ci run failed[/red] in {total} (exit {ci.exit_code})")
-    raise typer.Exit(ci.exit_code)
 
 
 @ci_app.command("init")
