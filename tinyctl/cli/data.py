@@ -238,16 +238,7 @@ def test_etl(
     if as_json:
         output.print_json({**reports.as_json(project.name, results), "dag_runs": not no_run})
     else:
-        if board.live is not None:  # the live view is gone: the results stay on screen
-            for result in results:
-                _print_result(result)
-        if no_run:
-            output.out.print(
-                "[dim]No DAG ran (--no-run): the checks read the warehouse as it is.[/dim]"
-            )
-        for result in results:
-            for file in result.updated:
-                output.out.print(f"  rewrote {escape(file)} from {escape(result.name)}'s output")
+        _print_suite(results, board, no_run=no_run)
         _print_summary(reports.summary(results), junit, html_path)
     if not all(r.passed for r in results):
         raise typer.Exit(1)
@@ -277,6 +268,20 @@ class _Board:
             self.live.update(_test_view(self.states))
         elif progress.result is not None and not self.as_json:
             _print_result(progress.result)
+
+
+def _print_suite(results: list, board: _Board, *, no_run: bool) -> None:
+    """What the live view showed, once it is gone; that no DAG ran; the files rewritten."""
+    if board.live is not None:
+        for result in results:
+            _print_result(result)
+    if no_run:
+        output.out.print(
+            "[dim]No DAG ran (--no-run): the checks read the warehouse as it is.[/dim]"
+        )
+    for result in results:
+        for file in result.updated:
+            output.out.print(f"  rewrote {escape(file)} from {escape(result.name)}'s output")
 
 
 def _print_summary(counts: dict[str, Any], junit: Path | None, html_path: Path | None) -> None:
