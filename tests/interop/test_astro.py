@@ -11,6 +11,8 @@ import yaml
 from astro_projects import EVERY_FIELD_SETTINGS, snapshot, write_astro_init
 from conftest import tinyctl
 
+from tinyctl.interop.astro import plan_import
+from tinyctl.spec.models import DEFAULT_AIRFLOW_VERSION
 from tinyctl.state.env_file import read_dotenv
 
 
@@ -123,6 +125,25 @@ def test_airflow_version_option_and_airflow2_runtime(tmp_path: Path):
         tmp_path / "given", runtime_image="astrocrpublic.azurecr.io/runtime:3.3-99"
     )
     assert _import(other, "--airflow-version", "3.3.2").returncode == 0
+
+
+def test_notes_name_a_yanked_release_and_the_exact_airflow2_version(tmp_path: Path):
+    yanked = plan_import(
+        write_astro_init(tmp_path / "y", runtime_image="astrocrpublic.azurecr.io/runtime:3.2-1")
+    )
+    assert yanked.airflow_version == "3.2.0"
+    assert any(n.startswith("Astro Runtime 3.2-1 was yanked by Astronomer: ") for n in yanked.notes)
+    af2 = plan_import(
+        write_astro_init(
+            tmp_path / "a", runtime_image="quay.io/astronomer/astro-runtime:12.12.0-slim"
+        )
+    )
+    assert af2.airflow_version == DEFAULT_AIRFLOW_VERSION
+    assert any("Astro Runtime 12.12.0 runs Airflow 2.10.5;" in n for n in af2.notes)
+    line_only = plan_import(
+        write_astro_init(tmp_path / "l", runtime_image="quay.io/astronomer/astro-runtime:12.7.1")
+    )
+    assert any("Astro Runtime 12.7.1 runs Airflow 2.10;" in n for n in line_only.notes)
 
 
 def test_bad_settings_file_and_existing_spec(tmp_path: Path):

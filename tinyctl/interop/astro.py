@@ -163,11 +163,14 @@ def _airflow_version(
             return given, None
         error.message = f"Dockerfile:{facts.from_line}: {error.message}"
         raise
+    if runtime.yanked:
+        notes.append(f"Astro Runtime {runtime.release} was yanked by Astronomer: {runtime.yanked}")
     if given:
         return given, runtime
     if runtime.is_airflow2:
+        airflow2 = runtime.airflow2 or runtime.airflow2_line
         notes.append(
-            f"Astro Runtime {runtime.release} runs Airflow {runtime.airflow2_line}; tinyctl runs "
+            f"Astro Runtime {runtime.release} runs Airflow {airflow2}; tinyctl runs "
             f"Airflow 3 only: airflow.version is {DEFAULT_AIRFLOW_VERSION}. Run `tinyctl "
             f"upgrade-test --to {DEFAULT_AIRFLOW_VERSION}` for the Airflow 3 migration findings."
         )
