@@ -126,42 +126,76 @@ def run_command(
     ] = 600.0,
 ) -> None:
     """Trigger one run through the scheduler, show each task's state live, stream a failing task's log; exit 0 on success, 1 on failure."""
-    # lazy: rich.live only for `run`'s live table
-    from rich.live import Live
-
     # lazy: httpx and the Airflow client only for `run`
     from tinyctl.dags.run import parse_conf, parse_logical_date, run_dag
 
     run_conf = parse_conf(conf)
     date = parse_logical_date(logical_date)
     project = open_project(spec, verbose)
-    started = time.monotonic()
-    live = (
-        None
-        if as_json or not output.err.is_terminal
-        else Live(console=output.err, refresh_per_second=4, transient=False)
-    )
-    seen: dict[str, str | None] = {}
+    view = _RunView(quiet=as_json)
+    with project.airflow() as client:
+        client.require_up()
+        with view:
+            result = run_dag(
+                client,
+                dag_id,
+                conf=run_conf,
+                logical_date=date,
+                timeout=timeout,
+                on_tasks=view.on_tasks,
+                on_failed_log=view.on_failed_log,
+            )
+    if as_json:
+        output.print_json(result.as_dict())
+        raise typer.Exit(0 if result.ok else 1)
+    _print_run_result(dag_id, result)
 
-    def on_tasks(tasks, state: str) -> None:
-        if as_json:
+
+class _RunView:
+    """`tinyctl run`'s progress: a live task table on a terminal, a line per change in a log,
+    nothing with --json; a failed task's log between two rules."""
+
+    def __init__(self, *, quiet: bool):
+        # lazy: rich.live only for `run`'s live table
+        from rich.live import Live
+
+        self.quiet, self.started = quiet, time.monotonic()
+        self.seen: dict[str, str | None] = {}
+        self.live = (
+            None
+            if quiet or not output.err.is_terminal
+            else Live(console=output.err, refresh_per_second=4, transient=False)
+        )
+
+    def __enter__(self) -> _RunView:
+        if self.live is not None:
+            self.live.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def on_tasks(self, tasks, state: str) -> None:
+        elapsed = time.monotonic() - self.started
+        if self.quiet:
             return
-        if live is not None:
-            live.update(_tasks_table(tasks, state, time.monotonic() - started))
+        if self.live is not None:
+            self.live.update(_tasks_table(tasks, state, elapsed))
             return
         for task in tasks:  # a log, not a terminal: one line per change of state
-            if seen.get(task.label, "") != task.state:
-                seen[task.label] = task.state
+            if self.seen.get(task.label, "") != task.state:
+                self.seen[task.label] = task.state
                 style = STATE_STYLE.get(task.state or "", "white")
                 output.err.print(
                     f"  {escape(task.label)}: [{style}]{task.state or 'none'}[/] "
-                    f"[dim]{time.monotonic() - started:.1f}s[/dim]"
+                    f"[dim]{elapsed:.1f}s[/dim]"
                 )
 
-    def on_failed_log(task, text: str) -> None:
-        if as_json:
+    def on_failed_log(self, task, text: str) -> None:
+        if self.quiet:
             return
-        target = live.console if live is not None else output.err
+        target = self.live.console if self.live is not None else output.err
         target.print(
             f"[red]── log of {escape(task.label)} (try {max(task.try_number, 1)}, "
             f"{escape(task.state or '')}) ──[/red]"
@@ -169,26 +203,9 @@ def run_command(
         target.print(escape(text.rstrip()) or "[dim](empty)[/dim]", highlight=False)
         target.print("[red]──[/red]")
 
-    with project.airflow() as client:
-        client.require_up()
-        if live is not None:
-            live.start()
-        try:
-            result = run_dag(
-                client,
-                dag_id,
-                conf=run_conf,
-                logical_date=date,
-                timeout=timeout,
-                on_tasks=on_tasks,
-                on_failed_log=on_failed_log,
-            )
-        finally:
-            if live is not None:
-                live.stop()
-    if as_json:
-        output.print_json(result.as_dict())
-        raise typer.Exit(0 if result.ok else 1)
+
+def _print_run_result(dag_id: str, result) -> None:
+    """The run's one-line verdict; exit 1 naming the failed tasks when it failed."""
     summary = (
         f"{escape(dag_id)} run {escape(result.run_id)} {result.state} in {result.seconds:.1f}s"
     )
