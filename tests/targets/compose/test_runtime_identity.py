@@ -211,7 +211,20 @@ def orphaned(engine: None, tmp_path: Path) -> Iterator[tuple[Stack, str]]:
         _lose_state_folder(stack)
         yield stack, project.identity.id
     finally:
-        _compose(kept, stack.name, "down", "--volumes")
+        _remove_compose_project(kept, stack.name)
+
+
+def _remove_compose_project(compose_file: Path, name: str) -> None:
+    """Down the project; when Compose cannot (its file names secret files the lost folder took
+    with it), remove its containers and volumes by label, so that none is left restarting."""
+    _compose(compose_file, name, "down", "--volumes")
+    label = f"label=com.docker.compose.project={name}"
+    containers = _docker("ps", "-aq", "--filter", label, check=False).split()
+    if containers:
+        _docker("rm", "-f", *containers, check=False)
+    volumes = _docker("volume", "ls", "-q", "--filter", label, check=False).split()
+    if volumes:
+        _docker("volume", "rm", "-f", *volumes, check=False)
 
 
 def test_a_stack_whose_folder_was_made_again_is_named_as_such(orphaned: tuple[Stack, str]) -> None:
