@@ -27,6 +27,8 @@ DIFF = "tinyctl_diff"  # the temporary table of the differences
 SAMPLE = "tinyctl_diff_sample"  # ... and of the first of each kind
 KINDS = ("missing", "unexpected", "changed")
 NUMERIC = "N"  # pg_type.typcategory of numeric types
+UNIQUE_VIOLATION = "23505"  # SQLSTATE of a unique index that a duplicate refuses
+NULLS_NOT_DISTINCT = 150000  # the first server version with UNIQUE ... NULLS NOT DISTINCT
 
 
 @dataclass(frozen=True)
@@ -133,11 +135,12 @@ def _plan(s: Session, body: ExpectedRows, source: ExpectedSource) -> Plan:
                 f"{source.label}{where}{column}: {error.message} (values are read as the "
                 f"types of {_name(body)}'s columns)"
             ) from None
-    s.execute(q.SQL("ANALYZE {}").format(q.Identifier(EXPECTED)))
     key = list(body.key or [])
     plan = Plan(key, [c for c in compared if c not in key], _tolerances(s, body, compared))
     if key:
         _unique_key(s, plan, source)
+    else:  # the index build records the row count; without a key, ANALYZE does
+        s.execute(q.SQL("ANALYZE {}").format(q.Identifier(EXPECTED)))
     return plan
 
 
@@ -168,11 +171,46 @@ def _tolerances(
 
 
 def _unique_key(s: Session, plan: Plan, source: ExpectedSource) -> None:
+    """The key is unique in the expected rows, NULL equal to NULL (as GROUP BY sees them).
+
+    A unique index on the key says so in one sort of the key columns (about a quarter of the
+    time of a GROUP BY over every row), records the row count for the planner, and lets the
+    diff's join read the expected rows in key order. Only when it fails does a GROUP BY name
+    the first duplicate. Before PostgreSQL 15 (no NULLS NOT DISTINCT) the rows with a NULL in
+    the key are grouped on their own."""
+    keys = q.SQL(", ").join(map(q.Identifier, plan.key))
+    nulls_equal = s.server_version >= NULLS_NOT_DISTINCT
+    s.execute("SAVEPOINT tinyctl_key")
+    try:
+        s.execute(
+            q.SQL("CREATE UNIQUE INDEX ON {t} ({k}){n}").format(
+                t=q.Identifier(EXPECTED),
+                k=keys,
+                n=q.SQL(" NULLS NOT DISTINCT" if nulls_equal else ""),
+            )
+        )
+    except DatabaseError as error:
+        if error.sqlstate != UNIQUE_VIOLATION:
+            raise
+        s.execute("ROLLBACK TO SAVEPOINT tinyctl_key")
+        _duplicate(s, plan, source, q.SQL(""))
+        raise  # not reached: the GROUP BY finds the duplicate the index refused
+    s.execute("RELEASE SAVEPOINT tinyctl_key")
+    if not nulls_equal:
+        with_null = q.SQL(" OR ").join(
+            q.SQL("{} IS NULL").format(q.Identifier(k)) for k in plan.key
+        )
+        _duplicate(s, plan, source, q.SQL(" WHERE ") + with_null)
+
+
+def _duplicate(s: Session, plan: Plan, source: ExpectedSource, where: q.Composable) -> None:
+    """Raise naming the most repeated key of the expected rows (of those `where` picks)."""
     keys = q.SQL(", ").join(map(q.Identifier, plan.key))
     _, rows = s.query(
         q.SQL(
-            "SELECT {k}, count(*) FROM {t} GROUP BY {k} HAVING count(*) > 1 ORDER BY count(*) DESC LIMIT 1"
-        ).format(k=keys, t=q.Identifier(EXPECTED))
+            "SELECT {k}, count(*) FROM {t}{w} GROUP BY {k} HAVING count(*) > 1"
+            " ORDER BY count(*) DESC LIMIT 1"
+        ).format(k=keys, t=q.Identifier(EXPECTED), w=where)
     )
     if rows:
         *values, copies = rows[0]
