@@ -175,3 +175,38 @@ def test_a_repeated_null_key_is_not_unique_either(
     once = "day,orders\n,1\n2026-11-01,14\n2026-11-02,3\n2026-11-04,1\n"
     result = run(pg_reader, tmp_path, {"key": ["day"], "columns": ["day", "orders"]}, once)
     assert result.failures == 1 and result.details["diff"]["counts"]["missing"] == 1
+
+
+def test_a_table_indexed_on_the_key_is_read_in_key_order_on_both_sides(
+    sql, pg_reader, tmp_path
+) -> None:
+    # The primary key's column order, not the spec's, orders the expected rows' index: a merge
+    # join then reads both sides side by side (no hash), with the same diff.
+    sql(
+        "CREATE TABLE tx.pairs (a int, b int, v text, PRIMARY KEY (b, a));"
+        "CREATE TABLE tx.loose (a int, b int, v text);"
+        "INSERT INTO tx.pairs VALUES (1, 1, 'x'), (2, 1, 'y'), (1, 2, 'z');"
+        "INSERT INTO tx.loose SELECT * FROM tx.pairs;",
+        "tx",
+    )
+    (tmp_path / "p.csv").write_text("a,b,v\n1,1,x\n2,1,Y\n1,2,z\n3,3,new\n")
+
+    def body(**more):
+        return Expectation.model_validate(
+            {"expected": {"table": "tx.pairs", "file": "p.csv", "key": ["a", "b"], **more}}
+        ).body
+
+    with session(pg_reader) as s:
+        order = expected._plan(s, body(), expected.source_of(body(), tmp_path)).index_order
+    assert order == ["b", "a"]
+    for more in ({"where": "v <> 'q'"}, {"table": "tx.loose"}):
+        with session(pg_reader) as s:
+            plan = expected._plan(s, body(**more), expected.source_of(body(**more), tmp_path))
+            assert plan.index_order is None, more
+    for more in ({}, {"table": "tx.loose"}):
+        e = Expectation.model_validate(
+            {"expected": {"table": "tx.pairs", "file": "p.csv", "key": ["a", "b"], **more}}
+        )
+        diff = evaluate(pg_reader, e, CheckContext(tmp_path)).details["diff"]
+        assert diff["counts"] == {"missing": 1, "unexpected": 0, "changed": 1}, more
+        assert diff["rows"]["changed"][0] == {"cells": "v: Y -> y", "key": {"a": "2", "b": "1"}}

@@ -95,6 +95,9 @@ class Plan:
     key: list[str]
     values: list[str]  # compared columns that are not the key
     tolerances: dict[str, tuple[str, float]]  # column -> (absolute|relative, amount)
+    # The key in the column order of a btree index of the compared table that starts with it
+    # (None: no such index, or not a plain table): both sides can then be read in key order.
+    index_order: list[str] | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -136,7 +139,12 @@ def _plan(s: Session, body: ExpectedRows, source: ExpectedSource) -> Plan:
                 f"types of {_name(body)}'s columns)"
             ) from None
     key = list(body.key or [])
-    plan = Plan(key, [c for c in compared if c not in key], _tolerances(s, body, compared))
+    plan = Plan(
+        key,
+        [c for c in compared if c not in key],
+        _tolerances(s, body, compared),
+        _index_order(s, body, key),
+    )
     if key:
         _unique_key(s, plan, source)
     else:  # the index build records the row count; without a key, ANALYZE does
@@ -170,6 +178,33 @@ def _tolerances(
     return {c: every for c in compared if category.get(c) == NUMERIC and c not in (body.key or [])}
 
 
+def _index_order(s: Session, body: ExpectedRows, key: list[str]) -> list[str] | None:
+    """The key columns in the order of a valid, whole btree index of the compared table whose
+    leading columns are exactly the key (its primary key, usually); None without one, for a
+    query, or with a `where` (a filter may leave few rows, which a hash join suits better)."""
+    if not key or body.table is None or body.where:
+        return None
+    _, rows = s.query(
+        "SELECT array_agg(a.attname::text ORDER BY k.n) FROM pg_index i"
+        " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam"
+        " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)"
+        " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+        " WHERE i.indrelid = to_regclass(%s) AND i.indisvalid AND i.indpred IS NULL"
+        " AND am.amname = 'btree' AND k.n <= %s"
+        " GROUP BY i.indexrelid ORDER BY i.indexrelid",
+        (_quoted(body.table), len(key)),
+    )
+    for (columns,) in rows:
+        if len(columns) == len(key) and set(columns) == set(key):
+            return list(columns)
+    return None
+
+
+def _quoted(table: str) -> str:
+    """`schema.table` as to_regclass reads it, each part quoted (its case kept)."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in table.split("."))
+
+
 def _unique_key(s: Session, plan: Plan, source: ExpectedSource) -> None:
     """The key is unique in the expected rows, NULL equal to NULL (as GROUP BY sees them).
 
@@ -178,7 +213,7 @@ def _unique_key(s: Session, plan: Plan, source: ExpectedSource) -> None:
     diff's join read the expected rows in key order. Only when it fails does a GROUP BY name
     the first duplicate. Before PostgreSQL 15 (no NULLS NOT DISTINCT) the rows with a NULL in
     the key are grouped on their own."""
-    keys = q.SQL(", ").join(map(q.Identifier, plan.key))
+    keys = q.SQL(", ").join(map(q.Identifier, plan.index_order or plan.key))
     nulls_equal = s.server_version >= NULLS_NOT_DISTINCT
     s.execute("SAVEPOINT tinyctl_key")
     try:
@@ -348,9 +383,17 @@ def check(body: ExpectedRows, root: Path) -> RowCheck:
 
     def setup(s: Session) -> None:
         plan = planned["plan"] = _plan(s, body, source_of(body, root))
+        # Both sides indexed on the key: a merge join reads them side by side in key order.
+        # The planner prices it above hashing one side (0.75 s against 1.4 s measured on
+        # 1,000,000 rows, bench/bench_expected.py), so hash joins are off for this statement.
+        merge = plan.index_order is not None
+        if merge:
+            s.execute("SET LOCAL enable_hashjoin = off")
         s.execute(
             q.SQL("CREATE TEMP TABLE {} AS ").format(q.Identifier(DIFF)) + diff_sql(body, plan)
         )
+        if merge:
+            s.execute("SET LOCAL enable_hashjoin = on")
         s.execute(
             q.SQL("CREATE TEMP TABLE {} AS ").format(q.Identifier(SAMPLE))
             + sample_sql(plan, body.show)
