@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -302,6 +303,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
         }
     verdict_rows: list[dict[str, Any]] = []
     checks: list[dict[str, Any]] = []
+    loads: list[float] = []  # the 1-minute load average before each timed sample
     project: Project | None = None
     with workspace(args, "dbt") as base:
         try:
@@ -363,6 +365,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
                 for i in range(args.repeat):
                     for name, measure in sides if i % 2 == 0 else list(reversed(sides)):
                         log(f"{data} {i + 1}/{args.repeat}: {name}")
+                        loads.append(os.getloadavg()[0])
                         measure(data, exits)
                 rows = compare(data, last["tinyctl"], last["dbt"])
                 verdict_rows.extend(rows)
@@ -372,6 +375,12 @@ def body(args: argparse.Namespace, report: Report) -> None:
                 same.target = (">=", len(rows))
                 same.target_text = f"all {len(rows)}"
         finally:
+            if loads:
+                report.extra["load_average_1min"] = [round(x, 2) for x in loads]
+                report.notes.append(
+                    f"1-minute load average before the timed samples: {min(loads):.1f} .. "
+                    f"{max(loads):.1f} on {os.cpu_count()} cores"
+                )
             for data, section in sections.items():
                 f = figures[data]
                 for key in ("tinyctl", "dbt"):

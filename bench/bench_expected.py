@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -216,6 +217,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
         "the check: COPY into a temp table, key index, FULL JOIN diff, sample",
         "s",
     )
+    loads: list[float] = []  # the 1-minute load average before each timed sample
     project: Project | None = None
     with workspace(args, "expected") as base:
         try:
@@ -297,6 +299,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
                 order = sides if i % 2 == 0 else list(reversed(sides))
                 for name, measure in order:
                     log(f"{i + 1}/{args.repeat}: {name}")
+                    loads.append(os.getloadavg()[0])
                     measure()
             if not args.no_breakdown:
                 for i in range(args.repeat):
@@ -304,6 +307,12 @@ def body(args: argparse.Namespace, report: Report) -> None:
                     in_process()
                 report.extra["plans"] = explain(psql, project)
         finally:
+            if loads:
+                report.extra["load_average_1min"] = [round(x, 2) for x in loads]
+                report.notes.append(
+                    f"1-minute load average before the timed samples: {min(loads):.1f} .. "
+                    f"{max(loads):.1f} on {os.cpu_count()} cores"
+                )
             for figure in (cli, baseline, memory):
                 report.add(main, figure)
             report.add(
