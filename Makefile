@@ -83,6 +83,8 @@ bench: setup
 	$(BIN)/python bench/bench_deploy.py
 	$(BIN)/python bench/bench_seed_and_test.py
 	$(BIN)/python bench/bench_runtimes.py
+	$(BIN)/python bench/bench_expected.py
+	$(BIN)/python bench/bench_dbt.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

@@ -274,6 +274,106 @@ def finish_project(project: Project | None, args: argparse.Namespace) -> None:
     project.teardown()
 
 
+class Psql:
+    """The host's psql, against the stack's published Postgres port, as the ETL role."""
+
+    def __init__(self, project: Project, role: str = "etl", database: str = "warehouse"):
+        self.project, self.role, self.database = project, role, database
+        self.env = {
+            **ENV,
+            "PGPASSWORD": project.secrets()[f"role_{role}_password"],
+            "PGCONNECT_TIMEOUT": "10",
+        }
+
+    def argv(self, *args: str) -> list[str]:
+        return [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.project.postgres_port),
+            "-U",
+            self.role,
+            "-d",
+            self.database,
+            *args,
+        ]
+
+    def __call__(self, *commands: str, timeout: float = 900):
+        argv = self.argv(*[a for c in commands for a in ("-c", c)])
+        return run(argv, env=self.env, timeout=timeout)
+
+    def scalar(self, sql: str) -> str:
+        return run(self.argv("-A", "-t", "-c", sql), env=self.env).stdout.strip()
+
+
+def start_warehouse(project: Project, timeout: float = 300) -> float:
+    """Only the project's Postgres (and its one-shot db-setup: roles, schemas, grants) from the
+    compose file tinyctl renders, no Airflow: for benches that check the warehouse as it is
+    (`test-etl --no-run` needs nothing else). Returns the seconds it took."""
+    project.tinyctl("render")
+    started = time.perf_counter()
+    wait = ("--wait", "--wait-timeout", str(int(timeout)))
+    project.compose("up", "--detach", *wait, "postgres", timeout=timeout + 60)
+    # db-setup is a one-shot: `--wait` on it fails when it has already exited 0.
+    project.compose("up", "--detach", "--no-deps", "db-setup", timeout=timeout)
+    ids = project.compose("ps", "--all", "--quiet", "db-setup").stdout.split()
+    code = run(["docker", "wait", *ids], timeout=timeout).stdout.strip()
+    if not ids or code != "0":
+        logs = project.compose("logs", "--tail", "30", "db-setup", check=False).stdout
+        raise RuntimeError(f"db-setup exited {code or '?'}:\n{logs}")
+    return time.perf_counter() - started
+
+
+@dataclass
+class Measured(Run):
+    """A Run with the peak resident memory of the process (its own and its children's)."""
+
+    peak_rss_mib: float = 0.0
+
+
+def run_measured(
+    argv: list[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+) -> Measured:
+    """Run a command to completion like `run` (no check), also reading its peak RSS from
+    wait4's rusage (ru_maxrss, KiB on Linux)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=env or ENV, stdout=out, stderr=err, stdin=subprocess.DEVNULL
+        )
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+                pid, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.005)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Measured(
+            argv,
+            process.returncode,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+            seconds,
+            usage.ru_maxrss / 1024,
+        )
+
+
 # --------------------------------------------------------------------------- Airflow API
 
 

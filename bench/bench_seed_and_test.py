@@ -24,6 +24,7 @@ from _common import (
     RESULTS_DIR,
     Figure,
     Project,
+    Psql,
     Report,
     create_project,
     finish_project,
@@ -219,43 +220,6 @@ def add_seed(project: Project, csv_path: str, flights_path: str) -> None:
         )
     blocks = seed_block(csv_path) + flights_seed_block(flights_path)
     project.spec_file.write_text(text.replace(anchor, "\n" + blocks + anchor, 1))
-
-
-class Psql:
-    """The host's psql, against the stack's published Postgres port, as the ETL role."""
-
-    def __init__(self, project: Project, role: str = "etl", database: str = "warehouse"):
-        self.project, self.role, self.database = project, role, database
-        self.env = {
-            **ENV,
-            "PGPASSWORD": project.secrets()[f"role_{role}_password"],
-            "PGCONNECT_TIMEOUT": "10",
-        }
-
-    def argv(self, *args: str) -> list[str]:
-        return [
-            "psql",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.project.postgres_port),
-            "-U",
-            self.role,
-            "-d",
-            self.database,
-            *args,
-        ]
-
-    def __call__(self, *commands: str, timeout: float = 900):
-        argv = self.argv(*[a for c in commands for a in ("-c", c)])
-        return run(argv, env=self.env, timeout=timeout)
-
-    def scalar(self, sql: str) -> str:
-        return run(self.argv("-A", "-t", "-c", sql), env=self.env).stdout.strip()
 
 
 def checkpoint(project: Project) -> None:

@@ -461,6 +461,11 @@ class Session:
     def __init__(self, connection: psycopg.Connection):
         self.connection = connection
 
+    @property
+    def server_version(self) -> int:
+        """The server's version as a number: 150004 for 15.4."""
+        return self.connection.info.server_version
+
     def query(
         self, statement: str | pgsql.Composable, params: Sequence[Any] | None = None
     ) -> tuple[list[str], list[tuple[Any, ...]]]:

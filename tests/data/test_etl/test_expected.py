@@ -9,7 +9,7 @@ import pytest
 
 from tinyctl.data.test_etl import expected
 from tinyctl.data.test_etl.kinds import CheckContext, evaluate
-from tinyctl.db import Dsn, session
+from tinyctl.db import Dsn, Session, session
 from tinyctl.spec.models import Expectation
 
 pytestmark = pytest.mark.engine
@@ -103,7 +103,11 @@ def test_inline_rows_and_a_query(sql, pg_reader, tmp_path) -> None:
             "exp.csv line 2, column day: invalid input syntax for type date",
         ),
         ("day,gone\n2026-11-01,1\n", {}, "column(s) gone compared but not in tx.daily"),
-        ("day,orders\n2026-11-01,1\n2026-11-01,2\n", {"key": ["day"]}, "not unique in exp.csv"),
+        (
+            "day,orders\n2026-11-01,1\n2026-11-01,2\n",
+            {"key": ["day"]},
+            "the key (day) is not unique in exp.csv: day=2026-11-01 appears 2 times",
+        ),
         (
             "day,note\n2026-11-01,a\n",
             {"key": ["day"], "tolerance": {"note": 1}},
@@ -153,3 +157,56 @@ def test_a_session_leaves_nothing_behind(pg_reader) -> None:
         s.copy_csv("leftover", ["id"], io.BytesIO(b"id\n1\n"))
     with session(pg_reader) as s:
         assert s.query("SELECT to_regclass('pg_temp.leftover')")[1] == [(None,)]
+
+
+@pytest.mark.parametrize("server_version", [None, 140000], ids=["15+", "before 15"])
+def test_a_repeated_null_key_is_not_unique_either(
+    sql, pg_reader, tmp_path, monkeypatch, server_version
+) -> None:
+    # NULL equals NULL in a key, as GROUP BY sees it: NULLS NOT DISTINCT from PostgreSQL 15,
+    # a GROUP BY of the rows with a NULL key before it.
+    if server_version is not None:
+        monkeypatch.setattr(Session, "server_version", property(lambda _s: server_version))
+    sql(TABLE, "tx")
+    nulls = "day,orders\n,1\n2026-11-01,14\n,2\n"
+    result = run(pg_reader, tmp_path, {"key": ["day"], "columns": ["day", "orders"]}, nulls)
+    assert result.status == "error"
+    assert "the key (day) is not unique in exp.csv: day=NULL appears 2 times" in result.message
+    once = "day,orders\n,1\n2026-11-01,14\n2026-11-02,3\n2026-11-04,1\n"
+    result = run(pg_reader, tmp_path, {"key": ["day"], "columns": ["day", "orders"]}, once)
+    assert result.failures == 1 and result.details["diff"]["counts"]["missing"] == 1
+
+
+def test_a_table_indexed_on_the_key_is_read_in_key_order_on_both_sides(
+    sql, pg_reader, tmp_path
+) -> None:
+    # The primary key's column order, not the spec's, orders the expected rows' index: a merge
+    # join then reads both sides side by side (no hash), with the same diff.
+    sql(
+        "CREATE TABLE tx.pairs (a int, b int, v text, PRIMARY KEY (b, a));"
+        "CREATE TABLE tx.loose (a int, b int, v text);"
+        "INSERT INTO tx.pairs VALUES (1, 1, 'x'), (2, 1, 'y'), (1, 2, 'z');"
+        "INSERT INTO tx.loose SELECT * FROM tx.pairs;",
+        "tx",
+    )
+    (tmp_path / "p.csv").write_text("a,b,v\n1,1,x\n2,1,Y\n1,2,z\n3,3,new\n")
+
+    def body(**more):
+        return Expectation.model_validate(
+            {"expected": {"table": "tx.pairs", "file": "p.csv", "key": ["a", "b"], **more}}
+        ).body
+
+    with session(pg_reader) as s:
+        order = expected._plan(s, body(), expected.source_of(body(), tmp_path)).index_order
+    assert order == ["b", "a"]
+    for more in ({"where": "v <> 'q'"}, {"table": "tx.loose"}):
+        with session(pg_reader) as s:
+            plan = expected._plan(s, body(**more), expected.source_of(body(**more), tmp_path))
+            assert plan.index_order is None, more
+    for more in ({}, {"table": "tx.loose"}):
+        e = Expectation.model_validate(
+            {"expected": {"table": "tx.pairs", "file": "p.csv", "key": ["a", "b"], **more}}
+        )
+        diff = evaluate(pg_reader, e, CheckContext(tmp_path)).details["diff"]
+        assert diff["counts"] == {"missing": 1, "unexpected": 0, "changed": 1}, more
+        assert diff["rows"]["changed"][0] == {"cells": "v: Y -> y", "key": {"a": "2", "b": "1"}}
