@@ -19,7 +19,7 @@ from tinyctl.stack.own import require_up
 
 if TYPE_CHECKING:
     from tinyctl.project import Project
-    from tinyctl.stack.up import UpProgress
+    from tinyctl.stack.up import UpProgress, UpResult
 
 
 def _progress_view(progress: UpProgress) -> Table:
@@ -124,10 +124,15 @@ def up(
                     "restarted": result.restarted_for_plugins,
                 },
                 "services": [s.as_dict() for s in result.services],
+                "triggerer": _triggerer_json(project, result),
                 "deploy": deployed,
             }
         )
         return
+    if result.triggerer is not None:
+        output.out.print(
+            f"  triggerer: {result.triggerer.word} ({escape(result.triggerer.reason)})"
+        )
     if result.plugins:
         how = (
             "restarted the Airflow components to load them"
@@ -145,6 +150,11 @@ def up(
             f"[green]✓[/green] {project.name} is up and healthy in {result.seconds:.1f}s."
         )
     _login_hint(project, result.url)
+
+
+def _triggerer_json(project: Project, result: UpResult) -> dict:
+    choice = result.triggerer or project.triggerer
+    return {"enabled": choice.enabled, "reason": choice.reason}
 
 
 def _after_up(project: Project, *, as_json: bool, quiet_if_unchanged: bool) -> dict:

@@ -15,9 +15,6 @@ from tinyctl.render import render_status
 from tinyctl.stack.own import confirm_with_api
 from tinyctl.targets.base import API_SERVER, ServiceStatus
 
-# The components Airflow's health report must call healthy for the stack to be up.
-AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
-
 
 @dataclass
 class StackReport:
@@ -83,7 +80,7 @@ def _ask_airflow(project: Project, airflow: dict[str, Any]) -> None:
         with project.airflow(timeout=3, retries=1) as client:
             health = client.health()
             airflow["components"] = health.components
-            airflow["healthy"] = health.all_healthy(AIRFLOW_COMPONENTS)
+            airflow["healthy"] = health.all_healthy(project.health_components)
             airflow["version"] = airflow_version(client)
     except TinyctlError:
         pass

@@ -18,18 +18,20 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from tinyctl.airflow import AirflowClient, Health
+from tinyctl.airflow.models import HEALTH_COMPONENTS
 from tinyctl.dags.code import CodeSync, deploy_include, deploy_plugins, require_clean
 from tinyctl.errors import TinyctlError, WorkFailed
 from tinyctl.project import Project
 from tinyctl.render import render
 from tinyctl.spec.models import parse_duration
+from tinyctl.spec.triggerer import TriggererChoice
 from tinyctl.stack.own import (
     confirm_with_api,
     describe,
     require_up,  # noqa: F401  (moved there; re-exported)
 )
 from tinyctl.stack.preflight import PortRequest, check_memory, check_ports, needed_memory
-from tinyctl.stack.status import AIRFLOW_COMPONENTS, airflow_version
+from tinyctl.stack.status import airflow_version
 from tinyctl.targets.base import (
     AIRFLOW_SERVICES,
     API_SERVER,
@@ -63,6 +65,7 @@ class UpResult:
     airflow_version: str | None
     plugins: list[str] = field(default_factory=list)  # plugin files deployed (changed or removed)
     restarted_for_plugins: bool = False
+    triggerer: TriggererChoice | None = None  # the choice, unless the spec left the default
 
 
 def _log_tail(runtime: Runtime, service: str, lines: int = 20) -> str:
@@ -118,9 +121,14 @@ def _ensure_data_dirs(project: Project) -> None:
             os.chown(folder, AIRFLOW_IMAGE_UID, 0)
 
 
-def _ready(services: list[ServiceStatus], health: Health | None) -> bool:
-    """Every service ok (components on Airflow's word) and Airflow reporting all healthy."""
-    if health is None or not health.all_healthy(AIRFLOW_COMPONENTS):
+def _ready(
+    services: list[ServiceStatus],
+    health: Health | None,
+    required: tuple[str, ...] = HEALTH_COMPONENTS,
+) -> bool:
+    """Every service ok (components on Airflow's word) and Airflow reporting each `required`
+    component healthy (a triggerer that does not run is not waited for)."""
+    if health is None or not health.all_healthy(required):
         return False
     return all(s.ok for s in confirm_with_api(services, health))
 
@@ -169,7 +177,13 @@ def bring_up(
         version,
         plugins.changed + plugins.removed,
         restarted,
+        _triggerer_choice(project),
     )
+
+
+def _triggerer_choice(project: Project) -> TriggererChoice | None:
+    """What `up` says about the triggerer: the choice of `auto` or `off`, never of the default."""
+    return None if project.spec.airflow.triggerer == "on" else project.triggerer
 
 
 @dataclass
@@ -221,7 +235,7 @@ def _already_up(project: Project, services: list[ServiceStatus], started: float)
         return None
     with project.airflow(timeout=5, retries=1) as client:
         health = _health_or_none(client)
-        if health is None or not health.all_healthy(AIRFLOW_COMPONENTS):
+        if health is None or not health.all_healthy(project.health_components):
             return None
         return UpResult(
             True,
@@ -279,10 +293,10 @@ def _start_and_wait(
                     time.monotonic() - started,
                 )
             )
-            if handle.done() and _ready(services, health):
+            if handle.done() and _ready(services, health, project.health_components):
                 return shown
             if time.monotonic() > deadline:
-                raise _not_healthy_in_time(runtime, shown, health, timeout)
+                raise _not_healthy_in_time(project, shown, health, timeout)
     except BaseException:
         handle.cancel()
         raise
@@ -313,8 +327,9 @@ def _health_or_none(client: AirflowClient) -> Health | None:
 
 
 def _not_healthy_in_time(
-    runtime: Runtime, services: list[ServiceStatus], health: Health | None, timeout: float
+    project: Project, services: list[ServiceStatus], health: Health | None, timeout: float
 ) -> WorkFailed:
+    runtime = project.runtime
     waiting = [s for s in services if not s.ok]
     if waiting:
         first = waiting[0]
@@ -325,7 +340,7 @@ def _not_healthy_in_time(
             hint="Raise airflow.start_timeout (or pass --timeout) if the machine is just slow; "
             "otherwise the log above says why.",
         )
-    bad = ", ".join(health.unhealthy(AIRFLOW_COMPONENTS)) if health else "the API server"
+    bad = ", ".join(health.unhealthy(project.health_components)) if health else "the API server"
     return WorkFailed(
         f"Airflow did not report healthy in time: {bad}",
         hint="Look at `tinyctl logs scheduler` (or the component named); raise airflow.start_timeout if the machine is slow.",

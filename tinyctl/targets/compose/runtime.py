@@ -399,19 +399,11 @@ class ComposeRuntime:
     # ------------------------------------------------------------------ observing
 
     def expected_services(self) -> list[str]:
-        services = [
-            "postgres",
-            "db-setup",
-            "airflow-init",
-            "api-server",
-            "scheduler",
-            "dag-processor",
-            "triggerer",
-        ]
+        services = ["postgres", "db-setup", "airflow-init", *AIRFLOW_SERVICES]
         if self.spec.airflow.executor == "CeleryExecutor":
             services[1:1] = ["redis"]
-            services.append("worker")
-        return services
+        planned = {s.name for s in self.owner.plan.services}
+        return [s for s in services if s in planned]
 
     def _containers(self):
         """The project's containers: one engine API request on the local socket (a few ms, no

@@ -632,12 +632,32 @@ class LocalRuntime:
         write_atomic(stamp, (key + "\n").encode())
         return False
 
+    @property
+    def _components(self) -> tuple[str, ...]:
+        """The Airflow components the plan runs (no triggerer with `airflow.triggerer: off`)."""
+        planned = {s.name for s in self.owner.plan.services}
+        return tuple(c for c in AIRFLOW_COMPONENTS if c in planned)
+
+    @property
+    def _services(self) -> tuple[str, ...]:
+        return (POSTGRES, *ONE_SHOTS, *self._components)
+
     def _start_components(self, venv: Venv, env: Mapping[str, str]) -> None:
         api_port = self.spec.airflow.port
         for component in AIRFLOW_COMPONENTS:
+            if component not in self._components:
+                self._stop_unplanned(component)
+                continue
             self._spawn(
                 component, _argv(component, venv, api_port, self._launcher), env, title="airflow"
             )
+
+    def _stop_unplanned(self, component: str) -> None:
+        """A component the plan no longer runs (the triggerer turned off) is stopped."""
+        record = self._live(component)
+        if record is not None:
+            processes.stop(record, timeout=self.stop_timeout.get(component, DEFAULT_STOP_TIMEOUT))
+        self.layout.pid_file(component).unlink(missing_ok=True)
 
     def stop(self, *, volumes: bool = False) -> None:
         self.check_ownership()  # never stop, nor delete the data of, another project's stack
@@ -710,16 +730,16 @@ class LocalRuntime:
             self.restart(component)
 
     def _check_service(self, service: str | None) -> None:
-        if service and service not in SERVICES:
+        if service and service not in self._services:
             raise BadInput(
                 f"no service {service!r} in project {self.project}",
-                hint="Services: " + ", ".join(SERVICES),
+                hint="Services: " + ", ".join(self._services),
             )
 
     # ------------------------------------------------------------------ observing
 
     def expected_services(self) -> list[str]:
-        return list(SERVICES)
+        return list(self._services)
 
     def _airflow_health(self) -> dict[str, str] | None:
         try:
@@ -753,7 +773,7 @@ class LocalRuntime:
         if self._live("api-server") is not None:
             health = self._airflow_health()
         pg = self.spec.postgres
-        for service in SERVICES:
+        for service in self._services:
             if service in ONE_SHOTS:
                 result.append(self._one_shot_status(service))
                 continue
@@ -825,7 +845,7 @@ class LocalRuntime:
         self, service: str | None = None, *, tail: int | None = None, follow: bool = False
     ) -> Iterator[str]:
         self._check_service(service)
-        chosen = [service] if service else list(SERVICES)
+        chosen = [service] if service else list(self._services)
         prefix = service is None
         return self._read_logs(chosen, tail=tail, follow=follow, prefix=prefix)
 
