@@ -110,7 +110,7 @@ class FakeRuntime:
     def build(self, **_kwargs: object) -> list[BuildOutcome]:
         return []
 
-    def start(self) -> StartHandle:
+    def start(self, *, skip: object = None) -> StartHandle:
         self.calls.append("start")
         self.started = True
 
@@ -118,6 +118,9 @@ class FakeRuntime:
             self.cancelled = True
 
         return StartHandle(done=lambda: True, result=lambda: "", cancel=cancel)
+
+    def airflow_install(self) -> str | None:
+        return "fake"
 
     def stop(self, *, volumes: bool = False) -> None:
         self.calls.append(f"stop volumes={volumes}")

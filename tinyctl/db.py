@@ -407,6 +407,22 @@ def query(
         return names, rows
 
 
+Statement = tuple[str | pgsql.Composable, Sequence[Any] | None]
+
+
+def execute(dsn: Dsn, statements: Sequence[Statement]) -> None:
+    """Run (statement, params) pairs in ONE transaction: all of them, or none."""
+    with connect(dsn) as connection:
+        try:
+            with connection.transaction():
+                for statement, params in statements:
+                    connection.execute(statement, params)
+        except psycopg.Error as error:
+            raise DatabaseError(
+                _first_line(error), hint=error.diag.message_hint, sqlstate=error.sqlstate
+            ) from None
+
+
 def count_rows(dsn: Dsn, tables: Iterable[str]) -> dict[str, int | None]:
     """Row counts per table (None where the table does not exist)."""
     counts: dict[str, int | None] = {}

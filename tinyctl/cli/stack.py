@@ -67,6 +67,14 @@ def up(
             "folder was lost (deleted and made again while the stack ran).",
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Run the one-shots (database setup, migrations) even when the databases' "
+            "records say they have nothing to do.",
+        ),
+    ] = False,
 ) -> None:
     """Render, build if needed, start the stack and wait until every service is healthy."""
     # lazy: the bring-up (concurrent.futures, preflight) only for `up`
@@ -103,6 +111,7 @@ def up(
             on_progress=on_progress,
             on_step=on_step,
             show_build_output=not as_json,
+            full=full,
         )
     finally:
         if live is not None:
@@ -125,6 +134,7 @@ def up(
                 },
                 "services": [s.as_dict() for s in result.services],
                 "triggerer": _triggerer_json(project, result),
+                "one_shots": {"skipped": result.skipped, "ran": result.ran},
                 "deploy": deployed,
             }
         )
@@ -133,6 +143,10 @@ def up(
         output.out.print(
             f"  triggerer: {result.triggerer.word} ({escape(result.triggerer.reason)})"
         )
+    for name, why in result.skipped.items():
+        output.out.print(f"  {name}: skipped ({escape(why)})")
+    for name, why in result.ran.items():
+        output.out.print(f"  {name}: ran ({escape(why)})")
     if result.plugins:
         how = (
             "restarted the Airflow components to load them"

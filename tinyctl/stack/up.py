@@ -25,6 +25,7 @@ from tinyctl.project import Project
 from tinyctl.render import render
 from tinyctl.spec.models import parse_duration
 from tinyctl.spec.triggerer import TriggererChoice
+from tinyctl.stack.one_shots import OneShotGate
 from tinyctl.stack.own import (
     confirm_with_api,
     describe,
@@ -66,6 +67,8 @@ class UpResult:
     plugins: list[str] = field(default_factory=list)  # plugin files deployed (changed or removed)
     restarted_for_plugins: bool = False
     triggerer: TriggererChoice | None = None  # the choice, unless the spec left the default
+    skipped: dict[str, str] = field(default_factory=dict)  # one-shots left out, and why
+    ran: dict[str, str] = field(default_factory=dict)  # one-shots run, and why
 
 
 def _log_tail(runtime: Runtime, service: str, lines: int = 20) -> str:
@@ -140,8 +143,11 @@ def bring_up(
     on_progress: Callable[[UpProgress], None] | None = None,
     on_step: Callable[[str], None] | None = None,
     show_build_output: bool = True,
+    full: bool = False,
 ) -> UpResult:
-    """Render, check, build and start the stack; return once every service and Airflow is healthy."""
+    """Render, check, build and start the stack; return once every service and Airflow is
+    healthy. One-shots with nothing to do are left out (`tinyctl.stack.one_shots`); `full`
+    runs them whatever their records say."""
     started = time.monotonic()
     runtime = project.runtime
     timeout = float(
@@ -160,8 +166,9 @@ def bring_up(
         built = runtime.build(show_output=show_build_output, on_step=step) if look.to_build else []
         restarted = _restart_for_plugins(project, plugins, airflow_running, step)
         client = closing.enter_context(project.airflow(timeout=2, retries=0))
+        gate = OneShotGate(project, full=full)
         shown = _start_and_wait(
-            project, look.watch, client, timeout, started, on_progress or (lambda _p: None)
+            project, look.watch, client, gate, (timeout, started), on_progress or (lambda _p: None)
         )
         version = airflow_version(
             client
@@ -178,6 +185,8 @@ def bring_up(
         plugins.changed + plugins.removed,
         restarted,
         _triggerer_choice(project),
+        gate.skipped,
+        gate.ran,
     )
 
 
@@ -263,16 +272,19 @@ def _start_and_wait(
     project: Project,
     watch: ServiceWatch,
     client: AirflowClient,
-    timeout: float,
-    started: float,
+    gate: OneShotGate,
+    clock: tuple[float, float],
     report: Callable[[UpProgress], None],
 ) -> list[ServiceStatus]:
-    """Start every service, then wait until each is ok and Airflow reports healthy; the
-    services as last shown. A crash, a failed start or the deadline raises WorkFailed."""
+    """Start every service (the one-shots the gate lets through), then wait until each is ok
+    and Airflow reports healthy; the services as last shown. `clock`: (timeout, when `up`
+    started). A crash, a failed start or the deadline raises WorkFailed."""
     runtime = project.runtime
+    timeout, started = clock
     deadline = time.monotonic() + timeout
-    handle = runtime.start()
+    handle = runtime.start(skip=gate.decide)
     health: Health | None = None
+    recorded = False
     try:
         while True:
             # Once the start has run (the components exist), Airflow's own health report is
@@ -282,6 +294,9 @@ def _start_and_wait(
             _raise_on_failure(runtime, services)
             if handle.done():
                 handle.result()  # raises when the start itself failed
+                if not recorded:  # the one-shots that ran succeeded: record what they applied
+                    gate.record()
+                    recorded = True
                 if any(s.service == API_SERVER and s.running for s in services):
                     health = _health_or_none(client)
             shown = confirm_with_api(services, health)
