@@ -125,7 +125,7 @@ class FakeRuntime:
     def stop(self, *, volumes: bool = False) -> None:
         self.calls.append(f"stop volumes={volumes}")
 
-    def restart(self, service: str | None = None) -> None:
+    def restart(self, service: str | None = None, *, skip: object = None) -> None:
         self.calls.append(f"restart {service}")
 
     def expected_services(self) -> list[str]:

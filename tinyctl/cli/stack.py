@@ -266,6 +266,7 @@ def restart(
         pending_plugins,
         require_clean,
     )
+    from tinyctl.stack.one_shots import OneShotGate
 
     project = open_project(spec, verbose, check_engine=True, lock="restart")
     if service is None:
@@ -276,7 +277,10 @@ def restart(
             output.err.print(
                 f"[cyan]•[/cyan] deployed {len(plugins.changed) + len(plugins.removed)} changed plugin file(s)"
             )
-    project.runtime.restart(service)
+    gate = OneShotGate(project) if service is None else None  # one-shots: as `up` decides
+    project.runtime.restart(service, skip=gate.decide if gate is not None else None)
+    if gate is not None:
+        gate.record()
     output.out.print(
         f"[green]✓[/green] restarted {service or 'all services'}; `tinyctl status` shows when it is healthy."
     )

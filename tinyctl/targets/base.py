@@ -350,8 +350,9 @@ class Runtime(Protocol):
         Refuses like `check_ownership` rather than stop another project's stack."""
         ...
 
-    def restart(self, service: str | None = None) -> None:
-        """Restart one service, or all of them."""
+    def restart(self, service: str | None = None, *, skip: OneShotSkips | None = None) -> None:
+        """Restart one service, or all of them (`skip` as for `start`, where the runtime starts
+        its one-shots again)."""
         ...
 
     def restart_airflow(self) -> None:

@@ -428,7 +428,9 @@ class ComposeRuntime:
 
             record_runtime(self.state, None)
 
-    def restart(self, service: str | None = None) -> None:
+    def restart(self, service: str | None = None, *, skip: OneShotSkips | None = None) -> None:
+        """`docker compose restart`: the containers as they are (`skip` changes nothing here:
+        a one-shot's container runs again only if it exists)."""
         self._require_render()
         self._check_service(service)
         self.check_ownership()  # never restart another folder's containers

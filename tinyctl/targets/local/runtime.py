@@ -700,11 +700,11 @@ class LocalRuntime:
             record_runtime(self.state, None)
             registry.forget(self.environ, self._own_id)
 
-    def restart(self, service: str | None = None) -> None:
+    def restart(self, service: str | None = None, *, skip: OneShotSkips | None = None) -> None:
         self._check_service(service)
         if service is None:
             self.stop()
-            handle = self.start()
+            handle = self.start(skip=skip)
             handle.result()
             return
         if service in ONE_SHOTS or service == POSTGRES:
