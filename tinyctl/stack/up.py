@@ -254,6 +254,7 @@ def _already_up(project: Project, services: list[ServiceStatus], started: float)
             services,
             project.runtime.api_url(),
             airflow_version(client),
+            triggerer=_triggerer_choice(project),
         )
 
 
