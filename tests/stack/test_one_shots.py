@@ -188,3 +188,20 @@ def test_a_run_clears_its_record_first(bootstrapped: Path, local_postgres: Local
     _gate(bootstrapped, local_postgres).decide()  # ...and db-setup then fails: no record()
     spec.write_text(text)
     assert "db-setup" in _decided(bootstrapped, local_postgres)
+
+
+def test_what_cannot_be_told_runs_both_and_never_fails_up(
+    bootstrapped: Path, local_postgres: LocalPostgres
+) -> None:
+    from tinyctl.errors import EnvironmentProblem
+
+    class Unreachable(DatabaseRuntime):
+        def airflow_install(self) -> str | None:
+            raise EnvironmentProblem("the engine went away")
+
+    project = Project.open(bootstrapped / "tinyctl.yaml", {})
+    with_runtime(project, Unreachable)
+    gate = OneShotGate(project)
+    assert gate.decide() == {}
+    assert gate.ran == dict.fromkeys(BOTH, "what they apply is not known: the engine went away")
+    gate.record()  # nothing to record, nothing raised

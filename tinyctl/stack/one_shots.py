@@ -69,7 +69,11 @@ class OneShotGate:
 
     def decide(self) -> dict[str, str]:
         """The one-shots to leave out, each with why (the runtime's `skip` callback)."""
-        self._expected = expected = expected_records(self.project)
+        try:
+            self._expected = expected = expected_records(self.project)
+        except TinyctlError as error:  # never a reason for `up` to fail: run them
+            self.ran = dict.fromkeys(ONE_SHOTS, f"what they apply is not known: {error.message}")
+            return {}
         if self.full:
             self.ran = dict.fromkeys(ONE_SHOTS, "up --full")
             return {}
@@ -94,9 +98,7 @@ class OneShotGate:
         if expected is None:
             return
         if SETUP in self.ran:
-            self._try(
-                self._dsn(MAINTENANCE_DB), _comments(expected, setup_comment(expected.setup_digest))
-            )
+            self._try(MAINTENANCE_DB, _comments(expected, setup_comment(expected.setup_digest)))
         if MIGRATE in self.ran and expected.install is not None:
             values = (MIGRATE, FORMAT, expected.airflow_version, expected.install)
             statements = [
@@ -104,7 +106,7 @@ class OneShotGate:
                 (TABLE, None),
                 (UPSERT, values),
             ]
-            self._try(self._metadata_dsn(), statements)
+            self._try(self._metadata_database, statements)
 
     def _read(self) -> tuple[SetupFound | None, MigrationFound | None]:
         expected = self._expected
@@ -127,7 +129,7 @@ class OneShotGate:
 
     def _read_migration(self) -> MigrationFound | None:
         try:
-            _, rows = query(self._metadata_dsn(), MIGRATION_QUERY, (MIGRATE,))
+            _, rows = query(self._dsn(self._metadata_database), MIGRATION_QUERY, (MIGRATE,))
         except TinyctlError:  # no record table, or no alembic_version: never migrated here
             return None
         if not rows:
@@ -139,18 +141,18 @@ class OneShotGate:
         """The records of the one-shots about to run go first: one that fails halfway then
         leaves no record that would claim its work done."""
         if SETUP in self.ran and self._setup is not None:
-            self._try(self._dsn(MAINTENANCE_DB), _comments_on(list(self._setup.comments), None))
+            self._try(MAINTENANCE_DB, _comments_on(list(self._setup.comments), None))
         if MIGRATE in self.ran and self._migration is not None:
             delete = f"DELETE FROM {RECORDS_SCHEMA}.{RECORDS_TABLE} WHERE service = %s"
-            self._try(self._metadata_dsn(), [(delete, (MIGRATE,))])
+            self._try(self._metadata_database, [(delete, (MIGRATE,))])
 
-    @staticmethod
-    def _try(dsn: Dsn, statements: list) -> None:
+    def _try(self, database: str, statements: list) -> None:
         with contextlib.suppress(TinyctlError):
-            execute(dsn, statements)
+            execute(self._dsn(database), statements)
 
-    def _metadata_dsn(self) -> Dsn:
-        return self._dsn(self.project.plan.bootstrap.metadata_database)
+    @property
+    def _metadata_database(self) -> str:
+        return self.project.plan.bootstrap.metadata_database
 
     def _dsn(self, database: str) -> Dsn:
         bootstrap = self.project.plan.bootstrap
