@@ -13,7 +13,7 @@ from tinyctl.errors import TinyctlError
 from tinyctl.project import Project
 from tinyctl.render import render_status
 from tinyctl.stack.own import confirm_with_api
-from tinyctl.targets.base import API_SERVER, ServiceStatus
+from tinyctl.targets.base import API_SERVER, TRIGGERER, ServiceStatus
 
 
 @dataclass
@@ -72,6 +72,16 @@ def stack_status(project: Project) -> StackReport:
         fresh.reasons,
         runtime.reason,
     )
+
+
+def triggerer_wanted(project: Project) -> str | None:
+    """With `airflow.triggerer: auto`, why the project's code now needs a triggerer that the
+    running stack does not have (a DAG deployed since `up` defers work); None otherwise."""
+    if project.spec.airflow.triggerer != "auto" or not project.triggerer.enabled:
+        return None
+    if any(s.running for s in project.runtime.service_statuses([TRIGGERER])):
+        return None
+    return project.triggerer.reason
 
 
 def _ask_airflow(project: Project, airflow: dict[str, Any]) -> None:
