@@ -63,7 +63,7 @@ def _gate(root: Path, pg: LocalPostgres, *, full: bool = False, **runtime: objec
     fake.pg = pg
     for name, value in runtime.items():
         setattr(fake, name, value)
-    return OneShotGate(project, full=full)
+    return OneShotGate(project, full=full, ready_seconds=0.3)
 
 
 def _ran_once(root: Path, pg: LocalPostgres) -> None:
@@ -205,3 +205,21 @@ def test_what_cannot_be_told_runs_both_and_never_fails_up(
     assert gate.decide() == {}
     assert gate.ran == dict.fromkeys(BOTH, "what they apply is not known: the engine went away")
     gate.record()  # nothing to record, nothing raised
+
+
+def test_a_database_that_does_not_listen_yet_is_waited_for(project: Path) -> None:
+    """Compose asks as soon as the container runs: the first read waits until it listens."""
+    from tinyctl.db import DatabaseUnreachable
+
+    answers: list[object] = [DatabaseUnreachable("starting"), DatabaseUnreachable("starting")]
+
+    def ask():
+        if answers:
+            raise answers.pop(0)  # type: ignore[misc]
+        return ["x"], [("row",)]
+
+    gate = OneShotGate(Project.open(project / "tinyctl.yaml", {}), ready_seconds=5)
+    assert gate._once_reachable(ask) == [("row",)] and not answers
+    never = OneShotGate(Project.open(project / "tinyctl.yaml", {}), ready_seconds=0.2)
+    with pytest.raises(DatabaseUnreachable):
+        never._once_reachable(lambda: (_ for _ in ()).throw(DatabaseUnreachable("down")))

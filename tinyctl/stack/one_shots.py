@@ -10,8 +10,10 @@ Anything that cannot be read means "run them", as before: the gate never makes `
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 
-from tinyctl.db import Dsn, execute, query, sql
+from tinyctl.db import DatabaseUnreachable, Dsn, execute, query, sql
 from tinyctl.errors import TinyctlError
 from tinyctl.project import Project
 from tinyctl.stack.one_shot_records import (
@@ -32,6 +34,9 @@ from tinyctl.stack.one_shot_records import (
 )
 from tinyctl.targets.templating import bootstrap_script
 
+# How long the first read waits for the server to accept connections, and how often it asks.
+READY_SECONDS = 30.0
+RETRY_SECONDS = 0.1
 MAINTENANCE_DB = "postgres"  # the server's own database, always there: the catalog is read in it
 SETUP_QUERY = (
     "SELECT 'database', datname::text, shobj_description(oid, 'pg_database') FROM pg_database"
@@ -59,13 +64,16 @@ UPSERT = (
 class OneShotGate:
     """One `up`'s decision about its one-shots: `skipped` and `ran` name each with its reason."""
 
-    def __init__(self, project: Project, *, full: bool = False):
-        self.project, self.full = project, full
+    def __init__(
+        self, project: Project, *, full: bool = False, ready_seconds: float = READY_SECONDS
+    ):
+        self.project, self.full, self.ready_seconds = project, full, ready_seconds
         self.skipped: dict[str, str] = {}
         self.ran: dict[str, str] = {}
         self._expected: Expected | None = None
         self._setup: SetupFound | None = None
         self._migration: MigrationFound | None = None
+        self._address: tuple[str, int] | None = None
 
     def decide(self) -> dict[str, str]:
         """The one-shots to leave out, each with why (the runtime's `skip` callback)."""
@@ -111,11 +119,10 @@ class OneShotGate:
     def _read(self) -> tuple[SetupFound | None, MigrationFound | None]:
         expected = self._expected
         assert expected is not None
+        params = (list(expected.databases), list(expected.roles))
         try:
-            _, rows = query(
-                self._dsn(MAINTENANCE_DB),
-                SETUP_QUERY,
-                (list(expected.databases), list(expected.roles)),
+            rows = self._once_reachable(
+                lambda: query(self._dsn(MAINTENANCE_DB), SETUP_QUERY, params)
             )
         except TinyctlError:
             return None, None
@@ -126,6 +133,19 @@ class OneShotGate:
         if expected.databases[0] not in setup.comments:
             return setup, None  # no metadata database: nothing to read there
         return setup, self._read_migration()
+
+    def _once_reachable(self, ask: Callable[[], tuple[list[str], list[tuple]]]) -> list[tuple]:
+        """The rows `ask()` returns once the server accepts connections: a runtime asks as
+        soon as the database runs, which may be a moment before it listens (Compose does not
+        wait for the container's health probe here). For up to `ready_seconds`."""
+        deadline = time.monotonic() + self.ready_seconds
+        while True:
+            try:
+                return ask()[1]
+            except DatabaseUnreachable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(RETRY_SECONDS)
 
     def _read_migration(self) -> MigrationFound | None:
         try:
@@ -156,7 +176,9 @@ class OneShotGate:
 
     def _dsn(self, database: str) -> Dsn:
         bootstrap = self.project.plan.bootstrap
-        host, port = self.project.runtime.postgres_address()
+        if self._address is None:  # asked once: without a published port, Compose inspects
+            self._address = self.project.runtime.postgres_address()
+        host, port = self._address
         password = self.project.secrets[bootstrap.superuser_secret]
         return Dsn(host, port, database, bootstrap.superuser, password)
 

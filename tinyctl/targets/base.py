@@ -183,8 +183,9 @@ def http_url(bind: str, port: int) -> str:
 
 
 ProgressCallback = Callable[[str], None]
-# Asked by a start once the database accepts connections, before any one-shot runs: the
-# one-shots to leave out, each with the reason `up` shows ({} runs them all).
+# Asked by a start once the database runs, before any one-shot runs (it waits until the
+# database accepts connections): the one-shots to leave out, each with the reason `up`
+# shows ({} runs them all).
 OneShotSkips = Callable[[], Mapping[str, str]]
 
 
@@ -339,9 +340,10 @@ class Runtime(Protocol):
     def start(self, *, skip: OneShotSkips | None = None) -> StartHandle:
         """Start (or update to the rendered state) every service, in the background; the caller
         watches `services()` until all are ok. Starting an up-to-date stack changes nothing.
-        With `skip`, the database (and broker) start first; once the database accepts
-        connections, the one-shots `skip()` names are left out (their status says "skipped"),
-        and the others run before the long-running services start, as without it."""
+        With `skip`, the database (and broker) start first; once the database runs,
+        `skip()` (which waits until it accepts connections) names the one-shots to leave out
+        (their status then says "skipped"); the others run before the long-running services
+        start, as without it."""
         ...
 
     def stop(self, *, volumes: bool = False) -> None:

@@ -1,7 +1,9 @@
 """How the Compose runtime starts a stack when one-shots may be left out: in phases.
 
-1. `docker compose up -d` of the database (and the broker), waited for until healthy;
-2. the caller's `skip()` is asked, while only those run (it reads the databases' records);
+1. `docker compose up -d` of the database (and the broker), waited for until it runs (the
+   broker until healthy);
+2. the caller's `skip()` is asked, while only those run: it reads the databases' records,
+   waiting until the database accepts connections;
 3. nothing skipped: `docker compose up -d` of everything, Compose ordering the one-shots and
    the components as it always does; else each one-shot still to run on its own (`--no-deps`),
    waited for until it exited 0, then the long-running services with `--no-deps` (their
@@ -25,6 +27,14 @@ from tinyctl.targets.docker import cli as docker_cli
 UP = ("up", "--detach", "--pull", "missing")
 ONE_SHOTS = ("db-setup", "airflow-init")  # in the order they run
 POLL_SECONDS = 0.2
+
+
+def _started(status: ServiceStatus) -> bool:
+    """Ready for the next phase: the broker healthy; the database running (`skip()` itself
+    waits until it accepts connections, sooner than its container's next health probe)."""
+    if status.service == POSTGRES:
+        return status.running and status.health != "unhealthy"
+    return status.running and status.health in ("healthy", "none")
 
 
 class StartCancelled(Exception):
@@ -51,7 +61,7 @@ class PhasedStart:
     def run(self) -> str:
         first = [s for s in self._services if s in (POSTGRES, REDIS)]
         self._compose([*UP, "--remove-orphans", *first])
-        self._wait(first, lambda s: s.running and s.health in ("healthy", "none"))
+        self._wait(first, _started)
         skipped = dict(self._skip())
         self._on_skip(skipped)
         if not skipped:
