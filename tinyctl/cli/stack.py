@@ -266,7 +266,7 @@ def restart(
         pending_plugins,
         require_clean,
     )
-    from tinyctl.stack.one_shots import OneShotGate
+    from tinyctl.stack.one_shots import OneShotGate  # lazy: psycopg, for restart only
 
     project = open_project(spec, verbose, check_engine=True, lock="restart")
     if service is None:
