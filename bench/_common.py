@@ -389,6 +389,8 @@ class Api:
         self.password = project.secrets()[f"user_{user}_password"]
         self.http = httpx.Client(base_url=project.api_url, timeout=timeout)
         self.token: str | None = None
+        # the components that must be healthy (without "triggerer" where it does not run)
+        self.required: tuple[str, ...] = HEALTH_COMPONENTS
 
     def close(self) -> None:
         self.http.close()
@@ -409,7 +411,7 @@ class Api:
     def all_healthy(self) -> bool:
         health = self.health()
         return bool(health) and all(
-            (health.get(c) or {}).get("status") == "healthy" for c in HEALTH_COMPONENTS
+            (health.get(c) or {}).get("status") == "healthy" for c in self.required
         )
 
     def _auth(self) -> dict[str, str]:

@@ -110,7 +110,7 @@ class FakeRuntime:
     def build(self, **_kwargs: object) -> list[BuildOutcome]:
         return []
 
-    def start(self) -> StartHandle:
+    def start(self, *, skip: object = None) -> StartHandle:
         self.calls.append("start")
         self.started = True
 
@@ -119,10 +119,13 @@ class FakeRuntime:
 
         return StartHandle(done=lambda: True, result=lambda: "", cancel=cancel)
 
+    def airflow_install(self) -> str | None:
+        return "fake"
+
     def stop(self, *, volumes: bool = False) -> None:
         self.calls.append(f"stop volumes={volumes}")
 
-    def restart(self, service: str | None = None) -> None:
+    def restart(self, service: str | None = None, *, skip: object = None) -> None:
         self.calls.append(f"restart {service}")
 
     def expected_services(self) -> list[str]:

@@ -41,6 +41,10 @@ class Dsn:
         }
 
 
+class DatabaseUnreachable(EnvironmentProblem):
+    """Nothing accepts connections at the address (yet): not listening, or still starting."""
+
+
 class DatabaseError(WorkFailed):
     """A statement or load failed; `line`/`column` locate it in the input where Postgres says."""
 
@@ -78,7 +82,7 @@ def connect(
                 "longer match the running stack. Restore the file, or run `tinyctl up` to re-render them "
                 "into the stack and restart what changed; the data is kept.",
             ) from None
-        raise EnvironmentProblem(
+        raise DatabaseUnreachable(
             f"cannot connect to Postgres at {dsn.host}:{dsn.port} ({text.splitlines()[0] if text else 'no answer'})",
             hint="Is the stack up? Run `tinyctl up` (or `tinyctl status`).",
         ) from None
@@ -405,6 +409,22 @@ def query(
                 _first_line(error), hint=error.diag.message_hint, sqlstate=error.sqlstate
             ) from None
         return names, rows
+
+
+Statement = tuple[str | pgsql.Composable, Sequence[Any] | None]
+
+
+def execute(dsn: Dsn, statements: Sequence[Statement]) -> None:
+    """Run (statement, params) pairs in ONE transaction: all of them, or none."""
+    with connect(dsn) as connection:
+        try:
+            with connection.transaction():
+                for statement, params in statements:
+                    connection.execute(statement, params)
+        except psycopg.Error as error:
+            raise DatabaseError(
+                _first_line(error), hint=error.diag.message_hint, sqlstate=error.sqlstate
+            ) from None
 
 
 def count_rows(dsn: Dsn, tables: Iterable[str]) -> dict[str, int | None]:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tinyctl.spec.loaded import LoadedSpec
     from tinyctl.spec.models import Spec
     from tinyctl.spec.override import SpecOverride
+    from tinyctl.spec.triggerer import TriggererChoice
     from tinyctl.state.lock import ProjectLock
     from tinyctl.state.secrets import Secrets
     from tinyctl.targets.base import Runtime
@@ -103,7 +104,22 @@ class Project:
         """The stack's neutral plan (`tinyctl.plan`), from the spec and the identity."""
         from tinyctl.plan import build_plan  # lazy: commands that never render stay light
 
-        return build_plan(self.spec, self.identity)
+        return build_plan(self.spec, self.identity, triggerer=self.triggerer.enabled)
+
+    @cached_property
+    def triggerer(self) -> TriggererChoice:
+        """Whether the stack runs Airflow's triggerer, and why (`airflow.triggerer`)."""
+        # lazy: the code scan of `auto` only for commands that plan the stack
+        from tinyctl.spec.triggerer import choose_triggerer
+
+        return choose_triggerer(self.loaded)
+
+    @property
+    def health_components(self) -> tuple[str, ...]:
+        """The components Airflow's health report must call healthy for the stack to be up: the
+        metadata database, scheduler and dag-processor, and the triggerer when it runs."""
+        required = ("metadatabase", "scheduler", "dag_processor")
+        return (*required, "triggerer") if self.triggerer.enabled else required
 
     # ------------------------------------------------------------------ secrets and runtime
 
@@ -225,6 +241,7 @@ class Project:
             self.secrets.user_password(INTERNAL_USER),
             timeout=timeout,
             retries=retries,
+            required=self.health_components,
         )
 
     def warehouse(self, database: str | None = None, role: str | None = None) -> Dsn:

@@ -146,7 +146,7 @@ def test_a_failing_render_writes_nothing(project: Path, monkeypatch: pytest.Monk
     assert not (loaded.state_dir / "compose.yaml").exists()
 
 
-@pytest.mark.parametrize("variant", ["local", "celery-debian"])
+@pytest.mark.parametrize("variant", ["local", "celery-debian", "no-triggerer"])
 def test_rendered_compose_file_passes_docker_compose_config(project: Path, variant: str) -> None:
     compose = compose_binary()
     if compose is None:
@@ -157,6 +157,9 @@ def test_rendered_compose_file_passes_docker_compose_config(project: Path, varia
             "executor: LocalExecutor", "executor: CeleryExecutor\n  workers: 2"
         )
         spec_file.write_text(text.replace("source: official", "source: debian"))
+    if variant == "no-triggerer":  # auto, and the sample DAG defers nothing
+        text = spec_file.read_text().replace("  executor:", "  triggerer: auto\n  executor:", 1)
+        spec_file.write_text(text)
     loaded = load_spec(spec_file)
     render(Project(loaded))
     file = loaded.state_dir / "compose.yaml"
@@ -173,8 +176,8 @@ def test_rendered_compose_file_passes_docker_compose_config(project: Path, varia
         "api-server",
         "scheduler",
         "dag-processor",
-        "triggerer",
     } <= services
+    assert ("triggerer" in services) is (variant != "no-triggerer")
     for name, service in config["services"].items():
         if name not in ("db-setup", "airflow-init"):
             assert "healthcheck" in service, f"{name} has no healthcheck"

@@ -58,6 +58,15 @@ def test_a_component_airflow_reports_down_is_not_confirmed() -> None:
     assert not _ready(HEALTHY, None), "no report, not ready"
 
 
+def test_a_triggerer_that_does_not_run_is_not_waited_for() -> None:
+    """`airflow.triggerer: off`: Airflow still reports a triggerer (with no heartbeat), and the
+    stack has no triggerer service; the wait is on the other components only."""
+    services = [s for s in HEALTHY if s.service != "triggerer"]
+    health = _health("health_triggerer_down.json")
+    assert not _ready(services, health)
+    assert _ready(services, health, ("metadatabase", "scheduler", "dag_processor"))
+
+
 @pytest.fixture
 def airflow_api() -> Iterator[dict[str, object]]:
     """A real HTTP server on loopback answering GET /api/v2/monitor/health with `body`."""

@@ -77,8 +77,10 @@ class AirflowClient:
         retries: int = 3,
         backoff: float = 0.5,
         transport: httpx.BaseTransport | None = None,
+        required: tuple[str, ...] = HEALTH_COMPONENTS,
     ):
         self.base_url = base_url.rstrip("/")
+        self.required = required  # the components `require_up` wants healthy
         self.username = username
         self._password = password
         self.retries = max(0, retries)
@@ -329,9 +331,11 @@ class AirflowClient:
             raise self._api_error(response, "GET", path)
         return Health.from_json(self._json(response, "GET", path))
 
-    def require_up(self, required: tuple[str, ...] = HEALTH_COMPONENTS) -> Health:
-        """The health, if the API answers and every `required` component is healthy; otherwise
-        AirflowUnreachable or AirflowNotHealthy (both exit 3)."""
+    def require_up(self, required: tuple[str, ...] | None = None) -> Health:
+        """The health, if the API answers and every `required` component (default: the
+        client's, the stack's own) is healthy; otherwise AirflowUnreachable or
+        AirflowNotHealthy (both exit 3)."""
+        required = self.required if required is None else required
         health = self.health()
         if not health.all_healthy(required):
             raise AirflowNotHealthy(health.components, health.unhealthy(required))

@@ -74,7 +74,22 @@ def deploy_dags_command(
                 _print_summary(report, as_json=False, exit_on_failure=False)
             _watch(project, client, timeout=timeout, as_json=as_json, on_result=on_result)
             return
+    if not as_json:
+        _triggerer_note(project)
     _print_summary(report, as_json=as_json)
+
+
+def _triggerer_note(project) -> None:
+    """`airflow.triggerer: auto` chose off at `up`, and a deployed file now defers work."""
+    # lazy: the stack's status module only after a deploy
+    from tinyctl.stack.status import triggerer_wanted
+
+    why = triggerer_wanted(project)
+    if why is not None:
+        output.err.print(
+            f"[yellow]![/yellow] no triggerer runs, but {escape(why.removeprefix('auto: '))}: "
+            "its deferred tasks wait until `tinyctl up` starts one (airflow.triggerer: auto)"
+        )
 
 
 def _watch(project, client, *, timeout: float, as_json: bool, on_result) -> None:

@@ -19,7 +19,7 @@ from tinyctl.stack.own import require_up
 
 if TYPE_CHECKING:
     from tinyctl.project import Project
-    from tinyctl.stack.up import UpProgress
+    from tinyctl.stack.up import UpProgress, UpResult
 
 
 def _progress_view(progress: UpProgress) -> Table:
@@ -67,6 +67,14 @@ def up(
             "folder was lost (deleted and made again while the stack ran).",
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Run the one-shots (database setup, migrations) even when the databases' "
+            "records say they have nothing to do.",
+        ),
+    ] = False,
 ) -> None:
     """Render, build if needed, start the stack and wait until every service is healthy."""
     # lazy: the bring-up (concurrent.futures, preflight) only for `up`
@@ -103,6 +111,7 @@ def up(
             on_progress=on_progress,
             on_step=on_step,
             show_build_output=not as_json,
+            full=full,
         )
     finally:
         if live is not None:
@@ -124,10 +133,20 @@ def up(
                     "restarted": result.restarted_for_plugins,
                 },
                 "services": [s.as_dict() for s in result.services],
+                "triggerer": _triggerer_json(project, result),
+                "one_shots": {"skipped": result.skipped, "ran": result.ran},
                 "deploy": deployed,
             }
         )
         return
+    if result.triggerer is not None:
+        output.out.print(
+            f"  triggerer: {result.triggerer.word} ({escape(result.triggerer.reason)})"
+        )
+    for name, why in result.skipped.items():
+        output.out.print(f"  {name}: skipped ({escape(why)})")
+    for name, why in result.ran.items():
+        output.out.print(f"  {name}: ran ({escape(why)})")
     if result.plugins:
         how = (
             "restarted the Airflow components to load them"
@@ -145,6 +164,11 @@ def up(
             f"[green]✓[/green] {project.name} is up and healthy in {result.seconds:.1f}s."
         )
     _login_hint(project, result.url)
+
+
+def _triggerer_json(project: Project, result: UpResult) -> dict:
+    choice = result.triggerer or project.triggerer
+    return {"enabled": choice.enabled, "reason": choice.reason}
 
 
 def _after_up(project: Project, *, as_json: bool, quiet_if_unchanged: bool) -> dict:
@@ -243,6 +267,7 @@ def restart(
         pending_plugins,
         require_clean,
     )
+    from tinyctl.stack.one_shots import OneShotGate  # lazy: psycopg, for restart only
 
     project = open_project(spec, verbose, check_engine=True, lock="restart")
     if service is None:
@@ -253,7 +278,10 @@ def restart(
             output.err.print(
                 f"[cyan]•[/cyan] deployed {len(plugins.changed) + len(plugins.removed)} changed plugin file(s)"
             )
-    project.runtime.restart(service)
+    gate = OneShotGate(project) if service is None else None  # one-shots: as `up` decides
+    project.runtime.restart(service, skip=gate.decide if gate is not None else None)
+    if gate is not None:
+        gate.record()
     output.out.print(
         f"[green]✓[/green] restarted {service or 'all services'}; `tinyctl status` shows when it is healthy."
     )

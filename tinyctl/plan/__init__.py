@@ -6,7 +6,7 @@ No container path, host name or file format lives in it. Leaf-ward: it imports o
 the state modules.
 """
 
-from tinyctl.plan.build import build_plan
+from tinyctl.plan.build import build_plan, plan_for
 from tinyctl.plan.model import StackPlan
 
-__all__ = ["StackPlan", "build_plan"]
+__all__ = ["StackPlan", "build_plan", "plan_for"]

@@ -37,7 +37,9 @@ from tinyctl.plan.values import (
     PortRef,
     SecretValue,
 )
+from tinyctl.spec.loaded import LoadedSpec
 from tinyctl.spec.models import Spec
+from tinyctl.spec.triggerer import choose_triggerer
 from tinyctl.state.identity import Identity
 from tinyctl.state.secrets import READER_ROLE, api_users, role_secret, user_secret
 
@@ -147,10 +149,11 @@ API_SERVER_PLACES = (
 )
 
 
-def _components(spec: Spec, airflow_secrets: tuple[str, ...]) -> list[Service]:
+def _components(spec: Spec, airflow_secrets: tuple[str, ...], triggerer: bool) -> list[Service]:
     """The long-running Airflow components, each started once the metadata is migrated."""
     af = spec.airflow
     celery = af.executor == "CeleryExecutor"
+    chosen = [c for c in COMPONENTS if triggerer or c[1] != Role.TRIGGERER]
     ready = (After("airflow-init", Condition.COMPLETED),) + (
         (After("redis", Condition.HEALTHY),) if celery else ()
     )
@@ -173,11 +176,11 @@ def _components(spec: Spec, airflow_secrets: tuple[str, ...]) -> list[Service]:
             secrets=airflow_secrets,
             **extra.get(name, {}),
         )
-        for name, role, command, health, stop, listens in COMPONENTS + ((WORKER,) if celery else ())
+        for name, role, command, health, stop, listens in [*chosen, *((WORKER,) if celery else ())]
     ]
 
 
-def _services(spec: Spec, secrets: tuple[SecretFile, ...]) -> tuple[Service, ...]:
+def _services(spec: Spec, secrets: tuple[SecretFile, ...], triggerer: bool) -> tuple[Service, ...]:
     pg = spec.postgres
     celery = spec.airflow.executor == "CeleryExecutor"
     database_secrets = tuple(s.name for s in secrets if s.place == Place.POSTGRES_SECRETS)
@@ -227,18 +230,18 @@ def _services(spec: Spec, secrets: tuple[SecretFile, ...]) -> tuple[Service, ...
             secrets=airflow_secrets,
         )
     )
-    return (*services, *_components(spec, airflow_secrets))
+    return (*services, *_components(spec, airflow_secrets, triggerer))
 
 
-def _airflow_readers(celery: bool) -> tuple[str, ...]:
-    names = ("airflow-init", "api-server", "scheduler", "dag-processor", "triggerer")
-    return names + (("worker",) if celery else ())
+def _airflow_readers(celery: bool, triggerer: bool) -> tuple[str, ...]:
+    names = ("airflow-init", "api-server", "scheduler", "dag-processor")
+    return names + (("triggerer",) if triggerer else ()) + (("worker",) if celery else ())
 
 
-def _secrets(spec: Spec) -> tuple[SecretFile, ...]:
+def _secrets(spec: Spec, triggerer: bool) -> tuple[SecretFile, ...]:
     """The secret files: Airflow's (read through `_CMD`) and the database's (the bootstrap's)."""
     celery = spec.airflow.executor == "CeleryExecutor"
-    readers = _airflow_readers(celery)
+    readers = _airflow_readers(celery, triggerer)
 
     def airflow(name: str, content: SecretValue | DatabaseUrl | None = None) -> SecretFile:
         return SecretFile(name, Place.AIRFLOW_SECRETS, content or SecretValue(name), readers)
@@ -302,25 +305,41 @@ def _bootstrap(spec: Spec) -> Bootstrap:
     )
 
 
+def plan_for(
+    loaded: LoadedSpec, identity: Identity | None = None, *, executor: str | None = None
+) -> StackPlan:
+    """`build_plan` of a loaded spec, with its triggerer chosen from the project's code."""
+    triggerer = choose_triggerer(loaded).enabled
+    return build_plan(loaded.spec, identity, executor=executor, triggerer=triggerer)
+
+
 def build_plan(
-    spec: Spec, identity: Identity | None = None, *, executor: str | None = None
+    spec: Spec,
+    identity: Identity | None = None,
+    *,
+    executor: str | None = None,
+    triggerer: bool | None = None,
 ) -> StackPlan:
     """The plan of a project's stack. `identity`: None before the project's first render (its
     resources then carry no identity labels). `executor`: the one the target runs, when it
     chooses its own (Kubernetes: `k8s.executor`, possibly the KubernetesExecutor, which has no
-    broker nor workers); default the spec's `airflow.executor`."""
+    broker nor workers); default the spec's `airflow.executor`. `triggerer`: whether it runs
+    one, as `tinyctl.spec.triggerer` chose from the project's code; default the spec's word,
+    with `auto` as on (the code was not read)."""
     if executor is not None and executor != spec.airflow.executor:
         airflow = spec.airflow.model_copy(update={"executor": executor})
         spec = spec.model_copy(update={"airflow": airflow})
     af = spec.airflow
     users = tuple(ApiUser(name, role, user_secret(name)) for name, role in api_users(spec).items())
-    secrets = _secrets(spec)
+    if triggerer is None:
+        triggerer = af.triggerer != "off"
+    secrets = _secrets(spec, triggerer)
     return StackPlan(
         project=spec.project.name,
         airflow_version=af.version,
         postgres_version=spec.postgres.version,
         executor=af.executor,
-        services=_services(spec, secrets),
+        services=_services(spec, secrets, triggerer),
         settings=airflow_settings(spec, users),
         secrets=secrets,
         api_users=users,

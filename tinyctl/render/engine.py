@@ -17,7 +17,7 @@ from typing import Any
 
 from tinyctl import __version__
 from tinyctl.errors import BadInput
-from tinyctl.plan import build_plan
+from tinyctl.plan import plan_for
 from tinyctl.project import Project
 from tinyctl.render.context import Host
 from tinyctl.spec.loaded import LoadedSpec
@@ -47,7 +47,7 @@ def render_files(
 ) -> dict[str, RenderedFile]:
     """Everything the target's stack needs, as {path relative to the state folder: file}. Pure:
     the plan of the spec, rendered by the target."""
-    plan = build_plan(loaded.spec, host.identity)
+    plan = plan_for(loaded, host.identity)
     files = renderer(target).render_files(plan, host.inputs(loaded, secrets, environ))
     return dict(sorted(files.items()))
 

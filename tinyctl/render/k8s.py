@@ -43,12 +43,12 @@ def check_k8s(project: Project) -> K8sInputs:
 
 def _inputs(project: Project) -> K8sInputs:
     """The cluster's inputs, checked: SpecError (exit 2) on bad input."""
-    plan = cluster_plan(project.spec)  # what the checks read does not depend on the identity
+    plan = cluster_plan(project.loaded)  # what the checks read does not depend on the identity
     return gather(project.loaded, plan, project.secrets, project.environ, project.state.root)
 
 
 def _rendered(project: Project, inputs: K8sInputs) -> tuple[StackPlan, dict[str, RenderedFile]]:
-    plan = cluster_plan(project.spec, project.identity)  # its id annotates the objects
+    plan = cluster_plan(project.loaded, project.identity)  # its id annotates the objects
     return plan, render_files(plan, inputs)
 
 

@@ -120,6 +120,16 @@ def _duration(value: Any) -> str | int:
 Duration = Annotated[str | int, BeforeValidator(_duration)]
 
 
+def _switch(value: Any) -> Any:
+    """YAML 1.1 reads a bare on/off as true/false: a switch takes them as the words meant."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
+
+
+Switch = Annotated[Literal["auto", "on", "off"], BeforeValidator(_switch)]
+
+
 def _path_part_problem(value: str) -> str | None:
     if not value:
         return "is empty"
@@ -354,6 +364,11 @@ class Airflow(Strict):
     port: Port = 8080
     bind: BindAddress = "127.0.0.1"
     start_timeout: Duration = Field("10m", description="How long `up` waits for a healthy stack.")
+    triggerer: Switch = Field(
+        "on",
+        description="Run Airflow's triggerer (what deferred tasks wait in): on, off, or auto "
+        "(only when the DAG, plugin or include code uses deferrable operators or triggers).",
+    )
     users: list[User] = Field(
         default_factory=lambda: [User(name="admin", role="admin")], min_length=1
     )

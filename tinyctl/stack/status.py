@@ -13,10 +13,7 @@ from tinyctl.errors import TinyctlError
 from tinyctl.project import Project
 from tinyctl.render import render_status
 from tinyctl.stack.own import confirm_with_api
-from tinyctl.targets.base import API_SERVER, ServiceStatus
-
-# The components Airflow's health report must call healthy for the stack to be up.
-AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+from tinyctl.targets.base import API_SERVER, TRIGGERER, ServiceStatus
 
 
 @dataclass
@@ -77,13 +74,23 @@ def stack_status(project: Project) -> StackReport:
     )
 
 
+def triggerer_wanted(project: Project) -> str | None:
+    """With `airflow.triggerer: auto`, why the project's code now needs a triggerer that the
+    running stack does not have (a DAG deployed since `up` defers work); None otherwise."""
+    if project.spec.airflow.triggerer != "auto" or not project.triggerer.enabled:
+        return None
+    if any(s.running for s in project.runtime.service_statuses([TRIGGERER])):
+        return None
+    return project.triggerer.reason
+
+
 def _ask_airflow(project: Project, airflow: dict[str, Any]) -> None:
     """Airflow's health report and version into `airflow`; left as they are when it cannot say."""
     try:
         with project.airflow(timeout=3, retries=1) as client:
             health = client.health()
             airflow["components"] = health.components
-            airflow["healthy"] = health.all_healthy(AIRFLOW_COMPONENTS)
+            airflow["healthy"] = health.all_healthy(project.health_components)
             airflow["version"] = airflow_version(client)
     except TinyctlError:
         pass

@@ -18,18 +18,21 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
 from tinyctl.airflow import AirflowClient, Health
+from tinyctl.airflow.models import HEALTH_COMPONENTS
 from tinyctl.dags.code import CodeSync, deploy_include, deploy_plugins, require_clean
 from tinyctl.errors import TinyctlError, WorkFailed
 from tinyctl.project import Project
 from tinyctl.render import render
 from tinyctl.spec.models import parse_duration
+from tinyctl.spec.triggerer import TriggererChoice
+from tinyctl.stack.one_shots import OneShotGate
 from tinyctl.stack.own import (
     confirm_with_api,
     describe,
     require_up,  # noqa: F401  (moved there; re-exported)
 )
 from tinyctl.stack.preflight import PortRequest, check_memory, check_ports, needed_memory
-from tinyctl.stack.status import AIRFLOW_COMPONENTS, airflow_version
+from tinyctl.stack.status import airflow_version
 from tinyctl.targets.base import (
     AIRFLOW_SERVICES,
     API_SERVER,
@@ -63,6 +66,9 @@ class UpResult:
     airflow_version: str | None
     plugins: list[str] = field(default_factory=list)  # plugin files deployed (changed or removed)
     restarted_for_plugins: bool = False
+    triggerer: TriggererChoice | None = None  # the choice, unless the spec left the default
+    skipped: dict[str, str] = field(default_factory=dict)  # one-shots left out, and why
+    ran: dict[str, str] = field(default_factory=dict)  # one-shots run, and why
 
 
 def _log_tail(runtime: Runtime, service: str, lines: int = 20) -> str:
@@ -118,9 +124,14 @@ def _ensure_data_dirs(project: Project) -> None:
             os.chown(folder, AIRFLOW_IMAGE_UID, 0)
 
 
-def _ready(services: list[ServiceStatus], health: Health | None) -> bool:
-    """Every service ok (components on Airflow's word) and Airflow reporting all healthy."""
-    if health is None or not health.all_healthy(AIRFLOW_COMPONENTS):
+def _ready(
+    services: list[ServiceStatus],
+    health: Health | None,
+    required: tuple[str, ...] = HEALTH_COMPONENTS,
+) -> bool:
+    """Every service ok (components on Airflow's word) and Airflow reporting each `required`
+    component healthy (a triggerer that does not run is not waited for)."""
+    if health is None or not health.all_healthy(required):
         return False
     return all(s.ok for s in confirm_with_api(services, health))
 
@@ -132,8 +143,11 @@ def bring_up(
     on_progress: Callable[[UpProgress], None] | None = None,
     on_step: Callable[[str], None] | None = None,
     show_build_output: bool = True,
+    full: bool = False,
 ) -> UpResult:
-    """Render, check, build and start the stack; return once every service and Airflow is healthy."""
+    """Render, check, build and start the stack; return once every service and Airflow is
+    healthy. One-shots with nothing to do are left out (`tinyctl.stack.one_shots`); `full`
+    runs them whatever their records say."""
     started = time.monotonic()
     runtime = project.runtime
     timeout = float(
@@ -152,8 +166,9 @@ def bring_up(
         built = runtime.build(show_output=show_build_output, on_step=step) if look.to_build else []
         restarted = _restart_for_plugins(project, plugins, airflow_running, step)
         client = closing.enter_context(project.airflow(timeout=2, retries=0))
+        gate = OneShotGate(project, full=full)
         shown = _start_and_wait(
-            project, look.watch, client, timeout, started, on_progress or (lambda _p: None)
+            project, look.watch, client, gate, (timeout, started), on_progress or (lambda _p: None)
         )
         version = airflow_version(
             client
@@ -169,7 +184,15 @@ def bring_up(
         version,
         plugins.changed + plugins.removed,
         restarted,
+        _triggerer_choice(project),
+        gate.skipped,
+        gate.ran,
     )
+
+
+def _triggerer_choice(project: Project) -> TriggererChoice | None:
+    """What `up` says about the triggerer: the choice of `auto` or `off`, never of the default."""
+    return None if project.spec.airflow.triggerer == "on" else project.triggerer
 
 
 @dataclass
@@ -221,7 +244,7 @@ def _already_up(project: Project, services: list[ServiceStatus], started: float)
         return None
     with project.airflow(timeout=5, retries=1) as client:
         health = _health_or_none(client)
-        if health is None or not health.all_healthy(AIRFLOW_COMPONENTS):
+        if health is None or not health.all_healthy(project.health_components):
             return None
         return UpResult(
             True,
@@ -231,6 +254,7 @@ def _already_up(project: Project, services: list[ServiceStatus], started: float)
             services,
             project.runtime.api_url(),
             airflow_version(client),
+            triggerer=_triggerer_choice(project),
         )
 
 
@@ -249,16 +273,19 @@ def _start_and_wait(
     project: Project,
     watch: ServiceWatch,
     client: AirflowClient,
-    timeout: float,
-    started: float,
+    gate: OneShotGate,
+    clock: tuple[float, float],
     report: Callable[[UpProgress], None],
 ) -> list[ServiceStatus]:
-    """Start every service, then wait until each is ok and Airflow reports healthy; the
-    services as last shown. A crash, a failed start or the deadline raises WorkFailed."""
+    """Start every service (the one-shots the gate lets through), then wait until each is ok
+    and Airflow reports healthy; the services as last shown. `clock`: (timeout, when `up`
+    started). A crash, a failed start or the deadline raises WorkFailed."""
     runtime = project.runtime
+    timeout, started = clock
     deadline = time.monotonic() + timeout
-    handle = runtime.start()
+    handle = runtime.start(skip=gate.decide)
     health: Health | None = None
+    recorded = False
     try:
         while True:
             # Once the start has run (the components exist), Airflow's own health report is
@@ -268,6 +295,9 @@ def _start_and_wait(
             _raise_on_failure(runtime, services)
             if handle.done():
                 handle.result()  # raises when the start itself failed
+                if not recorded:  # the one-shots that ran succeeded: record what they applied
+                    gate.record()
+                    recorded = True
                 if any(s.service == API_SERVER and s.running for s in services):
                     health = _health_or_none(client)
             shown = confirm_with_api(services, health)
@@ -279,10 +309,10 @@ def _start_and_wait(
                     time.monotonic() - started,
                 )
             )
-            if handle.done() and _ready(services, health):
+            if handle.done() and _ready(services, health, project.health_components):
                 return _with_ports(shown, runtime)
             if time.monotonic() > deadline:
-                raise _not_healthy_in_time(runtime, shown, health, timeout)
+                raise _not_healthy_in_time(project, shown, health, timeout)
     except BaseException:
         handle.cancel()
         raise
@@ -330,8 +360,9 @@ def _health_or_none(client: AirflowClient) -> Health | None:
 
 
 def _not_healthy_in_time(
-    runtime: Runtime, services: list[ServiceStatus], health: Health | None, timeout: float
+    project: Project, services: list[ServiceStatus], health: Health | None, timeout: float
 ) -> WorkFailed:
+    runtime = project.runtime
     waiting = [s for s in services if not s.ok]
     if waiting:
         first = waiting[0]
@@ -342,7 +373,7 @@ def _not_healthy_in_time(
             hint="Raise airflow.start_timeout (or pass --timeout) if the machine is just slow; "
             "otherwise the log above says why.",
         )
-    bad = ", ".join(health.unhealthy(AIRFLOW_COMPONENTS)) if health else "the API server"
+    bad = ", ".join(health.unhealthy(project.health_components)) if health else "the API server"
     return WorkFailed(
         f"Airflow did not report healthy in time: {bad}",
         hint="Look at `tinyctl logs scheduler` (or the component named); raise airflow.start_timeout if the machine is slow.",

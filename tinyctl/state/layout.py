@@ -38,6 +38,9 @@ class StateLayout:
     LOCK = "lock"
     APPLIED_SETTINGS = "applied-settings.json"
     RUNTIME_RECORD = "runtime.json"
+    # The one-shots the last start left out, and why: shown by `status`, never what decides a
+    # skip (the databases' own records do, see tinyctl.stack.one_shots).
+    SKIPPED_ONE_SHOTS = "skipped-one-shots.json"
     HISTORY = "history.sqlite"  # test-etl's run history: kept by `down --volumes`
     LOCAL = "local"
     # Folders: the stack mounts `dags/` and `logs/`, and the deployed copies of the project's

@@ -13,7 +13,8 @@ Words shared by every runtime:
 - a *service* is one component of the stack, named as Airflow and PostgreSQL name them
   (`COMPONENTS` below); a service may run as several *units* (Celery workers: `worker-1`, ...).
 - a *one-shot* service runs to completion at each start (database setup, migrations); it is
-  healthy when it has completed.
+  healthy when it has completed, or when `up` left it out because it had nothing to do
+  (*skipped*: the databases' own records proved it, see `tinyctl.stack.one_shots`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ REDIS = "redis"
 COMPONENTS = (POSTGRES, REDIS, API_SERVER, SCHEDULER, DAG_PROCESSOR, TRIGGERER, WORKER)
 # The long-running Airflow components: each loads plugins once, when it starts.
 AIRFLOW_SERVICES = (API_SERVER, SCHEDULER, DAG_PROCESSOR, TRIGGERER, WORKER)
+SKIPPED = "skipped"  # the state and health of a one-shot `up` left out
 
 
 class StackOwner(Protocol):
@@ -95,7 +97,7 @@ class ServiceStatus:
     @property
     def ok(self) -> bool:
         if self.one_shot:
-            return self.health == "completed"
+            return self.health in ("completed", SKIPPED)
         return self.state == "running" and self.health in ("healthy", "none")
 
     @property
@@ -181,6 +183,10 @@ def http_url(bind: str, port: int) -> str:
 
 
 ProgressCallback = Callable[[str], None]
+# Asked by a start once the database runs, before any one-shot runs (it waits until the
+# database accepts connections): the one-shots to leave out, each with the reason `up`
+# shows ({} runs them all).
+OneShotSkips = Callable[[], Mapping[str, str]]
 
 
 class ServiceWatch(Protocol):
@@ -324,11 +330,20 @@ class Runtime(Protocol):
         `show_output` lets the build tool write to the terminal; `on_step` gets one-line steps."""
         ...
 
+    def airflow_install(self) -> str | None:
+        """What identifies the Airflow installation the stack's components run: the image's id
+        (Compose), the environment's inputs digest (local); None while there is none."""
+        ...
+
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> StartHandle:
+    def start(self, *, skip: OneShotSkips | None = None) -> StartHandle:
         """Start (or update to the rendered state) every service, in the background; the caller
-        watches `services()` until all are ok. Starting an up-to-date stack changes nothing."""
+        watches `services()` until all are ok. Starting an up-to-date stack changes nothing.
+        With `skip`, the database (and broker) start first; once the database runs,
+        `skip()` (which waits until it accepts connections) names the one-shots to leave out
+        (their status then says "skipped"); the others run before the long-running services
+        start, as without it."""
         ...
 
     def stop(self, *, volumes: bool = False) -> None:
@@ -337,8 +352,9 @@ class Runtime(Protocol):
         Refuses like `check_ownership` rather than stop another project's stack."""
         ...
 
-    def restart(self, service: str | None = None) -> None:
-        """Restart one service, or all of them."""
+    def restart(self, service: str | None = None, *, skip: OneShotSkips | None = None) -> None:
+        """Restart one service, or all of them (`skip` as for `start`, where the runtime starts
+        its one-shots again)."""
         ...
 
     def restart_airflow(self) -> None:

@@ -221,3 +221,15 @@ def _containers(job):
 
 def project_id(result):
     return Identity.read(StateLayout(result.folder.parent).identity_file).id
+
+
+def test_no_triggerer_is_the_charts_triggerer_disabled(tmp_path):
+    def off(data: dict) -> None:
+        data["airflow"]["triggerer"] = "off"
+
+    values = yaml.safe_load(
+        (render(make_project(tmp_path / "demo", off)).folder.parent / VALUES).read_text()
+    )
+    assert values["triggerer"] == {"enabled": False}
+    on = yaml.safe_load((render(make_project(tmp_path / "on")).folder.parent / VALUES).read_text())
+    assert on.get("triggerer", {}).get("enabled", True) is True

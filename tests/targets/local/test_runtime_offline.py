@@ -44,6 +44,16 @@ def test_a_never_started_project_has_every_service_missing(project: Path) -> Non
     assert {s.state for s in services} == {"missing"}
 
 
+def test_without_a_triggerer_none_is_expected_nor_a_known_service(project: Path) -> None:
+    spec = project / "tinyctl.yaml"
+    spec.write_text(spec.read_text().replace("  executor:", "  triggerer: off\n  executor:", 1))
+    runtime = _runtime(project)
+    assert "triggerer" not in runtime.expected_services()
+    assert "triggerer" not in [s.name for s in runtime.services()]
+    with pytest.raises(BadInput):
+        runtime.logs("triggerer")
+
+
 def test_logs_come_from_the_log_files_with_tail_and_prefixes(project: Path) -> None:
     runtime = _runtime(project)
     runtime.layout.logs.mkdir(parents=True)

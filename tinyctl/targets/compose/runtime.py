@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
@@ -13,14 +15,17 @@ import yaml
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
 from tinyctl.plan.labels import FOLDER_LABEL, PROJECT_ID_LABEL, project_labels
 from tinyctl.plan.values import Endpoint, Place, Value
+from tinyctl.state.fsutil import write_atomic
 from tinyctl.state.runtime_record import record_runtime
 from tinyctl.targets.base import (
     AIRFLOW_SERVICES,
     POSTGRES,
+    SKIPPED,
     BuildOutcome,
     ClosingWatch,
     Mount,
     OneOffResult,
+    OneShotSkips,
     ProgressCallback,
     ServiceStatus,
     StackOwner,
@@ -29,6 +34,7 @@ from tinyctl.targets.base import (
     reachable_host,
 )
 from tinyctl.targets.compose.render import DATA_VOLUME, PLACES, address, resolve
+from tinyctl.targets.compose.start import ONE_SHOTS, PhasedStart
 from tinyctl.targets.docker import cli as docker_cli
 from tinyctl.targets.docker import engine_api, podman
 from tinyctl.targets.docker.base_image import base_image_current, build_base_image
@@ -39,7 +45,7 @@ from tinyctl.targets.docker.images import INPUTS_LABEL, base_image, plan_images
 
 BUILD_ENV = {"COMPOSE_BAKE": "false", "DOCKER_BUILDKIT": "1"}
 # Compose services that run once per start (database setup, Airflow's migrations).
-ONE_SHOT = ("db-setup", "airflow-init")
+ONE_SHOT = ONE_SHOTS
 # Where the Airflow containers see the state folder's `dags/` (bind mount in compose.yaml).
 CONTAINER_DAGS = PLACES[Place.DAGS]
 # Postgres inside the Compose network: the service name, on its own port.
@@ -345,12 +351,25 @@ class ComposeRuntime:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> StartHandle:
-        """`docker compose up -d` in the background; the caller polls `services()` meanwhile."""
+    def start(self, *, skip: OneShotSkips | None = None) -> StartHandle:
+        """`docker compose up -d` in the background (in phases with `skip`: see
+        `tinyctl.targets.compose.start`); the caller polls `services()` meanwhile."""
         self._require_render()
 
         record_runtime(self.state, self.name)
         self._ensure_data_volume()
+        self._record_skipped({})
+        if skip is not None:
+            phased = PhasedStart(
+                self.docker.start_compose,
+                self.service_statuses,
+                self.expected_services(),
+                skip,
+                self._record_skipped,
+            )
+            return StartHandle.in_thread(
+                phased.run, stop=phased.stop, grace=10, name="tinyctl-compose-up"
+            )
         process = self.docker.start_compose(
             ["up", "--detach", "--remove-orphans", "--pull", "missing"]
         )
@@ -366,6 +385,36 @@ class ComposeRuntime:
             name="tinyctl-compose-up",
         )
 
+    def _record_skipped(self, skipped: Mapping[str, str]) -> None:
+        """Remember which one-shots this start left out, for `services()` (and `status`)."""
+        self._skipped = dict(skipped)
+        path = self.state.file(self.state.SKIPPED_ONE_SHOTS)
+        if skipped:
+            write_atomic(path, (json.dumps(self._skipped, sort_keys=True) + "\n").encode())
+        else:
+            path.unlink(missing_ok=True)
+
+    def _skipped_one_shots(self) -> dict[str, str]:
+        if hasattr(self, "_skipped"):
+            return self._skipped
+        try:
+            found = json.loads(self.state.file(self.state.SKIPPED_ONE_SHOTS).read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+    def airflow_install(self) -> str | None:
+        """The id of the Airflow image the components run (None: not built or pulled yet)."""
+        tag = next(
+            p.image
+            for p in plan_images(self.owner.loaded, self.environ)
+            if p.service == "airflow-init"
+        )
+        try:
+            return engine_api.image_id(tag, self.environ)
+        except engine_api.EngineApiUnavailable:
+            return self.docker.image_id(tag)
+
     def stop(self, *, volumes: bool = False) -> None:
         if not self.compose_file.is_file():
             return
@@ -373,12 +422,15 @@ class ComposeRuntime:
         # gives each the time its shutdown needs; idle, they all stop in well under a second).
         self.check_ownership()  # never stop or delete another folder's stack
         self.docker.compose(["down", "--remove-orphans"], "docker compose down")
+        self._record_skipped({})
         if volumes:
             self.docker.remove_volumes(self._own_volumes())
 
             record_runtime(self.state, None)
 
-    def restart(self, service: str | None = None) -> None:
+    def restart(self, service: str | None = None, *, skip: OneShotSkips | None = None) -> None:
+        """`docker compose restart`: the containers as they are (`skip` changes nothing here:
+        a one-shot's container runs again only if it exists)."""
         self._require_render()
         self._check_service(service)
         self.check_ownership()  # never restart another folder's containers
@@ -399,19 +451,11 @@ class ComposeRuntime:
     # ------------------------------------------------------------------ observing
 
     def expected_services(self) -> list[str]:
-        services = [
-            "postgres",
-            "db-setup",
-            "airflow-init",
-            "api-server",
-            "scheduler",
-            "dag-processor",
-            "triggerer",
-        ]
+        services = ["postgres", "db-setup", "airflow-init", *AIRFLOW_SERVICES]
         if self.spec.airflow.executor == "CeleryExecutor":
             services[1:1] = ["redis"]
-            services.append("worker")
-        return services
+        planned = {s.name for s in self.owner.plan.services}
+        return [s for s in services if s in planned]
 
     def _containers(self):
         """The project's containers: one engine API request on the local socket (a few ms, no
@@ -518,9 +562,13 @@ class ComposeRuntime:
         for container in containers:
             by_service.setdefault(container.service, []).append(container)
         result: list[ServiceStatus] = []
+        skipped = self._skipped_one_shots()
         for service in self.expected_services():
             found = by_service.get(service, [])
             replicas = self.spec.airflow.worker_count if service == "worker" else 1
+            if not found and service in skipped:
+                result.append(ServiceStatus(service, service, SKIPPED, SKIPPED, one_shot=True))
+                continue
             if not found:
                 for i in range(replicas):
                     name = f"{service}-{i + 1}" if replicas > 1 else service
@@ -552,7 +600,13 @@ class ComposeRuntime:
         self._require_render()
         self._check_service(service)
         self.check_ownership()  # never show another folder's logs as this project's
-        return self.docker.logs(service, tail=tail, follow=follow)
+        lines = self.docker.logs(service, tail=tail, follow=follow)
+        skipped = self._skipped_one_shots().get(service or "")
+        if skipped is None:
+            return lines
+        # no container of its own this time: its log says so, and why
+        note = f"tinyctl: {service} was left out by the last `tinyctl up`: {skipped}"
+        return itertools.chain(lines, [note])
 
     def exec(
         self,

@@ -118,15 +118,27 @@ def resources(kind: str, label: str, fields: Sequence[str], environ: Mapping[str
     return [[name, *(str((labels or {}).get(f, "")) for f in fields)] for name, labels in named]
 
 
-def image_labels(tag: str, environ: Mapping[str, str]) -> dict[str, str] | None:
-    """The labels of image `tag` (`docker image inspect`), or None when there is no such image."""
+def _image(tag: str, environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """`docker image inspect` of `tag`, or None when there is no such image."""
     try:
         image = get_json(f"/images/{quote(tag, safe='')}/json", environ)
     except NotFound:
         return None
     if not isinstance(image, dict):
         raise EngineApiUnavailable("the image is not an object")
-    return dict((image.get("Config") or {}).get("Labels") or {})
+    return image
+
+
+def image_labels(tag: str, environ: Mapping[str, str]) -> dict[str, str] | None:
+    """The labels of image `tag` (`docker image inspect`), or None when there is no such image."""
+    image = _image(tag, environ)
+    return None if image is None else dict((image.get("Config") or {}).get("Labels") or {})
+
+
+def image_id(tag: str, environ: Mapping[str, str]) -> str | None:
+    """The id (sha256:...) of image `tag`, or None when there is no such image."""
+    image = _image(tag, environ)
+    return None if image is None else str(image.get("Id") or "") or None
 
 
 def info(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tinyctl.errors import SpecError, SpecProblem
-from tinyctl.plan import StackPlan, build_plan
+from tinyctl.plan import StackPlan, plan_for
 from tinyctl.plan.values import EnvSecret, Port
 from tinyctl.spec.loaded import LoadedSpec, format_path
 from tinyctl.spec.models import Spec, parse_duration
@@ -168,9 +168,10 @@ def _image(loaded: LoadedSpec, environ: Mapping[str, str], state_root: Path) -> 
     return ImageRef(plan.repository, plan.tag)
 
 
-def cluster_plan(spec: Spec, identity: Identity | None = None) -> StackPlan:
-    """The plan of the stack as it runs on the cluster: with the cluster's executor."""
-    return build_plan(spec, identity, executor=cluster_executor(spec))
+def cluster_plan(loaded: LoadedSpec, identity: Identity | None = None) -> StackPlan:
+    """The plan of the stack as it runs on the cluster: with the cluster's executor, and the
+    triggerer as `airflow.triggerer` chose."""
+    return plan_for(loaded, identity, executor=cluster_executor(loaded.spec))
 
 
 def gather(

@@ -176,6 +176,8 @@ def _components(plan: StackPlan, inputs: K8sInputs) -> dict[str, dict[str, Any]]
         "applyCustomEnv": False,
     }
     components["createUserJob"] = {"enabled": False}
+    if not plan.with_role(Role.TRIGGERER):  # airflow.triggerer: off (or auto, finding none)
+        components["triggerer"] = {"enabled": False}
     for key, chart_key in RESOURCE_KEYS.items():
         if key in inputs.resources:
             components.setdefault(chart_key, {})["resources"] = _resources(inputs.resources[key])

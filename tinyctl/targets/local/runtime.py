@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shlex
@@ -42,10 +43,12 @@ from tinyctl.spec.image_inputs import image_inputs
 from tinyctl.state.fsutil import sha256_bytes, write_atomic
 from tinyctl.state.runtime_record import record_runtime
 from tinyctl.targets.base import (
+    SKIPPED,
     BuildOutcome,
     ClosingWatch,
     Mount,
     OneOffResult,
+    OneShotSkips,
     ProgressCallback,
     ServiceStatus,
     StackOwner,
@@ -337,7 +340,7 @@ class LocalRuntime:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> StartHandle:
+    def start(self, *, skip: OneShotSkips | None = None) -> StartHandle:
         self._refuse_celery()
         self.check_ownership()
         if not self.layout.bootstrap.is_file():
@@ -352,7 +355,7 @@ class LocalRuntime:
         cancelled = threading.Event()
 
         def work() -> str:
-            self._start_all(cancelled)
+            self._start_all(cancelled, skip)
             return ""
 
         return StartHandle.in_thread(
@@ -386,7 +389,7 @@ class LocalRuntime:
                 lock.seek(0)
                 lock.truncate()
 
-    def _start_all(self, cancelled: threading.Event) -> None:
+    def _start_all(self, cancelled: threading.Event, skip: OneShotSkips | None = None) -> None:
         with self._start_lock():
             record_runtime(self.state, self.name)
             pg_port = self.spec.postgres.port
@@ -407,11 +410,13 @@ class LocalRuntime:
             self._start_postgres()
             if cancelled.is_set():
                 return
-            self._one_shot("db-setup", self._db_setup)
+            skipped = dict(skip()) if skip is not None else {}
+            self._one_shot("db-setup", self._db_setup, skipped.get("db-setup"))
             if cancelled.is_set():
                 return
             env = self._airflow_env(in_use_by_us=self._any_airflow_running())
-            self._one_shot("airflow-init", lambda log: self._migrate(venv, env, log))
+            migrate = functools.partial(self._migrate, venv, env)
+            self._one_shot("airflow-init", migrate, skipped.get("airflow-init"))
             if cancelled.is_set():
                 return
             self._start_components(venv, env)
@@ -573,25 +578,30 @@ class LocalRuntime:
         except (OSError, subprocess.TimeoutExpired):
             return False
 
-    def _one_shot(self, service: str, action: Callable[[Path], bool]) -> None:
-        """Run a step to completion, logging into its log file and recording its outcome."""
+    def _one_shot(self, service: str, action: Callable[[Path], None], skip: str | None) -> None:
+        """Run a step to completion, logging into its log file and recording its outcome; or,
+        with `skip` (why), record that it was left out, and say so in its log."""
         record = self.layout.one_shot_file(service)
         log = self.layout.log_file(service)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        with open(log, "ab") as out:
+            out.write(f"--- tinyctl: {service} at {stamp}\n".encode())
+            if skip is not None:
+                out.write(f"skipped: {skip}\n".encode())
+        if skip is not None:
+            write_atomic(record, json.dumps({"state": SKIPPED, "reason": skip}).encode())
+            self._changed.set()
+            return
         write_atomic(record, json.dumps({"state": "running", "started": time.time()}).encode())
         self._changed.set()
-        with open(log, "ab") as out:
-            out.write(f"--- tinyctl: {service} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         try:
-            skipped = action(log)
+            action(log)
             code = 0
         except subprocess.CalledProcessError as error:
             code = error.returncode or 1
-            skipped = False
         write_atomic(
             record,
-            json.dumps(
-                {"state": "exited", "exit_code": code, "skipped": skipped, "finished": time.time()}
-            ).encode(),
+            json.dumps({"state": "exited", "exit_code": code, "finished": time.time()}).encode(),
         )
         self._changed.set()
         if code != 0:
@@ -613,31 +623,44 @@ class LocalRuntime:
                 cwd=self.layout.root,
             )
 
-    def _db_setup(self, log: Path) -> bool:
+    def _db_setup(self, log: Path) -> None:
         self._run_logged(["sh", str(self.layout.bootstrap)], self._postgres_env(), log)
-        return False
 
-    def _migrate_stamp(self) -> Path:
-        return self.layout.run / "airflow-init.done"
-
-    def _migrate(self, venv: Venv, env: Mapping[str, str], log: Path) -> bool:
-        """`airflow db migrate`, skipped when this cluster was already migrated by this venv."""
-        stamp = self._migrate_stamp()
-        key = f"{self.venv_plan.digest} {self.cluster.data}"
-        if stamp.is_file() and stamp.read_text().strip() == key and self.cluster.initialised:
-            with open(log, "ab") as out:
-                out.write(b"already migrated by this Airflow environment; nothing to do\n")
-            return True
+    def _migrate(self, venv: Venv, env: Mapping[str, str], log: Path) -> None:
+        """`airflow db migrate` (left out by `up` when the metadata database's own record says
+        this environment migrated it already: tinyctl.stack.one_shots)."""
         self._run_logged([str(venv.python), str(self._launcher), "db", "migrate"], env, log)
-        write_atomic(stamp, (key + "\n").encode())
-        return False
+
+    def airflow_install(self) -> str | None:
+        """The digest of the Airflow environment's inputs (None: not installed yet)."""
+        return self.venv_plan.digest if self.venv.ready() else None
+
+    @property
+    def _components(self) -> tuple[str, ...]:
+        """The Airflow components the plan runs (no triggerer with `airflow.triggerer: off`)."""
+        planned = {s.name for s in self.owner.plan.services}
+        return tuple(c for c in AIRFLOW_COMPONENTS if c in planned)
+
+    @property
+    def _services(self) -> tuple[str, ...]:
+        return (POSTGRES, *ONE_SHOTS, *self._components)
 
     def _start_components(self, venv: Venv, env: Mapping[str, str]) -> None:
         api_port = self.spec.airflow.port
         for component in AIRFLOW_COMPONENTS:
+            if component not in self._components:
+                self._stop_unplanned(component)
+                continue
             self._spawn(
                 component, _argv(component, venv, api_port, self._launcher), env, title="airflow"
             )
+
+    def _stop_unplanned(self, component: str) -> None:
+        """A component the plan no longer runs (the triggerer turned off) is stopped."""
+        record = self._live(component)
+        if record is not None:
+            processes.stop(record, timeout=self.stop_timeout.get(component, DEFAULT_STOP_TIMEOUT))
+        self.layout.pid_file(component).unlink(missing_ok=True)
 
     def stop(self, *, volumes: bool = False) -> None:
         self.check_ownership()  # never stop, nor delete the data of, another project's stack
@@ -677,11 +700,11 @@ class LocalRuntime:
             record_runtime(self.state, None)
             registry.forget(self.environ, self._own_id)
 
-    def restart(self, service: str | None = None) -> None:
+    def restart(self, service: str | None = None, *, skip: OneShotSkips | None = None) -> None:
         self._check_service(service)
         if service is None:
             self.stop()
-            handle = self.start()
+            handle = self.start(skip=skip)
             handle.result()
             return
         if service in ONE_SHOTS or service == POSTGRES:
@@ -710,16 +733,16 @@ class LocalRuntime:
             self.restart(component)
 
     def _check_service(self, service: str | None) -> None:
-        if service and service not in SERVICES:
+        if service and service not in self._services:
             raise BadInput(
                 f"no service {service!r} in project {self.project}",
-                hint="Services: " + ", ".join(SERVICES),
+                hint="Services: " + ", ".join(self._services),
             )
 
     # ------------------------------------------------------------------ observing
 
     def expected_services(self) -> list[str]:
-        return list(SERVICES)
+        return list(self._services)
 
     def _airflow_health(self) -> dict[str, str] | None:
         try:
@@ -753,7 +776,7 @@ class LocalRuntime:
         if self._live("api-server") is not None:
             health = self._airflow_health()
         pg = self.spec.postgres
-        for service in SERVICES:
+        for service in self._services:
             if service in ONE_SHOTS:
                 result.append(self._one_shot_status(service))
                 continue
@@ -808,6 +831,8 @@ class LocalRuntime:
             return ServiceStatus(service, service, "missing", "none", one_shot=True)
         if data.get("state") == "running":
             return ServiceStatus(service, service, "running", "running", one_shot=True)
+        if data.get("state") == SKIPPED:
+            return ServiceStatus(service, service, SKIPPED, SKIPPED, one_shot=True)
         code = int(data.get("exit_code", 0))
         return ServiceStatus(
             service,
@@ -825,7 +850,7 @@ class LocalRuntime:
         self, service: str | None = None, *, tail: int | None = None, follow: bool = False
     ) -> Iterator[str]:
         self._check_service(service)
-        chosen = [service] if service else list(SERVICES)
+        chosen = [service] if service else list(self._services)
         prefix = service is None
         return self._read_logs(chosen, tail=tail, follow=follow, prefix=prefix)
 
