@@ -21,11 +21,14 @@ from tinyctl.plan import build_plan
 from tinyctl.project import Project
 from tinyctl.render.context import Host
 from tinyctl.spec.loaded import LoadedSpec
-from tinyctl.state.fsutil import sha256_bytes, sha256_file, write_atomic
+from tinyctl.state.fsutil import remove_stale_temps, sha256_bytes, sha256_file, write_atomic
 from tinyctl.state.layout import StateLayout
 from tinyctl.state.secrets import Secrets
 from tinyctl.targets.base import RenderedFile, RenderedFolder
 from tinyctl.targets.choice import choose_runtime, renderer
+
+# What render never looks through for stale temporary files: the stack's own data and logs.
+STATE_SKIP = (StateLayout.LOGS, StateLayout.LOCAL + "/postgres", StateLayout.LOCAL + "/logs")
 
 
 @dataclass
@@ -156,6 +159,8 @@ def write_stamped(
     them. `folders` are made first. Returns (written, unchanged, removed)."""
     if folders is not None:
         _prepare_state_dir(state, folders)
+    # a command killed while writing left its temporary file: the lock says it is gone
+    remove_stale_temps(state.root, skip=STATE_SKIP)
     written, unchanged, removed = [], [], []
     previous = read_stamp(stamp_file) or {}
     old = stamped_files(state, previous)

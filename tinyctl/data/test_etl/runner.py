@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from tinyctl.db import Dsn, count_rows, store_rows
 from tinyctl.errors import BadInput, TinyctlError
 from tinyctl.project import Project
 from tinyctl.spec.models import EtlTest, Expectation, parse_duration
+from tinyctl.state.fsutil import copy_atomic
 from tinyctl.state.secrets import READER_ROLE
 
 LOG_TAIL_LINES = 25
@@ -132,6 +132,8 @@ def run_id_for(test: EtlTest) -> str:
 
 
 def _copy_fixtures(project: Project, test: EtlTest) -> None:
+    """The test's files into the data folder, each written whole before the DAG may see it (a
+    test-etl killed halfway never leaves a torn landing file for the next run)."""
     data = project.path(project.spec.data.path)
     for fixture in test.files:
         source = project.path(fixture.source)
@@ -141,9 +143,9 @@ def _copy_fixtures(project: Project, test: EtlTest) -> None:
             for file in sorted(p for p in source.rglob("*") if p.is_file()):
                 destination = target_dir / file.relative_to(source)
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(file, destination)
+                copy_atomic(file, destination)
         else:
-            shutil.copyfile(source, target_dir / source.name)
+            copy_atomic(source, target_dir / source.name)
 
 
 def _failed_task(tasks: list[TaskState]) -> TaskState | None:
