@@ -44,6 +44,10 @@ SEED = int(os.environ.get("CHAOS_SEED", "22"))
 STEP = float(os.environ.get("CHAOS_STEP", "0.1"))
 MAX_POINTS = int(os.environ.get("CHAOS_MAX_POINTS", "12"))
 SAMPLE = 1  # points per command and signal in the default run
+# Every failed point, in full, as it happens (a sweep's assertion shows them at its end).
+FAILURES = Path(
+    os.environ.get("CHAOS_FAILURES", Path(tempfile.gettempdir()) / "chaos-failures.log")
+)
 SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGINT": signal.SIGINT}
 # The sweep's two sizes: a seeded sample in every run, the whole sweep only in `make chaos`.
 SWEEPS = [
@@ -238,6 +242,8 @@ def record(fault: str, point: Point) -> None:
             + "; ".join(point.lost + point.problems)
             + f"  (replay: CHAOS_SEED={SEED} CHAOS_POINTS={point.label.rsplit('@', 1)[-1].rstrip('s')})"
         )
+        with open(FAILURES, "a", encoding="utf-8") as log:  # the whole story, for a replay
+            log.write(f"==== {time.strftime('%H:%M:%S')} {entry.failures[-1]}\n")
 
 
 def assert_all_recovered(fault: str) -> None:
