@@ -12,7 +12,7 @@ from tinyctl.airflow import AirflowClient, Health
 from tinyctl.errors import TinyctlError
 from tinyctl.project import Project
 from tinyctl.render import render_status
-from tinyctl.stack.own import confirm_with_api
+from tinyctl.stack.own import confirm_with_api, describe, oom_hint
 from tinyctl.targets.base import API_SERVER, ServiceStatus
 
 # The components Airflow's health report must call healthy for the stack to be up.
@@ -29,6 +29,8 @@ class StackReport:
     render_fresh: bool
     render_reasons: tuple[str, ...]
     runtime_reason: str = ""
+    # what went wrong with a service and what to do (an OOM kill and the memory to raise)
+    problems: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +41,7 @@ class StackReport:
             "services": [s.as_dict() for s in self.services],
             "airflow": self.airflow,
             "render": {"fresh": self.render_fresh, "reasons": list(self.render_reasons)},
+            "problems": list(self.problems),
         }
 
 
@@ -74,6 +77,7 @@ def stack_status(project: Project) -> StackReport:
         fresh.fresh,
         fresh.reasons,
         runtime.reason,
+        tuple(f"{describe(s)}. {oom_hint(project, s)}" for s in services if s.oom_killed),
     )
 
 

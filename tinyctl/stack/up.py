@@ -26,6 +26,7 @@ from tinyctl.spec.models import parse_duration
 from tinyctl.stack.own import (
     confirm_with_api,
     describe,
+    oom_hint,
     require_up,  # noqa: F401  (moved there; re-exported)
 )
 from tinyctl.stack.preflight import PortRequest, check_memory, check_ports, needed_memory
@@ -265,7 +266,7 @@ def _start_and_wait(
             # asked every POLL_SECONDS (one loopback request, no process); before, the watch
             # wakes on each container change.
             services = watch.changes(timeout=POLL_SECONDS if handle.done() else WAKE_SECONDS)
-            _raise_on_failure(runtime, services)
+            _raise_on_failure(project, services)
             if handle.done():
                 handle.result()  # raises when the start itself failed
                 if any(s.service == API_SERVER and s.running for s in services):
@@ -288,13 +289,15 @@ def _start_and_wait(
         raise
 
 
-def _raise_on_failure(runtime: Runtime, services: list[ServiceStatus]) -> None:
+def _raise_on_failure(project: Project, services: list[ServiceStatus]) -> None:
     failure = _first_failure(services)
     if failure is not None:
         raise WorkFailed(
             f"{failure.name} failed: {describe(failure)}",
-            details=f"Last lines of its log:\n{_log_tail(runtime, failure.service)}",
-            hint=f"Fix the cause shown above, then run `tinyctl up` again (`tinyctl logs {failure.service}` for more).",
+            details=f"Last lines of its log:\n{_log_tail(project.runtime, failure.service)}",
+            hint=oom_hint(project, failure)
+            if failure.oom_killed
+            else f"Fix the cause shown above, then run `tinyctl up` again (`tinyctl logs {failure.service}` for more).",
         )
 
 

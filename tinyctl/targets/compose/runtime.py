@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
+from tinyctl.errors import BadInput, EnvironmentProblem, TinyctlError, WorkFailed
 from tinyctl.plan.labels import FOLDER_LABEL, PROJECT_ID_LABEL, project_labels
 from tinyctl.plan.values import Endpoint, Place, Value
 from tinyctl.state.runtime_record import record_runtime
@@ -530,21 +530,66 @@ class ComposeRuntime:
                 suffix = container.name.rsplit("-", 1)[-1]
                 name = f"{service}-{suffix}" if replicas > 1 or len(found) > 1 else service
                 one_shot = service in ONE_SHOT
+                oom, limit, exit_code = self._ended(container)
                 result.append(
                     ServiceStatus(
                         name=name,
                         service=service,
                         state=container.state,
-                        health=_health(
-                            container.state, container.health, container.exit_code, one_shot
-                        ),
+                        health=_health(container.state, container.health, exit_code, one_shot),
                         ports=container.ports,
-                        exit_code=container.exit_code,
+                        exit_code=exit_code,
                         published=container.published,
                         one_shot=one_shot,
+                        oom_killed=oom,
+                        memory_limit=limit,
                     )
                 )
         return result
+
+    def _ended(self, container) -> tuple[bool, int, int]:
+        """(killed by the OOM killer, its memory limit, exit code) of a container that stopped
+        or is being restarted: the container list says neither, its inspection does (one more
+        request, for a failed container only)."""
+        failed = container.state in ("restarting", "dead") or (
+            container.state == "exited" and container.exit_code != 0
+        )
+        if not failed:
+            return False, 0, container.exit_code
+        data = self._inspect(container.name)
+        state = data.get("State") or {}
+        limit = int((data.get("HostConfig") or {}).get("Memory") or 0)
+        return (
+            bool(state.get("OOMKilled")),
+            limit,
+            int(state.get("ExitCode") or container.exit_code),
+        )
+
+    def _inspect(self, container: str) -> dict:
+        try:
+            return engine_api.inspect(container, self.environ)
+        except engine_api.NotFound:
+            return {}  # removed since it was listed
+        except engine_api.EngineApiUnavailable:
+            try:
+                return self.docker.inspect(container)
+            except TinyctlError:
+                return {}
+
+    def service_starts(self, services: Sequence[str]) -> dict[str, str]:
+        """The id, start time and restart count of each named service's running container."""
+        wanted = set(services)
+        starts = {}
+        for container in self._mine(self._containers()):
+            if container.service not in wanted or container.state != "running":
+                continue
+            data = self._inspect(container.name)
+            state = data.get("State") or {}
+            if state.get("Running"):
+                starts[container.name] = (
+                    f"{data.get('Id', '')[:12]}:{state.get('StartedAt')}:{data.get('RestartCount')}"
+                )
+        return starts
 
     def logs(
         self, service: str | None = None, *, tail: int | None = None, follow: bool = False

@@ -94,6 +94,14 @@ def containers(labels: Sequence[str], environ: Mapping[str, str]) -> list[dict[s
     return rows
 
 
+def inspect(container: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """`docker inspect CONTAINER`: its state (OOMKilled, StartedAt, ...), restarts and limits."""
+    data = get_json(f"/containers/{quote(container, safe='')}/json", environ)
+    if not isinstance(data, dict):
+        raise EngineApiUnavailable("the container's inspection is not an object")
+    return data
+
+
 def resources(kind: str, label: str, fields: Sequence[str], environ: Mapping[str, str]):
     """Containers (all states), volumes or networks carrying `label` (k=v), each as
     [name, *values of the labels in `fields`] ("" for a missing label): what
