@@ -131,6 +131,7 @@ def run_command(
 
     # lazy: httpx and the Airflow client only for `run`
     from tinyctl.dags.run import parse_conf, parse_logical_date, run_dag
+    from tinyctl.dags.watchdog import StackWatch
 
     run_conf = parse_conf(conf)
     date = parse_logical_date(logical_date)
@@ -182,6 +183,7 @@ def run_command(
                 timeout=timeout,
                 on_tasks=on_tasks,
                 on_failed_log=on_failed_log,
+                watch=StackWatch(project),
             )
         finally:
             if live is not None:

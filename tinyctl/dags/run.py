@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyctl.airflow import AirflowClient, Dag, ImportErrorInfo, TaskInstance
+from tinyctl.dags.watchdog import StackWatch
 from tinyctl.errors import BadInput, TinyctlError, WorkFailed
 
 POLL = 0.5
@@ -191,21 +192,27 @@ def trigger_and_wait(
     logical_date: str | None = None,
     on_tasks: TasksCallback | None = None,
     on_failed_log: FailedLogCallback | None = None,
+    watch: StackWatch | None = None,
 ) -> RunResult:
     """Trigger a run of the (ready) DAG and follow it until it ends or `timeout` seconds pass
     (then `timed_out` is set: the run goes on in Airflow). Each poll hands every task to
-    `on_tasks`; each failed try's log is fetched once, kept and handed to `on_failed_log`."""
+    `on_tasks`; each failed try's log is fetched once, kept and handed to `on_failed_log`.
+    `watch`: StackChanged as soon as a service of the stack stops or restarts under the run
+    (also when that is why Airflow's API stopped answering)."""
     started = time.monotonic()
     _trigger(client, dag_id, run_id, conf, logical_date, note)
     result = RunResult(dag_id, run_id, "queued", 0.0, logical_date=logical_date)
     deadline = started + timeout
     while True:
-        run = client.dag_run(dag_id, run_id)
+        try:
+            run = client.dag_run(dag_id, run_id)
+            instances = client.task_instances(dag_id, run_id)
+        except TinyctlError:
+            if watch is not None:
+                watch.check(now=True)  # the API went away with a service: say which
+            raise
         result.state = run.state
-        result.tasks = sorted(
-            map(TaskState.of, client.task_instances(dag_id, run_id)),
-            key=lambda t: (t.task_id, t.map_index),
-        )
+        result.tasks = sorted(map(TaskState.of, instances), key=lambda t: (t.task_id, t.map_index))
         if on_tasks:
             on_tasks(result.tasks, run.state)
         for task in result.tasks:
@@ -214,6 +221,8 @@ def trigger_and_wait(
                 if on_failed_log:
                     on_failed_log(task, text)
         result.seconds = time.monotonic() - started
+        if watch is not None:
+            watch.check(now=run.finished)  # a run that ended on a changed stack is no result
         if run.finished:
             return result
         if time.monotonic() > deadline:
@@ -261,6 +270,7 @@ def run_dag(
     timeout: float = 600.0,
     on_tasks: TasksCallback | None = None,
     on_failed_log: FailedLogCallback | None = None,
+    watch: StackWatch | None = None,
 ) -> RunResult:
     """`tinyctl run`: one run of `dag_id`, followed to its end; WorkFailed past `timeout` s."""
     ready_dag(client, dag_id)
@@ -274,6 +284,7 @@ def run_dag(
         logical_date=logical_date,
         on_tasks=on_tasks,
         on_failed_log=on_failed_log,
+        watch=watch,
     )
     if result.timed_out:
         raise WorkFailed(

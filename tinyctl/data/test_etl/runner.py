@@ -21,6 +21,7 @@ from tinyctl.dags.run import (
     task_log,
     trigger_and_wait,
 )
+from tinyctl.dags.watchdog import StackWatch
 from tinyctl.data.seed import run_seeds
 from tinyctl.data.test_etl import expected, kinds
 from tinyctl.data.test_etl.expectations import ExpectationResult
@@ -183,7 +184,7 @@ def run_test(
         report(Progress(test.name, "deploying"))
         if ensure_dag:
             ensure_dag(test.dag)
-        if client is not None and _run_dag(client, test, result, report):
+        if client is not None and _run_dag(client, test, result, report, StackWatch(project)):
             report(Progress(test.name, "checking", result.tasks))
             _check(project, test, result, store_failures=store_failures, options=options)
     except TinyctlError as error:
@@ -193,7 +194,11 @@ def run_test(
 
 
 def _run_dag(
-    client: AirflowClient, test: EtlTest, result: TestResult, report: ProgressCallback
+    client: AirflowClient,
+    test: EtlTest,
+    result: TestResult,
+    report: ProgressCallback,
+    watch: StackWatch,
 ) -> bool:
     """The test's DAG run, into `result`; True when it succeeded (the checks may start)."""
     try:
@@ -217,6 +222,7 @@ def _run_dag(
         timeout=parse_duration(test.timeout),
         conf=test.conf,
         on_tasks=on_tasks,
+        watch=watch,
     )
     if run.timed_out:
         result.status = "failed"

@@ -747,6 +747,15 @@ class LocalRuntime:
         wanted = set(services)
         return [s for s in self.services() if s.service in wanted]
 
+    def service_starts(self, services: Sequence[str]) -> dict[str, str]:
+        """The pid and start time of each named service's live process."""
+        starts = {}
+        for service in services:
+            record = self._record(service)
+            if record is not None and processes.same_process(record):
+                starts[service] = f"{record.pid}:{record.start_ticks}"
+        return starts
+
     def services(self) -> list[ServiceStatus]:
         result: list[ServiceStatus] = []
         health: dict[str, str] | None = None
