@@ -4,6 +4,7 @@ retry), while the run goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyctl.airflow import AirflowClient, Dag, ImportErrorInfo, TaskInstance
-from tinyctl.dags.watchdog import StackWatch
+from tinyctl.dags.watchdog import StackChanged, StackWatch
 from tinyctl.errors import BadInput, TinyctlError, WorkFailed
 
 POLL = 0.5
@@ -209,7 +210,7 @@ def trigger_and_wait(
             instances = client.task_instances(dag_id, run_id)
         except TinyctlError:
             if watch is not None:
-                watch.check(now=True)  # the API went away with a service: say which
+                _watch(watch, client, dag_id, run_id, now=True)  # the API went with a service
             raise
         result.state = run.state
         result.tasks = sorted(map(TaskState.of, instances), key=lambda t: (t.task_id, t.map_index))
@@ -221,14 +222,38 @@ def trigger_and_wait(
                 if on_failed_log:
                     on_failed_log(task, text)
         result.seconds = time.monotonic() - started
-        if watch is not None:
-            watch.check(now=run.finished)  # a run that ended on a changed stack is no result
+        if watch is not None:  # a run that ended on a changed stack is no result either
+            _watch(watch, client, dag_id, run_id, now=run.finished)
         if run.finished:
             return result
         if time.monotonic() > deadline:
             result.timed_out = True
             return result
         time.sleep(POLL)
+
+
+UNFINISHED = ("queued", "running")
+
+
+def stop_leftover_runs(client: AirflowClient, dag_ids: set[str], who: str) -> list[str]:
+    """Mark failed the runs that a `tinyctl <who>` no longer running left unfinished (killed,
+    interrupted, or on a stack that lost its scheduler: such a run holds `max_active_runs` for
+    minutes, until Airflow finds its lost tasks). Only runs whose id says tinyctl's `who`
+    triggered them, asked under the project's lock: never a run of anyone else. Their ids."""
+    prefix = new_run_id(who).rsplit("__", 1)[0] + "__"
+    stopped = []
+    for dag_id in sorted(dag_ids):
+        for run in client.dag_runs(dag_id, UNFINISHED):
+            if run.run_id.startswith(prefix):
+                client.fail_run(dag_id, run.run_id, f"left unfinished by an earlier tinyctl {who}")
+                stopped.append(run.run_id)
+    return stopped
+
+
+def _stop_own_run(client: AirflowClient, dag_id: str, run_id: str, why: str) -> None:
+    """The stack changed under our run: end it, where Airflow still answers."""
+    with contextlib.suppress(TinyctlError):
+        client.fail_run(dag_id, run_id, why)
 
 
 def _trigger(
@@ -248,6 +273,16 @@ def _trigger(
                 f"a run of {dag_id} for logical date {logical_date} already exists",
                 hint="Pick another --logical-date, or clear that run in Airflow.",
             ) from None
+        raise
+
+
+def _watch(
+    watch: StackWatch, client: AirflowClient, dag_id: str, run_id: str, *, now: bool
+) -> None:
+    try:
+        watch.check(now=now)
+    except StackChanged as changed:
+        _stop_own_run(client, dag_id, run_id, f"tinyctl: {changed.message}")
         raise
 
 
