@@ -519,6 +519,8 @@ class LocalRuntime:
 
     def _start_postgres(self) -> None:
         cluster = self.cluster
+        if self._live(POSTGRES) is None:  # a server killed alone may have left its backends
+            clusters.end_orphaned_backends(cluster)
         clusters.prepare(cluster, self.owner.secrets["postgres_password"])
         clusters.mark_owner(cluster.root, self._own_id, str(self.owner.root))
         env = {"PATH": self.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PGTZ": "UTC"}
