@@ -70,7 +70,7 @@ def handle_errors(function: F) -> F:
         except OSError as error:  # a full disk under a write that is not tinyctl's own
             if not is_full(error):
                 raise
-            full = disk_full(Path(error.filename or "."), error.filename)
+            full = disk_full(Path(error.filename or "."), error.filename or "a file (unnamed)")
             output.show_error(full)
             raise typer.Exit(int(full.exit_code)) from None
         finally:
