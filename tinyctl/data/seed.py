@@ -19,6 +19,7 @@ from tinyctl.db import ConnectionLost, DatabaseError, Dsn, load_csv, run_script
 from tinyctl.errors import BadInput, DiskFull
 from tinyctl.project import Project
 from tinyctl.spec.models import Seed
+from tinyctl.state.fsutil import full_file_systems
 
 
 @dataclass(frozen=True)
@@ -205,8 +206,12 @@ def run_seeds(
             outcomes.append(_run_seed(project, seed, progress))
         except (ConnectionLost, DiskFull) as error:  # the server, not the seed: name both
             left = f"{seed.table} was left as it was" if seed.table else "that file was rolled back"
+            # a server on a full disk may crash instead of saying so (it cannot write its WAL)
+            full = full_file_systems([project.state.root])
             raise type(error)(
-                f"seed {seed.name}: {error.message}; {left} (one transaction)", hint=error.hint
+                f"seed {seed.name}: {error.message}; {left} (one transaction)"
+                + "".join(f"; {f}" for f in full),
+                hint=error.hint,
             ) from None
     return outcomes
 

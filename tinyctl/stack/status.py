@@ -13,6 +13,7 @@ from tinyctl.errors import TinyctlError
 from tinyctl.project import Project
 from tinyctl.render import render_status
 from tinyctl.stack.own import confirm_with_api, describe, oom_hint
+from tinyctl.state.fsutil import full_file_systems
 from tinyctl.targets.base import API_SERVER, ServiceStatus
 
 # The components Airflow's health report must call healthy for the stack to be up.
@@ -77,7 +78,16 @@ def stack_status(project: Project) -> StackReport:
         fresh.fresh,
         fresh.reasons,
         runtime.reason,
-        tuple(f"{describe(s)}. {oom_hint(project, s)}" for s in services if s.oom_killed),
+        (
+            *(f"{describe(s)}. {oom_hint(project, s)}" for s in services if s.oom_killed),
+            *(
+                f"{full}: the stack writes its logs, DAG files and (local runtime) database "
+                "there; free space, then `tinyctl up`"
+                for full in full_file_systems(
+                    [project.state.root, project.path(project.spec.data.path)]
+                )
+            ),
+        ),
     )
 
 

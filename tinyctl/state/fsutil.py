@@ -56,6 +56,21 @@ def disk_full(path: Path, what: str | None = None) -> DiskFull:
     )
 
 
+NEARLY_FULL = 1 << 20  # bytes: less free than this is a full file system for a stack
+
+
+def full_file_systems(paths: list[Path], *, below: int = NEARLY_FULL) -> list[str]:
+    """'the file system at MOUNT is full (N free)' for each distinct file system holding one of
+    `paths` with less than `below` bytes free: what a failure on a full disk is told with."""
+    said: dict[Path, str] = {}
+    for path in paths:
+        mount = mount_point(path)
+        free = free_bytes(path)
+        if mount not in said and free is not None and free < below:
+            said[mount] = f"the file system at {mount} is full ({_size(free)} free)"
+    return list(said.values())
+
+
 def is_full(error: BaseException) -> bool:
     return isinstance(error, OSError) and error.errno in FULL
 

@@ -30,7 +30,7 @@ from tinyctl.db import Dsn, count_rows, store_rows
 from tinyctl.errors import BadInput, TinyctlError
 from tinyctl.project import Project
 from tinyctl.spec.models import EtlTest, Expectation, parse_duration
-from tinyctl.state.fsutil import copy_atomic
+from tinyctl.state.fsutil import copy_atomic, full_file_systems
 from tinyctl.state.secrets import READER_ROLE
 
 LOG_TAIL_LINES = 25
@@ -190,6 +190,7 @@ def run_test(
     except TinyctlError as error:
         result.status = "error"
         result.message = error.message + (f" ({error.hint})" if error.hint else "")
+    _full_disks(project, result)
     return _finish(result, started, report)
 
 
@@ -329,6 +330,16 @@ def _store_failures(
             result.message += f" (failures not stored: {error.message})"
             continue
         result.stored_in = f"{schema}.{table}"
+
+
+def _full_disks(project: Project, result: TestResult) -> None:
+    """A test that did not pass on a full disk says which one (a DAG's task logs, landing
+    files and Postgres' data on the local runtime all live there): its own error may not."""
+    if result.passed:
+        return
+    full = full_file_systems([project.state.root, project.path(project.spec.data.path)])
+    if full:
+        result.message += " (" + "; ".join(full) + ": free space, then run it again)"
 
 
 def _finish(result: TestResult, started: float, report: ProgressCallback) -> TestResult:
