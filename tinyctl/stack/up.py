@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -91,6 +91,8 @@ STOPPED_ON_PURPOSE = frozenset({0, 130, 137, 143})
 
 
 def _crashed(status: ServiceStatus) -> bool:
+    if status.oom_killed:  # the kernel ended it (exit 137, as a stop): it will again
+        return True
     if status.state == "restarting":  # the restart policy is bringing a crashed process back
         return True
     return status.state in ("exited", "dead") and status.exit_code not in STOPPED_ON_PURPOSE
@@ -154,7 +156,13 @@ def bring_up(
         restarted = _restart_for_plugins(project, plugins, airflow_running, step)
         client = closing.enter_context(project.airflow(timeout=2, retries=0))
         shown = _start_and_wait(
-            project, look.watch, client, timeout, started, on_progress or (lambda _p: None)
+            project,
+            look.watch,
+            client,
+            timeout,
+            started,
+            on_progress or (lambda _p: None),
+            failed_before={s.service for s in look.services if _first_failure([s])},
         )
         version = airflow_version(
             client
@@ -253,9 +261,15 @@ def _start_and_wait(
     timeout: float,
     started: float,
     report: Callable[[UpProgress], None],
+    *,
+    failed_before: Collection[str] = (),
 ) -> list[ServiceStatus]:
     """Start every service, then wait until each is ok and Airflow reports healthy; the
-    services as last shown. A crash, a failed start or the deadline raises WorkFailed."""
+    services as last shown. A crash, a failed start or the deadline raises WorkFailed.
+
+    `failed_before`: services that had failed before this `up` (an OOM-killed scheduler in its
+    restart loop): the start recreates or restarts them, so their old state is no verdict until
+    the start is done."""
     runtime = project.runtime
     deadline = time.monotonic() + timeout
     handle = runtime.start()
@@ -266,7 +280,12 @@ def _start_and_wait(
             # asked every POLL_SECONDS (one loopback request, no process); before, the watch
             # wakes on each container change.
             services = watch.changes(timeout=POLL_SECONDS if handle.done() else WAKE_SECONDS)
-            _raise_on_failure(project, services)
+            judged = (
+                services
+                if handle.done()
+                else [s for s in services if s.service not in failed_before]
+            )
+            _raise_on_failure(project, judged)
             if handle.done():
                 handle.result()  # raises when the start itself failed
                 if any(s.service == API_SERVER and s.running for s in services):
