@@ -5,6 +5,10 @@ Markers: `engine` tests need a running Docker engine; `stack` tests need a live 
 but about a minute). `make test` runs them all; `make test-fast` deselects the three. A missing
 engine fails the engine tests loudly: it is never a silent skip.
 
+`chaos` tests are the whole fault sweep (tests/faults/): only when the -m expression names them
+(`make chaos`); every run has the sweep's seeded sample, whose stack commands run on the local
+runtime only.
+
 `podman` tests run on a Podman API service of their own (`podman_host`): only when the -m
 expression names them (`make test-podman`, `pytest -m podman`); any other run deselects them
 (said in the summary), as a cold Podman stack exceeds `make test`'s time budget.
@@ -49,13 +53,43 @@ RUNTIMES = tuple(
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the `podman` tests unless -m names them (see the module docstring)."""
-    if "podman" in (config.option.markexpr or ""):
+    """Deselect the `podman` and `chaos` tests unless -m names them (see the module docstring),
+    and the fault sample's compose variants (see tests/faults/faultkit.py)."""
+    markexpr = config.option.markexpr or ""
+    for marker in ("podman", "chaos"):
+        if marker in markexpr:
+            continue
+        left = [item for item in items if item.get_closest_marker(marker)]
+        if left:
+            config.hook.pytest_deselected(items=left)
+            items[:] = [item for item in items if not item.get_closest_marker(marker)]
+    # The default run's fault sample runs the stack commands on the local runtime only (their
+    # guarantees do not depend on the runtime); `make chaos` sweeps both.
+    compose_sample = [
+        item
+        for item in items
+        if "/faults/" in item.nodeid.replace("\\", "/")
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("sweep") == "sample"
+        and item.callspec.params.get("stack_runtime") == "compose"
+    ]
+    if compose_sample:
+        config.hook.pytest_deselected(items=compose_sample)
+        items[:] = [item for item in items if item not in compose_sample]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """The fault suite's table (tests/faults/faultkit.py), and its JSON with CHAOS_REPORT."""
+    kit = sys.modules.get("faultkit")
+    if kit is None or not kit.TALLIES:
         return
-    podman = [item for item in items if item.get_closest_marker("podman")]
-    if podman:
-        config.hook.pytest_deselected(items=podman)
-        items[:] = [item for item in items if not item.get_closest_marker("podman")]
+    terminalreporter.section("faults: points tried, recovered, lost")
+    for line in kit.summary_lines():
+        terminalreporter.write_line(line)
+    report = os.environ.get("CHAOS_REPORT")
+    if report:
+        kit.write_report(Path(report))
+        terminalreporter.write_line(f"written to {report}")
 
 
 @pytest.fixture(scope="session")

@@ -153,6 +153,9 @@ class FakeRuntime:
     def watch_services(self) -> PollingWatch:
         return PollingWatch(self.services)
 
+    def service_starts(self, services: Sequence[str]) -> dict[str, str]:
+        return {s.name: "1" for s in self.services() if s.service in services and s.running}
+
     def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
         wanted = set(services)
         return [s for s in self.services() if s.service in wanted]

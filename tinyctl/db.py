@@ -15,7 +15,7 @@ from typing import IO, Any
 import psycopg
 from psycopg import sql as pgsql
 
-from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
+from tinyctl.errors import BadInput, DiskFull, EnvironmentProblem, TinyctlError, WorkFailed
 from tinyctl.spec.models import SQL_TYPE
 
 CHUNK = 1 << 20
@@ -64,6 +64,40 @@ class DatabaseError(WorkFailed):
         self.line = line
         self.column = column
         self.sqlstate = sqlstate  # Postgres's error code, where a caller tells errors apart
+
+
+class ConnectionLost(WorkFailed):
+    """The server went away in the middle of the work (killed, restarted, the network cut): what
+    the unit of work did is rolled back by the server, never half applied."""
+
+    title = "Lost the database connection"
+
+
+# SQLSTATE classes of a lost server: 08 connection exception, 57P01-03 shut down or crashed.
+_LOST = ("08", "57P")
+DISK_FULL = "53100"
+
+
+def special_error(error: psycopg.Error, connection: psycopg.Connection) -> TinyctlError | None:
+    """A lost connection or the server's full disk, told apart from a failed statement (which
+    the input's author fixes): None for those."""
+    text = _first_line(error)
+    if error.sqlstate == DISK_FULL or "No space left on device" in text:
+        return DiskFull(
+            f"the database server's disk is full: {text}",
+            hint="Free space on the file system holding Postgres' data (the stack's postgres "
+            "volume on Compose, the state folder's local/postgres on the local runtime), then run "
+            "the command again: the statement that failed was rolled back.",
+        )
+    lost = connection.broken or (error.sqlstate or "").startswith(_LOST)
+    if isinstance(error, psycopg.OperationalError) and lost:
+        where = f"{connection.info.host}:{connection.info.port}"
+        return ConnectionLost(
+            f"lost the connection to Postgres at {where}: {text or 'the server closed it'}",
+            hint="Its work was rolled back. `tinyctl status` shows whether Postgres is up; "
+            "`tinyctl up` brings it back, then run the command again.",
+        )
+    return None
 
 
 @contextmanager
@@ -209,6 +243,8 @@ def run_script(dsn: Dsn, text: str) -> None:
                         # so a statement the splitter missed cannot smuggle in another.
                         connection.execute(statement.encode(), binary=True)
                     except psycopg.Error as error:
+                        if (special := special_error(error, connection)) is not None:
+                            raise special from None
                         within = _position_line(statement, error.diag.statement_position)
                         raise DatabaseError(
                             _first_line(error),
@@ -216,7 +252,9 @@ def run_script(dsn: Dsn, text: str) -> None:
                             hint=error.diag.message_hint,
                         ) from None
         except psycopg.Error as error:  # e.g. the COMMIT itself (deferred constraints)
-            raise DatabaseError(_first_line(error), hint=error.diag.message_hint) from None
+            raise special_error(error, connection) or DatabaseError(
+                _first_line(error), hint=error.diag.message_hint
+            ) from None
 
 
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
@@ -332,7 +370,7 @@ def load_csv(
                     _merge(connection, target, columns, key or [])
             return LoadResult(rows, size)
         except psycopg.Error as error:
-            raise copy_error(error) from None
+            raise special_error(error, connection) or copy_error(error) from None
 
 
 def _copy(
@@ -405,7 +443,7 @@ def query(
             names = [c.name for c in cursor.description or []]
             rows = cursor.fetchall()
         except psycopg.Error as error:
-            raise DatabaseError(
+            raise special_error(error, connection) or DatabaseError(
                 _first_line(error), hint=error.diag.message_hint, sqlstate=error.sqlstate
             ) from None
         return names, rows
@@ -431,14 +469,19 @@ def count_rows(dsn: Dsn, tables: Iterable[str]) -> dict[str, int | None]:
     """Row counts per table (None where the table does not exist)."""
     counts: dict[str, int | None] = {}
     with connect(dsn, autocommit=True, read_only=True) as connection:
-        for table in tables:
-            if not table_exists(connection, table):
-                counts[table] = None
-                continue
-            row = connection.execute(
-                pgsql.SQL("SELECT count(*) FROM {}").format(_identifier(table))
-            ).fetchone()
-            counts[table] = int(row[0]) if row else 0
+        try:
+            for table in tables:
+                if not table_exists(connection, table):
+                    counts[table] = None
+                    continue
+                row = connection.execute(
+                    pgsql.SQL("SELECT count(*) FROM {}").format(_identifier(table))
+                ).fetchone()
+                counts[table] = int(row[0]) if row else 0
+        except psycopg.Error as error:
+            raise special_error(error, connection) or DatabaseError(
+                _first_line(error), sqlstate=error.sqlstate
+            ) from None
     return counts
 
 
@@ -464,6 +507,8 @@ def store_rows(
                 )
                 return max(cursor.rowcount, 0)
         except psycopg.Error as error:
+            if (special := special_error(error, connection)) is not None:
+                raise special from None
             raise DatabaseError(
                 f"storing failures in {schema}.{table}: {_first_line(error)}",
                 hint=error.diag.message_hint
@@ -495,7 +540,7 @@ class Session:
                 cursor = self.connection.execute(statement, params)
             return [c.name for c in cursor.description or []], cursor.fetchall()
         except psycopg.Error as error:
-            raise DatabaseError(
+            raise special_error(error, self.connection) or DatabaseError(
                 _first_line(error), hint=error.diag.message_hint, sqlstate=error.sqlstate
             ) from None
 
@@ -508,7 +553,7 @@ class Session:
                 cursor = self.connection.execute(statement, params)
             return max(cursor.rowcount, 0)
         except psycopg.Error as error:
-            raise DatabaseError(
+            raise special_error(error, self.connection) or DatabaseError(
                 _first_line(error), hint=error.diag.message_hint, sqlstate=error.sqlstate
             ) from None
 
@@ -536,7 +581,7 @@ class Session:
                         copy.write(chunk)
                 return max(cursor.rowcount, 0)
         except psycopg.Error as error:
-            raise copy_error(error) from None
+            raise special_error(error, self.connection) or copy_error(error) from None
 
     def copy_out(self, statement: pgsql.Composable, sink: IO[bytes]) -> int:
         """Run a `COPY ... TO STDOUT` into `sink`; the bytes written."""
@@ -548,7 +593,9 @@ class Session:
                     size += len(chunk)
             return size
         except psycopg.Error as error:
-            raise DatabaseError(_first_line(error), sqlstate=error.sqlstate) from None
+            raise special_error(error, self.connection) or DatabaseError(
+                _first_line(error), sqlstate=error.sqlstate
+            ) from None
 
 
 SESSION_SETTINGS = (
@@ -570,8 +617,11 @@ def session(dsn: Dsn) -> Iterator[Session]:
             for setting in SESSION_SETTINGS:
                 connection.execute(setting)
         except psycopg.Error as error:
-            raise DatabaseError(_first_line(error), sqlstate=error.sqlstate) from None
+            raise special_error(error, connection) or DatabaseError(
+                _first_line(error), sqlstate=error.sqlstate
+            ) from None
         try:
             yield Session(connection)
         finally:
-            connection.rollback()
+            if not connection.broken:  # a lost server rolled it back already
+                connection.rollback()

@@ -50,6 +50,33 @@ class EnvironmentProblem(TinyctlError):
     title = "Environment problem"
 
 
+class DiskFull(EnvironmentProblem):
+    """A write failed because its file system is full (ENOSPC, EDQUOT), or the database server
+    said its disk is full. Names the file system (its mount point) and what was being written;
+    what was written before stays whole (tinyctl writes files atomically)."""
+
+    title = "Disk full"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        mount: str | None = None,
+        free_bytes: int | None = None,
+        hint: str | None = None,
+        details: str | None = None,
+    ):
+        super().__init__(
+            message,
+            hint=hint
+            or "Free space there (or give it more), then run the command again: what it "
+            "wrote before is unchanged.",
+            details=details,
+        )
+        self.mount = mount
+        self.free_bytes = free_bytes
+
+
 @dataclass(frozen=True, order=True)
 class SpecProblem:
     """One problem found in a spec file, located as precisely as the YAML allows."""

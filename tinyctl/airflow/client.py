@@ -407,6 +407,20 @@ class AirflowClient:
     def dag_run(self, dag_id: str, run_id: str) -> DagRun:
         return DagRun.from_json(self._get_json(f"{API}/dags/{_seg(dag_id)}/dagRuns/{_seg(run_id)}"))
 
+    def dag_runs(self, dag_id: str, states: tuple[str, ...]) -> list[DagRun]:
+        """The runs of `dag_id` in one of `states` (e.g. queued, running)."""
+        path = f"{API}/dags/{_seg(dag_id)}/dagRuns"
+        return [
+            DagRun.from_json(item)
+            for item in self._paginate(path, "dag_runs", {"state": list(states)})
+        ]
+
+    def fail_run(self, dag_id: str, run_id: str, note: str) -> None:
+        """Mark a run failed (its unfinished tasks end with it), with a note saying why."""
+        path = f"{API}/dags/{_seg(dag_id)}/dagRuns/{_seg(run_id)}"
+        self._request("PATCH", path, json_body={"state": "failed"})
+        self._request("PATCH", path, params={"update_mask": "note"}, json_body={"note": note})
+
     def task_instances(self, dag_id: str, run_id: str) -> list[TaskInstance]:
         """Every task instance of a run, mapped ones included (one per map_index)."""
         path = f"{API}/dags/{_seg(dag_id)}/dagRuns/{_seg(run_id)}/taskInstances"

@@ -15,6 +15,7 @@ from tinyctl.cli import output
 from tinyctl.cli.argv import TinyctlGroup
 from tinyctl.cli.locks import release_locks
 from tinyctl.errors import ExitCode, TinyctlError
+from tinyctl.state.fsutil import disk_full, is_full
 
 if TYPE_CHECKING:
     from tinyctl.spec import LoadedSpec
@@ -66,6 +67,12 @@ def handle_errors(function: F) -> F:
         except KeyboardInterrupt:
             output.err.print("[yellow]Interrupted.[/yellow]")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except OSError as error:  # a full disk under a write that is not tinyctl's own
+            if not is_full(error):
+                raise
+            full = disk_full(Path(error.filename or "."), error.filename or "a file (unnamed)")
+            output.show_error(full)
+            raise typer.Exit(int(full.exit_code)) from None
         finally:
             release_locks()
 

@@ -128,6 +128,7 @@ def run_command(
     """Trigger one run through the scheduler, show each task's state live, stream a failing task's log; exit 0 on success, 1 on failure."""
     # lazy: httpx and the Airflow client only for `run`
     from tinyctl.dags.run import parse_conf, parse_logical_date, run_dag
+    from tinyctl.dags.watchdog import StackWatch
 
     run_conf = parse_conf(conf)
     date = parse_logical_date(logical_date)
@@ -144,6 +145,7 @@ def run_command(
                 timeout=timeout,
                 on_tasks=view.on_tasks,
                 on_failed_log=view.on_failed_log,
+                watch=StackWatch(project),
             )
     if as_json:
         output.print_json(result.as_dict())

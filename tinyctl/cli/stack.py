@@ -311,6 +311,8 @@ def status(
     )
     if report.state != "down":
         output.out.print(services_table(report.services))
+        for problem in report.problems:
+            output.out.print(f"  [red]✗[/red] {escape(problem)}")
     else:
         output.out.print("  No services running. Start them with [cyan]tinyctl up[/cyan].")
     af = report.airflow

@@ -4,6 +4,7 @@ retry), while the run goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyctl.airflow import AirflowClient, Dag, ImportErrorInfo, TaskInstance
+from tinyctl.dags.watchdog import StackChanged, StackWatch
 from tinyctl.errors import BadInput, TinyctlError, WorkFailed
 
 POLL = 0.5
@@ -191,21 +193,27 @@ def trigger_and_wait(
     logical_date: str | None = None,
     on_tasks: TasksCallback | None = None,
     on_failed_log: FailedLogCallback | None = None,
+    watch: StackWatch | None = None,
 ) -> RunResult:
     """Trigger a run of the (ready) DAG and follow it until it ends or `timeout` seconds pass
     (then `timed_out` is set: the run goes on in Airflow). Each poll hands every task to
-    `on_tasks`; each failed try's log is fetched once, kept and handed to `on_failed_log`."""
+    `on_tasks`; each failed try's log is fetched once, kept and handed to `on_failed_log`.
+    `watch`: StackChanged as soon as a service of the stack stops or restarts under the run
+    (also when that is why Airflow's API stopped answering)."""
     started = time.monotonic()
     _trigger(client, dag_id, run_id, conf, logical_date, note)
     result = RunResult(dag_id, run_id, "queued", 0.0, logical_date=logical_date)
     deadline = started + timeout
     while True:
-        run = client.dag_run(dag_id, run_id)
+        try:
+            run = client.dag_run(dag_id, run_id)
+            instances = client.task_instances(dag_id, run_id)
+        except TinyctlError:
+            if watch is not None:
+                _watch(watch, client, dag_id, run_id, now=True)  # the API went with a service
+            raise
         result.state = run.state
-        result.tasks = sorted(
-            map(TaskState.of, client.task_instances(dag_id, run_id)),
-            key=lambda t: (t.task_id, t.map_index),
-        )
+        result.tasks = sorted(map(TaskState.of, instances), key=lambda t: (t.task_id, t.map_index))
         if on_tasks:
             on_tasks(result.tasks, run.state)
         for task in result.tasks:
@@ -214,12 +222,38 @@ def trigger_and_wait(
                 if on_failed_log:
                     on_failed_log(task, text)
         result.seconds = time.monotonic() - started
+        if watch is not None:  # a run that ended on a changed stack is no result either
+            _watch(watch, client, dag_id, run_id, now=run.finished)
         if run.finished:
             return result
         if time.monotonic() > deadline:
             result.timed_out = True
             return result
         time.sleep(POLL)
+
+
+UNFINISHED = ("queued", "running")
+
+
+def stop_leftover_runs(client: AirflowClient, dag_ids: set[str], who: str) -> list[str]:
+    """Mark failed the runs that a `tinyctl <who>` no longer running left unfinished (killed,
+    interrupted, or on a stack that lost its scheduler: such a run holds `max_active_runs` for
+    minutes, until Airflow finds its lost tasks). Only runs whose id says tinyctl's `who`
+    triggered them, asked under the project's lock: never a run of anyone else. Their ids."""
+    prefix = new_run_id(who).rsplit("__", 1)[0] + "__"
+    stopped = []
+    for dag_id in sorted(dag_ids):
+        for run in client.dag_runs(dag_id, UNFINISHED):
+            if run.run_id.startswith(prefix):
+                client.fail_run(dag_id, run.run_id, f"left unfinished by an earlier tinyctl {who}")
+                stopped.append(run.run_id)
+    return stopped
+
+
+def _stop_own_run(client: AirflowClient, dag_id: str, run_id: str, why: str) -> None:
+    """The stack changed under our run: end it, where Airflow still answers."""
+    with contextlib.suppress(TinyctlError):
+        client.fail_run(dag_id, run_id, why)
 
 
 def _trigger(
@@ -242,6 +276,16 @@ def _trigger(
         raise
 
 
+def _watch(
+    watch: StackWatch, client: AirflowClient, dag_id: str, run_id: str, *, now: bool
+) -> None:
+    try:
+        watch.check(now=now)
+    except StackChanged as changed:
+        _stop_own_run(client, dag_id, run_id, f"tinyctl: {changed.message}")
+        raise
+
+
 def task_log(client: AirflowClient, dag_id: str, run_id: str, task: TaskState) -> str:
     """The log of the task's latest try, or a line saying why there is none."""
     try:
@@ -261,6 +305,7 @@ def run_dag(
     timeout: float = 600.0,
     on_tasks: TasksCallback | None = None,
     on_failed_log: FailedLogCallback | None = None,
+    watch: StackWatch | None = None,
 ) -> RunResult:
     """`tinyctl run`: one run of `dag_id`, followed to its end; WorkFailed past `timeout` s."""
     ready_dag(client, dag_id)
@@ -274,6 +319,7 @@ def run_dag(
         logical_date=logical_date,
         on_tasks=on_tasks,
         on_failed_log=on_failed_log,
+        watch=watch,
     )
     if result.timed_out:
         raise WorkFailed(

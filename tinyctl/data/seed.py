@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tinyctl.db import DatabaseError, Dsn, load_csv, run_script
-from tinyctl.errors import BadInput
+from tinyctl.db import ConnectionLost, DatabaseError, Dsn, load_csv, run_script
+from tinyctl.errors import BadInput, DiskFull
 from tinyctl.project import Project
 from tinyctl.spec.models import Seed
+from tinyctl.state.fsutil import full_file_systems
 
 
 @dataclass(frozen=True)
@@ -201,25 +202,29 @@ def run_seeds(
     progress = on_progress or (lambda *_args: None)
     outcomes = []
     for seed in select_seeds(project, only):
-        dsn = project.warehouse(seed.database)
-        started = time.monotonic()
-        if seed.csv is not None:
-            rows, size = _load_csv_seed(project, seed, dsn, progress)
-            outcomes.append(
-                SeedOutcome(
-                    seed.name, "csv", seed.table or "", rows, size, time.monotonic() - started
-                )
-            )
-        else:
-            size = _run_sql_seed(project, seed, dsn, progress)
-            outcomes.append(
-                SeedOutcome(
-                    seed.name,
-                    "sql",
-                    ", ".join(seed.sql_files),
-                    None,
-                    size,
-                    time.monotonic() - started,
-                )
-            )
+        try:
+            outcomes.append(_run_seed(project, seed, progress))
+        except (ConnectionLost, DiskFull) as error:  # the server, not the seed: name both
+            left = f"{seed.table} was left as it was" if seed.table else "that file was rolled back"
+            # a server on a full disk may crash instead of saying so (it cannot write its WAL)
+            full = full_file_systems([project.state.root])
+            raise type(error)(
+                f"seed {seed.name}: {error.message}; {left} (one transaction)"
+                + "".join(f"; {f}" for f in full),
+                hint=error.hint,
+            ) from None
     return outcomes
+
+
+def _run_seed(project: Project, seed: Seed, progress: ProgressCallback) -> SeedOutcome:
+    dsn = project.warehouse(seed.database)
+    started = time.monotonic()
+    if seed.csv is not None:
+        rows, size = _load_csv_seed(project, seed, dsn, progress)
+        return SeedOutcome(
+            seed.name, "csv", seed.table or "", rows, size, time.monotonic() - started
+        )
+    size = _run_sql_seed(project, seed, dsn, progress)
+    return SeedOutcome(
+        seed.name, "sql", ", ".join(seed.sql_files), None, size, time.monotonic() - started
+    )

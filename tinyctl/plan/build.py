@@ -7,6 +7,8 @@ checked, every Airflow setting, the bootstrap) is taken here once; the targets o
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tinyctl.plan.labels import project_labels
 from tinyctl.plan.model import (
     After,
@@ -38,7 +40,7 @@ from tinyctl.plan.values import (
     SecretValue,
 )
 from tinyctl.spec.loaded import LoadedSpec
-from tinyctl.spec.models import Spec
+from tinyctl.spec.models import Spec, memory_bytes
 from tinyctl.spec.triggerer import choose_triggerer
 from tinyctl.state.identity import Identity
 from tinyctl.state.secrets import READER_ROLE, api_users, role_secret, user_secret
@@ -230,7 +232,13 @@ def _services(spec: Spec, secrets: tuple[SecretFile, ...], triggerer: bool) -> t
             secrets=airflow_secrets,
         )
     )
-    return (*services, *_components(spec, airflow_secrets, triggerer))
+    limited = [
+        replace(service, memory_bytes=memory_bytes(spec.memory[service.name]))
+        if service.name in spec.memory
+        else service
+        for service in (*services, *_components(spec, airflow_secrets, triggerer))
+    ]
+    return tuple(limited)
 
 
 def _airflow_readers(celery: bool, triggerer: bool) -> tuple[str, ...]:

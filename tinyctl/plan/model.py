@@ -113,6 +113,7 @@ class Service:
     publish: tuple[Publish, ...] = ()
     secrets: tuple[str, ...] = ()  # the secret files it reads (`SecretFile.name`)
     settings: str = ""  # "airflow": the Airflow settings; "postgres": the server's settings
+    memory_bytes: int | None = None  # the spec's `memory:` limit for it (Compose)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,14 @@ from tinyctl.plan import plan_for
 from tinyctl.project import Project
 from tinyctl.render.context import Host
 from tinyctl.spec.loaded import LoadedSpec
-from tinyctl.state.fsutil import sha256_bytes, sha256_file, write_atomic
+from tinyctl.state.fsutil import remove_stale_temps, sha256_bytes, sha256_file, write_atomic
 from tinyctl.state.layout import StateLayout
 from tinyctl.state.secrets import Secrets
 from tinyctl.targets.base import RenderedFile, RenderedFolder
 from tinyctl.targets.choice import choose_runtime, renderer
+
+# What render never looks through for stale temporary files: the stack's own data and logs.
+STATE_SKIP = (StateLayout.LOGS, StateLayout.LOCAL + "/postgres", StateLayout.LOCAL + "/logs")
 
 
 @dataclass
@@ -156,11 +159,21 @@ def write_stamped(
     them. `folders` are made first. Returns (written, unchanged, removed)."""
     if folders is not None:
         _prepare_state_dir(state, folders)
+    # a command killed while writing left its temporary file: the lock says it is gone
+    remove_stale_temps(state.root, skip=STATE_SKIP)
     written, unchanged, removed = [], [], []
-    old = stamped_files(state, read_stamp(stamp_file) or {})
+    previous = read_stamp(stamp_file) or {}
+    old = stamped_files(state, previous)
+    changed = {
+        name: rendered
+        for name, rendered in files.items()
+        if not (state.file(name).is_file() and state.file(name).read_bytes() == rendered.content)
+    }
+    if changed:
+        _stamp_interrupted(stamp_file, previous, files)
     for name, rendered in files.items():
         target = state.file(name)
-        if target.is_file() and target.read_bytes() == rendered.content:
+        if name not in changed:
             if (target.stat().st_mode & 0o777) != rendered.mode:
                 target.chmod(rendered.mode)
             _own(target, rendered)
@@ -176,6 +189,22 @@ def write_stamped(
             removed.append(name)
     write_atomic(stamp_file, _stamp(files))
     return written, unchanged, removed
+
+
+def _stamp_interrupted(
+    stamp_file: Path, previous: Mapping[str, Any], files: Mapping[str, RenderedFile]
+) -> None:
+    """Before the first file is replaced: the stamp says a render is under way, and names every
+    file of the old and the new render. A render killed halfway is then reported as such by
+    `render --check` (not as files edited by hand), and the next render still deletes a file
+    the killed one wrote that the spec no longer renders."""
+    recorded = previous.get("files") if isinstance(previous.get("files"), dict) else {}
+    stamp = {
+        **previous,
+        "interrupted": True,
+        "files": {**dict.fromkeys(files, ""), **recorded},
+    }
+    write_atomic(stamp_file, (json.dumps(stamp, indent=2, sort_keys=True) + "\n").encode())
 
 
 @dataclass(frozen=True)
@@ -212,6 +241,10 @@ def stamp_status(
     if stamp is None:
         return RenderStatus(False, ("not rendered yet",))
     recorded = stamp.get("files") if isinstance(stamp.get("files"), dict) else {}
+    if stamp.get("interrupted"):
+        return RenderStatus(
+            False, ("the last render was interrupted before it finished: run it again",)
+        )
     reasons = []
     if stamp.get("digest") != digest(files):
         changed = sorted(

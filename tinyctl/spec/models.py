@@ -1089,6 +1089,21 @@ class K8s(Strict):
     ] = Field(default_factory=dict, description="Requests and limits per component.")
 
 
+# --------------------------------------------------------------------------- memory limits
+
+MEMORY_LIMIT = r"^[1-9][0-9]{0,6}(Mi|Gi)$"
+PATTERN_HELP[MEMORY_LIMIT] = "a size in MiB or GiB such as 512Mi or 2Gi"
+MemoryLimit = Annotated[str, Field(pattern=MEMORY_LIMIT)]
+LimitedService = Literal[
+    "postgres", "redis", "api-server", "scheduler", "dag-processor", "triggerer", "worker"
+]
+
+
+def memory_bytes(limit: str) -> int:
+    """Bytes of a `memory:` value (512Mi, 2Gi)."""
+    return int(limit[:-2]) * (1 << (20 if limit.endswith("Mi") else 30))
+
+
 # --------------------------------------------------------------------------- the spec
 
 
@@ -1125,6 +1140,12 @@ class Spec(Strict):
     plugins: Plugins = Field(default_factory=Plugins)
     include: Include = Field(default_factory=Include)
     data: Data = Field(default_factory=Data)
+    memory: dict[LimitedService, MemoryLimit] = Field(
+        default_factory=dict,
+        description="A memory limit per service of the stack on Compose, e.g. {scheduler: 2Gi} "
+        "(each worker gets the worker's): a service above it is killed by the kernel's OOM killer, "
+        "and `tinyctl status` and `up` say so. The local runtime's processes are not limited.",
+    )
     seeds: list[Seed] = Field(default_factory=list)
     tests: list[EtlTest] = Field(default_factory=list)
     store_failures: StoreFailures = Field(default_factory=StoreFailures)

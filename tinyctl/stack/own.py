@@ -53,10 +53,27 @@ def _project_health(project: Project) -> Health | None:
 
 
 def describe(status: ServiceStatus) -> str:
-    detail = f"state {status.state}, health {status.health}"
-    if status.state == "exited":
-        detail += f", exit code {status.exit_code}"
-    return f"{status.name} ({detail})"
+    return status.describe()
+
+
+def oom_hint(project: Project, status: ServiceStatus) -> str:
+    """What to raise after an OOM kill: the service's `memory:` limit in the spec (where it
+    is written), or the machine's memory when it had none."""
+    if status.memory_limit and status.service in project.spec.memory:
+        line, column = project.locate("memory", status.service)
+        return (
+            f"Raise memory.{status.service} in {project.spec_file}:{line}:{column} (now "
+            f"{project.spec.memory[status.service]}), then run `tinyctl up`."
+        )
+    if status.memory_limit:
+        return (
+            f"Its limit ({status.memory_limit >> 20} MiB) is not tinyctl.yaml's: set "
+            f"memory.{status.service} there (e.g. 2Gi), then run `tinyctl up`."
+        )
+    return (
+        "Free memory on the machine (or give Docker's VM more), or set a lower memory limit on "
+        "another service in tinyctl.yaml's memory: section; then run `tinyctl up`."
+    )
 
 
 def require_up(project: Project, services: Iterable[str] | None = None) -> list[ServiceStatus]:

@@ -12,7 +12,8 @@ from tinyctl.airflow import AirflowClient, Health
 from tinyctl.errors import TinyctlError
 from tinyctl.project import Project
 from tinyctl.render import render_status
-from tinyctl.stack.own import confirm_with_api
+from tinyctl.stack.own import confirm_with_api, describe, oom_hint
+from tinyctl.state.fsutil import full_file_systems
 from tinyctl.targets.base import API_SERVER, TRIGGERER, ServiceStatus
 
 
@@ -26,6 +27,8 @@ class StackReport:
     render_fresh: bool
     render_reasons: tuple[str, ...]
     runtime_reason: str = ""
+    # what went wrong with a service and what to do (an OOM kill and the memory to raise)
+    problems: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +39,7 @@ class StackReport:
             "services": [s.as_dict() for s in self.services],
             "airflow": self.airflow,
             "render": {"fresh": self.render_fresh, "reasons": list(self.render_reasons)},
+            "problems": list(self.problems),
         }
 
 
@@ -71,6 +75,16 @@ def stack_status(project: Project) -> StackReport:
         fresh.fresh,
         fresh.reasons,
         runtime.reason,
+        (
+            *(f"{describe(s)}. {oom_hint(project, s)}" for s in services if s.oom_killed),
+            *(
+                f"{full}: the stack writes its logs, DAG files and (local runtime) database "
+                "there; free space, then `tinyctl up`"
+                for full in full_file_systems(
+                    [project.state.root, project.path(project.spec.data.path)]
+                )
+            ),
+        ),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -29,6 +29,7 @@ from tinyctl.stack.one_shots import OneShotGate
 from tinyctl.stack.own import (
     confirm_with_api,
     describe,
+    oom_hint,
     require_up,  # noqa: F401  (moved there; re-exported)
 )
 from tinyctl.stack.preflight import PortRequest, check_memory, check_ports, needed_memory
@@ -96,6 +97,8 @@ STOPPED_ON_PURPOSE = frozenset({0, 130, 137, 143})
 
 
 def _crashed(status: ServiceStatus) -> bool:
+    if status.oom_killed:  # the kernel ended it (exit 137, as a stop): it will again
+        return True
     if status.state == "restarting":  # the restart policy is bringing a crashed process back
         return True
     return status.state in ("exited", "dead") and status.exit_code not in STOPPED_ON_PURPOSE
@@ -168,7 +171,13 @@ def bring_up(
         client = closing.enter_context(project.airflow(timeout=2, retries=0))
         gate = OneShotGate(project, full=full)
         shown = _start_and_wait(
-            project, look.watch, client, gate, (timeout, started), on_progress or (lambda _p: None)
+            project,
+            look.watch,
+            client,
+            gate,
+            (timeout, started),
+            on_progress or (lambda _p: None),
+            failed_before={s.service for s in look.services if _first_failure([s])},
         )
         version = airflow_version(
             client
@@ -276,10 +285,16 @@ def _start_and_wait(
     gate: OneShotGate,
     clock: tuple[float, float],
     report: Callable[[UpProgress], None],
+    *,
+    failed_before: Collection[str] = (),
 ) -> list[ServiceStatus]:
     """Start every service (the one-shots the gate lets through), then wait until each is ok
     and Airflow reports healthy; the services as last shown. `clock`: (timeout, when `up`
-    started). A crash, a failed start or the deadline raises WorkFailed."""
+    started). A crash, a failed start or the deadline raises WorkFailed.
+
+    `failed_before`: services that had failed before this `up` (an OOM-killed scheduler in its
+    restart loop): the start recreates or restarts them, so their old state is no verdict until
+    the start is done."""
     runtime = project.runtime
     timeout, started = clock
     deadline = time.monotonic() + timeout
@@ -292,7 +307,12 @@ def _start_and_wait(
             # asked every POLL_SECONDS (one loopback request, no process); before, the watch
             # wakes on each container change.
             services = watch.changes(timeout=POLL_SECONDS if handle.done() else WAKE_SECONDS)
-            _raise_on_failure(runtime, services)
+            judged = (
+                services
+                if handle.done()
+                else [s for s in services if s.service not in failed_before]
+            )
+            _raise_on_failure(project, judged)
             if handle.done():
                 handle.result()  # raises when the start itself failed
                 if not recorded:  # the one-shots that ran succeeded: record what they applied
@@ -335,13 +355,15 @@ def _with_ports(services: list[ServiceStatus], runtime: Runtime) -> list[Service
     ]
 
 
-def _raise_on_failure(runtime: Runtime, services: list[ServiceStatus]) -> None:
+def _raise_on_failure(project: Project, services: list[ServiceStatus]) -> None:
     failure = _first_failure(services)
     if failure is not None:
         raise WorkFailed(
             f"{failure.name} failed: {describe(failure)}",
-            details=f"Last lines of its log:\n{_log_tail(runtime, failure.service)}",
-            hint=f"Fix the cause shown above, then run `tinyctl up` again (`tinyctl logs {failure.service}` for more).",
+            details=f"Last lines of its log:\n{_log_tail(project.runtime, failure.service)}",
+            hint=oom_hint(project, failure)
+            if failure.oom_killed
+            else f"Fix the cause shown above, then run `tinyctl up` again (`tinyctl logs {failure.service}` for more).",
         )
 
 

@@ -57,8 +57,11 @@ class ProjectLock:
                     ) from None
                 time.sleep(POLL)
         record = {"command": command, "pid": os.getpid(), "since": datetime.now().isoformat()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
+        # Who holds it is only for the message of a command that waits: on a full disk the lock
+        # is held all the same, and the command says what is full where it writes its files.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
         self._fd = fd
 
     def release(self) -> None:

@@ -93,6 +93,8 @@ class ServiceStatus:
     exit_code: int = 0
     published: tuple[int, ...] = ()  # host ports this unit listens on
     one_shot: bool = False  # runs to completion: ok once completed
+    oom_killed: bool = False  # its last run was ended by the kernel's OOM killer
+    memory_limit: int = 0  # bytes; 0: none set on this unit
 
     @property
     def ok(self) -> bool:
@@ -104,6 +106,20 @@ class ServiceStatus:
     def running(self) -> bool:
         return self.state == "running"
 
+    def describe(self) -> str:
+        """The unit in words: its state and health, the exit code, an OOM kill and its cause."""
+        detail = f"state {self.state}, health {self.health}"
+        if self.state == "exited":
+            detail += f", exit code {self.exit_code}"
+        if self.oom_killed:
+            cause = (
+                f"it reached its memory limit of {self.memory_limit >> 20} MiB"
+                if self.memory_limit
+                else "the machine ran out of memory"
+            )
+            return f"{self.name} was killed by the kernel's OOM killer ({cause}; {detail})"
+        return f"{self.name} ({detail})"
+
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
@@ -111,6 +127,7 @@ class ServiceStatus:
             "state": self.state,
             "health": self.health,
             "ports": list(self.ports),
+            **({"oom_killed": True, "memory_limit": self.memory_limit} if self.oom_killed else {}),
         }
 
 
@@ -380,6 +397,12 @@ class Runtime(Protocol):
 
     def watch_services(self) -> ServiceWatch:
         """A watch on the services' state (see `ServiceWatch`): how `up` waits without polling."""
+        ...
+
+    def service_starts(self, services: Sequence[str]) -> dict[str, str]:
+        """{unit name: a token of the unit's current start} of the named services that run: it
+        changes when a unit is restarted (or replaced), and a stopped unit is left out. How a
+        long run (a DAG run of test-etl) knows the stack did not restart under it."""
         ...
 
     def logs(

@@ -16,7 +16,7 @@ from tinyctl.dags.checks import LocalCheck
 from tinyctl.dags.deploy.results import FileResult
 from tinyctl.errors import TinyctlError
 from tinyctl.project import Project
-from tinyctl.state.fsutil import sha256_bytes, write_atomic
+from tinyctl.state.fsutil import remove_stale_temps, sha256_bytes, write_atomic
 
 POLL = 0.2
 BUNDLE = "dags-folder"  # Airflow's default bundle: the local DAG folder
@@ -90,6 +90,7 @@ class DeployRun:
         started = time.monotonic()
         target_root = project.runtime.dag_folder()
         target_root.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(target_root)  # left by a deploy killed while writing a file
         return cls(
             project,
             client,

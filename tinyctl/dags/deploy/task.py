@@ -23,6 +23,7 @@ from tinyctl.dags.deploy.report import final_report, report_unchanged, unpause_l
 from tinyctl.dags.deploy.results import DeployReport, FileResult
 from tinyctl.dags.deploy.run import DeployRun
 from tinyctl.dags.deploy.sources import collect_sources, known_modules
+from tinyctl.errors import TinyctlError, WorkFailed
 from tinyctl.project import Project
 
 
@@ -55,6 +56,18 @@ def deploy_dags(
         run.verdicts.save()
         if unpause:
             unpause_live(run)
+    except TinyctlError as error:  # Airflow (or the stack) failed while files were unchecked
+        withdraw_unconfirmed(run)
+        if not run.pending:
+            raise
+        raise WorkFailed(
+            f"the deploy was cut short: {error.message}",
+            details=error.details,
+            hint="Every file it had written is back to its previous version (a new file was "
+            "withdrawn), so the stack runs what it ran before. "
+            + (error.hint or "`tinyctl status` says what is wrong; `tinyctl up` brings it back.")
+            + " Then run `tinyctl deploy-dags` again.",
+        ) from None
     except BaseException:  # Ctrl-C (or any failure) while files are unchecked: put them back
         withdraw_unconfirmed(run)
         raise

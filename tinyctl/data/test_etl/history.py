@@ -20,6 +20,7 @@ from typing import Any
 
 from tinyctl import __version__
 from tinyctl.errors import EnvironmentProblem
+from tinyctl.state.fsutil import disk_full
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -76,6 +77,12 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
+def sqlite3_full(error: sqlite3.DatabaseError) -> bool:
+    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or (
+        "database or disk is full" in str(error)
+    )
+
+
 @contextmanager
 def _open(path: Path) -> Iterator[sqlite3.Connection]:
     try:
@@ -92,6 +99,8 @@ def _open(path: Path) -> Iterator[sqlite3.Connection]:
         with connection:
             yield connection
     except sqlite3.DatabaseError as error:
+        if sqlite3_full(error):  # SQLite rolled the run's rows back: the history is whole
+            raise disk_full(path, f"the test history {path.name}") from None
         raise EnvironmentProblem(
             f"the test history {path} is unreadable: {error}",
             hint="Move the file away (a new one is started), or restore it from a backup.",

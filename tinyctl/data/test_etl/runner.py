@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from tinyctl.dags.run import (
     task_log,
     trigger_and_wait,
 )
+from tinyctl.dags.watchdog import StackWatch
 from tinyctl.data.seed import run_seeds
 from tinyctl.data.test_etl import expected, kinds
 from tinyctl.data.test_etl.expectations import ExpectationResult
@@ -30,6 +30,7 @@ from tinyctl.db import Dsn, count_rows, store_rows
 from tinyctl.errors import BadInput, TinyctlError
 from tinyctl.project import Project
 from tinyctl.spec.models import EtlTest, Expectation, parse_duration
+from tinyctl.state.fsutil import copy_atomic, full_file_systems
 from tinyctl.state.secrets import READER_ROLE
 
 LOG_TAIL_LINES = 25
@@ -132,6 +133,8 @@ def run_id_for(test: EtlTest) -> str:
 
 
 def _copy_fixtures(project: Project, test: EtlTest) -> None:
+    """The test's files into the data folder, each written whole before the DAG may see it (a
+    test-etl killed halfway never leaves a torn landing file for the next run)."""
     data = project.path(project.spec.data.path)
     for fixture in test.files:
         source = project.path(fixture.source)
@@ -141,9 +144,9 @@ def _copy_fixtures(project: Project, test: EtlTest) -> None:
             for file in sorted(p for p in source.rglob("*") if p.is_file()):
                 destination = target_dir / file.relative_to(source)
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(file, destination)
+                copy_atomic(file, destination)
         else:
-            shutil.copyfile(source, target_dir / source.name)
+            copy_atomic(source, target_dir / source.name)
 
 
 def _failed_task(tasks: list[TaskState]) -> TaskState | None:
@@ -181,17 +184,22 @@ def run_test(
         report(Progress(test.name, "deploying"))
         if ensure_dag:
             ensure_dag(test.dag)
-        if client is not None and _run_dag(client, test, result, report):
+        if client is not None and _run_dag(client, test, result, report, StackWatch(project)):
             report(Progress(test.name, "checking", result.tasks))
             _check(project, test, result, store_failures=store_failures, options=options)
     except TinyctlError as error:
         result.status = "error"
         result.message = error.message + (f" ({error.hint})" if error.hint else "")
+    _full_disks(project, result)
     return _finish(result, started, report)
 
 
 def _run_dag(
-    client: AirflowClient, test: EtlTest, result: TestResult, report: ProgressCallback
+    client: AirflowClient,
+    test: EtlTest,
+    result: TestResult,
+    report: ProgressCallback,
+    watch: StackWatch,
 ) -> bool:
     """The test's DAG run, into `result`; True when it succeeded (the checks may start)."""
     try:
@@ -215,6 +223,7 @@ def _run_dag(
         timeout=parse_duration(test.timeout),
         conf=test.conf,
         on_tasks=on_tasks,
+        watch=watch,
     )
     if run.timed_out:
         result.status = "failed"
@@ -321,6 +330,16 @@ def _store_failures(
             result.message += f" (failures not stored: {error.message})"
             continue
         result.stored_in = f"{schema}.{table}"
+
+
+def _full_disks(project: Project, result: TestResult) -> None:
+    """A test that did not pass on a full disk says which one (a DAG's task logs, landing
+    files and Postgres' data on the local runtime all live there): its own error may not."""
+    if result.passed:
+        return
+    full = full_file_systems([project.state.root, project.path(project.spec.data.path)])
+    if full:
+        result.message += " (" + "; ".join(full) + ": free space, then run it again)"
 
 
 def _finish(result: TestResult, started: float, report: ProgressCallback) -> TestResult:

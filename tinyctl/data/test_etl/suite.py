@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tinyctl.dags.deploy import deploy_dags
+from tinyctl.dags.run import stop_leftover_runs
 from tinyctl.data.test_etl import kinds, page, preflight, reports
 from tinyctl.data.test_etl.history import History, new_run_id
 from tinyctl.data.test_etl.runner import (
@@ -62,6 +63,8 @@ def run_suite(
     if not no_run:
         with project.airflow() as client:
             client.require_up()
+            # runs an earlier test-etl left going (killed, or its stack failed under it)
+            stop_leftover_runs(client, {t.dag for t in tests}, "test")
     history = History(project.state.history_file)
     options = RunOptions(no_run, seed, update_expected, history.previous)
     results = _run_tests(project, tests, parallel, report, store_failures, options, deploy)

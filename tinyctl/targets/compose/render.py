@@ -173,6 +173,8 @@ def _service(service: Service, plan: StackPlan, sources: dict[Place, str]) -> di
         "after": {a.service: CONDITIONS[a.condition] for a in service.after},
         "health": _health(service.health, plan.bootstrap.superuser) if service.health else None,
         "stop": _stop(service.stop),
+        # Compose's "m" is MiB; the swap limit equal to it: no swap beyond the limit either
+        "memory": f"{service.memory_bytes >> 20}m" if service.memory_bytes else None,
         "replicas": service.replicas,
         "volumes": volumes,
         "auth": any(use.place == Place.PASSWORDS for use in service.places),

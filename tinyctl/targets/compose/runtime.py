@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
+from tinyctl.errors import BadInput, EnvironmentProblem, TinyctlError, WorkFailed
 from tinyctl.plan.labels import FOLDER_LABEL, PROJECT_ID_LABEL, project_labels
 from tinyctl.plan.values import Endpoint, Place, Value
 from tinyctl.state.fsutil import write_atomic
@@ -79,6 +80,10 @@ class ComposeServiceWatch(ClosingWatch):
 
     def close(self) -> None:
         self._watch.close()
+
+
+# How far back `status` and `up` look for OOM kills of a container that is not healthy.
+OOM_LOOKBACK = 3600.0
 
 
 class ComposeRuntime:
@@ -558,6 +563,7 @@ class ComposeRuntime:
 
     def _statuses(self, containers: list) -> list[ServiceStatus]:
         containers = self._mine(containers)
+        oom = self._oom_kills(containers)
         by_service: dict[str, list] = {}
         for container in containers:
             by_service.setdefault(container.service, []).append(container)
@@ -578,21 +584,80 @@ class ComposeRuntime:
                 suffix = container.name.rsplit("-", 1)[-1]
                 name = f"{service}-{suffix}" if replicas > 1 or len(found) > 1 else service
                 one_shot = service in ONE_SHOT
+                killed, limit, exit_code = self._ended(container, oom)
                 result.append(
                     ServiceStatus(
                         name=name,
                         service=service,
                         state=container.state,
-                        health=_health(
-                            container.state, container.health, container.exit_code, one_shot
-                        ),
+                        health=_health(container.state, container.health, exit_code, one_shot),
                         ports=container.ports,
-                        exit_code=container.exit_code,
+                        exit_code=exit_code,
                         published=container.published,
                         one_shot=one_shot,
+                        oom_killed=killed,
+                        memory_limit=limit,
                     )
                 )
         return result
+
+    def _ended(self, container, oom: set[str]) -> tuple[bool, int, int]:
+        """(killed by the OOM killer, its memory limit, exit code) of a container that stopped,
+        is being restarted or was OOM-killed since it was made (`oom`: a restart loop shows as
+        "running" between kills): the container list says neither, its inspection does (one
+        more request, for such a container only)."""
+        failed = container.state in ("restarting", "dead") or (
+            container.state == "exited" and container.exit_code != 0
+        )
+        if not failed and container.id not in oom:
+            return False, 0, container.exit_code
+        data = self._inspect(container.id or container.name)  # its name changes as it is recreated
+        state = data.get("State") or {}
+        limit = int((data.get("HostConfig") or {}).get("Memory") or 0)
+        killed = bool(state.get("OOMKilled")) or container.id in oom
+        return killed, limit, int(state.get("ExitCode") or container.exit_code)
+
+    def _oom_kills(self, containers: list) -> set[str]:
+        """Ids of this project's containers not (yet) healthy that the OOM killer hit in the
+        last OOM_LOOKBACK seconds: one events request, made only when one is not healthy."""
+        unwell = [
+            c for c in containers if c.state != "running" or c.health in ("starting", "unhealthy")
+        ]
+        if not any(c.id for c in unwell):
+            return set()
+        try:
+            hit = engine_api.oom_kills(
+                f"{COMPOSE_PROJECT_LABEL}={self.project}", time.time() - OOM_LOOKBACK, self.environ
+            )
+        except engine_api.EngineApiUnavailable:
+            return set()  # no local socket: an OOM kill shows while the container is down
+        return {c.id for c in unwell if c.id in hit}
+
+    def _inspect(self, container: str) -> dict:
+        try:
+            return engine_api.inspect(container, self.environ)
+        except engine_api.NotFound:
+            return {}  # removed since it was listed
+        except engine_api.EngineApiUnavailable:
+            try:
+                return self.docker.inspect(container)
+            except TinyctlError:
+                return {}
+
+    def service_starts(self, services: Sequence[str]) -> dict[str, str]:
+        """The id, start time and restart count of each named service's running container."""
+        wanted = set(services)
+        starts = {}
+        for container in self._mine(self._containers()):
+            if container.service not in wanted or container.state != "running":
+                continue
+            data = self._inspect(container.id or container.name)
+            state = data.get("State") or {}
+            if state.get("Running"):
+                starts[container.name] = (
+                    f"{data.get('Id', '')[:12]}:{state.get('StartedAt')}:{data.get('RestartCount')}"
+                )
+        return starts
 
     def logs(
         self, service: str | None = None, *, tail: int | None = None, follow: bool = False

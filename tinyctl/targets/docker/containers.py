@@ -25,6 +25,7 @@ class ContainerState:
     ports: tuple[str, ...] = ()
     published: tuple[int, ...] = field(default=())
     labels: str = ""  # "key=value,key=value" as Compose reports them
+    id: str = ""  # the container's id (the engine API's full one, Compose's short one)
 
     def label(self, key: str) -> str | None:
         """A label whose value has no comma (ids, numbers); None when absent."""
@@ -55,6 +56,7 @@ class ContainerState:
             ports=ports,
             published=published,
             labels=str(row.get("Labels") or ""),
+            id=str(row.get("ID") or ""),
         )
 
     @classmethod
@@ -90,4 +92,5 @@ class ContainerState:
             ports=ports,
             published=tuple(sorted({int(p["PublicPort"]) for p in ports_rows})),
             labels=",".join(f"{k}={v}" for k, v in labels.items()),
+            id=str(row.get("Id") or ""),
         )

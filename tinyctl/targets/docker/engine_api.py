@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -58,6 +59,15 @@ class NotFound(EngineApiUnavailable):
 
 def get_json(path: str, environ: Mapping[str, str], *, timeout: float = TIMEOUT) -> Any:
     """GET `path` of the engine API; the decoded JSON body of a 200 reply (NotFound on 404)."""
+    where, body = _get(path, environ, timeout)
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise EngineApiUnavailable(f"{where}: not JSON ({error})") from None
+
+
+def _get(path: str, environ: Mapping[str, str], timeout: float) -> tuple[str, bytes]:
+    """(the socket, the body of a 200 reply to GET `path`)."""
     where = engine_socket(environ)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -79,10 +89,31 @@ def get_json(path: str, environ: Mapping[str, str], *, timeout: float = TIMEOUT)
     headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(b":") for h in lines[1:])}
     if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
         body = _decode_chunked(body)
-    try:
-        return json.loads(body)
-    except ValueError as error:
-        raise EngineApiUnavailable(f"{where}: not JSON ({error})") from None
+    return where, body
+
+
+def oom_kills(project_label: str, since: float, environ: Mapping[str, str]) -> set[str]:
+    """Ids of the containers carrying `project_label` that the kernel's OOM killer hit since
+    `since` (Unix time), from the engine's recent events (it keeps the last few hundred): a
+    container in a restart loop shows no OOM kill in its state while it runs again."""
+    filters = quote(
+        json.dumps({"type": ["container"], "event": ["oom"], "label": [project_label]}), safe=""
+    )
+    _where, body = _get(
+        f"/events?since={int(since)}&until={int(time.time()) + 1}&filters={filters}",
+        environ,
+        TIMEOUT,
+    )
+    found = set()
+    for line in body.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        ident = (event.get("Actor") or {}).get("ID") or event.get("id")
+        if ident:
+            found.add(str(ident))
+    return found
 
 
 def containers(labels: Sequence[str], environ: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -92,6 +123,14 @@ def containers(labels: Sequence[str], environ: Mapping[str, str]) -> list[dict[s
     if not isinstance(rows, list):
         raise EngineApiUnavailable("the container list is not a list")
     return rows
+
+
+def inspect(container: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """`docker inspect CONTAINER`: its state (OOMKilled, StartedAt, ...), restarts and limits."""
+    data = get_json(f"/containers/{quote(container, safe='')}/json", environ)
+    if not isinstance(data, dict):
+        raise EngineApiUnavailable("the container's inspection is not an object")
+    return data
 
 
 def resources(kind: str, label: str, fields: Sequence[str], environ: Mapping[str, str]):

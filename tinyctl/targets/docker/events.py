@@ -65,6 +65,8 @@ def apply_event(
             f"{k}={v}" for k, v in attributes.items() if k not in ("name", "image", "exitCode")
         ),
     )
+    if current.id != cid:  # a container from the snapshot, or made by this event
+        current = replace(current, id=cid)
     if action == "destroy":
         return containers.pop(cid, None) is not None
     if action == "create":

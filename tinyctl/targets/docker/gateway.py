@@ -315,6 +315,15 @@ class Docker:
         if names:
             cli.run(["volume", "rm", *names], "docker volume rm")
 
+    def inspect(self, container: str) -> dict[str, Any]:
+        """`docker inspect CONTAINER` (what the engine API's inspection gives, through the CLI)."""
+        out = cli.run(["inspect", "--type", "container", container], "docker inspect")
+        try:
+            data = json.loads(out)
+        except ValueError:
+            return {}
+        return data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+
     def service_ip(self, service: str) -> str | None:
         """The IP address of a running service container on the project network."""
         running = [c for c in self.ps() if c.service == service and c.state == "running"]

@@ -15,15 +15,18 @@ state folder holds a symbolic link to it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -296,3 +299,51 @@ def prepare(cluster: Cluster, password: str) -> bool:
             hint=f"Fix the cause shown above (binaries: {cluster.install.describe()}).",
         )
     return True
+
+
+def _process_state(pid: int) -> str | None:
+    """The state letter of a process (R, S, Z: a zombie, ...), None when there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()[0]
+
+
+def orphaned_backends(cluster: Cluster) -> list[int]:
+    """What a dead server left in the cluster's data folder: a postmaster killed on its own (the
+    OOM killer, `kill -9`) leaves backends (they call setsid: not in its group) holding its
+    shared memory until they notice, and stays a zombie until its parent reaps it; a new server
+    refuses to start meanwhile ("lock file postmaster.pid already exists")."""
+    try:
+        recorded = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []  # no lock file: the server stopped cleanly
+    state = _process_state(recorded)
+    if state is not None and state not in ("Z", "X"):
+        return []  # a server (or whatever took its pid) runs: not a leftover
+    data = cluster.data.resolve()
+    found = [recorded] if state is not None else []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if Path(entry / "cwd").resolve() == data and _process_state(int(entry.name)) != "Z":
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def end_orphaned_backends(cluster: Cluster, *, wait: float = 10.0) -> None:
+    """Let what a killed server left go (idle backends exit at once, its zombie is reaped by
+    its parent), then end the backends still there: their server is gone, no client can use
+    them any more."""
+    deadline = time.monotonic() + wait
+    while (left := orphaned_backends(cluster)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:
+        if _process_state(pid) not in (None, "Z", "X"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    while orphaned_backends(cluster) and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -524,6 +524,8 @@ class LocalRuntime:
 
     def _start_postgres(self) -> None:
         cluster = self.cluster
+        if self._live(POSTGRES) is None:  # a server killed alone may have left its backends
+            clusters.end_orphaned_backends(cluster)
         clusters.prepare(cluster, self.owner.secrets["postgres_password"])
         clusters.mark_owner(cluster.root, self._own_id, str(self.owner.root))
         env = {"PATH": self.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PGTZ": "UTC"}
@@ -769,6 +771,15 @@ class LocalRuntime:
     def service_statuses(self, services: Sequence[str]) -> list[ServiceStatus]:
         wanted = set(services)
         return [s for s in self.services() if s.service in wanted]
+
+    def service_starts(self, services: Sequence[str]) -> dict[str, str]:
+        """The pid and start time of each named service's live process."""
+        starts = {}
+        for service in services:
+            record = self._record(service)
+            if record is not None and processes.same_process(record):
+                starts[service] = f"{record.pid}:{record.start_ticks}"
+        return starts
 
     def services(self) -> list[ServiceStatus]:
         result: list[ServiceStatus] = []
