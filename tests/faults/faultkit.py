@@ -28,6 +28,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -42,7 +43,7 @@ import pytest
 
 SEED = int(os.environ.get("CHAOS_SEED", "22"))
 STEP = float(os.environ.get("CHAOS_STEP", "0.1"))
-MAX_POINTS = int(os.environ.get("CHAOS_MAX_POINTS", "12"))
+MAX_POINTS = int(os.environ.get("CHAOS_MAX_POINTS", "6"))
 SAMPLE = 1  # points per command and signal in the default run
 # Every failed point, in full, as it happens (a sweep's assertion shows them at its end).
 FAILURES = Path(
@@ -378,3 +379,45 @@ def check_exit(killed: Killed, point: Point) -> None:
             point.fail(f"exit {killed.returncode} after Ctrl-C, not 130")
         if "Traceback" in killed.stderr:
             point.fail("a traceback after Ctrl-C:\n" + killed.stderr[-1500:])
+
+
+# --------------------------------------------------------------------------- full disks
+
+FILLER = "zz-chaos-filler"
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str, *, owner: int | None = None):
+    """A small tmpfs mounted at `path` (root only: `mount -t tmpfs -o size=SIZE`), unmounted
+    afterwards (lazily, should a process still hold a file open in it)."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+    try:
+        if owner is not None:
+            os.chown(path, owner, -1)
+        yield path
+    finally:
+        if subprocess.run(["umount", str(path)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(folder: Path, *, leave: int = 0) -> Path:
+    """Fill the file system holding `folder` until at most `leave` bytes are free; the filler
+    file (delete it to free the space)."""
+    filler = folder / FILLER
+    with open(filler, "ab") as handle:
+        while True:
+            info = os.statvfs(folder)
+            free = info.f_bavail * info.f_frsize
+            if free <= leave:
+                break
+            try:
+                handle.write(b"\0" * min(free - leave, 1 << 20))
+                handle.flush()
+            except OSError:
+                break
+    return filler
+
+
+def can_mount() -> bool:
+    return os.geteuid() == 0 and bool(shutil.which("mount"))
