@@ -3,8 +3,9 @@ checked after it, and the tally every fault reports (points tried, recovered, lo
 
 Kill points. A command is first run once cleanly and timed; its points are 0.1 s, 0.2 s, ...
 up to that time (CHAOS_STEP). The default run (`make test`) tries SAMPLE points per command
-and signal, drawn with CHAOS_SEED; `make chaos` tries them all, or CHAOS_MAX_POINTS of them
-spread over the whole run (one drawn from each equal slice) when there are more. The same seed
+and signal (one signal only, drawn too, for the commands whose every point costs a DAG run or
+a stack start), drawn with CHAOS_SEED; `make chaos` tries them all, or CHAOS_MAX_POINTS of
+them spread over the whole run (one drawn from each equal slice) when there are more. The same seed
 draws the same points: CHAOS_SEED=<seed> replays a run, CHAOS_POINTS=1.3,2.0 tries exactly
 those delays. A kill lands at the same delay on a replay, not necessarily at the same line
 of code: a loaded machine moves the command along more slowly.
