@@ -7,13 +7,14 @@ BIN := $(VENV)/bin
 IMAGES ?= debian
 DEMO ?= demo
 
-.PHONY: help setup install engine local-runtime tools podman demo demo-down test test-fast test-podman fuzz lint bench clean
+.PHONY: help setup install engine local-runtime tools podman demo demo-down test test-fast test-podman chaos fuzz lint bench clean
 
 help:
 	@echo "make demo       set everything up, then init + up + seed + test-etl a sample project"
 	@echo "make test       run every test (real Docker engine, Postgres and Airflow)"
 	@echo "make test-fast  the tests that need no engine (seconds)"
 	@echo "make test-podman  the core real-stack tests on Podman (its own service and storage)"
+	@echo "make chaos      the whole fault sweep: killed commands, dying services, full disks, OOM (CHAOS_SEED=22)"
 	@echo "make fuzz       a long random run of the hostile-spec fuzz suite (FUZZ_EXAMPLES=5000)"
 	@echo "make lint       ruff, and the layers contract (import-linter)"
 	@echo "make bench      benchmarks (bench/)"
@@ -65,6 +66,19 @@ test-podman: install podman
 
 test-fast: install local-runtime
 	$(BIN)/pytest -m "not engine and not stack and not helm and not browser"
+
+# The whole fault suite (tests/faults/, issue 22): every command killed (SIGKILL) and interrupted
+# (Ctrl-C) at kill points 0.1 s apart up to its end (at most CHAOS_MAX_POINTS of them, spread
+# over the run, drawn with CHAOS_SEED), services killed during work, full disks, the OOM killer;
+# on both runtimes. Prints per fault the points tried, recovered and lost, and writes them to
+# CHAOS_REPORT. `make test` runs a seeded sample of the sweeps (one point per command and signal).
+# Replay a run with the same CHAOS_SEED; CHAOS_POINTS=1.3,2.0 tries exactly those delays.
+CHAOS_SEED ?= 22
+CHAOS_MAX_POINTS ?= 6
+CHAOS_REPORT ?= chaos-report.json
+chaos: setup
+	CHAOS_SEED=$(CHAOS_SEED) CHAOS_MAX_POINTS=$(CHAOS_MAX_POINTS) CHAOS_REPORT=$(CHAOS_REPORT) \
+		$(BIN)/pytest -p no:cacheprovider -q -m chaos tests/faults
 
 # The fuzz suite with fresh random seeds and many more examples than `make test`'s fixed 200;
 # its figures (examples, exit codes, slowest case) go to fuzz-stats.json.

@@ -153,6 +153,9 @@ class FakeRuntime:
     def watch_services(self) -> PollingWatch:
         return PollingWatch(self.services)
 
+    def running_for(self, services: Sequence[str]) -> dict[str, float]:
+        return {}
+
     def service_starts(self, services: Sequence[str]) -> dict[str, str]:
         return {s.name: "1" for s in self.services() if s.service in services and s.running}
 

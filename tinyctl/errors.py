@@ -7,6 +7,7 @@ bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -48,6 +49,9 @@ class BadInput(TinyctlError):
 class EnvironmentProblem(TinyctlError):
     exit_code = ExitCode.ENVIRONMENT
     title = "Environment problem"
+
+
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)  # a write found its file system full
 
 
 class DiskFull(EnvironmentProblem):

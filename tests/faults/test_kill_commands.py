@@ -259,7 +259,12 @@ def test_deploy_dags_killed_at_every_point(chaos: Chaos, sweep: str) -> None:
                     point.fail(f"{Path(rel).stem} is not live in its new version: {dag}")
 
     scenario = chaos.scenario(
-        "deploy-dags", ("deploy-dags", *files), reset, check=check, after_rerun=after_rerun
+        "deploy-dags",
+        ("deploy-dags", *files),
+        reset,
+        check=check,
+        after_rerun=after_rerun,
+        sample_one=True,  # each point waits for Airflow to parse: one signal in the sample
     )
     run_sweep(scenario, sweep)
 
@@ -359,5 +364,6 @@ def test_test_etl_killed_at_every_point(chaos: Chaos, sweep: str) -> None:
         check=check,
         after_rerun=after_rerun,
         after_clean_run=lambda: world.__setitem__("after", _etl_world(chaos)),
+        sample_one=True,  # each point is a DAG run: one signal in the sample
     )
     run_sweep(scenario, sweep)

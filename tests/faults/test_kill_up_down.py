@@ -96,7 +96,8 @@ def _status_tells_truth(stack: Stack, point: Point) -> None:
 
 
 def _signals(sweep: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(down's signals, up's): both in the whole sweep; one each in the sample, drawn by seed."""
+    """(down's signals, up's): both in the whole sweep; in the sample, one each, different,
+    drawn by seed."""
     if sweep == "full":
         return ("SIGKILL", "SIGINT"), ("SIGKILL", "SIGINT")
     first = random.Random(f"{SEED}:up-down").choice(("SIGKILL", "SIGINT"))

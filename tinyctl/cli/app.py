@@ -13,9 +13,8 @@ import typer
 from tinyctl import __version__
 from tinyctl.cli import output
 from tinyctl.cli.argv import TinyctlGroup
-from tinyctl.cli.locks import release_locks
-from tinyctl.errors import ExitCode, TinyctlError
-from tinyctl.state.fsutil import disk_full, is_full
+from tinyctl.cli.locks import OPENED, release_locks
+from tinyctl.errors import FULL_ERRNOS, DiskFull, ExitCode, TinyctlError
 
 if TYPE_CHECKING:
     from tinyctl.spec import LoadedSpec
@@ -62,14 +61,18 @@ def handle_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except TinyctlError as error:
+            _tell_full_disks(error)
             output.show_error(error)
             raise typer.Exit(int(error.exit_code)) from None
         except KeyboardInterrupt:
             output.err.print("[yellow]Interrupted.[/yellow]")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except OSError as error:  # a full disk under a write that is not tinyctl's own
-            if not is_full(error):
+            if error.errno not in FULL_ERRNOS:
                 raise
+            # lazy: tempfile and hashlib off `tinyctl --help` (only on a full disk)
+            from tinyctl.state.fsutil import disk_full
+
             full = disk_full(Path(error.filename or "."), error.filename or "a file (unnamed)")
             output.show_error(full)
             raise typer.Exit(int(full.exit_code)) from None
@@ -77,6 +80,30 @@ def handle_errors(function: F) -> F:
             release_locks()
 
     return wrapper  # type: ignore[return-value]
+
+
+def _tell_full_disks(error: TinyctlError) -> None:
+    """Whatever failed (a service that stopped, Airflow not healthy, a DAG run), a full file
+    system under the project is said with it: it is often why, and the error may not know."""
+    if isinstance(error, DiskFull) or "is full" in f"{error.message} {error.details or ''}":
+        return
+    # lazy: tempfile and hashlib off `tinyctl --help` (only once a command failed)
+    from tinyctl.state.fsutil import full_file_systems
+
+    try:
+        full = full_file_systems(
+            [
+                p
+                for project in OPENED
+                for p in (project.state.root, project.path(project.spec.data.path))
+            ]
+        )
+    except (OSError, TinyctlError):
+        return
+    if full:
+        error.details = "\n".join(
+            [*([error.details] if error.details else []), *(f"{f}." for f in full)]
+        )
 
 
 def command(name: str | None = None, **kwargs: Any) -> Callable[[F], F]:

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from tinyctl.cli import output
 from tinyctl.cli.app import open_spec
-from tinyctl.cli.locks import lock_project
+from tinyctl.cli.locks import OPENED, lock_project
 from tinyctl.project import Project
 from tinyctl.stack.own import require_up
 
@@ -55,6 +55,7 @@ def open_project(
     """
     enable_echo(verbose)
     project = Project(open_spec(spec))
+    OPENED.append(project)
     if check_engine:
         project.runtime.check_engine()
     if lock is not None:

@@ -14,7 +14,7 @@ from tinyctl.cli import output
 from tinyctl.cli.app import DEFAULT_SPEC, JsonOption, SpecOption, VerboseOption, command
 from tinyctl.cli.common import open_project
 from tinyctl.cli.views import format_result, services_table, sync_line
-from tinyctl.errors import BadInput, WorkFailed
+from tinyctl.errors import BadInput, TinyctlError, WorkFailed
 from tinyctl.stack.own import require_up
 
 if TYPE_CHECKING:
@@ -113,6 +113,12 @@ def up(
             show_build_output=not as_json,
             full=full,
         )
+    except KeyboardInterrupt:
+        if live is not None:
+            live.stop()
+            live = None
+        _say_what_runs(project)
+        raise
     finally:
         if live is not None:
             live.stop()
@@ -169,6 +175,25 @@ def up(
 def _triggerer_json(project: Project, result: UpResult) -> dict:
     choice = result.triggerer or project.triggerer
     return {"enabled": choice.enabled, "reason": choice.reason}
+
+
+def _say_what_runs(project: Project) -> None:
+    """Ctrl-C during `up`: which services run now (a stack half started says so), and the two
+    ways on. A second Ctrl-C skips it."""
+    try:
+        services = project.runtime.services()
+    except (TinyctlError, KeyboardInterrupt):
+        return
+    running = [s.name for s in services if s.running and not s.one_shot]
+    stopped = [s.name for s in services if not s.running and not s.one_shot]
+    if not running:
+        output.err.print("Interrupted before any service started: nothing runs.")
+        return
+    output.err.print(
+        f"Interrupted: {', '.join(running)} running"
+        + (f"; {', '.join(stopped)} not" if stopped else "")
+        + ". `tinyctl up` finishes the start, `tinyctl down` stops them."
+    )
 
 
 def _after_up(project: Project, *, as_json: bool, quiet_if_unchanged: bool) -> dict:

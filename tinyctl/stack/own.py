@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tinyctl.errors import EnvironmentProblem, TinyctlError
+from tinyctl.state.fsutil import full_file_systems
 
 if TYPE_CHECKING:
     from tinyctl.airflow.models import Health
@@ -100,10 +101,16 @@ def require_up(project: Project, services: Iterable[str] | None = None) -> list[
         _require_spec_ports(project, mine)
         return statuses
     running = [s for s in waiting if s.state != "missing"]
+    # a full disk is a common reason a service stopped (no room for its logs or its database)
+    full = full_file_systems([project.state.root, project.path(project.spec.data.path)])
+    details = "Not ready: " + ", ".join(describe(s) for s in running) if running else None
+    if full:
+        details = "\n".join([*([details] if details else []), *(f"{f}." for f in full)])
     raise EnvironmentProblem(
         f"stack {project.name} is not up: `tinyctl up`",
-        details="Not ready: " + ", ".join(describe(s) for s in running) if running else None,
-        hint="Start it with `tinyctl up` (`tinyctl status` shows each service).",
+        details=details,
+        hint=("Free space there, then start it " if full else "Start it ")
+        + "with `tinyctl up` (`tinyctl status` shows each service).",
     )
 
 

@@ -27,6 +27,7 @@ from tinyctl.spec.models import parse_duration
 from tinyctl.spec.triggerer import TriggererChoice
 from tinyctl.stack.one_shots import OneShotGate
 from tinyctl.stack.own import (
+    API_COMPONENT,
     confirm_with_api,
     describe,
     oom_hint,
@@ -169,6 +170,8 @@ def bring_up(
         built = runtime.build(show_output=show_build_output, on_step=step) if look.to_build else []
         restarted = _restart_for_plugins(project, plugins, airflow_running, step)
         client = closing.enter_context(project.airflow(timeout=2, retries=0))
+        if airflow_running and not restarted:
+            _restart_stuck(project, look.services, client, step)
         gate = OneShotGate(project, full=full)
         shown = _start_and_wait(
             project,
@@ -276,6 +279,40 @@ def _restart_for_plugins(
     step("plugins changed: restarting the Airflow components so they load them")
     project.runtime.restart_airflow()
     return True
+
+
+# A component whose process has run this long without Airflow calling it healthy is stuck (a
+# scheduler whose job died on a full disk waits forever for its idle executor workers): `up`
+# restarts it. Starting takes ~20 s on a loaded 2-core machine.
+STUCK_AFTER = 120.0
+
+
+def _restart_stuck(
+    project: Project,
+    services: list[ServiceStatus],
+    client: AirflowClient,
+    step: Callable[[str], None],
+) -> None:
+    """Restart the Airflow components that run but that Airflow has not called healthy for
+    STUCK_AFTER seconds since they started: waiting would only end at the deadline."""
+    health = _health_or_none(client)
+    if health is None:  # the api-server itself is not answering: its start is waited for
+        return
+    running = [
+        s for s in services if s.running and s.service in API_COMPONENT and s.service != API_SERVER
+    ]
+    stuck = [s for s in running if health.components.get(API_COMPONENT[s.service]) != "healthy"]
+    if not stuck:
+        return
+    ages = project.runtime.running_for([s.service for s in stuck])
+    for status in stuck:
+        age = ages.get(status.name)
+        if age is not None and age > STUCK_AFTER:
+            step(
+                f"{status.name} has run for {age:.0f} s without Airflow calling it healthy: "
+                "restarting it"
+            )
+            project.runtime.restart(status.service)
 
 
 def _start_and_wait(

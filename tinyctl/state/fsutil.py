@@ -4,16 +4,15 @@ full file system reported as one (`DiskFull`, naming it) instead of an OSError."
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from tinyctl.errors import DiskFull
+from tinyctl.errors import FULL_ERRNOS, DiskFull
 
-FULL = (errno.ENOSPC, errno.EDQUOT)
+FULL = FULL_ERRNOS
 TEMP_SUFFIX = ".tmp"
 
 

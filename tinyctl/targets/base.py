@@ -399,6 +399,10 @@ class Runtime(Protocol):
         """A watch on the services' state (see `ServiceWatch`): how `up` waits without polling."""
         ...
 
+    def running_for(self, services: Sequence[str]) -> dict[str, float]:
+        """{unit name: seconds since it started} of the named services that run."""
+        ...
+
     def service_starts(self, services: Sequence[str]) -> dict[str, str]:
         """{unit name: a token of the unit's current start} of the named services that run: it
         changes when a unit is restarted (or replaced), and a stopped unit is left out. How a

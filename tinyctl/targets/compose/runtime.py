@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -644,6 +645,20 @@ class ComposeRuntime:
             except TinyctlError:
                 return {}
 
+    def running_for(self, services: Sequence[str]) -> dict[str, float]:
+        """Seconds since each named service's running container started (its inspection)."""
+        wanted = set(services)
+        ages = {}
+        for container in self._mine(self._containers()):
+            if container.service not in wanted or container.state != "running":
+                continue
+            state = self._inspect(container.id or container.name).get("State") or {}
+            started = _parse_started(str(state.get("StartedAt") or ""))
+            if state.get("Running") and started is not None:
+                name = container.service if container.service != "worker" else container.name
+                ages[name] = max(0.0, time.time() - started)
+        return ages
+
     def service_starts(self, services: Sequence[str]) -> dict[str, str]:
         """The id, start time and restart count of each named service's running container."""
         wanted = set(services)
@@ -751,3 +766,16 @@ class ComposeRuntime:
         if not address:
             raise WorkFailed("Postgres is not running", hint="Start the stack with `tinyctl up`.")
         return address, POSTGRES_IN_NETWORK[1]
+
+
+def _parse_started(text: str) -> float | None:
+    """Docker's StartedAt (RFC 3339 with nanoseconds, Z) as Unix time; None when unset."""
+    if not text or text.startswith("0001-"):
+        return None
+    head, _, rest = text.rstrip("Z").partition(".")
+    try:
+        stamp = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+    digits = "".join(ch for ch in rest if ch.isdigit())
+    return stamp + (float(f"0.{digits}") if digits else 0.0)

@@ -772,6 +772,14 @@ class LocalRuntime:
         wanted = set(services)
         return [s for s in self.services() if s.service in wanted]
 
+    def running_for(self, services: Sequence[str]) -> dict[str, float]:
+        ages = {}
+        for service in services:
+            record = self._record(service)
+            if record is not None and processes.same_process(record):
+                ages[service] = max(0.0, time.time() - record.started_at)
+        return ages
+
     def service_starts(self, services: Sequence[str]) -> dict[str, str]:
         """The pid and start time of each named service's live process."""
         starts = {}
