@@ -83,15 +83,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     writer killed before its rename leaves `.NAME.PID.<random>.tmp`, which
     `remove_stale_temps` knows to be garbage.
     """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX
-        )
-    except OSError as error:
-        if is_full(error):
-            raise disk_full(path) from None
-        raise
+    fd, tmp = _temp_beside(path)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
@@ -107,17 +99,23 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise
 
 
-def copy_atomic(source: Path, target: Path) -> None:
-    """Copy a file as `write_atomic` writes one: a reader sees the old file or the whole copy."""
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file in `path`'s folder, named for `remove_stale_temps` to recognise;
+    DiskFull when the file system has no room for it."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX
         )
     except OSError as error:
         if is_full(error):
-            raise disk_full(target) from None
+            raise disk_full(path) from None
         raise
+
+
+def copy_atomic(source: Path, target: Path) -> None:
+    """Copy a file as `write_atomic` writes one: a reader sees the old file or the whole copy."""
+    fd, tmp = _temp_beside(target)
     try:
         with os.fdopen(fd, "wb") as handle, source.open("rb") as reading:
             shutil.copyfileobj(reading, handle, 1 << 20)
