@@ -40,6 +40,8 @@ def test_ctrl_c_while_the_command_loads_is_exit_130_without_a_traceback() -> Non
             os.killpg(process.pid, signal.SIGINT)
             break
     rest = process.stderr.read()
-    assert process.wait(timeout=30) == 130
+    # 130; or ended by the signal itself (a shell shows 128 + 2 = 130 for both), which a
+    # Ctrl-C in the first milliseconds of the interpreter, before tinyctl's code, still gives
+    assert process.wait(timeout=30) in (130, -signal.SIGINT)
     assert "Traceback" not in rest
     assert "Interrupted." in rest
