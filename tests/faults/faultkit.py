@@ -375,8 +375,9 @@ def sqlite_whole(file: Path, point: Point) -> None:
 def check_exit(killed: Killed, point: Point) -> None:
     """SIGINT: exit 130 and a message, not a traceback (0 when it had finished already)."""
     if killed.signal == "SIGINT":
-        # 0 also when the signal landed: the work was done and the command was ending.
-        if killed.returncode not in ((130, 0) if killed.landed else (0,)):
+        # 0 also when the signal landed: the work was done and the command was ending; ended
+        # by SIGINT itself is what a shell shows as 130 too (before tinyctl's code ran).
+        if killed.returncode not in ((130, -signal.SIGINT, 0) if killed.landed else (0,)):
             point.fail(f"exit {killed.returncode} after Ctrl-C, not 130")
         if "Traceback" in killed.stderr:
             point.fail("a traceback after Ctrl-C:\n" + killed.stderr[-1500:])

@@ -130,11 +130,14 @@ def _outside_a_transaction(dsn: Dsn, statement: str) -> None:
 
 
 @pytest.fixture
-def full_tablespace(live_stack: Stack) -> Iterator[tuple[Stack, str, Path]]:
+def full_tablespace(
+    stack_runtime: str, request: pytest.FixtureRequest
+) -> Iterator[tuple[Stack, str, Path]]:
     """A tablespace on a 16 MiB tmpfs in the live stack's Postgres, the ETL role allowed to
     create tables and temporary tables there; all dropped (and unmounted) afterwards."""
-    if live_stack.runtime != "local":
+    if stack_runtime != "local":
         pytest.skip("a tablespace on a mount made here needs the server on this machine")
+    live_stack: Stack = request.getfixturevalue("live_stack")
     project = live_stack.project()
     pg = live_stack.root / ".tinyctl" / "local" / "postgres" / "data"
     name = f"chaos_full_{uuid.uuid4().hex[:6]}"

@@ -28,10 +28,10 @@ def _plain(text: str) -> str:
     return " ".join(text.replace("│", " ").split())
 
 
-def test_a_service_the_oom_killer_ends(live_stack: Stack) -> None:
-    stack = live_stack
-    if stack.runtime != "compose":
+def test_a_service_the_oom_killer_ends(stack_runtime: str, request: pytest.FixtureRequest) -> None:
+    if stack_runtime != "compose":
         pytest.skip("memory limits apply to the compose runtime's containers only")
+    stack: Stack = request.getfixturevalue("live_stack")
     point = Point("OOM kill of the scheduler (compose)")
     spec = yaml.safe_load((stack.root / "tinyctl.yaml").read_text())
     spec["memory"] = {"scheduler": LIMIT}

@@ -11,6 +11,8 @@ from tinyctl.airflow_settings.sync import SyncItem, sync_settings
 from tinyctl.dags.deploy import DeployReport, FileResult, deploy_dags
 from tinyctl.project import Project
 
+START_READ_TIMEOUT = 45.0  # seconds
+
 
 @dataclass
 class AfterUp:
@@ -29,7 +31,10 @@ def after_up(project: Project, *, on_result: Callable[[FileResult], None] | None
     Returns both reports; the caller shows them, then `deploy.require_deployable(report)` turns
     failed files into a WorkFailed.
     """
-    with project.airflow() as client:
+    # The api-server answered its health check, but its first authenticated requests may take
+    # long on a loaded machine right after it started (seen: over 10 s for a token after an
+    # interrupted `up`, on 2 busy cores): a long read timeout, not a "not reachable".
+    with project.airflow(timeout=START_READ_TIMEOUT) as client:
         items = sync_settings(project, client)
         report = deploy_dags(project, client, on_result=on_result)
     return AfterUp(items, report)
