@@ -241,8 +241,9 @@ def stop_leftover_runs(client: AirflowClient, dag_ids: set[str], who: str) -> li
     minutes, until Airflow finds its lost tasks). Only runs whose id says tinyctl's `who`
     triggered them, asked under the project's lock: never a run of anyone else. Their ids."""
     prefix = new_run_id(who).rsplit("__", 1)[0] + "__"
+    known = {dag.dag_id for dag in client.dags()}  # a DAG not deployed yet has no runs
     stopped = []
-    for dag_id in sorted(dag_ids):
+    for dag_id in sorted(dag_ids & known):
         for run in client.dag_runs(dag_id, UNFINISHED):
             if run.run_id.startswith(prefix):
                 client.fail_run(dag_id, run.run_id, f"left unfinished by an earlier tinyctl {who}")
