@@ -50,8 +50,11 @@ def _compose_running(stack: Stack) -> set[str]:
 
 
 def _local_running(stack: Stack) -> set[str]:
-    """Session leaders (each service is one) working in the stack's local folder."""
+    """Session leaders (each service is one) working in the stack's local folder, or in its
+    Postgres cluster (root's cluster lives under /var/lib/tinyctl when the state folder is
+    closed to the server's user: the postmaster works in its data folder)."""
     local = (stack.root / ".tinyctl" / "local").resolve()
+    cluster = (stack.root / ".tinyctl" / "local" / "postgres").resolve()
     found = set()
     for entry in Path("/proc").glob("[0-9]*"):
         try:
@@ -59,7 +62,8 @@ def _local_running(stack: Stack) -> set[str]:
             fields = stat[stat.rindex(")") + 2 :].split()
             if fields[0] in ("Z", "X") or int(fields[3]) != int(entry.name):
                 continue
-            if not Path(entry / "cwd").resolve().is_relative_to(local):
+            cwd = Path(entry / "cwd").resolve()
+            if not (cwd.is_relative_to(local) or cwd.is_relative_to(cluster)):
                 continue
             line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, ValueError):
