@@ -77,74 +77,95 @@ def up(
     ] = False,
 ) -> None:
     """Render, build if needed, start the stack and wait until every service is healthy."""
-    # lazy: the bring-up (concurrent.futures, preflight) only for `up`
-    from tinyctl.stack.up import bring_up
-
     project = open_project(spec, verbose, lock="up")
     if adopt:
         _adopt(project)
-    live = None if as_json or not output.err.is_terminal else _live()
-
-    reported: set[str] = set()
-
-    def on_progress(progress: UpProgress) -> None:
-        if live is not None:
-            live.update(_progress_view(progress))
-        elif not as_json:  # a log, not a terminal: one line per service as it becomes ready
-            for service in progress.services:
-                if service.ok and service.name not in reported:
-                    reported.add(service.name)
-                    output.err.print(
-                        f"  [green]✓[/green] {service.name} {service.health} [dim]{progress.elapsed:.1f}s[/dim]"
-                    )
-
-    def on_step(message: str) -> None:
-        if not as_json:
-            output.err.print(f"[cyan]•[/cyan] {escape(message)}")
-
-    if live is not None:
-        live.start()
-    try:
-        result = bring_up(
-            project,
-            timeout=timeout,
-            on_progress=on_progress,
-            on_step=on_step,
-            show_build_output=not as_json,
-            full=full,
-        )
-    except KeyboardInterrupt:
-        if live is not None:
-            live.stop()
-            live = None
-        _say_what_runs(project)
-        raise
-    finally:
-        if live is not None:
-            live.stop()
+    result = _bring_up_shown(project, as_json=as_json, timeout=timeout, full=full)
     deployed = None
     if deploy:
         deployed = _after_up(project, as_json=as_json, quiet_if_unchanged=result.already_up)
     if as_json:
-        output.print_json(
-            {
-                "project": project.name,
-                "already_up": result.already_up,
-                "seconds": round(result.seconds, 2),
-                "url": result.url,
-                "airflow_version": result.airflow_version,
-                "built": [b.image for b in result.built if b.built],
-                "plugins": {
-                    "deployed": result.plugins,
-                    "restarted": result.restarted_for_plugins,
-                },
-                "services": [s.as_dict() for s in result.services],
-                "triggerer": _triggerer_json(project, result),
-                "one_shots": {"skipped": result.skipped, "ran": result.ran},
-                "deploy": deployed,
-            }
+        output.print_json(_up_json(project, result, deployed))
+    else:
+        _print_up(project, result)
+
+
+class _UpReporter:
+    """up's progress: a live view on a terminal; in a log, one line per service as it becomes
+    ready, and one per step."""
+
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+        self.live = None if as_json or not output.err.is_terminal else _live()
+        self.reported: set[str] = set()
+
+    def progress(self, progress: UpProgress) -> None:
+        if self.live is not None:
+            self.live.update(_progress_view(progress))
+            return
+        if self.as_json:
+            return
+        for service in progress.services:
+            if service.ok and service.name not in self.reported:
+                self.reported.add(service.name)
+                output.err.print(
+                    f"  [green]✓[/green] {service.name} {service.health} [dim]{progress.elapsed:.1f}s[/dim]"
+                )
+
+    def step(self, message: str) -> None:
+        if not self.as_json:
+            output.err.print(f"[cyan]•[/cyan] {escape(message)}")
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def _bring_up_shown(
+    project: Project, *, as_json: bool, timeout: float | None, full: bool
+) -> UpResult:
+    """The bring-up with its progress shown; Ctrl-C says which services run."""
+    # lazy: the bring-up (concurrent.futures, preflight) only for `up`
+    from tinyctl.stack.up import bring_up
+
+    reporter = _UpReporter(as_json)
+    if reporter.live is not None:
+        reporter.live.start()
+    try:
+        return bring_up(
+            project,
+            timeout=timeout,
+            on_progress=reporter.progress,
+            on_step=reporter.step,
+            show_build_output=not as_json,
+            full=full,
         )
-        return
+    except KeyboardInterrupt:
+        reporter.stop()
+        _say_what_runs(project)
+        raise
+    finally:
+        reporter.stop()
+
+
+def _up_json(project: Project, result: UpResult, deployed: dict | None) -> dict:
+    return {
+        "project": project.name,
+        "already_up": result.already_up,
+        "seconds": round(result.seconds, 2),
+        "url": result.url,
+        "airflow_version": result.airflow_version,
+        "built": [b.image for b in result.built if b.built],
+        "plugins": {"deployed": result.plugins, "restarted": result.restarted_for_plugins},
+        "services": [s.as_dict() for s in result.services],
+        "triggerer": _triggerer_json(project, result),
+        "one_shots": {"skipped": result.skipped, "ran": result.ran},
+        "deploy": deployed,
+    }
+
+
+def _print_up(project: Project, result: UpResult) -> None:
     if result.triggerer is not None:
         output.out.print(
             f"  triggerer: {result.triggerer.word} ({escape(result.triggerer.reason)})"
