@@ -308,45 +308,13 @@ def load_csv(
 
     On any error the transaction is rolled back, so the table is left exactly as it was.
     """
-
-    def options(freeze: bool) -> pgsql.Composable:
-        # FREEZE: rows of a table created or truncated in this transaction are written frozen
-        # (no later hint-bit rewrite); with wal_level=minimal such a load also skips the WAL.
-        return pgsql.SQL(
-            "(FORMAT csv, HEADER {header}, DELIMITER {delim}, NULL {null}{freeze})"
-        ).format(
-            header=pgsql.SQL("true" if header else "false"),
-            delim=pgsql.Literal(delimiter),
-            null=pgsql.Literal(null),
-            freeze=pgsql.SQL(", FREEZE true" if freeze else ""),
-        )
-
     target = _identifier(table)
     column_list = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
+    copy_options = _csv_options(header=header, delimiter=delimiter, null=null)
     with connect(dsn) as connection:
         try:
             with connection.transaction():
-                created = False
-                if create and not table_exists(connection, table):
-                    created = True
-                    defs = [
-                        pgsql.SQL("{} {}").format(pgsql.Identifier(n), pgsql.SQL(_type_name(t)))
-                        for n, t in create
-                    ]
-                    if key:
-                        defs.append(
-                            pgsql.SQL("PRIMARY KEY ({})").format(
-                                pgsql.SQL(", ").join(map(pgsql.Identifier, key))
-                            )
-                        )
-                    connection.execute(
-                        pgsql.SQL("CREATE TABLE {} ({})").format(target, pgsql.SQL(", ").join(defs))
-                    )
-                elif not table_exists(connection, table):
-                    raise BadInput(
-                        f"table {table} does not exist",
-                        hint="Create it first (a SQL seed), or declare `columns` so tinyctl creates it.",
-                    )
+                created = _ensure_table(connection, table, create, key)
                 copy_into = target
                 if mode == "replace":
                     connection.execute(pgsql.SQL("TRUNCATE {}").format(target))
@@ -358,19 +326,59 @@ def load_csv(
                         ).format(column_list, target)
                     )
                 fresh = created or mode == "replace"
-                rows, size = _copy(
-                    connection,
-                    stream,
-                    copy_into,
-                    column_list,
-                    options(fresh and mode != "upsert"),
-                    on_chunk,
-                )
+                options = copy_options(fresh and mode != "upsert")
+                rows, size = _copy(connection, stream, copy_into, column_list, options, on_chunk)
                 if mode == "upsert":
                     _merge(connection, target, columns, key or [])
             return LoadResult(rows, size)
         except psycopg.Error as error:
             raise special_error(error, connection) or copy_error(error) from None
+
+
+def _csv_options(*, header: bool, delimiter: str, null: str) -> Callable[[bool], pgsql.Composable]:
+    """COPY's options for this CSV; `freeze` for a table created or truncated in the same
+    transaction (its rows are written frozen: no later hint-bit rewrite; with
+    wal_level=minimal such a load also skips the WAL)."""
+
+    def options(freeze: bool) -> pgsql.Composable:
+        return pgsql.SQL(
+            "(FORMAT csv, HEADER {header}, DELIMITER {delim}, NULL {null}{freeze})"
+        ).format(
+            header=pgsql.SQL("true" if header else "false"),
+            delim=pgsql.Literal(delimiter),
+            null=pgsql.Literal(null),
+            freeze=pgsql.SQL(", FREEZE true" if freeze else ""),
+        )
+
+    return options
+
+
+def _ensure_table(
+    connection: psycopg.Connection,
+    table: str,
+    create: Sequence[tuple[str, str]] | None,
+    key: Sequence[str] | None,
+) -> bool:
+    """Create `table` from `create` (name, type) when it is missing; True when created. A
+    missing table without `create` is bad input."""
+    if table_exists(connection, table):
+        return False
+    if not create:
+        raise BadInput(
+            f"table {table} does not exist",
+            hint="Create it first (a SQL seed), or declare `columns` so tinyctl creates it.",
+        )
+    defs = [
+        pgsql.SQL("{} {}").format(pgsql.Identifier(n), pgsql.SQL(_type_name(t))) for n, t in create
+    ]
+    if key:
+        defs.append(
+            pgsql.SQL("PRIMARY KEY ({})").format(pgsql.SQL(", ").join(map(pgsql.Identifier, key)))
+        )
+    connection.execute(
+        pgsql.SQL("CREATE TABLE {} ({})").format(_identifier(table), pgsql.SQL(", ").join(defs))
+    )
+    return True
 
 
 def _copy(
