@@ -109,10 +109,10 @@ def test_stop_signals_the_whole_session(tmp_path: Path) -> None:
     processes.stop(record, timeout=5)
     deadline = time.monotonic() + 5
     while processes.start_ticks(child) is not None and time.monotonic() < deadline:
-        if processes._state(child) == "Z":
+        if processes.state_letter(child) == "Z":
             break
         time.sleep(0.05)
-    assert processes.start_ticks(child) is None or processes._state(child) == "Z"
+    assert processes.start_ticks(child) is None or processes.state_letter(child) == "Z"
 
 
 def test_a_process_that_rewrites_its_title_is_known_by_its_title_word(tmp_path: Path) -> None:

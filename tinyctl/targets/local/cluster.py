@@ -33,6 +33,7 @@ from pathlib import Path
 from tinyctl.errors import EnvironmentProblem, WorkFailed
 from tinyctl.state.fsutil import write_atomic
 from tinyctl.targets.local.binaries import PgInstall
+from tinyctl.targets.local.processes import state_letter
 
 SERVICE_USERS = ("postgres", "tinyctl")
 SYSTEM_CLUSTERS = Path("/var/lib/tinyctl/clusters")
@@ -301,15 +302,6 @@ def prepare(cluster: Cluster, password: str) -> bool:
     return True
 
 
-def _process_state(pid: int) -> str | None:
-    """The state letter of a process (R, S, Z: a zombie, ...), None when there is none."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2 :].split()[0]
-
-
 def orphaned_backends(cluster: Cluster) -> list[int]:
     """What a dead server left in the cluster's data folder: a postmaster killed on its own (the
     OOM killer, `kill -9`) leaves backends (they call setsid: not in its group) holding its
@@ -319,14 +311,14 @@ def orphaned_backends(cluster: Cluster) -> list[int]:
         recorded = int((cluster.data / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return []  # no lock file: the server stopped cleanly
-    state = _process_state(recorded)
+    state = state_letter(recorded)
     if state is not None and state not in ("Z", "X"):
         return []  # a server (or whatever took its pid) runs: not a leftover
     data = cluster.data.resolve()
     found = [recorded] if state is not None else []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            if Path(entry / "cwd").resolve() == data and _process_state(int(entry.name)) != "Z":
+            if Path(entry / "cwd").resolve() == data and state_letter(int(entry.name)) != "Z":
                 found.append(int(entry.name))
         except (OSError, ValueError):
             continue
@@ -341,7 +333,7 @@ def end_orphaned_backends(cluster: Cluster, *, wait: float = 10.0) -> None:
     while (left := orphaned_backends(cluster)) and time.monotonic() < deadline:
         time.sleep(0.1)
     for pid in left:
-        if _process_state(pid) not in (None, "Z", "X"):
+        if state_letter(pid) not in (None, "Z", "X"):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5.0

@@ -56,7 +56,8 @@ def cmdline(pid: int) -> list[str] | None:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
-def _state(pid: int) -> str | None:
+def state_letter(pid: int) -> str | None:
+    """A process's state letter (R, S, Z: a zombie, X: dead), None when there is none."""
     try:
         stat = (PROC / str(pid) / "stat").read_text()
     except OSError:
@@ -97,7 +98,7 @@ def same_process(record: ProcessRecord) -> bool:
     """Whether the pid in the record is still the process that was started (not a reused pid)."""
     if record.boot_id and _boot_id() and record.boot_id != _boot_id():
         return False  # the machine rebooted since
-    if _state(record.pid) in ("Z", "X"):
+    if state_letter(record.pid) in ("Z", "X"):
         return False  # a zombie is dead, whoever reaps it
     if PROC.is_dir():
         ticks = start_ticks(record.pid)
