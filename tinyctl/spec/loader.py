@@ -130,72 +130,98 @@ _TEXT = '"..."'
 
 
 def _message(error: dict[str, Any], path: tuple[Any, ...], raw: str | None = None) -> str:
+    """One pydantic error as a sentence: what the key takes, an example, what it got."""
     kind = error["type"]
     key = next((str(p) for p in reversed(path) if not isinstance(p, int)), "this value")
-    value = error.get("input")
     if kind == "extra_forbidden":
-        model = _model_for(path[:-1])
-        message = f"unknown key {path[-1]!r}"
-        if model is not None:
-            names = _key_names(model)
-            close = difflib.get_close_matches(str(path[-1]), names, n=1, cutoff=0.6)
-            if close:
-                message += f"; did you mean {close[0]!r}?"
-            else:
-                message += f" (allowed here: {', '.join(names)})"
-        return message
+        return _unknown_key(path)
     if kind == "missing":
         return f"missing required key {path[-1]!r}"
+    return (
+        _wrong_type(kind, key, path, error.get("input"), raw)
+        or _out_of_bounds(kind, key, path, error)
+        or _pydantic_words(kind, error)
+    )
+
+
+def _unknown_key(path: tuple[Any, ...]) -> str:
+    message = f"unknown key {path[-1]!r}"
+    model = _model_for(path[:-1])
+    if model is None:
+        return message
+    names = _key_names(model)
+    close = difflib.get_close_matches(str(path[-1]), names, n=1, cutoff=0.6)
+    if close:
+        return message + f"; did you mean {close[0]!r}?"
+    return message + f" (allowed here: {', '.join(names)})"
+
+
+def _wrong_type(
+    kind: str, key: str, path: tuple[Any, ...], value: Any, raw: str | None
+) -> str | None:
+    """A value of the wrong type: what the key takes, with an example."""
+    if not kind.endswith(("_type", "_parsing", "_from_float")):
+        return None
+    got = _what(value, raw)
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"{key} takes a whole number, e.g. {key}: {_example(path, '4')}; {_what(value, raw)}"
+        return f"{key} takes a whole number, e.g. {key}: {_example(path, '4')}; {got}"
     if kind in ("float_type", "float_parsing"):
-        return f"{key} takes a number, e.g. {key}: {_example(path, '1.5')}; {_what(value, raw)}"
+        return f"{key} takes a number, e.g. {key}: {_example(path, '1.5')}; {got}"
     if kind in ("bool_type", "bool_parsing"):
-        return (
-            f"{key} takes true or false, e.g. {key}: {_example(path, 'true')}; {_what(value, raw)}"
-        )
+        return f"{key} takes true or false, e.g. {key}: {_example(path, 'true')}; {got}"
     if kind == "string_type":
         if isinstance(value, bool | int | float) and value is not None:
             text = raw or _yaml_scalar(value)
-            return f'{key} takes text; {_what(value, raw)}, so quote it: {key}: "{text}"'
-        return f"{key} takes text, e.g. {key}: {_example(path, _TEXT)}; {_what(value, raw)}"
+            return f'{key} takes text; {got}, so quote it: {key}: "{text}"'
+        return f"{key} takes text, e.g. {key}: {_example(path, _TEXT)}; {got}"
     if kind == "list_type":
-        return f"{key} takes a list (one '- item' per line, or [a, b]); {_what(value, raw)}"
+        return f"{key} takes a list (one '- item' per line, or [a, b]); {got}"
     if kind in ("dict_type", "model_type", "model_attributes_type", "dataclass_type"):
-        return (
-            f"{key} takes a mapping (indented 'key: value' lines, or {{a: 1}}); {_what(value, raw)}"
-        )
+        return f"{key} takes a mapping (indented 'key: value' lines, or {{a: 1}}); {got}"
+    return None
+
+
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
+
+
+def _out_of_bounds(kind: str, key: str, path: tuple[Any, ...], error: dict[str, Any]) -> str | None:
+    """A value of the right type outside what the key allows: choices, lengths, bounds."""
+    value, ctx = error.get("input"), error.get("ctx", {})
     if kind == "literal_error":
-        expected = error.get("ctx", {}).get("expected", "")
-        message = f"{key} must be one of {expected}; got {value!r}"
+        expected = ctx.get("expected", "")
         choices = [c.strip(" '") for c in expected.replace(" or ", ", ").split(",")]
         close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.75)
-        return message + (f"; did you mean {close[0]!r}?" if close else "")
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{key} must be one of {expected}; got {value!r}{hint}"
     if kind == "too_short":
-        return f"{key} needs at least {error['ctx']['min_length']} item(s)"
+        return f"{key} needs at least {ctx['min_length']} item(s)"
     if kind == "too_long":
-        return f"{key} takes at most {error['ctx']['max_length']} item(s)"
+        return f"{key} takes at most {ctx['max_length']} item(s)"
     if kind == "string_too_short":
         return f"{key} cannot be empty"
     if kind == "string_too_long":
-        limit = error["ctx"]["max_length"]
+        limit = ctx["max_length"]
         noun = "character" if limit == 1 else "characters"
         return f"{key} takes at most {limit} {noun}; got {len(str(value))}"
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        ctx = error.get("ctx", {})
-        bound = {
-            "greater_than_equal": f"at least {ctx.get('ge')}",
-            "greater_than": f"more than {ctx.get('gt')}",
-            "less_than_equal": f"at most {ctx.get('le')}",
-            "less_than": f"less than {ctx.get('lt')}",
-        }[kind]
+    if kind in _BOUNDS:
+        words, name = _BOUNDS[kind]
+        bound = f"{words} {ctx.get(name)}"
         return f"{key} must be {bound}, e.g. {key}: {_example(path, '1')}; got {value!r}"
     if kind == "string_pattern_mismatch":
-        pattern = error["ctx"]["pattern"]
+        pattern = ctx["pattern"]
         return f"{value!r} is not {PATTERN_HELP.get(pattern, 'of the form ' + pattern)}"
-    message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
+    return None
+
+
+def _pydantic_words(kind: str, error: dict[str, Any]) -> str:
+    """Any other error: pydantic's message (a validator's own words), with the value."""
+    message = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
     if (
         not isinstance(value, dict | list)
         and "(got " not in message
