@@ -42,6 +42,22 @@ def _within(body: Reconcile) -> q.Composable:
 
 
 def offending_sql(body: Reconcile) -> q.Composable:
+    """One row per difference between the two relations (f: from, t: to): a measure out of
+    tolerance, an exact measure that differs, a key on one side only."""
+    parts = [*_measure_parts(body), *_key_parts(body)]
+    return q.SQL("WITH f AS ({f}), t AS ({t}) SELECT * FROM ({parts}) AS d").format(
+        f=_relation(body.source, body.from_where),
+        t=_relation(body.to, body.to_where),
+        parts=q.SQL(" UNION ALL ").join(parts)
+        if parts
+        else q.SQL(
+            "SELECT NULL::text AS what, NULL::text AS key, NULL::text, NULL::text WHERE false"
+        ),
+    )
+
+
+def _measure_parts(body: Reconcile) -> list[q.Composable]:
+    """The row count and aggregates: numeric ones within the tolerance, min/max exactly."""
     measures: list[q.Composable] = []
     if body.row_count:
         measures.append(
@@ -52,19 +68,14 @@ def offending_sql(body: Reconcile) -> q.Composable:
         )
     exact: list[q.Composable] = []
     for aggregate, column in body.measures:
-        value = _aggregate(aggregate, column)
-        if aggregate in NUMERIC_AGGREGATES:
-            measures.append(
-                q.SQL(
-                    "SELECT {}, NULL, (SELECT {v} FROM f)::numeric, (SELECT {v} FROM t)::numeric"
-                ).format(q.Literal(f"{aggregate}({column})"), v=value)
+        numeric = aggregate in NUMERIC_AGGREGATES
+        # min/max keep their column's type (a date, a text): compared exactly, as text
+        cast = q.SQL("numeric" if numeric else "text")
+        (measures if numeric else exact).append(
+            q.SQL("SELECT {}, NULL, (SELECT {v} FROM f)::{c}, (SELECT {v} FROM t)::{c}").format(
+                q.Literal(f"{aggregate}({column})"), v=_aggregate(aggregate, column), c=cast
             )
-        else:  # min/max keep their column's type (a date, a text): compared exactly
-            exact.append(
-                q.SQL(
-                    "SELECT {}, NULL, (SELECT {v} FROM f)::text, (SELECT {v} FROM t)::text"
-                ).format(q.Literal(f"{aggregate}({column})"), v=value)
-            )
+        )
     parts = []
     if measures:
         parts.append(
@@ -79,41 +90,36 @@ def offending_sql(body: Reconcile) -> q.Composable:
                 "SELECT what, key, f, t FROM ({m}) AS m (what, key, f, t) WHERE f IS DISTINCT FROM t"
             ).format(m=q.SQL(" UNION ALL ").join(exact))
         )
-    if body.keys:
-        keys = q.SQL(", ").join(map(q.Identifier, body.keys))
-        shown = q.SQL("concat_ws(', ', {})").format(
-            q.SQL(", ").join(
-                q.SQL("{} || '=' || coalesce({}::text, 'NULL')").format(
-                    q.Literal(k), q.Identifier(k)
-                )
-                for k in body.keys
-            )
+    return parts
+
+
+def _key_parts(body: Reconcile) -> list[q.Composable]:
+    """The keys of `from` missing in `to` (and back, with `keys_match: equal`)."""
+    if not body.keys:
+        return []
+    keys = q.SQL(", ").join(map(q.Identifier, body.keys))
+    shown = q.SQL("concat_ws(', ', {})").format(
+        q.SQL(", ").join(
+            q.SQL("{} || '=' || coalesce({}::text, 'NULL')").format(q.Literal(k), q.Identifier(k))
+            for k in body.keys
         )
-        directions = [("key missing in " + body.to, "f", "t")]
-        if body.keys_match == "equal":
-            directions.append((f"key missing in {body.source}", "t", "f"))
-        for label, one, other in directions:
-            parts.append(
-                q.SQL(
-                    "SELECT {label}, {shown}, NULL, NULL FROM (SELECT {k} FROM {one} EXCEPT"
-                    " SELECT {k} FROM {other}) AS k"
-                ).format(
-                    label=q.Literal(label),
-                    shown=shown,
-                    k=keys,
-                    one=q.Identifier(one),
-                    other=q.Identifier(other),
-                )
-            )
-    return q.SQL("WITH f AS ({f}), t AS ({t}) SELECT * FROM ({parts}) AS d").format(
-        f=_relation(body.source, body.from_where),
-        t=_relation(body.to, body.to_where),
-        parts=q.SQL(" UNION ALL ").join(parts)
-        if parts
-        else q.SQL(
-            "SELECT NULL::text AS what, NULL::text AS key, NULL::text, NULL::text WHERE false"
-        ),
     )
+    directions = [("key missing in " + body.to, "f", "t")]
+    if body.keys_match == "equal":
+        directions.append((f"key missing in {body.source}", "t", "f"))
+    return [
+        q.SQL(
+            "SELECT {label}, {shown}, NULL, NULL FROM (SELECT {k} FROM {one} EXCEPT"
+            " SELECT {k} FROM {other}) AS k"
+        ).format(
+            label=q.Literal(label),
+            shown=shown,
+            k=keys,
+            one=q.Identifier(one),
+            other=q.Identifier(other),
+        )
+        for label, one, other in directions
+    ]
 
 
 def check(body: Reconcile, fixtures: list[Path]) -> RowCheck:
