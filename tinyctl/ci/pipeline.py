@@ -41,7 +41,8 @@ from tinyctl.ci.stages import StageRecord
 from tinyctl.dags.deploy import deploy_dags, require_deployable
 from tinyctl.dags.parse import parse_dags
 from tinyctl.data.seed import run_seeds
-from tinyctl.data.test_etl import reports
+from tinyctl.data.test_etl import page, reports
+from tinyctl.data.test_etl.history import History
 from tinyctl.data.test_etl.suite import run_suite
 from tinyctl.errors import ExitCode, SpecError, TinyctlError, WorkFailed
 from tinyctl.project import Project
@@ -281,7 +282,8 @@ def _test_etl(ctx: _Context) -> str:
     ctx.ci.tests = results
     out = ctx.options.out
     reports.write_report(out / artifacts.JUNIT, reports.junit_xml(project.name, results))
-    reports.write_report(out / artifacts.HTML, reports.html_report(project.name, results))
+    history = History(project.state.history_file)  # run_suite recorded this run
+    reports.write_report(out / artifacts.HTML, page.render(project.name, history))
     artifacts.write_json(out / artifacts.JSON, reports.as_json(project.name, results))
     ctx.ci.reports.update(junit=artifacts.JUNIT, html=artifacts.HTML, json=artifacts.JSON)
     counts = reports.summary(results)

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tinyctl.dags.run import TaskState
-from tinyctl.data.test_etl import runner
+from tinyctl.data.test_etl import page, runner
 from tinyctl.data.test_etl.expectations import ExpectationResult
-from tinyctl.data.test_etl.reports import as_json, html_report, junit_xml, summary, write_report
+from tinyctl.data.test_etl.history import History
+from tinyctl.data.test_etl.reports import as_json, junit_xml, summary, write_report
+from tinyctl.spec.models import EtlTest
 
 Result = runner.TestResult  # not bound to a Test* name: pytest would try to collect it
 
@@ -192,32 +194,33 @@ def test_junit_stays_valid_xml_when_a_log_contains_control_characters() -> None:
     assert failure is not None and "tinyctl-boom-marker" in failure.text
 
 
-def test_html_report_names_each_test_and_draws_a_timeline() -> None:
-    page = html_report("demo", ALL).decode()
-    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
-    assert "<title>tinyctl test-etl: demo</title>" in page
-    assert "1/4 passed" in page
+def page_of(results: list[Result], folder: Path) -> str:
+    """The HTML page (`test-etl --html`, `ci run`'s report.html) after one run of `results`."""
+    history = History(folder / "history.sqlite")
+    tests = {r.name: EtlTest(name=r.name, dag=r.dag) for r in results}
+    history.record("run-1", "run", results, tests, {r.name: [] for r in results})
+    return page.render("demo", history).decode()
+
+
+def test_the_page_names_each_test_and_draws_a_timeline(tmp_path: Path) -> None:
+    text = page_of(ALL, tmp_path)
+    assert text.startswith("<!doctype html>") and text.rstrip().endswith("</html>")
     for name in ("orders_ok", "orders_bad", "boom", "missing"):
-        assert name in page
-    assert page.count("<h3>Task timeline</h3>") == 4
-    assert page.count("class=bar") == 6, "one bar per task that started"
-    assert "load[0]" in page and "load[1]" in page
-    assert "No task ran." in page, "the errored test has no tasks"
-    assert "Run took 5.0s" in page
-    # Expectations and offending rows
-    assert "<td>lost</td><td>2</td>" in page
-    assert "staging.missing</td><td>—</td>" in page
+        assert f"id='test-{name}'" in text
+    assert text.count("class=bar") == 6, "one bar per task that started"
+    assert "load[0]" in text and "load[1]" in text
+    assert "5.0s from the first task start" in text
+    assert "<td>lost</td><td>2</td>" in text, "the offending rows"
     # The log tail is escaped, never interpreted as HTML
-    assert "Log tail of explode" in page
-    assert "&lt;b&gt;not html&lt;/b&gt; &amp; more" in page and "<b>not html</b>" not in page
+    assert "Log tail of explode" in text
+    assert "&lt;b&gt;not html&lt;/b&gt; &amp; more" in text and "<b>not html</b>" not in text
 
 
-def test_html_timeline_positions_bars_relative_to_the_first_task() -> None:
-    page = html_report("demo", [passed()]).decode()
+def test_the_timeline_places_bars_relative_to_the_first_task(tmp_path: Path) -> None:
+    text = page_of([passed()], tmp_path)
     # extract runs 0-2 s of a 5 s span; load[0] 2-5 s
-    assert 'style="left:0.00%;width:40.00%;background:#2e9e5b"' in page
-    assert 'style="left:40.00%;width:60.00%;background:#2e9e5b"' in page
-    assert "1/1 passed" in page
+    assert "left:0.00%;width:40.00%" in text
+    assert "left:40.00%;width:60.00%" in text
 
 
 def test_json_report_and_write(tmp_path: Path) -> None:
