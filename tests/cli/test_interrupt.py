@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -32,6 +33,9 @@ def test_ctrl_c_while_the_command_loads_is_exit_130_without_a_traceback() -> Non
         start_new_session=True,
     )
     assert process.stderr is not None
+    # the smallest pipe (one page): the child blocks on its import lines until they are read,
+    # so a loaded machine cannot let it finish `validate` before the signal is sent
+    fcntl.fcntl(process.stderr.fileno(), fcntl.F_SETPIPE_SZ, 4096)
     seen = []
     for line in process.stderr:  # -X importtime: one line per module imported
         seen.append(line)

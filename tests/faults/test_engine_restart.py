@@ -1,9 +1,10 @@
 """Fault 3 of issue 22: the Docker engine stopped and started again under a running stack.
 
 It stops the machine's own dockerd (every container on it stops), so it runs only in
-`make chaos` (marker `chaos`), never beside other stacks. Docker restart policies are not
-set by tinyctl: after the engine is back, the stack's containers are stopped and `up`
-starts them again with their volumes."""
+`make chaos` (marker `chaos`), never beside other stacks. The long-running services have
+`restart: unless-stopped`: when the engine is back, Docker starts them again by itself, and
+`status` says they are not healthy yet; `up` waits for them (the one-shots are skipped: their
+records in the databases still match) with the data of before."""
 
 from __future__ import annotations
 
@@ -60,6 +61,17 @@ def restartable(tmp_path: Path) -> Iterator[Stack]:
         stack.run("down", "--volumes", "--yes")
 
 
+def _settles_up(stack: Stack, seconds: float = 60) -> bool:
+    """The api-server's first requests after a start can take longer than status's 3 s: status
+    says "starting" for that moment (the truth), then "up"."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if stack.json("status")["state"] == "up":
+            return True
+        time.sleep(1)
+    return False
+
+
 def _no_traceback(result: subprocess.CompletedProcess[str]) -> str:
     text = result.stdout + result.stderr
     assert "Traceback" not in text, text
@@ -81,8 +93,8 @@ def test_status_and_commands_tell_the_truth_while_the_engine_is_down_and_up_reco
     finally:
         _start_engine()
     status = stack.json("status")
-    assert status["state"] != "up", "the containers stopped with the engine; status says so"
+    assert status["state"] != "up", "the services are starting again; status says so"
     assert "Traceback" not in stack.run("seed").stderr
     ok(stack.run("up", "--no-deploy"))
-    assert stack.json("status")["state"] == "up"
+    assert _settles_up(stack), "status says up soon after up returned"
     assert "7" in stack.psql("SELECT id FROM staging.survives"), "the data came back with it"
