@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -217,6 +218,13 @@ def new_stack(base: Path, prefix: str, *, edit=None, runtime: str = "compose") -
     )
     spec.write_text(edit(text) if edit else text)
     return Stack(root, name, airflow_port, postgres_port, runtime)
+
+
+def sigint_as_in_a_terminal() -> None:
+    """A child's Ctrl-C as a terminal user's: a shell started in the background (`make test &`,
+    `nohup`, some CI runners) hands its children SIGINT ignored, and Python then never turns
+    it into a KeyboardInterrupt (for `subprocess.Popen(preexec_fn=...)`)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def plain(text: str) -> str:

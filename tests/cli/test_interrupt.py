@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from conftest import sigint_as_in_a_terminal
 
 from tinyctl.cli import interrupt
 
@@ -31,6 +32,7 @@ def test_ctrl_c_while_the_command_loads_is_exit_130_without_a_traceback() -> Non
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=sigint_as_in_a_terminal,
     )
     assert process.stderr is not None
     # the smallest pipe (one page): the child blocks on its import lines until they are read,

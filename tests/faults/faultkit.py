@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import sigint_as_in_a_terminal
 
 SEED = int(os.environ.get("CHAOS_SEED", "22"))
 STEP = float(os.environ.get("CHAOS_STEP", "0.1"))
@@ -123,6 +124,7 @@ def run_killed(
             stdout=out,
             stderr=err,
             start_new_session=True,
+            preexec_fn=sigint_as_in_a_terminal,
         )
         landed = False
         try:
