@@ -1,6 +1,8 @@
 """`tinyctl ci run` end to end on the real engine, and the generated .gitlab-ci.yml executed by
-gitlab-ci-local. Each run is a full build/up/deploy/seed/test/down: runs that can share a
-minute run at the same time (which is also what the "two pipelines on one runner" case needs)."""
+gitlab-ci-local. Each run is a full build/up/deploy/seed/test/down (about 90 s on 2 cores), so
+there are three: two at once of one project that pass (the "two pipelines on one runner"
+case), and one that fails, through the generated GitLab job. A broken DAG stops at `parse`,
+before any stack."""
 
 from __future__ import annotations
 
@@ -118,52 +120,36 @@ def test_two_runs_of_one_project_at_once_both_pass_and_leave_nothing(
     assert (root / "tinyctl.yaml").read_bytes() == spec_before
 
 
-def test_a_failing_expectation_and_a_broken_dag_fail_their_stage_and_are_torn_down(
+def test_a_broken_dag_fails_the_parse_stage_before_any_stack_starts(
     engine: None, tmp_path: Path
 ) -> None:
-    failing = new_project(tmp_path, "failing")
-    spec = failing / "tinyctl.yaml"
-    spec.write_text(spec.read_text().replace("equals: 14", "equals: 15"))
     broken = new_project(tmp_path, "broken")
     (broken / "dags" / "broken_dag.py").write_text(
         "from airflow.sdk import dag\n\n@dag(schedule=None)\ndef broken(:\n    pass\n"
     )
-    # --skip parse: the broken file must reach the deploy stage (parse would catch it first).
-    runs = [start(failing), start(broken, "--skip", "parse")]
-    (code_f, out_f), (code_b, out_b) = (finish(p) for p in runs)
-
-    assert code_f == 1, out_f
-    summary = json.loads((failing / "ci-reports/ci-summary.json").read_text())
-    assert summary["failed_stage"] == "test-etl" and summary["exit_code"] == 1, out_f
-    assert junit_counts(failing / "ci-reports/junit.xml") == {
-        "tests": 1,
-        "failures": 1,
-        "errors": 0,
-    }
-    assert "15" in (failing / "ci-reports/junit.xml").read_text()
-    logs = failing / "ci-reports/logs"
-    assert {"scheduler.log", "api-server.log", "postgres.log"} <= {p.name for p in logs.iterdir()}
-    assert (logs / "scheduler.log").stat().st_size > 0
-    status = json.loads((failing / "ci-reports/status.json").read_text())
-    assert status["project"] == summary["run"]["name"] and status["state"] == "up"
-    assert_torn_down(failing, summary)
-
-    assert code_b == 1, out_b
+    code, output = finish(start(broken))
+    assert code == 1, output
     summary = json.loads((broken / "ci-reports/ci-summary.json").read_text())
     stages = {s["name"]: s["status"] for s in summary["stages"]}
-    assert stages["deploy-dags"] == "failed" and stages["parse"] == "skipped", out_b
-    assert stages["seed"] == stages["test-etl"] == "not_run"
-    assert "broken_dag.py" in summary["stages"][4]["error"]["message"]
+    assert summary["failed_stage"] == "parse", output
+    assert stages["build"] == stages["up"] == stages["test-etl"] == "not_run", stages
+    failed_stage = next(s for s in summary["stages"] if s["name"] == "parse")
+    assert "broken_dag.py" in json.dumps(failed_stage["error"]), failed_stage
     junit = ET.parse(broken / "ci-reports/junit.xml").getroot()
     failed = [c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None]
-    assert failed == ["stage deploy-dags"]
-    assert (broken / "ci-reports/logs/dag-processor.log").is_file()
-    assert_torn_down(broken, summary)
+    assert failed == ["stage parse"]
+    name = summary["run"]["name"]
+    label = f"label=com.docker.compose.project={name}"
+    assert docker_ids("ps", "--all", "--quiet", "--filter", label) == []
+    assert not (broken / summary["run"]["folder"]).exists()
 
 
-def test_the_generated_gitlab_pipeline_runs_in_gitlab_ci_local(
+def test_the_generated_gitlab_pipeline_fails_on_a_wrong_expectation_and_keeps_its_reports(
     engine: None, tmp_path: Path
 ) -> None:
+    """The job gitlab-ci-local runs is `tinyctl ci run`, whole (its passing path is the twins'
+    above): a failing expectation fails the job, and the JUnit report, the services' logs and
+    the stack's status are where GitLab collects them (`artifacts: when: always`)."""
     glci = shutil.which("gitlab-ci-local")
     if glci is None:
         pytest.fail(
@@ -186,6 +172,8 @@ def test_the_generated_gitlab_pipeline_runs_in_gitlab_ci_local(
     )
     [wheel] = wheels.glob("tinyctl-*.whl")
     root = new_project(tmp_path, "glci")
+    spec = root / "tinyctl.yaml"
+    spec.write_text(spec.read_text().replace("equals: 14", "equals: 15"))
     ok = subprocess.run(
         [sys.executable, "-m", "tinyctl", "ci", "init", "gitlab"],
         cwd=root,
@@ -231,11 +219,17 @@ def test_the_generated_gitlab_pipeline_runs_in_gitlab_ci_local(
             "DOCKER_CONFIG": os.environ.get("DOCKER_CONFIG", str(Path.home() / ".docker")),
         },
     )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert "ci run passed" in result.stdout
-    # Where GitLab collects it: the path under artifacts:reports:junit, relative to the checkout.
-    junit = root / "ci-reports" / "junit.xml"
-    assert junit_counts(junit) == {"tests": 1, "failures": 0, "errors": 0}
-    summary = json.loads((root / "ci-reports/ci-summary.json").read_text())
+    assert result.returncode != 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert "ci run failed" in result.stdout, result.stdout[-6000:]
+    reports = root / "ci-reports"  # under artifacts:reports:junit, relative to the checkout
+    assert junit_counts(reports / "junit.xml") == {"tests": 1, "failures": 1, "errors": 0}
+    assert "15" in (reports / "junit.xml").read_text()
+    summary = json.loads((reports / "ci-summary.json").read_text())
     assert summary["run"]["ci"] == "gitlab" and summary["run"]["ci_id"]
+    assert summary["failed_stage"] == "test-etl" and summary["exit_code"] == 1
+    logs = reports / "logs"
+    assert {"scheduler.log", "api-server.log", "postgres.log"} <= {p.name for p in logs.iterdir()}
+    assert (logs / "scheduler.log").stat().st_size > 0
+    status = json.loads((reports / "status.json").read_text())
+    assert status["project"] == summary["run"]["name"] and status["state"] == "up"
     assert_torn_down(root, summary)
