@@ -48,7 +48,8 @@ def docker_ids(*args: str) -> list[str]:
     return found.stdout.split()
 
 
-def assert_torn_down(root: Path, summary: dict) -> None:
+def assert_nothing_left(root: Path, summary: dict) -> None:
+    """No container, volume, network or run folder of the run remains."""
     name = summary["run"]["name"]
     label = f"label=com.docker.compose.project={name}"
     assert docker_ids("ps", "--all", "--quiet", "--filter", label) == [], (
@@ -61,6 +62,11 @@ def assert_torn_down(root: Path, summary: dict) -> None:
         f"networks of {name} remain"
     )
     assert not (root / summary["run"]["folder"]).exists()
+
+
+def assert_torn_down(root: Path, summary: dict) -> None:
+    """Its `down` stage ran and passed, and nothing of the run remains."""
+    assert_nothing_left(root, summary)
     assert summary["stages"][-1] == {**summary["stages"][-1], "name": "down", "status": "passed"}
 
 
@@ -138,10 +144,7 @@ def test_a_broken_dag_fails_the_parse_stage_before_any_stack_starts(
     junit = ET.parse(broken / "ci-reports/junit.xml").getroot()
     failed = [c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None]
     assert failed == ["stage parse"]
-    name = summary["run"]["name"]
-    label = f"label=com.docker.compose.project={name}"
-    assert docker_ids("ps", "--all", "--quiet", "--filter", label) == []
-    assert not (broken / summary["run"]["folder"]).exists()
+    assert_nothing_left(broken, summary)
 
 
 def test_the_generated_gitlab_pipeline_fails_on_a_wrong_expectation_and_keeps_its_reports(

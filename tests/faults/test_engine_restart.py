@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Stack, new_stack, ok
+from services import wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.stack]
 
@@ -61,17 +62,6 @@ def restartable(tmp_path: Path) -> Iterator[Stack]:
         stack.run("down", "--volumes", "--yes")
 
 
-def _settles_up(stack: Stack, seconds: float = 60) -> bool:
-    """The api-server's first requests after a start can take longer than status's 3 s: status
-    says "starting" for that moment (the truth), then "up"."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if stack.json("status")["state"] == "up":
-            return True
-        time.sleep(1)
-    return False
-
-
 def _no_traceback(result: subprocess.CompletedProcess[str]) -> str:
     text = result.stdout + result.stderr
     assert "Traceback" not in text, text
@@ -96,5 +86,7 @@ def test_status_and_commands_tell_the_truth_while_the_engine_is_down_and_up_reco
     assert status["state"] != "up", "the services are starting again; status says so"
     assert "Traceback" not in stack.run("seed").stderr
     ok(stack.run("up", "--no-deploy"))
-    assert _settles_up(stack), "status says up soon after up returned"
+    # the api-server's first requests after a start can take longer than status's 3 s: status
+    # says "starting" for that moment (the truth), then "up"
+    wait_for(lambda: stack.json("status")["state"] == "up", "status saying up after up", 60)
     assert "7" in stack.psql("SELECT id FROM staging.survives"), "the data came back with it"
