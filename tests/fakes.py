@@ -125,6 +125,9 @@ class FakeRuntime:
     def stop(self, *, volumes: bool = False) -> None:
         self.calls.append(f"stop volumes={volumes}")
 
+    def end_start(self) -> None:
+        self.calls.append("end_start")
+
     def restart(self, service: str | None = None, *, skip: object = None) -> None:
         self.calls.append(f"restart {service}")
 

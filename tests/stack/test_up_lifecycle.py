@@ -98,6 +98,20 @@ def lifecycle(stack_runtime: str, tmp_path_factory: pytest.TempPathFactory) -> I
         stack.run("down", "--volumes", "--yes")
 
 
+def _cpu_shares(stack: Stack) -> dict[str, int]:
+    """container name -> its CPU weight as the engine applies it now (0: Docker's default)."""
+    names = list(_containers(stack))
+    out = subprocess.run(
+        ["docker", "inspect", "--format", "{{.Name}} {{.HostConfig.CpuShares}}", *names],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {
+        name.lstrip("/"): int(shares) for name, shares in (row.split() for row in out.splitlines())
+    }
+
+
 def test_up_brings_every_service_to_healthy(lifecycle: Stack) -> None:
     result = ok(lifecycle.run("up", "--json"))
     report = json.loads(result.stdout)
@@ -126,6 +140,9 @@ def test_up_brings_every_service_to_healthy(lifecycle: Stack) -> None:
         p.startswith(f"127.0.0.1:{lifecycle.postgres_port}->")
         for p in services["postgres"]["ports"]
     )
+    if lifecycle.runtime == "compose":  # the api-server started ahead, and is even now
+        assert "cpu_shares: 8192" in (lifecycle.root / ".tinyctl" / "compose.yaml").read_text()
+        assert _cpu_shares(lifecycle)[f"{lifecycle.name}-api-server-1"] == 1024
 
 
 def test_second_up_changes_nothing(lifecycle: Stack) -> None:

@@ -143,6 +143,9 @@ WORKER = (
     Stop("SIGTERM", 10),  # Celery's warm shutdown
     (Port.WORKER_LOG,),
 )
+# The api-server needs about twice the CPU of any other component to start (FastAPI builds its
+# ~800 routes) and is the last one healthy: while the stack starts, it gets 8 shares to their 1.
+API_SERVER_START_WEIGHT = 8
 # Only the api-server reads the passwords file (and opens it r+ to lock it).
 API_SERVER_PLACES = (
     *AIRFLOW_PLACES[:6],
@@ -163,6 +166,7 @@ def _components(spec: Spec, airflow_secrets: tuple[str, ...], triggerer: bool) -
         "api-server": {
             "places": API_SERVER_PLACES,
             "publish": (Publish(Port.API, af.port, af.bind),),
+            "start_weight": API_SERVER_START_WEIGHT,
         },
         "worker": {"replicas": af.worker_count},
     }

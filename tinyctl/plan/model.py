@@ -114,6 +114,10 @@ class Service:
     secrets: tuple[str, ...] = ()  # the secret files it reads (`SecretFile.name`)
     settings: str = ""  # "airflow": the Airflow settings; "postgres": the server's settings
     memory_bytes: int | None = None  # the spec's `memory:` limit for it (Compose)
+    # Its share of the machine's CPU while the stack starts, against the others' 1: the
+    # component whose health is ready last gets more (on 2 cores, four Airflow components
+    # importing at once). A target that runs each service on its own CPUs may ignore it.
+    start_weight: int = 1
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,7 @@ def bring_up(
             client
         )  # before the warm-up: the api-server's one worker is busy during it
         client.warm_up_execution_api()
+        runtime.end_start()
     return UpResult(
         False,
         time.monotonic() - started,

@@ -363,6 +363,11 @@ class Runtime(Protocol):
         start, as without it."""
         ...
 
+    def end_start(self) -> None:
+        """The stack is healthy: end what only its start needed (a service's `start_weight`,
+        where the runtime applied one). Never fails: what cannot be ended stays as started."""
+        ...
+
     def stop(self, *, volumes: bool = False) -> None:
         """Stop and remove the services; keep the data unless `volumes` (then delete only this
         project's own data: what carries its identity). A never-started project is a no-op.

@@ -158,6 +158,10 @@ def _health(check: HealthCheck, superuser: str) -> dict[str, Any]:
     }
 
 
+# Docker's default CPU weight of a container (cgroup cpu.shares); `start_weight` multiplies it.
+CPU_SHARES = 1024
+
+
 def _stop(stop: Stop | None) -> dict[str, str] | None:
     return None if stop is None else {"signal": stop.signal, "grace": f"{stop.grace_seconds}s"}
 
@@ -175,6 +179,7 @@ def _service(service: Service, plan: StackPlan, sources: dict[Place, str]) -> di
         "stop": _stop(service.stop),
         # Compose's "m" is MiB; the swap limit equal to it: no swap beyond the limit either
         "memory": f"{service.memory_bytes >> 20}m" if service.memory_bytes else None,
+        "cpu_shares": service.start_weight * CPU_SHARES if service.start_weight > 1 else None,
         "replicas": service.replicas,
         "volumes": volumes,
         "auth": any(use.place == Place.PASSWORDS for use in service.places),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -35,7 +36,7 @@ from tinyctl.targets.base import (
     http_url,
     reachable_host,
 )
-from tinyctl.targets.compose.render import DATA_VOLUME, PLACES, address, resolve
+from tinyctl.targets.compose.render import CPU_SHARES, DATA_VOLUME, PLACES, address, resolve
 from tinyctl.targets.compose.start import ONE_SHOTS, PhasedStart
 from tinyctl.targets.docker import cli as docker_cli
 from tinyctl.targets.docker import engine_api, podman
@@ -390,6 +391,20 @@ class ComposeRuntime:
             grace=10,
             name="tinyctl-compose-up",
         )
+
+    def end_start(self) -> None:
+        """Back to Docker's default CPU weight for the services that started with more (see
+        `Service.start_weight`): once healthy, the api-server is no longer ahead of the tasks.
+        A restart by Docker keeps the default; the next `up` that creates them starts them
+        weighted again. Where the engine refuses (a Podman without cgroup CPU control), the
+        weight stays: it only matters while several services want the CPU."""
+        weighted = {s.name for s in self.owner.plan.services if s.start_weight > 1}
+        names = [
+            c.name for c in self._containers() if c.service in weighted and c.state == "running"
+        ]
+        if names:
+            with contextlib.suppress(TinyctlError):
+                self.docker.set_cpu_shares(names, CPU_SHARES)
 
     def _record_skipped(self, skipped: Mapping[str, str]) -> None:
         """Remember which one-shots this start left out, for `services()` (and `status`)."""

@@ -315,6 +315,10 @@ class Docker:
         if names:
             cli.run(["volume", "rm", *names], "docker volume rm")
 
+    def set_cpu_shares(self, containers: Sequence[str], shares: int) -> None:
+        """`docker update --cpu-shares`: the containers' CPU weight, as they run."""
+        cli.run(["update", "--cpu-shares", str(shares), *containers], "docker update")
+
     def inspect(self, container: str) -> dict[str, Any]:
         """`docker inspect CONTAINER` (what the engine API's inspection gives, through the CLI)."""
         out = cli.run(["inspect", "--type", "container", container], "docker inspect")

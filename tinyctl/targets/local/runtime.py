@@ -727,6 +727,10 @@ class LocalRuntime:
             title="airflow",
         )
 
+    def end_start(self) -> None:
+        """Nothing to end: processes start at the machine's own priority (an unprivileged
+        process could lower another's but never raise it back, so none is lowered)."""
+
     def restart_airflow(self) -> None:
         """Restart every running Airflow component (each loads the deployed plugins at start)."""
         self.check_ownership()
