@@ -77,6 +77,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if compose_sample:
         config.hook.pytest_deselected(items=compose_sample)
         items[:] = [item for item in items if item not in compose_sample]
+    _one_runtime_only(config, items)
+
+
+# `one_runtime` tests check what is the same on every runtime (seed modes and their errors,
+# test-etl's reports and selections): the same code talks to the same Postgres and Airflow API,
+# only the address differs, which each module's unmarked tests cover on every runtime. They run
+# on this runtime alone (the faster one; the fault sample runs there too), on every runtime with
+# TINYCTL_TEST_EVERY_RUNTIME=1.
+ONE_RUNTIME = "local"
+
+
+def _one_runtime_only(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("TINYCTL_TEST_EVERY_RUNTIME") == "1" or ONE_RUNTIME not in RUNTIMES:
+        return
+    others = [
+        item
+        for item in items
+        if item.get_closest_marker("one_runtime")
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("stack_runtime", ONE_RUNTIME) != ONE_RUNTIME
+    ]
+    if others:
+        config.hook.pytest_deselected(items=others)
+        dropped = set(others)
+        items[:] = [item for item in items if item not in dropped]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

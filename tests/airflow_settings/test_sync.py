@@ -17,6 +17,9 @@ import yaml
 from conftest import Stack
 
 pytestmark = pytest.mark.stack
+# what a sync sends to Airflow's API: the same on every runtime (the managed settings' test,
+# which checks what `up` made, runs on each)
+one_runtime = pytest.mark.one_runtime
 
 SPEC_NAME = "tinyctl-settingstest.yaml"
 PASSWORD_ENV = "TT_SYNC_PASSWORD"
@@ -82,6 +85,7 @@ def test_the_managed_connection_and_the_spec_pool_exist_and_stay_unchanged(
     assert pool.slots == 2 and pool.description == "Concurrent COPY loads into the warehouse"
 
 
+@one_runtime
 def test_added_settings_are_created_then_unchanged_then_updated(
     live_stack: Stack, write_spec
 ) -> None:
@@ -167,6 +171,7 @@ def test_added_settings_are_created_then_unchanged_then_updated(
     assert stored[0]["password"] == "second-secret"
 
 
+@one_runtime
 def test_a_missing_password_variable_is_bad_input_naming_it(live_stack: Stack, write_spec) -> None:
     assert PASSWORD_ENV + "_UNSET" not in os.environ
     write_spec(
@@ -189,6 +194,7 @@ def test_a_missing_password_variable_is_bad_input_naming_it(live_stack: Stack, w
         assert "tt_sync_noenv" not in client.connections()
 
 
+@one_runtime
 def test_a_variable_with_a_secret_looking_name_is_unchanged_on_a_second_sync(
     live_stack: Stack, write_spec
 ) -> None:
@@ -202,6 +208,7 @@ def test_a_variable_with_a_secret_looking_name_is_unchanged_on_a_second_sync(
     )
 
 
+@one_runtime
 def test_a_connection_with_a_secret_looking_extra_is_unchanged_on_a_second_sync(
     live_stack: Stack, write_spec
 ) -> None:

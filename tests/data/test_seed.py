@@ -19,6 +19,8 @@ import yaml
 from conftest import Stack, plain
 
 pytestmark = pytest.mark.stack
+# the seed modes and their errors: the same code on every runtime (test_seeding_twice runs on each)
+one_runtime = pytest.mark.one_runtime
 
 SPEC_NAME = "tinyctl-seedtest.yaml"
 FOLDER = "seeds/tt_seed"
@@ -162,6 +164,7 @@ def test_seeding_twice_gives_the_same_row_counts(live_stack: Stack) -> None:
     assert counts[0] == counts[1] == (3, expected_customers)
 
 
+@one_runtime
 def test_only_loads_the_named_seed(live_stack: Stack) -> None:
     outcomes = live_stack.json("seed", "--only", "customers")
     assert [o["name"] for o in outcomes] == ["customers"]
@@ -179,6 +182,7 @@ def test_only_loads_the_named_seed(live_stack: Stack) -> None:
         ("tt_seed_badtype", "badtype.csv:5", "amount", "invalid input syntax for type numeric"),
     ],
 )
+@one_runtime
 def test_a_bad_csv_row_is_located_and_the_table_keeps_its_rows(
     seeding: Stack, name: str, where: str, column: str | None, fragment: str
 ) -> None:
@@ -197,6 +201,7 @@ def test_a_bad_csv_row_is_located_and_the_table_keeps_its_rows(
     assert contents(seeding, "staging.tt_seed_rows") == before
 
 
+@one_runtime
 def test_an_append_seed_twice_doubles_the_rows(seeding: Stack) -> None:
     seeding.psql("DROP TABLE IF EXISTS staging.tt_seed_append")
     assert seed_json(seeding, "tt_seed_append")[0]["rows"] == 2
@@ -211,6 +216,7 @@ def test_an_append_seed_twice_doubles_the_rows(seeding: Stack) -> None:
     ]
 
 
+@one_runtime
 def test_an_upsert_seed_twice_keeps_the_rows_and_updates_a_changed_value(seeding: Stack) -> None:
     seeding.psql("DROP TABLE IF EXISTS staging.tt_seed_upsert")
     seed_json(seeding, "tt_seed_upsert")
@@ -236,6 +242,7 @@ def test_an_upsert_seed_twice_keeps_the_rows_and_updates_a_changed_value(seeding
     )
 
 
+@one_runtime
 def test_an_upsert_file_with_a_duplicate_key_names_the_file_and_changes_nothing(
     seeding: Stack,
 ) -> None:
@@ -251,6 +258,7 @@ def test_an_upsert_file_with_a_duplicate_key_names_the_file_and_changes_nothing(
     )
 
 
+@one_runtime
 def test_a_gzipped_csv_seed_loads(seeding: Stack) -> None:
     outcomes = seed_json(seeding, "tt_seed_gz")
     assert outcomes[0]["rows"] == 1000 and outcomes[0]["kind"] == "csv"
@@ -261,6 +269,7 @@ def test_a_gzipped_csv_seed_loads(seeding: Stack) -> None:
     assert scalar(seeding, "SELECT sum(amount) FROM staging.tt_seed_gz") == "500750.00"
 
 
+@one_runtime
 def test_a_sql_seed_error_names_file_and_line_and_rolls_the_file_back(seeding: Stack) -> None:
     result = seed(seeding, "tt_seed_sqlfail")
     assert result.returncode == 2, result.stdout + result.stderr
@@ -273,6 +282,7 @@ def test_a_sql_seed_error_names_file_and_line_and_rolls_the_file_back(seeding: S
     )
 
 
+@one_runtime
 def test_a_sql_seed_constraint_violation_names_its_line(seeding: Stack) -> None:
     result = seed(seeding, "tt_seed_sqldup")
     assert result.returncode == 2, result.stdout + result.stderr
@@ -284,6 +294,7 @@ def test_a_sql_seed_constraint_violation_names_its_line(seeding: Stack) -> None:
     )
 
 
+@one_runtime
 @pytest.mark.parametrize("damage", ["truncated", "corrupt"])
 def test_a_damaged_gzip_exits_2_and_the_table_keeps_its_rows(seeding: Stack, damage: str) -> None:
     path = seeding.root / FOLDER / "gz.csv.gz"

@@ -361,6 +361,7 @@ def test_the_sample_spec_passes_end_to_end(live_stack: Stack, tmp_path: Path) ->
 
 
 @pytest.mark.stack
+@pytest.mark.one_runtime  # reports and selections: the same on every runtime
 def test_wrong_expectations_fail_and_show_the_offending_rows(etl: Stack) -> None:
     result, data = run_json(etl, "-s", SPEC_NAME, "-k", "tt_etl_wrong")
     assert result.returncode == 1, f"{result.stdout}\n{result.stderr}"
@@ -404,6 +405,7 @@ def test_wrong_expectations_fail_and_show_the_offending_rows(etl: Stack) -> None
 
 
 @pytest.mark.stack
+@pytest.mark.one_runtime  # reports and selections: the same on every runtime
 def test_a_task_that_raises_fails_the_test_naming_the_task_and_its_log(boom_and_pass) -> None:
     code, data, _junit, page = boom_and_pass
     assert code == 1, data
@@ -421,6 +423,7 @@ def test_a_task_that_raises_fails_the_test_naming_the_task_and_its_log(boom_and_
 
 
 @pytest.mark.stack
+@pytest.mark.one_runtime  # reports and selections: the same on every runtime
 def test_junit_with_one_failing_and_one_passing_test(boom_and_pass) -> None:
     _code, data, junit, _page = boom_and_pass
     assert [t["name"] for t in data["tests"]] == ["tt_etl_boom", "tt_etl_par_a"], (
@@ -446,6 +449,7 @@ def test_junit_with_one_failing_and_one_passing_test(boom_and_pass) -> None:
 
 
 @pytest.mark.stack
+@pytest.mark.one_runtime  # reports and selections: the same on every runtime
 def test_k_selects_a_subset_and_parallel_runs_independent_tests(etl: Stack) -> None:
     result, data = run_json(etl, "-s", SPEC_NAME, "-k", "tt_etl_par_*", "--parallel", "2")
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
@@ -467,6 +471,7 @@ def test_k_selects_a_subset_and_parallel_runs_independent_tests(etl: Stack) -> N
 
 
 @pytest.mark.stack
+@pytest.mark.one_runtime  # reports and selections: the same on every runtime
 def test_warnings_pass_errors_fail_and_failures_are_stored(etl: Stack, tmp_path: Path) -> None:
     result, data = run_json(etl, "-s", SPEC_NAME, "--select", "tag:tt_sev", "--store-failures")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -499,6 +504,7 @@ def test_warnings_pass_errors_fail_and_failures_are_stored(etl: Stack, tmp_path:
 
 
 @pytest.mark.stack
+@pytest.mark.one_runtime  # reports and selections: the same on every runtime
 def test_a_k_pattern_matching_nothing_is_bad_input(etl: Stack) -> None:
     result = etl.run("test-etl", "-s", SPEC_NAME, "-k", "tt_etl_matches_nothing")
     assert result.returncode == 2
@@ -517,6 +523,7 @@ def _deploy_totals(etl: Stack, amount: str) -> None:
 
 
 @pytest.mark.stack
+@pytest.mark.one_runtime  # reports and selections: the same on every runtime
 def test_expected_output_passes_then_a_changed_transformation_names_the_changed_cell(
     etl: Stack, tmp_path: Path
 ) -> None:
@@ -548,6 +555,7 @@ def test_expected_output_passes_then_a_changed_transformation_names_the_changed_
 
 
 @pytest.mark.stack
+@pytest.mark.one_runtime  # reports and selections: the same on every runtime
 def test_history_records_every_run_and_the_change_bound_catches_a_jump(etl: Stack) -> None:
     """Passing --no-run checks build the history; 10 times the rows is far from their median."""
     for _ in range(2):
