@@ -42,6 +42,7 @@ QUICKSTART_SECONDS = (
 WARM_TARGET = 11.0  # issue 23: < 11 s on 2 cores
 RATIO_TARGET = 0.75  # issue 23: <= 0.75 x plain compose + health
 DOWN_TARGET = 3.0
+COLD_RATIO_TARGET = 1.0  # issue 23: cold `up` <= 1.0 x plain compose cold
 MEMORY_TARGET_MIB = 900.0  # issue 23: < 900 MiB
 ONE_SHOTS = ("db-setup", "airflow-init")
 LONG_RUNNING = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -144,6 +145,26 @@ _UNITS = {
     "gb": 1e9,
     "tb": 1e12,
 }
+
+
+def cold_section(
+    project: Project, api: Api, repeat: int, timeout: float, cold: Figure, base: Figure
+) -> None:
+    """N x each, alternating who goes first, from no volumes: `tinyctl up --no-deploy`, and
+    plain Compose on the same file (which creates the data volume itself and runs both
+    one-shots, as tinyctl must here too). Leaves tinyctl's stack up."""
+    for i in range(repeat):
+        order = ("tinyctl", "baseline") if i % 2 == 0 else ("baseline", "tinyctl")
+        for which in order:
+            log(f"cold up {i + 1}/{repeat}: {which} after down --volumes")
+            project.tinyctl("down", "--volumes", "--yes", timeout=300)
+            if which == "tinyctl":
+                cold.samples.append(timed_up(project, "--no-deploy", timeout=timeout)[0])
+            else:
+                base.samples.append(baseline_up(project, api, timeout)[1])
+                project.compose("down", "--volumes", timeout=300)
+    if order[-1] == "baseline":
+        project.tinyctl("up", "--no-deploy", timeout=timeout)
 
 
 def parse_size(text: str) -> float:
@@ -276,6 +297,12 @@ def body(args: argparse.Namespace, report: Report) -> None:
         note="includes generating secrets and the first render",
     )
     cold = Figure("cold_up_no_deploy_s", "tinyctl up --no-deploy after down --volumes", "s")
+    cold_base = Figure(
+        "cold_baseline_s",
+        "baseline: docker compose up -d --wait + health, no volumes",
+        "s",
+        note="after `tinyctl down --volumes --yes`; then `docker compose down --volumes`",
+    )
     noop = Figure("noop_up_s", "tinyctl up on a stack already up (no-op)", "s")
     spawned = Figure(
         "processes_spawned_by_warm_up",
@@ -452,11 +479,7 @@ def body(args: argparse.Namespace, report: Report) -> None:
                     figure.value_override = max(values)
                     report.add(mem_sec, figure)
 
-                for i in range(args.repeat):
-                    log(f"cold up {i + 1}/{args.repeat}: down --volumes --yes, then up --no-deploy")
-                    project.tinyctl("down", "--volumes", "--yes", timeout=300)
-                    seconds, _ = timed_up(project, "--no-deploy", timeout=timeout)
-                    cold.samples.append(seconds)
+                cold_section(project, api, args.repeat, timeout, cold, cold_base)
 
                 if not args.skip_triggerer:
                     triggerer_section(project, api, args, report)
@@ -485,6 +508,17 @@ def body(args: argparse.Namespace, report: Report) -> None:
             report.add(warm_sec, full_up)
             report.add(cold_sec, cold_first)
             report.add(cold_sec, cold)
+            report.add(cold_sec, cold_base)
+            report.add(
+                cold_sec,
+                ratio_figure(
+                    "ratio_cold_vs_baseline",
+                    "ratio tinyctl cold / baseline cold (+ health)",
+                    cold,
+                    cold_base,
+                    target=("<=", COLD_RATIO_TARGET),
+                ),
+            )
             report.add(other_sec, noop)
             report.add(other_sec, down_fig)
             report.add(other_sec, spawned)
