@@ -175,9 +175,12 @@ class Project:
     def tinyctl(self, *args: str, check: bool = True, timeout: float = 900) -> Run:
         return run([PYTHON, "-m", "tinyctl", *args], cwd=self.root, check=check, timeout=timeout)
 
-    def compose(self, *args: str, check: bool = True, timeout: float = 900) -> Run:
-        """Plain `docker compose` on the file tinyctl rendered (the baselines use this)."""
-        argv = ["docker", "compose", "-f", str(self.compose_file), "-p", self.name, *args]
+    def compose(
+        self, *args: str, check: bool = True, timeout: float = 900, file: Path | None = None
+    ) -> Run:
+        """Plain `docker compose` on the file tinyctl rendered (the baselines use this), or on
+        `file` (a variant of it beside it, so that its relative paths mean the same)."""
+        argv = ["docker", "compose", "-f", str(file or self.compose_file), "-p", self.name, *args]
         return run(argv, cwd=self.root, check=check, timeout=timeout)
 
     def secrets(self) -> dict[str, str]:

@@ -105,8 +105,20 @@ def down(project: Project, report_down: Figure | None = None) -> None:
         report_down.samples.append(result.seconds)
 
 
+def unweighted_file(project: Project) -> Path:
+    """The rendered compose file without its `cpu_shares` (the api-server's start weight): what
+    plain Compose does with a file that gives every service the same CPU weight."""
+    lines = project.compose_file.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if not line.strip().startswith("cpu_shares:")]
+    if len(kept) == len(lines):
+        raise RuntimeError("the rendered compose file has no cpu_shares to leave out")
+    path = project.compose_file.with_name("compose-unweighted.yaml")
+    path.write_text("".join(kept))
+    return path
+
+
 def baseline_up(
-    project: Project, api: Api, timeout: float
+    project: Project, api: Api, timeout: float, file: Path | None = None
 ) -> tuple[float, float, dict[str, float | None]]:
     """Plain `docker compose up -d --wait` of the rendered file; then Airflow's own health.
 
@@ -118,7 +130,13 @@ def baseline_up(
     poller = Poller(api.all_healthy, started=started, cap=timeout + 60, interval=HEALTH_POLL)
     try:
         project.compose(
-            "up", "--detach", "--wait", "--wait-timeout", str(int(timeout)), timeout=timeout + 60
+            "up",
+            "--detach",
+            "--wait",
+            "--wait-timeout",
+            str(int(timeout)),
+            timeout=timeout + 60,
+            file=file,
         )
     except BaseException:
         poller.stop()
@@ -284,6 +302,12 @@ def body(args: argparse.Namespace, report: Report) -> None:
         "not measured in this run",
     )
     base_wait = Figure("baseline_compose_wait_s", "baseline: docker compose up -d --wait", "s")
+    base_even = Figure(
+        "baseline_unweighted_s",
+        "baseline, the file without cpu_shares: + health",
+        "s",
+        note="the rendered file minus its cpu_shares line (every service at Docker's default weight)",
+    )
     base_health = Figure(
         "baseline_compose_wait_health_s", "baseline: ... + Airflow /monitor/health all healthy", "s"
     )
@@ -375,8 +399,10 @@ def body(args: argparse.Namespace, report: Report) -> None:
             down(project, down_fig)
 
             with Api(project) as api:
+                sides = ("tinyctl", "baseline", "unweighted")
+                unweighted = unweighted_file(project)
                 for i in range(args.repeat):
-                    order = ("tinyctl", "baseline") if i % 2 == 0 else ("baseline", "tinyctl")
+                    order = sides[i % 3 :] + sides[: i % 3]
                     for which in order:
                         if which == "tinyctl":
                             log(f"warm up {i + 1}/{args.repeat}: tinyctl up --no-deploy")
@@ -390,6 +416,11 @@ def body(args: argparse.Namespace, report: Report) -> None:
                             for key, figure in parts.items():
                                 if phases.get(key) is not None:
                                     figure.samples.append(phases[key])
+                        elif which == "unweighted":
+                            log(f"warm up {i + 1}/{args.repeat}: baseline without cpu_shares")
+                            base_even.samples.append(
+                                baseline_up(project, api, timeout, file=unweighted)[1]
+                            )
                         else:
                             log(
                                 f"warm up {i + 1}/{args.repeat}: baseline docker compose up -d --wait"
@@ -503,6 +534,16 @@ def body(args: argparse.Namespace, report: Report) -> None:
                     "ratio tinyctl warm / baseline (compose --wait only)",
                     warm,
                     base_wait,
+                ),
+            )
+            report.add(warm_sec, base_even)
+            report.add(
+                warm_sec,
+                ratio_figure(
+                    "ratio_warm_vs_unweighted",
+                    "ratio tinyctl warm / baseline without cpu_shares",
+                    warm,
+                    base_even,
                 ),
             )
             report.add(warm_sec, full_up)
