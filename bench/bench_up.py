@@ -171,6 +171,7 @@ def cold_section(
     """N x each, alternating who goes first, from no volumes: `tinyctl up --no-deploy`, and
     plain Compose on the same file (which creates the data volume itself and runs both
     one-shots, as tinyctl must here too). Leaves tinyctl's stack up."""
+    order: tuple[str, ...] = ()
     for i in range(repeat):
         order = ("tinyctl", "baseline") if i % 2 == 0 else ("baseline", "tinyctl")
         for which in order:
@@ -181,7 +182,7 @@ def cold_section(
             else:
                 base.samples.append(baseline_up(project, api, timeout)[1])
                 project.compose("down", "--volumes", timeout=300)
-    if order[-1] == "baseline":
+    if order and order[-1] == "baseline":
         project.tinyctl("up", "--no-deploy", timeout=timeout)
 
 

@@ -55,29 +55,32 @@ RUNTIMES = tuple(
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect the `podman` and `chaos` tests unless -m names them (see the module docstring),
-    and the fault sample's compose variants (see tests/faults/faultkit.py)."""
+    the fault sample's compose variants (see tests/faults/faultkit.py) and the `one_runtime`
+    tests' other runtimes (below)."""
     markexpr = config.option.markexpr or ""
     for marker in ("podman", "chaos"):
-        if marker in markexpr:
-            continue
-        left = [item for item in items if item.get_closest_marker(marker)]
-        if left:
-            config.hook.pytest_deselected(items=left)
-            items[:] = [item for item in items if not item.get_closest_marker(marker)]
+        if marker not in markexpr:
+            _deselect(config, items, lambda item, m=marker: item.get_closest_marker(m))
     # The default run's fault sample runs the stack commands on the local runtime only (their
     # guarantees do not depend on the runtime); `make chaos` sweeps both.
-    compose_sample = [
-        item
-        for item in items
-        if "/faults/" in item.nodeid.replace("\\", "/")
-        and getattr(item, "callspec", None) is not None
-        and item.callspec.params.get("sweep") == "sample"
-        and item.callspec.params.get("stack_runtime") == "compose"
-    ]
-    if compose_sample:
-        config.hook.pytest_deselected(items=compose_sample)
-        items[:] = [item for item in items if item not in compose_sample]
-    _one_runtime_only(config, items)
+    _deselect(
+        config,
+        items,
+        lambda item: (
+            "/faults/" in item.nodeid.replace("\\", "/")
+            and _param(item, "sweep") == "sample"
+            and _param(item, "stack_runtime") == "compose"
+        ),
+    )
+    if os.environ.get("TINYCTL_TEST_EVERY_RUNTIME") != "1" and ONE_RUNTIME in RUNTIMES:
+        _deselect(
+            config,
+            items,
+            lambda item: (
+                item.get_closest_marker("one_runtime")
+                and _param(item, "stack_runtime") not in (None, ONE_RUNTIME)
+            ),
+        )
 
 
 # `one_runtime` tests check what is the same on every runtime (seed modes and their errors,
@@ -88,20 +91,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 ONE_RUNTIME = "local"
 
 
-def _one_runtime_only(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("TINYCTL_TEST_EVERY_RUNTIME") == "1" or ONE_RUNTIME not in RUNTIMES:
-        return
-    others = [
-        item
-        for item in items
-        if item.get_closest_marker("one_runtime")
-        and getattr(item, "callspec", None) is not None
-        and item.callspec.params.get("stack_runtime", ONE_RUNTIME) != ONE_RUNTIME
-    ]
-    if others:
-        config.hook.pytest_deselected(items=others)
-        dropped = set(others)
-        items[:] = [item for item in items if item not in dropped]
+def _param(item: pytest.Item, name: str) -> object:
+    """The value of a parametrized test's parameter `name` (None: not parametrized by it)."""
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get(name)
+
+
+def _deselect(config: pytest.Config, items: list[pytest.Item], chosen) -> None:
+    """Deselect (as -m does, so pytest reports them) the items `chosen(item)` names."""
+    dropped = [item for item in items if chosen(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = set(dropped)
+        items[:] = [item for item in items if item not in gone]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
