@@ -8,7 +8,9 @@ import json
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -20,6 +22,7 @@ from tinyctl.targets.docker.engine_api import (
     get_json,
     image_labels,
     info,
+    oom_kills,
     resources,
 )
 
@@ -51,6 +54,22 @@ def test_the_container_list_is_asked_with_label_filters(tmp_path: Path) -> None:
     line = requests[0].split(b"\r\n")[0].decode()
     assert line.startswith("GET /containers/json?all=1&filters=")
     assert "com.docker.compose.project%3Ddemo" in line
+
+
+def test_oom_kills_asks_for_past_events_only(tmp_path: Path) -> None:
+    """The engine streams events until `until`: a moment in the future would keep every
+    `seed`, `psql` and `status` waiting for it."""
+    sock = tmp_path / "docker.sock"
+    event = {"Type": "container", "Action": "oom", "Actor": {"ID": "abc"}}
+    requests = _serve(sock, b"HTTP/1.0 200 OK\r\n\r\n" + json.dumps(event).encode() + b"\n")
+    found = oom_kills("com.docker.compose.project=demo", 100.0, {"DOCKER_HOST": f"unix://{sock}"})
+    asked_at = time.time()
+    assert found == {"abc"}
+    target = requests[0].split(b"\r\n")[0].decode().split(" ")[1]
+    query = parse_qs(urlsplit(target).query)
+    assert query["since"] == ["100"]
+    assert float(query["until"][0]) <= asked_at
+    assert json.loads(query["filters"][0])["event"] == ["oom"]
 
 
 @pytest.mark.parametrize(

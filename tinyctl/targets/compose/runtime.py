@@ -635,9 +635,13 @@ class ComposeRuntime:
 
     def _oom_kills(self, containers: list) -> set[str]:
         """Ids of this project's containers not (yet) healthy that the OOM killer hit in the
-        last OOM_LOOKBACK seconds: one events request, made only when one is not healthy."""
+        last OOM_LOOKBACK seconds: one events request, made only when one is not healthy (a
+        one-shot that exited 0 is done, not unwell)."""
         unwell = [
-            c for c in containers if c.state != "running" or c.health in ("starting", "unhealthy")
+            c
+            for c in containers
+            if not (c.state == "exited" and c.exit_code == 0)
+            and (c.state != "running" or c.health in ("starting", "unhealthy"))
         ]
         if not any(c.id for c in unwell):
             return set()

@@ -99,8 +99,10 @@ def oom_kills(project_label: str, since: float, environ: Mapping[str, str]) -> s
     filters = quote(
         json.dumps({"type": ["container"], "event": ["oom"], "label": [project_label]}), safe=""
     )
+    # `until` is now, to the microsecond: a whole second later would keep the engine streaming
+    # (and the caller waiting) until then.
     _where, body = _get(
-        f"/events?since={int(since)}&until={int(time.time()) + 1}&filters={filters}",
+        f"/events?since={int(since)}&until={time.time():.6f}&filters={filters}",
         environ,
         TIMEOUT,
     )
