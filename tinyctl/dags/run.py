@@ -18,7 +18,7 @@ from tinyctl.airflow import AirflowClient, Dag, ImportErrorInfo, TaskInstance
 from tinyctl.dags.watchdog import StackChanged, StackWatch
 from tinyctl.errors import BadInput, TinyctlError, WorkFailed
 
-POLL = 0.5
+POLL = 0.2  # seconds between two looks at a run (Airflow has ended it up to this long before)
 LOG_STATES = ("failed", "up_for_retry")
 
 
