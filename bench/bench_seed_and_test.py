@@ -546,7 +546,18 @@ def body(args: argparse.Namespace, report: Report) -> None:
                 if test.get("run_seconds") is not None:
                     etl_run.samples.append(float(test["run_seconds"]))
 
+            deadlocks: list[float] = []
+
             def dags_test() -> None:
+                for _ in range(3):
+                    if not dags_test_once():
+                        return
+                raise RuntimeError("airflow dags test deadlocked three times in a row")
+
+            def dags_test_once() -> bool:
+                """One `airflow dags test`; True when it lost a deadlock with the live scheduler
+                (both schedule its run: `dags test` is meant for a stack without one), which is
+                counted in the report and run again, not timed."""
                 reset_day()
                 landing.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(fixture, landing / fixture.name)
@@ -568,12 +579,17 @@ def body(args: argparse.Namespace, report: Report) -> None:
                     psql.scalar(f"SELECT count(*) FROM staging.orders WHERE order_date = '{DAY}'")
                     or 0
                 )
+                if result.returncode != 0 and "DeadlockDetected" in result.stderr + result.stdout:
+                    log("airflow dags test: deadlock with the live scheduler; run again")
+                    deadlocks.append(result.seconds)
+                    return True
                 if result.returncode != 0 or rows != 14:
                     raise RuntimeError(
                         f"airflow dags test failed (staging.orders has {rows} rows for {DAY}, "
                         "expected 14):\n" + result.describe(40)
                     )
                 dags_test_s.samples.append(result.seconds)
+                return False
 
             for i in range(args.repeat if "test-etl" in args.only else 0):
                 order = [("test-etl", test_etl), ("airflow dags test", dags_test)]
@@ -582,6 +598,12 @@ def body(args: argparse.Namespace, report: Report) -> None:
                 for name, measure in order:
                     log(f"ETL test {i + 1}/{args.repeat}: {name}")
                     measure()
+            if deadlocks:
+                report.notes.append(
+                    f"airflow dags test lost {len(deadlocks)} deadlock(s) with the live scheduler "
+                    "(UPDATE dag_run of its own run): each was run again; the failed tries are "
+                    "not in its samples"
+                )
         finally:
             overhead = Figure(
                 "seed_cli_overhead_s",
