@@ -36,8 +36,8 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "dag_processor.bundle_refresh_check_interval": "1",
     "scheduler.enable_health_check": "True",
     # An idle scheduler loop sleeps this long (Airflow: 1 s), and a task's downstream waits for
-    # the next loop: 0.2 s makes the sample's 5-task run 2.8 s instead of 6.3 s, for ~8% of a
-    # core more while idle (bench/README.md, "test-etl").
+    # the next loop: 0.2 s makes the sample's 5-task run 2.8 s instead of 6.3 s, for about a
+    # tenth of a core more while idle (the scheduler and Postgres; README, "Seeds and tests").
     "scheduler.scheduler_idle_sleep_time": "0.2",
     "celery.worker_concurrency": "4",
 }
