@@ -71,6 +71,14 @@ def _health(state: str, health: str, exit_code: int, one_shot: bool) -> str:
     return health or "none"
 
 
+def _unwell(container) -> bool:
+    """Not running healthy, and not done: a container that exited 0 (a finished one-shot) was
+    not killed by anything."""
+    if container.state == "exited":
+        return container.exit_code != 0
+    return container.state != "running" or container.health in ("starting", "unhealthy")
+
+
 class ComposeServiceWatch(ClosingWatch):
     """`Runtime.watch_services()` for Compose: container changes as `ServiceStatus` lists."""
 
@@ -635,14 +643,8 @@ class ComposeRuntime:
 
     def _oom_kills(self, containers: list) -> set[str]:
         """Ids of this project's containers not (yet) healthy that the OOM killer hit in the
-        last OOM_LOOKBACK seconds: one events request, made only when one is not healthy (a
-        one-shot that exited 0 is done, not unwell)."""
-        unwell = [
-            c
-            for c in containers
-            if not (c.state == "exited" and c.exit_code == 0)
-            and (c.state != "running" or c.health in ("starting", "unhealthy"))
-        ]
+        last OOM_LOOKBACK seconds: one events request, made only when one is not healthy."""
+        unwell = [c for c in containers if _unwell(c)]
         if not any(c.id for c in unwell):
             return set()
         try:
