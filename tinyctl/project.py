@@ -24,7 +24,7 @@ from tinyctl.state.lock import ProjectLock, wait_seconds
 if TYPE_CHECKING:
     from tinyctl.airflow import AirflowClient
     from tinyctl.db import Dsn
-    from tinyctl.plan import StackPlan
+    from tinyctl.plan.model import StackPlan
     from tinyctl.spec.loaded import LoadedSpec
     from tinyctl.spec.models import Spec
     from tinyctl.spec.override import SpecOverride
@@ -102,7 +102,7 @@ class Project:
     @cached_property
     def plan(self) -> StackPlan:
         """The stack's neutral plan (`tinyctl.plan`), from the spec and the identity."""
-        from tinyctl.plan import build_plan  # lazy: commands that never render stay light
+        from tinyctl.plan.build import build_plan  # lazy: commands that never render stay light
 
         return build_plan(self.spec, self.identity, triggerer=self.triggerer.enabled)
 

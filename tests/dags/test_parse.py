@@ -132,7 +132,7 @@ def test_parse_named_files_and_the_human_report(engine, project: Path) -> None:
 
 def test_the_one_off_config_has_no_secret_commands(project: Path) -> None:
     from tinyctl.dags.parse import oneoff_config
-    from tinyctl.plan import build_plan
+    from tinyctl.plan.build import build_plan
     from tinyctl.plan.values import SecretRef
     from tinyctl.spec import load_spec
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyctl.plan import build_plan
+from tinyctl.plan.build import build_plan
 from tinyctl.plan.serialise import plan_data, plan_json
 from tinyctl.plan.values import EndpointUrl, Place, PlaceRef, SecretRef
 from tinyctl.project import Project

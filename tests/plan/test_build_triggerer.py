@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tinyctl.plan import build_plan, plan_for
+from tinyctl.plan.build import build_plan, plan_for
 from tinyctl.plan.model import Role
 from tinyctl.project import Project
 from tinyctl.spec import load_spec

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyctl.plan import build_plan
+from tinyctl.plan.build import build_plan
 from tinyctl.plan.values import Endpoint, EnvSecret, SecretValue
 from tinyctl.scaffold import planned_files
 from tinyctl.spec.loader import parse_spec

@@ -17,7 +17,7 @@ from typing import Any
 
 from tinyctl import __version__
 from tinyctl.errors import BadInput
-from tinyctl.plan import plan_for
+from tinyctl.plan.build import plan_for
 from tinyctl.project import Project
 from tinyctl.render.context import Host
 from tinyctl.spec.loaded import LoadedSpec

@@ -10,13 +10,14 @@ import json
 import shlex
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from tinyctl.errors import BadInput
 from tinyctl.plan.model import Bootstrap
 from tinyctl.resources import templates_dir
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 def compose_str(value: Any) -> str:
@@ -59,6 +60,8 @@ def sql_literal(value: Any) -> str:
 
 @cache
 def environment() -> jinja2.Environment:
+    import jinja2  # lazy: ~20 ms that only commands which render pay (the runtime imports this module)
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
@@ -78,6 +81,8 @@ def environment() -> jinja2.Environment:
 
 
 def render_template(name: str, context: Mapping[str, Any]) -> bytes:
+    import jinja2  # lazy: as in environment()
+
     try:
         return environment().get_template(name).render(context).encode()
     except jinja2.UndefinedError as error:  # a template bug, not user input: keep the traceback

@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tinyctl.errors import SpecError, SpecProblem
-from tinyctl.plan import StackPlan, plan_for
+from tinyctl.plan.build import plan_for
+from tinyctl.plan.model import StackPlan
 from tinyctl.plan.values import EnvSecret, Port
 from tinyctl.spec.loaded import LoadedSpec, format_path
 from tinyctl.spec.models import Spec, parse_duration
