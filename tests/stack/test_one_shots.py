@@ -73,6 +73,17 @@ def _ran_once(root: Path, pg: LocalPostgres) -> None:
     gate.record()
 
 
+def test_a_new_data_volume_runs_both_without_reading_then_a_warm_up_skips_both(
+    bootstrapped: Path, local_postgres: LocalPostgres
+) -> None:
+    new = _gate(bootstrapped, local_postgres)
+    new._read = None  # type: ignore[method-assign]  # reading anything would fail the test
+    assert new.decide(new_database=True) == {}
+    assert new.ran == dict.fromkeys(BOTH, "new data volume")
+    new.record()  # what they applied, recorded as after any start that ran them
+    assert set(_gate(bootstrapped, local_postgres).decide()) == BOTH
+
+
 def test_fresh_databases_run_both_then_a_warm_up_skips_both(
     bootstrapped: Path, local_postgres: LocalPostgres
 ) -> None:

@@ -140,6 +140,11 @@ def test_up_brings_every_service_to_healthy(lifecycle: Stack) -> None:
         p.startswith(f"127.0.0.1:{lifecycle.postgres_port}->")
         for p in services["postgres"]["ports"]
     )
+    if lifecycle.runtime == "compose":  # a new data volume: one `compose up`, nothing read
+        assert report["one_shots"] == {
+            "skipped": {},
+            "ran": {"db-setup": "new data volume", "airflow-init": "new data volume"},
+        }
     if lifecycle.runtime == "compose":  # the api-server started ahead, and is even now
         assert "cpu_shares: 8192" in (lifecycle.root / ".tinyctl" / "compose.yaml").read_text()
         assert _cpu_shares(lifecycle)[f"{lifecycle.name}-api-server-1"] == 1024
@@ -196,7 +201,9 @@ def test_down_volumes_asks_first_and_destroys_the_data(lifecycle: Stack) -> None
     assert _status(lifecycle)["state"] == "up"
     ok(lifecycle.run("down", "--volumes", "--yes"))
     assert _data_left(lifecycle) == ""
-    ok(lifecycle.run("up", "--no-deploy"))
+    again = ok(lifecycle.run("up", "--no-deploy"))
+    if lifecycle.runtime == "compose":
+        assert "db-setup: ran (new data volume)" in again.stdout
     assert "does not exist" in lifecycle.run("psql", "-c", "SELECT id FROM staging.keep_me").stderr
 
 

@@ -75,15 +75,16 @@ class OneShotGate:
         self._migration: MigrationFound | None = None
         self._address: tuple[str, int] | None = None
 
-    def decide(self) -> dict[str, str]:
-        """The one-shots to leave out, each with why (the runtime's `skip` callback)."""
+    def decide(self, *, new_database: bool = False) -> dict[str, str]:
+        """The one-shots to leave out, each with why (the runtime's `skip` callback);
+        `new_database`: its storage was just created, there is nothing to read."""
         try:
             self._expected = expected = expected_records(self.project)
         except TinyctlError as error:  # never a reason for `up` to fail: run them
             self.ran = dict.fromkeys(ONE_SHOTS, f"what they apply is not known: {error.message}")
             return {}
-        if self.full:
-            self.ran = dict.fromkeys(ONE_SHOTS, "up --full")
+        if self.full or new_database:
+            self.ran = dict.fromkeys(ONE_SHOTS, "up --full" if self.full else "new data volume")
             return {}
         self._setup, self._migration = self._read()
         verdicts = {

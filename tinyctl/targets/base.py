@@ -200,10 +200,16 @@ def http_url(bind: str, port: int) -> str:
 
 
 ProgressCallback = Callable[[str], None]
-# Asked by a start once the database runs, before any one-shot runs (it waits until the
-# database accepts connections): the one-shots to leave out, each with the reason `up`
-# shows ({} runs them all).
-OneShotSkips = Callable[[], Mapping[str, str]]
+
+
+class OneShotSkips(Protocol):
+    """Asked by a start once the database runs, before any one-shot runs (it waits until the
+    database accepts connections): the one-shots to leave out, each with the reason `up`
+    shows ({} runs them all). With `new_database`, asked before anything starts: the runtime
+    has just created the database's storage, so no record can be in it; nothing is read and
+    every one-shot runs."""
+
+    def __call__(self, *, new_database: bool = False) -> Mapping[str, str]: ...
 
 
 class ServiceWatch(Protocol):

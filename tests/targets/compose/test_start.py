@@ -97,3 +97,20 @@ def test_a_stopped_start_runs_no_further_phase() -> None:
     with pytest.raises(StartCancelled):
         phased.run()
     assert stack.commands == [] and not blocked.is_set()
+
+
+def test_a_new_data_volume_starts_everything_at_once_and_reads_no_record() -> None:
+    stack = Stack()
+    asked: list[bool] = []
+
+    def skip(*, new_database: bool = False) -> dict[str, str]:
+        asked.append(new_database)
+        return {}
+
+    def on_skip(decided) -> None:
+        stack.skipped_seen = dict(decided)
+
+    phased = PhasedStart(stack.launch, stack.statuses, SERVICES, skip, on_skip, new_database=True)
+    phased.run()
+    assert asked == [True] and stack.skipped_seen == {}
+    assert stack.commands == [[*UP, "--remove-orphans"]]  # as plain Compose: one process

@@ -246,24 +246,25 @@ class ComposeRuntime:
             "`tinyctl down --orphaned` (add `--volumes --yes` to delete its data too).",
         )
 
-    def _ensure_data_volume(self) -> None:
+    def _ensure_data_volume(self) -> bool:
         """Create the data volume labelled with the project's identity (Compose would create it
-        without). An existing one is kept as it is."""
+        without); whether it was created. An existing one is kept as it is."""
         identity = self.owner.identity
         if identity is None:
-            return
+            return False
         name = self._data_volume()
         if name in getattr(self, "_volumes_seen", ()):  # listed by check_ownership just before
-            return
+            return False
         existing = self._resources("volume", f"{COMPOSE_VOLUME_LABEL}={DATA_VOLUME}", ())
         if any(row[0] == name for row in existing):
-            return
+            return False
         labels = {
             COMPOSE_PROJECT_LABEL: self.project,
             COMPOSE_VOLUME_LABEL: DATA_VOLUME,
             **project_labels(self.spec, identity),
         }
         self.docker.create_volume(name, labels)
+        return True
 
     def _own_volumes(self) -> list[str]:
         """The volumes `down --volumes` may delete: labelled with this id, or adopted."""
@@ -372,7 +373,7 @@ class ComposeRuntime:
         self._require_render()
 
         record_runtime(self.state, self.name)
-        self._ensure_data_volume()
+        created = self._ensure_data_volume()
         self._record_skipped({})
         if skip is not None:
             phased = PhasedStart(
@@ -381,6 +382,7 @@ class ComposeRuntime:
                 self.expected_services(),
                 skip,
                 self._record_skipped,
+                new_database=created,
             )
             return StartHandle.in_thread(
                 phased.run, stop=phased.stop, grace=10, name="tinyctl-compose-up"

@@ -1,5 +1,9 @@
 """How the Compose runtime starts a stack when one-shots may be left out: in phases.
 
+0. the data volume was just created (a first `up`, or after `down --volumes`): no record can
+   be in it, `skip(new_database=True)` is told so, and one `docker compose up -d` starts it
+   all, as Compose alone would (a second process and the wait for the database to accept
+   connections measured ~1 s of a cold start). Otherwise:
 1. `docker compose up -d` of the database (and the broker), waited for until it runs (the
    broker until healthy);
 2. the caller's `skip()` is asked, while only those run: it reads the databases' records,
@@ -51,14 +55,20 @@ class PhasedStart:
         services: Sequence[str],
         skip: OneShotSkips,
         on_skip: Callable[[Mapping[str, str]], None],
+        *,
+        new_database: bool = False,
     ):
         self._launch, self._statuses, self._services = launch, statuses, list(services)
         self._skip, self._on_skip = skip, on_skip
+        self._new_database = new_database
         self._process: Popen[bytes] | None = None
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
 
     def run(self) -> str:
+        if self._new_database:
+            self._on_skip(dict(self._skip(new_database=True)))
+            return self._compose([*UP, "--remove-orphans"])
         first = [s for s in self._services if s in (POSTGRES, REDIS)]
         self._compose([*UP, "--remove-orphans", *first])
         self._wait(first, _started)
