@@ -22,8 +22,6 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from tinyctl.airflow.errors import (
     AirflowApiError,
     AirflowAuthError,
@@ -41,6 +39,7 @@ from tinyctl.airflow.models import (
     TaskInstance,
     Variable,
 )
+from tinyctl.http import httpx
 
 API = "/api/v2"
 PAGE_SIZE = 100  # Airflow's default [api] maximum_page_limit

@@ -35,9 +35,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import httpx
-
 from tinyctl.errors import BadInput, EnvironmentProblem, WorkFailed
+from tinyctl.http import httpx
 from tinyctl.plan.values import Place, Value
 from tinyctl.spec.image_inputs import image_inputs
 from tinyctl.state.fsutil import sha256_bytes, write_atomic
