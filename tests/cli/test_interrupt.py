@@ -51,3 +51,32 @@ def test_ctrl_c_while_the_command_loads_is_exit_130_without_a_traceback() -> Non
     assert process.wait(timeout=30) in (130, -signal.SIGINT)
     assert "Traceback" not in rest
     assert "Interrupted." in rest
+
+
+SWALLOWED = """
+import os, signal, time
+from tinyctl.cli import interrupt
+interrupt.install()
+
+class Finalizer:  # Python reports an exception in __del__ as "Exception ignored in", and goes on
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)  # the Ctrl-C lands while it runs
+        time.sleep(0.5)
+
+try:
+    Finalizer()
+    time.sleep(60)  # a blocking call: the interrupt ends it
+    print("went on")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_a_ctrl_c_a_library_swallowed_is_delivered_again_without_a_traceback() -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", SWALLOWED], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.stdout.strip() == "interrupted"
+    assert time.monotonic() - started < 20  # not after the minute's sleep
+    assert done.stderr == ""  # no "Exception ignored in ...", no traceback
